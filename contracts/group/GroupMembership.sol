@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+
+import {GroupStorage} from "./GroupStorage.sol";
+import {GroupConstants} from "../interfaces/IGroupTypes.sol";
+import {IGroupMembership} from "../interfaces/IGroupMembership.sol";
+import {IERC5192} from "../interfaces/IERC5192.sol";
+import {IERC5643} from "../interfaces/IERC5643.sol";
+
+/**
+ * @title GroupMembership
+ * @notice The hot paths of membership: accepting, paying, lapsing, removal and
+ * delegation, with the token events of a non-transferable ERC-721 (ERC-5192)
+ * whose paid-through time follows ERC-5643. See `GroupStorage` for how
+ * influence stays exact without looping over members.
+ */
+abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, IERC5643 {
+    using SafeERC20 for IERC20;
+
+    /// @dev ERC-721 `Transfer`, emitted on mint and burn only.
+    event Transfer(address indexed from, address indexed to, uint256 indexed tokenId);
+
+    bytes32 private constant ACCEPT_TYPEHASH = keccak256("Accept(address account,uint256 nonce,uint256 deadline)");
+    /// @dev Lapses a state-changing call sweeps by itself; more need `sweepLapses` first.
+    uint256 internal constant MAX_SWEEP = 64;
+
+    // ------------------------------------------------------------ accepting
+
+    /// @notice Become a member: the caller must be approved (or the group open) and pays the fee.
+    function join() external payable {
+        GroupState memory s = _loadSwept();
+        _admit(s, msg.sender);
+        _state = s;
+        _collectFee(msg.sender, msg.sender);
+    }
+
+    /**
+     * @notice Accept membership on behalf of `account`, with its EIP-712
+     * `Accept(account, nonce, deadline)` signature; the caller pays the fee.
+     * Lets the bot relay a member's acceptance in groups with a zero fee.
+     */
+    function acceptFor(address account, uint256 nonce, uint256 deadline, bytes calldata signature) external payable {
+        _checkSignature(account, keccak256(abi.encode(ACCEPT_TYPEHASH, account, nonce, deadline)), nonce, deadline, signature);
+        GroupState memory s = _loadSwept();
+        _admit(s, account);
+        _state = s;
+        _collectFee(account, msg.sender);
+    }
+
+    /**
+     * @notice Pay the next period of `member` (anyone may pay for anyone).
+     * An active member's period extends from its paid-through time; a lapsed
+     * member's new period starts now.
+     */
+    function renew(address member) external payable {
+        GroupState memory s = _loadSwept();
+        _renew(s, member);
+        _state = s;
+        _collectFee(member, msg.sender);
+    }
+
+    /// @notice Remove `account`, whose subscription lapsed more than the grace period ago. Anyone may call.
+    function removeLapsed(address account) external {
+        GroupState memory s = _loadSwept();
+        Checkpoint memory c = _latest(account, _accounts[account].nCheckpoints);
+        if (c.expiresAt == 0) revert GroupNotMember(account);
+        uint256 removableAt = uint256(c.expiresAt) + _config.gracePeriod;
+        if (c.expiresAt == GroupConstants.LIFETIME || block.timestamp < removableAt) {
+            revert GroupGracePeriodNotOver(account, c.expiresAt == GroupConstants.LIFETIME ? type(uint256).max : removableAt);
+        }
+        _remove(s, account);
+        _state = s;
+    }
+
+    /// @notice Process up to `max` due lapses. Anyone may call; returns how many are still due.
+    function sweepLapses(uint256 max) external returns (uint256 pending) {
+        GroupState memory s = _state;
+        _sweep(s, max);
+        _state = s;
+        uint32 idx = s.head;
+        uint32 nowT = _now();
+        while (idx != 0 && _nodes[idx].expiresAt <= nowT) {
+            ++pending;
+            idx = _nodes[idx].next;
+        }
+    }
+
+    // ----------------------------------------------------------- delegation
+
+    /**
+     * @notice Give your influence to `to` (a member), or take it back with
+     * address(0). One hop: `to`'s own delegation does not pass it on. For each
+     * proposal, your vote, if you cast one, overrides the delegation.
+     */
+    function delegate(address to) external {
+        GroupState memory s = _loadSwept();
+        Account storage acc = _accounts[msg.sender];
+        Checkpoint memory c = _latest(msg.sender, acc.nCheckpoints);
+        if (c.expiresAt == 0) revert GroupNotMember(msg.sender);
+        if (to == msg.sender) revert GroupSelfDelegation();
+        if (to != address(0) && _latest(to, _accounts[to].nCheckpoints).expiresAt == 0) revert GroupNotMember(to);
+        address from = c.delegate;
+        if (from == to) revert GroupDelegateUnchanged(to);
+        uint32 key = _key(s);
+        // Only active members count in their delegate's `delegatorsIn`.
+        if (c.expiresAt > _now()) {
+            if (from != address(0)) _adjustDelegatorsIn(from, key, false);
+            if (to != address(0)) _adjustDelegatorsIn(to, key, true);
+        }
+        c.key = key;
+        c.delegate = to;
+        _write(msg.sender, acc, c);
+        _state = s;
+        emit DelegateChanged(msg.sender, from, to);
+    }
+
+    // ------------------------------------------------------------- internal
+
+    function _loadSwept() internal returns (GroupState memory s) {
+        s = _state;
+        if (!_sweep(s, MAX_SWEEP)) revert GroupLapsesPending();
+    }
+
+    /// @dev Processes due lapses from the head of the expiry list; false if more than `max` are due.
+    function _sweep(GroupState memory s, uint256 max) internal returns (bool done) {
+        uint32 nowT = _now();
+        uint32 idx = s.head;
+        done = true;
+        while (idx != 0) {
+            Node storage node = _nodes[idx];
+            uint32 expiry = node.expiresAt;
+            if (expiry > nowT) break;
+            if (max == 0) {
+                done = false;
+                break;
+            }
+            --max;
+            address account = node.account;
+            uint32 next = node.next;
+            node.next = 0;
+            Checkpoint memory c = _latest(account, _accounts[account].nCheckpoints);
+            // The lapse happened at `expiry`: that is its key (see contract doc).
+            if (c.delegate != address(0)) _adjustDelegatorsIn(c.delegate, expiry, false);
+            --s.activeCount;
+            emit MemberLapsed(account, expiry);
+            idx = next;
+        }
+        s.head = idx;
+        if (idx == 0) s.tail = 0;
+        else _nodes[idx].prev = 0;
+    }
+
+    function _approve(address account) internal {
+        if (account == address(0)) revert GroupInvalidAccount(account);
+        Account storage acc = _accounts[account];
+        if (_latest(account, acc.nCheckpoints).expiresAt != 0) revert GroupAlreadyMember(account);
+        acc.approved = true;
+        emit MemberApproved(account);
+    }
+
+    function _admit(GroupState memory s, address account) internal {
+        Account storage acc = _accounts[account];
+        Checkpoint memory c = _latest(account, acc.nCheckpoints);
+        if (c.expiresAt != 0) revert GroupAlreadyMember(account);
+        if (!acc.approved && !_isOpen()) revert GroupNotApproved(account);
+        _mint(s, account, acc, c);
+    }
+
+    /// @dev Makes `account` an active member with a first paid period.
+    function _mint(GroupState memory s, address account, Account storage acc, Checkpoint memory c) internal {
+        if (s.activeCount >= GroupConstants.MAX_ACTIVE_MEMBERS) revert GroupFull();
+        uint32 idx = acc.index;
+        if (idx == 0) {
+            idx = ++s.lastIndex;
+            acc.index = idx;
+            _nodes[idx].account = account;
+        }
+        acc.approved = false;
+        uint32 period = _config.period;
+        uint32 expiry = period == 0 ? GroupConstants.LIFETIME : _now() + period;
+        // `delegatorsIn` is kept: delegations to a removed member stay dormant and revive.
+        c.key = _key(s);
+        c.expiresAt = expiry;
+        c.delegate = address(0);
+        _write(account, acc, c);
+        ++s.activeCount;
+        if (expiry != GroupConstants.LIFETIME) _listInsert(s, idx, expiry);
+        emit Transfer(address(0), account, idx);
+        emit Locked(idx);
+        emit MemberAdded(account);
+        emit SubscriptionUpdate(idx, expiry);
+    }
+
+    function _renew(GroupState memory s, address member) internal {
+        Account storage acc = _accounts[member];
+        uint32 n = acc.nCheckpoints;
+        Checkpoint memory c = _latest(member, n);
+        if (c.expiresAt == 0) revert GroupNotMember(member);
+        if (c.expiresAt == GroupConstants.LIFETIME) revert GroupPaidForLife(member);
+        uint32 period = _config.period;
+        uint32 nowT = _now();
+        uint32 expiry;
+        if (c.expiresAt > nowT) {
+            expiry = period == 0 ? GroupConstants.LIFETIME : c.expiresAt + period;
+            // Still active: extend in place. For any past time t at or after the
+            // latest key, old and new expiry are both > now >= t, so every
+            // lookup answers the same: no new checkpoint is needed.
+            _checkpoints[member][n - 1].expiresAt = expiry;
+            _listRemove(s, acc.index);
+        } else {
+            if (s.activeCount >= GroupConstants.MAX_ACTIVE_MEMBERS) revert GroupFull();
+            expiry = period == 0 ? GroupConstants.LIFETIME : nowT + period;
+            c.key = _key(s);
+            c.expiresAt = expiry;
+            _write(member, acc, c);
+            ++s.activeCount;
+            if (c.delegate != address(0)) _adjustDelegatorsIn(c.delegate, c.key, true);
+        }
+        if (expiry != GroupConstants.LIFETIME) _listInsert(s, acc.index, expiry);
+        emit SubscriptionUpdate(acc.index, expiry);
+    }
+
+    function _remove(GroupState memory s, address account) internal {
+        Account storage acc = _accounts[account];
+        Checkpoint memory c = _latest(account, acc.nCheckpoints);
+        if (c.expiresAt == 0) revert GroupNotMember(account);
+        uint32 key = _key(s);
+        if (c.expiresAt > _now()) {
+            --s.activeCount;
+            if (c.delegate != address(0)) _adjustDelegatorsIn(c.delegate, key, false);
+            if (c.expiresAt != GroupConstants.LIFETIME) _listRemove(s, acc.index);
+        }
+        c.key = key;
+        c.expiresAt = 0;
+        c.delegate = address(0);
+        _write(account, acc, c);
+        acc.approved = false;
+        emit Transfer(account, address(0), acc.index);
+        emit MemberRemoved(account);
+    }
+
+    function _collectFee(address member, address payer) internal {
+        uint256 fee = _config.fee;
+        address token = _config.feeToken;
+        if (token == address(0)) {
+            if (msg.value != fee) revert GroupWrongPayment(fee, msg.value);
+        } else {
+            if (msg.value != 0) revert GroupWrongPayment(0, msg.value);
+            if (fee != 0) IERC20(token).safeTransferFrom(payer, address(this), fee);
+        }
+        emit FeePaid(member, payer, token, fee);
+    }
+
+    function _checkSignature(
+        address signer,
+        bytes32 structHash,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) internal {
+        if (block.timestamp > deadline) revert GroupSignatureExpired(deadline);
+        // A used nonce is refused here, so a signature works once.
+        _useCheckedNonce(signer, nonce);
+        if (!SignatureChecker.isValidSignatureNow(signer, _hashTypedDataV4(structHash), signature)) {
+            revert GroupInvalidSignature(signer);
+        }
+    }
+
+    function _adjustDelegatorsIn(address account, uint32 key, bool increase) internal {
+        Account storage acc = _accounts[account];
+        Checkpoint memory c = _latest(account, acc.nCheckpoints);
+        c.key = key;
+        c.delegatorsIn = increase ? c.delegatorsIn + 1 : c.delegatorsIn - 1;
+        _write(account, acc, c);
+    }
+
+    /// @dev Inserts `idx` in the expiry-ordered list. New expiries are usually the
+    /// latest, so the walk starts at the tail.
+    function _listInsert(GroupState memory s, uint32 idx, uint32 expiry) internal {
+        uint32 prev = s.tail;
+        while (prev != 0 && _nodes[prev].expiresAt > expiry) {
+            prev = _nodes[prev].prev;
+        }
+        uint32 next = prev == 0 ? s.head : _nodes[prev].next;
+        Node storage node = _nodes[idx];
+        node.expiresAt = expiry;
+        node.prev = prev;
+        node.next = next;
+        if (prev == 0) s.head = idx;
+        else _nodes[prev].next = idx;
+        if (next == 0) s.tail = idx;
+        else _nodes[next].prev = idx;
+    }
+
+    function _listRemove(GroupState memory s, uint32 idx) internal {
+        Node storage node = _nodes[idx];
+        uint32 prev = node.prev;
+        uint32 next = node.next;
+        if (prev == 0) s.head = next;
+        else _nodes[prev].next = next;
+        if (next == 0) s.tail = prev;
+        else _nodes[next].prev = prev;
+        node.prev = 0;
+        node.next = 0;
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IGroupMembership
+    function isMember(address account) public view returns (bool) {
+        return _isMember(account);
+    }
+
+    /// @notice Whether `account` is a member whose subscription is paid through now.
+    function isActive(address account) external view returns (bool) {
+        return _latestOf(account).expiresAt > block.timestamp;
+    }
+
+    /// @inheritdoc IERC5643
+    function expiresAt(uint256 tokenId) external view returns (uint64) {
+        return _latestOf(ownerOf(tokenId)).expiresAt;
+    }
+
+    /// @inheritdoc IERC5192
+    function locked(uint256 tokenId) external view returns (bool) {
+        ownerOf(tokenId);
+        return true;
+    }
+
+    /// @notice ERC-721: 1 for a member, else 0.
+    function balanceOf(address owner) external view returns (uint256) {
+        if (owner == address(0)) revert GroupInvalidAccount(owner);
+        return _isMember(owner) ? 1 : 0;
+    }
+
+    /// @notice ERC-721: the member holding `tokenId`.
+    function ownerOf(uint256 tokenId) public view returns (address) {
+        return _ownerOf(tokenId);
+    }
+}

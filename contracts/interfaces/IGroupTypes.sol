@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @notice Who may change membership directly, besides passed proposals.
+enum Mode {
+    // Everyone is equal; member changes need a proposal.
+    Vote,
+    // Named admins may add and remove members directly.
+    Admin,
+    // An external governance system (the controller) drives the group.
+    External
+}
+
+/// @notice What a proposal does when executed. Each has its own quorum.
+enum Action {
+    AddMember,
+    RemoveMember,
+    Config,
+    FeeDestination,
+    Custom
+}
+
+/// @notice Where collected fees go.
+enum DestinationKind {
+    // Fees stay in the group contract.
+    Locked,
+    // Fees are released to recipients by shares, at most once a month.
+    Release,
+    // Fees are sent to a contract named by the group.
+    Custom
+}
+
+/// @notice Vote choices, in the order OpenZeppelin's Governor uses.
+enum VoteType {
+    Against,
+    For,
+    Abstain
+}
+
+/// @notice Where a proposal stands.
+enum ProposalState {
+    Active,
+    Defeated,
+    Succeeded,
+    Executed,
+    Expired
+}
+
+/**
+ * @notice A group's governable parameters.
+ * Quorums are in basis points (1% = 100) of the influence at the proposal's
+ * snapshot. A per-action quorum of `QUORUM_DEFAULT` (type(uint16).max) means
+ * "use `defaultQuorumBps`".
+ */
+struct Config {
+    uint16 defaultQuorumBps;
+    uint16 addQuorumBps;
+    uint16 removeQuorumBps;
+    uint16 configQuorumBps;
+    uint16 feeDestinationQuorumBps;
+    uint16 customQuorumBps;
+    // Seconds a proposal stays open for votes.
+    uint32 votingPeriod;
+    // Seconds one payment buys; 0 = pay once, member for life.
+    uint32 period;
+    // Seconds after a lapse before anyone may remove the member.
+    uint32 gracePeriod;
+    Mode mode;
+    // Whether proposals may carry arbitrary calls (Action.Custom).
+    bool customCallsAllowed;
+    // Fee per period, in `feeToken` units (0 allowed).
+    uint96 fee;
+    // ERC-20 the fee is paid in; address(0) = the chain's native coin.
+    address feeToken;
+}
+
+/// @notice Everything a config proposal (or the controller) can replace.
+struct Settings {
+    Config config;
+    // The external governance contract (Mode.External); may be address(0) otherwise.
+    address controller;
+    // The account allowed to record Matrix links (the Conclave bot).
+    address linker;
+    // Admins (Mode.Admin); ignored but kept in other modes.
+    address[] admins;
+}
+
+/// @notice Where fees go, chosen by proposals of type FeeDestination.
+struct FeeDestination {
+    DestinationKind kind;
+    // Contract receiving the fees (Custom).
+    address target;
+    // Recipients and their shares in basis points summing to 10000 (Release).
+    address[] recipients;
+    uint16[] sharesBps;
+}
+
+/// @notice What the factory passes to a new group.
+struct GroupInit {
+    Settings settings;
+    FeeDestination destination;
+    address[] founders;
+}
+
+/// @notice Constants shared by the contracts and the bot.
+library GroupConstants {
+    uint16 internal constant QUORUM_DEFAULT = type(uint16).max;
+    uint16 internal constant BPS = 10_000;
+    // Members are counted in 16 bits inside a proposal.
+    uint32 internal constant MAX_ACTIVE_MEMBERS = type(uint16).max;
+    // Paid-through time of a lifetime membership (period 0).
+    uint32 internal constant LIFETIME = type(uint32).max;
+    // A passed proposal must be executed within this time after its deadline.
+    uint32 internal constant EXECUTION_WINDOW = 30 days;
+    // Release destinations pay out at most once per this interval.
+    uint32 internal constant RELEASE_INTERVAL = 30 days;
+    uint256 internal constant MAX_RECIPIENTS = 32;
+    uint256 internal constant MAX_ADMINS = 32;
+}

@@ -1,0 +1,22 @@
+import { createRequire } from "node:module";
+import { defineConfig } from "hardhat/config";
+import hardhatEthers from "@nomicfoundation/hardhat-ethers";
+import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+
+// The compiler is the `solc` npm package (solc-js), so compiling never
+// downloads a binary: the machines this project runs on reach npm only.
+const require = createRequire(import.meta.url);
+const soljson = require.resolve("solc/soljson.js");
+
+export default defineConfig({
+  plugins: [hardhatEthers, hardhatNetworkHelpers],
+  solidity: {
+    version: "0.8.28",
+    path: soljson,
+    settings: {
+      optimizer: { enabled: true, runs: 200 },
+      evmVersion: "cancun",
+    },
+  },
+  paths: { tests: { solidity: "contracts/test" } },
+});

@@ -1,0 +1,93 @@
+// Runs every test suite of the project and prints one closing line,
+// `N passed, N failed`, summed over the suites. Exit code 0 only when every
+// suite ran and nothing failed.
+//
+// usage: node scripts/test.ts [--only=solidity|vitest] [vitest args...]
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+interface SuiteResult {
+  name: string;
+  passed: number;
+  failed: number;
+  exitCode: number;
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      process.stdout.write(d);
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+      process.stderr.write(d);
+    });
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+/** Hardhat's Solidity test runner prints mocha-style "N passing" / "N failing". */
+async function solidity(): Promise<SuiteResult> {
+  const { code, out } = await run("npx", ["hardhat", "test", "solidity"]);
+  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
+  const passed = Number(/(\d+) passing/.exec(plain)?.[1] ?? 0);
+  const failed = Number(/(\d+) failing/.exec(plain)?.[1] ?? 0);
+  return { name: "solidity", passed, failed, exitCode: code };
+}
+
+async function vitest(extra: string[]): Promise<SuiteResult> {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-vitest-"));
+  const report = join(dir, "report.json");
+  try {
+    const { code } = await run("npx", [
+      "vitest",
+      "run",
+      "--reporter=default",
+      "--reporter=json",
+      `--outputFile.json=${report}`,
+      ...extra,
+    ]);
+    let passed = 0;
+    let failed = 0;
+    try {
+      const json = JSON.parse(readFileSync(report, "utf8")) as {
+        numPassedTests: number;
+        numFailedTests: number;
+        numFailedTestSuites: number;
+      };
+      passed = json.numPassedTests;
+      // A file that fails to load has no failed test but a failed suite.
+      failed = json.numFailedTests + json.numFailedTestSuites;
+    } catch {
+      failed = 1;
+    }
+    return { name: "vitest", passed, failed, exitCode: code };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const args = process.argv.slice(2);
+const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+const rest = args.filter((a) => !a.startsWith("--only="));
+
+const results: SuiteResult[] = [];
+if (!only || only === "solidity") results.push(await solidity());
+if (!only || only === "vitest") results.push(await vitest(rest));
+
+let passed = 0;
+let failed = 0;
+for (const r of results) {
+  // A suite that exits non-zero without reporting a failure still failed.
+  const f = r.exitCode !== 0 && r.failed === 0 ? 1 : r.failed;
+  console.log(`${r.name}: ${r.passed} passed, ${f} failed`);
+  passed += r.passed;
+  failed += f;
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
