@@ -16,6 +16,9 @@ export default defineConfig({
     settings: {
       optimizer: { enabled: true, runs: 200 },
       evmVersion: "cancun",
+      // The storage layout lets a test check that Group and GroupExtension,
+      // which run on the same storage, declare it identically.
+      outputSelection: { "*": { "*": ["storageLayout"] } },
     },
   },
   paths: { tests: { solidity: "contracts/test" } },

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { ZeroAddress, type Signer, type TypedDataDomain } from "ethers";
+import { addresses, as, createGroup, defaultSettings, deployFactory, ethers, propose, tally, time, vote } from "./fixture.ts";
+import { Action, VoteType } from "../../src/governance/types.ts";
+import { encodeAccount } from "../../src/governance/encoding.ts";
+
+const VOTE_TYPES = {
+  Vote: [
+    { name: "proposalId", type: "uint256" },
+    { name: "support", type: "uint8" },
+    { name: "voter", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+async function setup() {
+  const factory = await deployFactory();
+  const [, alice, bob, carol, relayer] = await ethers.getSigners();
+  const founders = await addresses([alice!, bob!, carol!]);
+  const settings = defaultSettings({}, { defaultQuorumBps: 10000 });
+  const group = await createGroup(factory, { founders, settings });
+  const other = await createGroup(factory, { founders, settings });
+  const { chainId } = await ethers.provider.getNetwork();
+  const domain = async (g = group): Promise<TypedDataDomain> => ({
+    name: "Conclave Group",
+    version: "1",
+    chainId,
+    verifyingContract: await g.getAddress(),
+  });
+  return { group, other, alice: alice!, bob: bob!, carol: carol!, relayer: relayer!, domain };
+}
+
+async function signVote(signer: Signer, domain: TypedDataDomain, proposalId: bigint, support: number, nonce: number, deadline: number) {
+  return signer.signTypedData(domain, VOTE_TYPES, { proposalId, support, voter: await signer.getAddress(), nonce, deadline });
+}
+
+describe("EIP-712 votes", () => {
+  it("counts a signed vote submitted by anyone exactly as if the voter sent it", async () => {
+    const { group, alice, bob, relayer, domain } = await setup();
+    const a = await alice.getAddress();
+    await (await as(group, alice).getFunction("delegate")(await bob.getAddress())).wait();
+    const p = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    await vote(group, bob, p, VoteType.For);
+    const deadline = (await time.latest()) + 600;
+    const sig = await signVote(alice, await domain(), p.id, VoteType.Against, 0, deadline);
+    await (await as(group, relayer).getFunction("castVoteBySig")(p.id, VoteType.Against, a, 0, deadline, sig)).wait();
+    // alice's signed vote overrides her delegation, as a direct vote would.
+    expect(await tally(group, p)).toMatchObject({ for: 1, against: 1 });
+    expect(await group.getFunction("voteOf")(p.id, a)).toBe(1n);
+    expect(await group.getFunction("nonces")(a)).toBe(1n);
+  });
+
+  it("refuses a replayed, expired, foreign-domain or wrongly signed vote", async () => {
+    const { group, other, alice, bob, relayer, domain } = await setup();
+    const a = await alice.getAddress();
+    const p = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    const q = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    const deadline = (await time.latest()) + 600;
+    const g = as(group, relayer);
+
+    const forOther = await signVote(alice, await domain(other), p.id, VoteType.For, 0, deadline);
+    await expect(g.getFunction("castVoteBySig")(p.id, VoteType.For, a, 0, deadline, forOther)).rejects.toThrow(/GroupInvalidSignature/);
+    const byBob = await bob.signTypedData(await domain(), VOTE_TYPES, { proposalId: p.id, support: 1, voter: a, nonce: 0, deadline });
+    await expect(g.getFunction("castVoteBySig")(p.id, VoteType.For, a, 0, deadline, byBob)).rejects.toThrow(/GroupInvalidSignature/);
+    const good = await signVote(alice, await domain(), p.id, VoteType.For, 0, deadline);
+    // Changing what was signed breaks it.
+    await expect(g.getFunction("castVoteBySig")(p.id, VoteType.Against, a, 0, deadline, good)).rejects.toThrow(/GroupInvalidSignature/);
+    await (await g.getFunction("castVoteBySig")(p.id, VoteType.For, a, 0, deadline, good)).wait();
+    await expect(g.getFunction("castVoteBySig")(p.id, VoteType.For, a, 0, deadline, good)).rejects.toThrow(/InvalidAccountNonce/);
+    // Same nonce on another proposal: still a replay of nonce 0.
+    const again = await signVote(alice, await domain(), q.id, VoteType.For, 0, deadline);
+    await expect(g.getFunction("castVoteBySig")(q.id, VoteType.For, a, 0, deadline, again)).rejects.toThrow(/InvalidAccountNonce/);
+    const expired = await signVote(alice, await domain(), q.id, VoteType.For, 1, deadline);
+    await time.increaseTo(deadline + 1);
+    await expect(g.getFunction("castVoteBySig")(q.id, VoteType.For, a, 1, deadline, expired)).rejects.toThrow(
+      new RegExp(`GroupSignatureExpired\\(${deadline}\\)`),
+    );
+  });
+});
+
+describe("vote relayer", () => {
+  it("lets an authorised relayer cast a member's votes until the member withdraws it", async () => {
+    const { group, alice, bob, relayer } = await setup();
+    const a = await alice.getAddress();
+    const p = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    const r = as(group, relayer);
+    await expect(r.getFunction("castVoteFor")(a, p.id, VoteType.For)).rejects.toThrow(/GroupNotVoteRelayer/);
+    await (await as(group, alice).getFunction("setVoteRelayer")(await relayer.getAddress())).wait();
+    expect((await group.getFunction("memberInfo")(a)).relayer).toBe(await relayer.getAddress());
+    await (await r.getFunction("castVoteFor")(a, p.id, VoteType.For)).wait();
+    expect(await tally(group, p)).toMatchObject({ for: 1 });
+    await (await as(group, alice).getFunction("setVoteRelayer")(ZeroAddress)).wait();
+    const q = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    await expect(r.getFunction("castVoteFor")(a, q.id, VoteType.For)).rejects.toThrow(/GroupNotVoteRelayer/);
+    await expect(as(group, bob).getFunction("castVoteFor")(a, q.id, VoteType.For)).rejects.toThrow(/GroupNotVoteRelayer/);
+  });
+});
