@@ -93,7 +93,7 @@ abstract contract GroupGovernance is GroupMembership {
             if (_isMember(account)) revert GroupAlreadyMember(account);
         } else if (action == Action.RemoveMember) {
             address account = _decodeAccount(action, payload);
-            if (!_isMember(account)) revert GroupNotMember(account);
+            if (!_isMember(account) && !_accounts[account].approved) revert GroupNotMember(account);
         } else {
             // Bulky decoding and validation live in the extension.
             IGroupExtensionInternal(address(this)).checkPayload(action, payload);
@@ -221,6 +221,8 @@ abstract contract GroupGovernance is GroupMembership {
         ProposalState st = _stateOf(p);
         if (st == ProposalState.Executed) revert GroupProposalAlreadyExecuted(proposalId);
         if (st != ProposalState.Succeeded) revert GroupProposalNotSucceeded(proposalId, st);
+        // Once the group is governed externally, proposals made before cannot run.
+        if (_config.mode == Mode.External) revert GroupProposalsDisabled();
         // Mark as executed before any call, to avoid reentrancy.
         p.executed = true;
 

@@ -224,10 +224,16 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
         emit SubscriptionUpdate(acc.index, expiry);
     }
 
+    /// @dev Ends `account`'s membership, or withdraws its approval if it has not accepted yet.
     function _remove(GroupState memory s, address account) internal {
         Account storage acc = _accounts[account];
         Checkpoint memory c = _latest(account, acc.nCheckpoints);
-        if (c.expiresAt == 0) revert GroupNotMember(account);
+        if (c.expiresAt == 0) {
+            if (!acc.approved) revert GroupNotMember(account);
+            acc.approved = false;
+            emit MemberApprovalWithdrawn(account);
+            return;
+        }
         uint32 key = _key(s);
         if (c.expiresAt > _now()) {
             --s.activeCount;

@@ -9,6 +9,8 @@ interface IGroupEvents {
 
     /// @notice `account` may now become a member by accepting (paying).
     event MemberApproved(address indexed account);
+    /// @notice The approval of `account`, which had not accepted yet, was withdrawn.
+    event MemberApprovalWithdrawn(address indexed account);
     /// @notice The subscription of `account` ran out at `expiresAt`: it no longer has influence.
     event MemberLapsed(address indexed account, uint32 expiresAt);
     /// @notice `payer` paid `amount` of `token` (address(0) = native coin) for `member`.

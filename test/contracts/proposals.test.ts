@@ -261,6 +261,32 @@ describe("proposals", () => {
   });
 });
 
+describe("withdrawing and switching", () => {
+  it("withdraws an approval that was not accepted yet, by a remove proposal", async () => {
+    const { group, members, outsiders } = await setup(2);
+    const carol = outsiders[0]!;
+    const c = await carol.getAddress();
+    await passAndExecute(group, members, Action.AddMember, encodeAccount(c));
+    const rc = await execute(group, members[0]!, await (async () => {
+      const p = await propose(group, members[0]!, Action.RemoveMember, encodeAccount(c));
+      for (const m of members) await vote(group, m, p, VoteType.For);
+      return p;
+    })());
+    expect(rc.logs.map((l: never) => group.interface.parseLog(l)?.name)).toContain("MemberApprovalWithdrawn");
+    await expect(as(group, carol).getFunction("join")()).rejects.toThrow(/GroupNotApproved/);
+  });
+
+  it("refuses to execute a members' proposal once the group is governed externally", async () => {
+    const { group, members } = await setup(2);
+    const controller = await ethers.deployContract("TestToken");
+    const add = await propose(group, members[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    for (const m of members) await vote(group, m, add, VoteType.For);
+    const toExternal = defaultSettings({ controller: await controller.getAddress() }, { mode: 2, votingPeriod: VOTING });
+    await passAndExecute(group, members, Action.Config, encodeSettings(toExternal));
+    await expect(execute(group, members[0]!, add)).rejects.toThrow(/GroupProposalsDisabled/);
+  });
+});
+
 describe("modes", () => {
   it("lets admins add and remove directly in admin mode, and nobody else", async () => {
     const factory = await deployFactory();
