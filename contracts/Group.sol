@@ -50,7 +50,7 @@ contract Group is Initializable, GroupGovernance {
         _factory = factory_;
         IGroupExtensionInternal(address(this)).applyInitial(settings, destination);
         if (founders.length == 0) revert GroupNoFounders();
-        GroupState memory s = _state;
+        GroupState memory s = _loadState();
         for (uint256 i = 0; i < founders.length; ++i) {
             address founder = founders[i];
             if (founder == address(0)) revert GroupInvalidAccount(founder);
@@ -59,7 +59,7 @@ contract Group is Initializable, GroupGovernance {
             if (c.expiresAt != 0) revert GroupAlreadyMember(founder);
             _mint(s, founder, acc, c);
         }
-        _state = s;
+        _storeState(s);
     }
 
     /// @notice Admit `account` (admins in admin mode, the controller in external mode).
@@ -73,7 +73,7 @@ contract Group is Initializable, GroupGovernance {
         _checkMembershipAuthority();
         GroupState memory s = _loadSwept();
         _remove(s, account);
-        _state = s;
+        _storeState(s);
     }
 
     function _checkMembershipAuthority() private view {

@@ -80,7 +80,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
     function updateSettings(Settings calldata newSettings) external {
         _checkController();
         _applySettings(newSettings);
-        _state.lastConfigBlock = uint64(block.number);
+        _state.lastConfigTime = _now();
     }
 
     /// @notice Replace the fee destination (the controller, in external mode).
@@ -312,6 +312,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         Account storage acc = _accounts[account];
         Checkpoint memory c = _latest(account, acc.nCheckpoints);
         v.tokenId = acc.index;
+        // (c.expiresAt equals acc.expiresAt.)
         v.isMember = c.expiresAt != 0;
         v.active = c.expiresAt > block.timestamp;
         v.approved = acc.approved;
@@ -348,7 +349,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         for (uint256 i = 0; i < n; ++i) {
             address a = _nodes[uint32(from + i)].account;
             accounts[i] = a;
-            expiries[i] = _latestOf(a).expiresAt;
+            expiries[i] = _accounts[a].expiresAt;
         }
     }
 
@@ -359,7 +360,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
 
     /// @notice The number of members active now.
     function activeMemberCount() external view returns (uint256 count) {
-        GroupState memory s = _state;
+        GroupState memory s = _loadState();
         count = s.activeCount;
         uint32 nowT = _now();
         for (uint32 idx = s.head; idx != 0 && _nodes[idx].expiresAt <= nowT; idx = _nodes[idx].next) {

@@ -56,10 +56,10 @@ abstract contract GroupGovernance is GroupMembership {
      */
     function propose(Action action, bytes calldata payload) external returns (uint256 proposalId, uint256 number) {
         GroupState memory s = _loadSwept();
-        if (s.lastConfigBlock == block.number) revert GroupConfigChangedThisBlock();
-        if (_config.mode == Mode.External) revert GroupProposalsDisabled();
         uint32 nowT = _now();
-        if (_latest(msg.sender, _accounts[msg.sender].nCheckpoints).expiresAt <= nowT) revert GroupNotActive(msg.sender);
+        if (s.lastConfigTime == nowT) revert GroupConfigJustChanged();
+        if (_config.mode == Mode.External) revert GroupProposalsDisabled();
+        if (_accounts[msg.sender].expiresAt <= nowT) revert GroupNotActive(msg.sender);
         _checkProposal(action, payload);
 
         uint16 quorumBps = _quorumFor(action);
@@ -70,14 +70,22 @@ abstract contract GroupGovernance is GroupMembership {
         uint16 influence = uint16(s.activeCount);
         uint16 quorumVotes = uint16(Math.mulDiv(influence, quorumBps, GroupConstants.BPS, Math.Rounding.Ceil));
         uint32 deadline = nowT + _config.votingPeriod;
-        ProposalCore storage p = _proposals[proposalId];
-        p.snapshot = nowT;
-        p.deadline = deadline;
-        p.action = action;
-        p.influence = influence;
-        p.quorumVotes = quorumVotes;
-        p.quorumBps = quorumBps;
-        _state = s;
+        _storeProposal(proposalId, ProposalCore({
+            snapshot: nowT,
+            deadline: deadline,
+            action: action,
+            executed: false,
+            influence: influence,
+            quorumVotes: quorumVotes,
+            quorumBps: quorumBps,
+            forVotes: 0,
+            againstVotes: 0,
+            abstainVotes: 0,
+            forOwn: 0,
+            againstOwn: 0,
+            abstainOwn: 0
+        }));
+        _storeState(s);
         emit ProposalCreated(proposalId, number, msg.sender, action, payload, nowT, deadline, quorumBps, influence);
     }
 
@@ -89,8 +97,9 @@ abstract contract GroupGovernance is GroupMembership {
     /// @dev Refuses, at creation, a proposal that could never be executed.
     function _checkProposal(Action action, bytes calldata payload) private view {
         if (action == Action.AddMember) {
-            address account = _decodeAccount(action, payload);
-            if (_isMember(account)) revert GroupAlreadyMember(account);
+            // Adding a current member is not refused here: a pending proposal
+            // may remove it first. Execution refuses it if it is still a member.
+            _decodeAccount(action, payload);
         } else if (action == Action.RemoveMember) {
             address account = _decodeAccount(action, payload);
             if (!_isMember(account) && !_accounts[account].approved) revert GroupNotMember(account);
@@ -137,7 +146,7 @@ abstract contract GroupGovernance is GroupMembership {
     }
 
     function _castVote(uint256 proposalId, address voter, uint8 support) private {
-        ProposalCore memory p = _proposals[proposalId];
+        ProposalCore memory p = _loadProposal(proposalId);
         if (p.snapshot == 0) revert GroupUnknownProposal(proposalId);
         ProposalState st = _stateOf(p);
         if (st != ProposalState.Active) revert GroupVotingClosed(proposalId, st);
@@ -173,7 +182,7 @@ abstract contract GroupGovernance is GroupMembership {
                 ++_votedDelegators[proposalId][d];
             }
         }
-        _proposals[proposalId] = p;
+        _storeProposal(proposalId, p);
         emit VoteCast(voter, proposalId, support, weight);
     }
 
@@ -216,7 +225,7 @@ abstract contract GroupGovernance is GroupMembership {
      */
     function execute(uint256 number, Action action, bytes calldata payload) external payable nonReentrant returns (uint256 proposalId) {
         proposalId = hashProposal(number, action, payload);
-        ProposalCore storage p = _proposals[proposalId];
+        ProposalCore memory p = _loadProposal(proposalId);
         if (p.snapshot == 0) revert GroupUnknownProposal(proposalId);
         ProposalState st = _stateOf(p);
         if (st == ProposalState.Executed) revert GroupProposalAlreadyExecuted(proposalId);
@@ -225,6 +234,7 @@ abstract contract GroupGovernance is GroupMembership {
         if (_config.mode == Mode.External) revert GroupProposalsDisabled();
         // Mark as executed before any call, to avoid reentrancy.
         p.executed = true;
+        _storeProposal(proposalId, p);
 
         GroupState memory s = _loadSwept();
         if (action == Action.AddMember) {
@@ -232,10 +242,10 @@ abstract contract GroupGovernance is GroupMembership {
         } else if (action == Action.RemoveMember) {
             _remove(s, _decodeAccount(action, payload));
         } else if (action == Action.Config) {
-            s.lastConfigBlock = uint64(block.number);
+            s.lastConfigTime = _now();
         }
         // State first: the extension's writes and a custom call come after it.
-        _state = s;
+        _storeState(s);
         if (action != Action.AddMember && action != Action.RemoveMember) {
             IGroupExtensionInternal(address(this)).applyPayload(action, payload);
         }
@@ -255,7 +265,7 @@ abstract contract GroupGovernance is GroupMembership {
 
     /// @notice Where proposal `proposalId` stands, with its tally.
     function proposal(uint256 proposalId) external view returns (ProposalView memory v) {
-        ProposalCore memory p = _proposals[proposalId];
+        ProposalCore memory p = _loadProposal(proposalId);
         if (p.snapshot == 0) revert GroupUnknownProposal(proposalId);
         v.state = _stateOf(p);
         v.action = p.action;
@@ -271,7 +281,7 @@ abstract contract GroupGovernance is GroupMembership {
 
     /// @notice The state of `proposalId`.
     function state(uint256 proposalId) external view returns (ProposalState) {
-        ProposalCore memory p = _proposals[proposalId];
+        ProposalCore memory p = _loadProposal(proposalId);
         if (p.snapshot == 0) revert GroupUnknownProposal(proposalId);
         return _stateOf(p);
     }

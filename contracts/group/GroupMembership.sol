@@ -34,7 +34,7 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
     function join() external payable {
         GroupState memory s = _loadSwept();
         _admit(s, msg.sender);
-        _state = s;
+        _storeState(s);
         _collectFee(msg.sender, msg.sender);
     }
 
@@ -47,7 +47,7 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
         _checkSignature(account, keccak256(abi.encode(ACCEPT_TYPEHASH, account, nonce, deadline)), nonce, deadline, signature);
         GroupState memory s = _loadSwept();
         _admit(s, account);
-        _state = s;
+        _storeState(s);
         _collectFee(account, msg.sender);
     }
 
@@ -59,28 +59,28 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
     function renew(address member) external payable {
         GroupState memory s = _loadSwept();
         _renew(s, member);
-        _state = s;
+        _storeState(s);
         _collectFee(member, msg.sender);
     }
 
     /// @notice Remove `account`, whose subscription lapsed more than the grace period ago. Anyone may call.
     function removeLapsed(address account) external {
         GroupState memory s = _loadSwept();
-        Checkpoint memory c = _latest(account, _accounts[account].nCheckpoints);
-        if (c.expiresAt == 0) revert GroupNotMember(account);
-        uint256 removableAt = uint256(c.expiresAt) + _config.gracePeriod;
-        if (c.expiresAt == GroupConstants.LIFETIME || block.timestamp < removableAt) {
-            revert GroupGracePeriodNotOver(account, c.expiresAt == GroupConstants.LIFETIME ? type(uint256).max : removableAt);
+        uint32 expiry = _accounts[account].expiresAt;
+        if (expiry == 0) revert GroupNotMember(account);
+        uint256 removableAt = uint256(expiry) + _config.gracePeriod;
+        if (expiry == GroupConstants.LIFETIME || block.timestamp < removableAt) {
+            revert GroupGracePeriodNotOver(account, expiry == GroupConstants.LIFETIME ? type(uint256).max : removableAt);
         }
         _remove(s, account);
-        _state = s;
+        _storeState(s);
     }
 
     /// @notice Process up to `max` due lapses. Anyone may call; returns how many are still due.
     function sweepLapses(uint256 max) external returns (uint256 pending) {
-        GroupState memory s = _state;
+        GroupState memory s = _loadState();
         _sweep(s, max);
-        _state = s;
+        _storeState(s);
         uint32 idx = s.head;
         uint32 nowT = _now();
         while (idx != 0 && _nodes[idx].expiresAt <= nowT) {
@@ -102,7 +102,7 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
         Checkpoint memory c = _latest(msg.sender, acc.nCheckpoints);
         if (c.expiresAt == 0) revert GroupNotMember(msg.sender);
         if (to == msg.sender) revert GroupSelfDelegation();
-        if (to != address(0) && _latest(to, _accounts[to].nCheckpoints).expiresAt == 0) revert GroupNotMember(to);
+        if (to != address(0) && !_isMember(to)) revert GroupNotMember(to);
         address from = c.delegate;
         if (from == to) revert GroupDelegateUnchanged(to);
         uint32 key = _key(s);
@@ -114,50 +114,59 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
         c.key = key;
         c.delegate = to;
         _write(msg.sender, acc, c);
-        _state = s;
+        _storeState(s);
         emit DelegateChanged(msg.sender, from, to);
     }
 
     // ------------------------------------------------------------- internal
 
     function _loadSwept() internal returns (GroupState memory s) {
-        s = _state;
+        s = _loadState();
         if (!_sweep(s, MAX_SWEEP)) revert GroupLapsesPending();
     }
 
     /// @dev Processes due lapses from the head of the expiry list; false if more than `max` are due.
     function _sweep(GroupState memory s, uint256 max) internal returns (bool done) {
         uint32 nowT = _now();
+        // Common case: nothing is due, and that costs no storage read.
+        if (s.head == 0 || s.headExpiry > nowT) return true;
         uint32 idx = s.head;
+        uint32 expiry = s.headExpiry;
         done = true;
-        while (idx != 0) {
-            Node storage node = _nodes[idx];
-            uint32 expiry = node.expiresAt;
-            if (expiry > nowT) break;
+        while (true) {
             if (max == 0) {
                 done = false;
                 break;
             }
             --max;
+            Node storage node = _nodes[idx];
             address account = node.account;
             uint32 next = node.next;
             node.next = 0;
-            Checkpoint memory c = _latest(account, _accounts[account].nCheckpoints);
+            Checkpoint memory c = _latestOf(account);
             // The lapse happened at `expiry`: that is its key (see contract doc).
             if (c.delegate != address(0)) _adjustDelegatorsIn(c.delegate, expiry, false);
             --s.activeCount;
             emit MemberLapsed(account, expiry);
             idx = next;
+            if (idx == 0) break;
+            expiry = _nodes[idx].expiresAt;
+            if (expiry > nowT) break;
         }
         s.head = idx;
-        if (idx == 0) s.tail = 0;
-        else _nodes[idx].prev = 0;
+        if (idx == 0) {
+            s.tail = 0;
+            s.headExpiry = 0;
+        } else {
+            _nodes[idx].prev = 0;
+            s.headExpiry = expiry;
+        }
     }
 
     function _approve(address account) internal {
         if (account == address(0)) revert GroupInvalidAccount(account);
         Account storage acc = _accounts[account];
-        if (_latest(account, acc.nCheckpoints).expiresAt != 0) revert GroupAlreadyMember(account);
+        if (acc.expiresAt != 0) revert GroupAlreadyMember(account);
         acc.approved = true;
         emit MemberApproved(account);
     }
@@ -197,7 +206,7 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
 
     function _renew(GroupState memory s, address member) internal {
         Account storage acc = _accounts[member];
-        uint32 n = acc.nCheckpoints;
+        uint24 n = acc.nCheckpoints;
         Checkpoint memory c = _latest(member, n);
         if (c.expiresAt == 0) revert GroupNotMember(member);
         if (c.expiresAt == GroupConstants.LIFETIME) revert GroupPaidForLife(member);
@@ -210,6 +219,7 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
             // latest key, old and new expiry are both > now >= t, so every
             // lookup answers the same: no new checkpoint is needed.
             _checkpoints[member][n - 1].expiresAt = expiry;
+            acc.expiresAt = expiry;
             _listRemove(s, acc.index);
         } else {
             if (s.activeCount >= GroupConstants.MAX_ACTIVE_MEMBERS) revert GroupFull();
@@ -296,8 +306,12 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
         node.expiresAt = expiry;
         node.prev = prev;
         node.next = next;
-        if (prev == 0) s.head = idx;
-        else _nodes[prev].next = idx;
+        if (prev == 0) {
+            s.head = idx;
+            s.headExpiry = expiry;
+        } else {
+            _nodes[prev].next = idx;
+        }
         if (next == 0) s.tail = idx;
         else _nodes[next].prev = idx;
     }
@@ -306,8 +320,12 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
         Node storage node = _nodes[idx];
         uint32 prev = node.prev;
         uint32 next = node.next;
-        if (prev == 0) s.head = next;
-        else _nodes[prev].next = next;
+        if (prev == 0) {
+            s.head = next;
+            s.headExpiry = next == 0 ? 0 : _nodes[next].expiresAt;
+        } else {
+            _nodes[prev].next = next;
+        }
         if (next == 0) s.tail = prev;
         else _nodes[next].prev = prev;
         node.prev = 0;
@@ -323,12 +341,12 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
 
     /// @notice Whether `account` is a member whose subscription is paid through now.
     function isActive(address account) external view returns (bool) {
-        return _latestOf(account).expiresAt > block.timestamp;
+        return _accounts[account].expiresAt > block.timestamp;
     }
 
     /// @inheritdoc IERC5643
     function expiresAt(uint256 tokenId) external view returns (uint64) {
-        return _latestOf(ownerOf(tokenId)).expiresAt;
+        return _accounts[ownerOf(tokenId)].expiresAt;
     }
 
     /// @inheritdoc IERC5192

@@ -36,11 +36,14 @@ import {IGroupEvents} from "../interfaces/IGroupEvents.sol";
 abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGroupEvents {
     using EnumerableSet for EnumerableSet.AddressSet;
 
-    /// @dev Per address. `index` is the token id, kept for life, even across removals.
+    /// @dev Per address, one slot. `index` is the token id, kept for life, even
+    /// across removals. `expiresAt` repeats the latest checkpoint's, so that
+    /// "is a member / is active now" costs one read.
     struct Account {
         uint32 index;
-        uint32 nCheckpoints;
+        uint24 nCheckpoints;
         bool approved;
+        uint32 expiresAt;
         address relayer;
     }
 
@@ -61,14 +64,17 @@ abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGro
     }
 
     /// @dev One slot of group-wide counters, loaded and stored once per call.
+    /// `head`/`tail` bound the expiry-ordered list; `headExpiry` repeats the
+    /// head's expiry so that checking for due lapses costs no extra read.
     struct GroupState {
         uint32 lastIndex;
         uint32 activeCount;
         uint32 head;
         uint32 tail;
+        uint32 headExpiry;
         uint32 lastProposalTime;
         uint32 proposalCount;
-        uint64 lastConfigBlock;
+        uint32 lastConfigTime;
     }
 
     /// @dev One slot: the proposal and its running tally.
@@ -118,6 +124,81 @@ abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGro
 
     // -------------------------------------------------------------- helpers
 
+    // The hot structs are read and written as one word each: the compiler
+    // would otherwise read and write them field by field. Fields sit from the
+    // lowest-order bits up, in declaration order, as Solidity lays them out;
+    // the views read them the ordinary way, so tests compare both.
+
+    function _loadState() internal view returns (GroupState memory s) {
+        uint256 w;
+        assembly {
+            w := sload(_state.slot)
+        }
+        s.lastIndex = uint32(w);
+        s.activeCount = uint32(w >> 32);
+        s.head = uint32(w >> 64);
+        s.tail = uint32(w >> 96);
+        s.headExpiry = uint32(w >> 128);
+        s.lastProposalTime = uint32(w >> 160);
+        s.proposalCount = uint32(w >> 192);
+        s.lastConfigTime = uint32(w >> 224);
+    }
+
+    function _storeState(GroupState memory s) internal {
+        uint256 w = uint256(s.lastIndex) |
+            (uint256(s.activeCount) << 32) |
+            (uint256(s.head) << 64) |
+            (uint256(s.tail) << 96) |
+            (uint256(s.headExpiry) << 128) |
+            (uint256(s.lastProposalTime) << 160) |
+            (uint256(s.proposalCount) << 192) |
+            (uint256(s.lastConfigTime) << 224);
+        assembly {
+            sstore(_state.slot, w)
+        }
+    }
+
+    function _loadProposal(uint256 proposalId) internal view returns (ProposalCore memory p) {
+        ProposalCore storage ptr = _proposals[proposalId];
+        uint256 w;
+        assembly {
+            w := sload(ptr.slot)
+        }
+        p.snapshot = uint32(w);
+        p.deadline = uint32(w >> 32);
+        p.action = Action(uint8(w >> 64));
+        p.executed = uint8(w >> 72) != 0;
+        p.influence = uint16(w >> 80);
+        p.quorumVotes = uint16(w >> 96);
+        p.quorumBps = uint16(w >> 112);
+        p.forVotes = uint16(w >> 128);
+        p.againstVotes = uint16(w >> 144);
+        p.abstainVotes = uint16(w >> 160);
+        p.forOwn = uint16(w >> 176);
+        p.againstOwn = uint16(w >> 192);
+        p.abstainOwn = uint16(w >> 208);
+    }
+
+    function _storeProposal(uint256 proposalId, ProposalCore memory p) internal {
+        ProposalCore storage ptr = _proposals[proposalId];
+        uint256 w = uint256(p.snapshot) |
+            (uint256(p.deadline) << 32) |
+            (uint256(uint8(p.action)) << 64) |
+            (p.executed ? uint256(1) << 72 : 0) |
+            (uint256(p.influence) << 80) |
+            (uint256(p.quorumVotes) << 96) |
+            (uint256(p.quorumBps) << 112) |
+            (uint256(p.forVotes) << 128) |
+            (uint256(p.againstVotes) << 144) |
+            (uint256(p.abstainVotes) << 160) |
+            (uint256(p.forOwn) << 176) |
+            (uint256(p.againstOwn) << 192) |
+            (uint256(p.abstainOwn) << 208);
+        assembly {
+            sstore(ptr.slot, w)
+        }
+    }
+
     function _now() internal view returns (uint32) {
         return SafeCast.toUint32(block.timestamp);
     }
@@ -129,7 +210,7 @@ abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGro
         return s.lastProposalTime == t ? t + 1 : t;
     }
 
-    function _latest(address account, uint32 n) internal view returns (Checkpoint memory c) {
+    function _latest(address account, uint24 n) internal view returns (Checkpoint memory c) {
         if (n != 0) c = _checkpoints[account][n - 1];
     }
 
@@ -139,7 +220,8 @@ abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGro
 
     /// @dev Appends `c`, or overwrites the latest checkpoint when it has the same key.
     function _write(address account, Account storage acc, Checkpoint memory c) internal {
-        uint32 n = acc.nCheckpoints;
+        uint24 n = acc.nCheckpoints;
+        if (acc.expiresAt != c.expiresAt) acc.expiresAt = c.expiresAt;
         if (n != 0) {
             uint32 lastKey = _checkpoints[account][n - 1].key;
             if (c.key < lastKey) revert GroupCheckpointOutOfOrder();
@@ -153,7 +235,7 @@ abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGro
     }
 
     /// @dev The checkpoint of `account` in force at time `t` (the last with key <= t).
-    function _checkpointAt(address account, uint32 n, uint32 t) internal view returns (Checkpoint memory c) {
+    function _checkpointAt(address account, uint24 n, uint32 t) internal view returns (Checkpoint memory c) {
         if (n == 0) return c;
         c = _checkpoints[account][n - 1];
         // Most lookups are for a snapshot taken after the account's last change.
@@ -193,7 +275,7 @@ abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGro
     }
 
     function _isMember(address account) internal view returns (bool) {
-        return _latestOf(account).expiresAt != 0;
+        return _accounts[account].expiresAt != 0;
     }
 
     /// @dev The member holding `tokenId`; reverts when none does.

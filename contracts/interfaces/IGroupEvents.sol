@@ -86,8 +86,8 @@ interface IGroupEvents {
     error GroupNotVoteRelayer(address voter, address caller);
     error GroupProposalNotSucceeded(uint256 proposalId, ProposalState state);
     error GroupProposalAlreadyExecuted(uint256 proposalId);
-    /// @notice No proposal may be created in the same block as a config change.
-    error GroupConfigChangedThisBlock();
+    /// @notice No proposal may be created in the same block (or second) as a config change.
+    error GroupConfigJustChanged();
     /// @notice In external mode the controller governs; members make no proposals.
     error GroupProposalsDisabled();
     error GroupCustomCallsDisabled();
