@@ -2,7 +2,7 @@
 // `N passed, N failed`, summed over the suites. Exit code 0 only when every
 // suite ran and nothing failed.
 //
-// usage: node scripts/test.ts [--only=solidity|vitest] [vitest args...]
+// usage: node scripts/test.ts [--only=typecheck|solidity|vitest] [vitest args...]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +29,13 @@ function run(cmd: string, args: string[]): Promise<{ code: number; out: string }
     });
     child.on("close", (code) => resolve({ code: code ?? 1, out }));
   });
+}
+
+/** The TypeScript compiler in strict mode over src, test, scripts and bench. */
+async function typecheck(): Promise<SuiteResult> {
+  const { code, out } = await run("npx", ["tsc", "-p", "."]);
+  const errors = (out.match(/error TS\d+/g) ?? []).length;
+  return { name: "typecheck", passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : Math.max(errors, 1), exitCode: code };
 }
 
 /** Hardhat's Solidity test runner prints mocha-style "N passing" / "N failing". */
@@ -77,6 +84,10 @@ const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const rest = args.filter((a) => !a.startsWith("--only="));
 
 const results: SuiteResult[] = [];
+// Every suite reads compiled artifacts; a compile error fails the run here.
+const build = await run("npx", ["hardhat", "build", "--quiet"]);
+if (build.code !== 0) results.push({ name: "build", passed: 0, failed: 1, exitCode: build.code });
+if (!only || only === "typecheck") results.push(await typecheck());
 if (!only || only === "solidity") results.push(await solidity());
 if (!only || only === "vitest") results.push(await vitest(rest));
 

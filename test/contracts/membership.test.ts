@@ -24,7 +24,7 @@ const GRACE = 7 * DAY;
 async function setup(config: Parameters<typeof defaultSettings>[1] = {}) {
   const factory = await deployFactory();
   const signers = await ethers.getSigners();
-  const [, alice, bob, carol, dave, mallory] = signers as [Signer, Signer, Signer, Signer, Signer, Signer];
+  const [, alice, bob, carol, dave, mallory] = signers as unknown as [Signer, Signer, Signer, Signer, Signer, Signer];
   const group = await createGroup(factory, {
     founders: await addresses([alice, bob]),
     settings: defaultSettings({}, { fee: FEE, period: PERIOD, gracePeriod: GRACE, ...config }),
