@@ -22,4 +22,7 @@ export default defineConfig({
     },
   },
   paths: { tests: { solidity: "contracts/test" } },
+  // The tally fuzz replays random sequences of delegations, votes and lapses
+  // against a reference model; the seed is fixed, so CI runs are repeatable.
+  test: { solidity: { fuzz: { runs: 2000 } } },
 });

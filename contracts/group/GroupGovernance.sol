@@ -60,6 +60,9 @@ abstract contract GroupGovernance is GroupMembership {
         if (s.lastConfigTime == nowT) revert GroupConfigJustChanged();
         if (_config.mode == Mode.External) revert GroupProposalsDisabled();
         if (_accounts[msg.sender].expiresAt <= nowT) revert GroupNotActive(msg.sender);
+        // One proposal per second: writes after a proposal in its second are
+        // keyed to the next second, which a second proposal's snapshot would miss.
+        if (s.lastProposalTime == nowT) revert GroupProposalJustMade();
         _checkProposal(action, payload);
 
         uint16 quorumBps = _quorumFor(action);

@@ -88,6 +88,8 @@ interface IGroupEvents {
     error GroupProposalAlreadyExecuted(uint256 proposalId);
     /// @notice No proposal may be created in the same block (or second) as a config change.
     error GroupConfigJustChanged();
+    /// @notice Another proposal was created in this second; propose again in the next block.
+    error GroupProposalJustMade();
     /// @notice In external mode the controller governs; members make no proposals.
     error GroupProposalsDisabled();
     error GroupCustomCallsDisabled();
