@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { network, artifacts } from "hardhat";
 import { Contract, type InterfaceAbi, type Signer, type TransactionReceipt } from "ethers";
 import { measureOz } from "./oz.ts";
+import { mergeGroupAbi } from "../src/governance/abi.ts";
 import { destinationValues, encodeAccount, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
 import { Action, Mode, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
 
@@ -18,13 +19,7 @@ const DAY = 86_400;
 const ZERO = "0x0000000000000000000000000000000000000000";
 
 async function groupAbi(): Promise<InterfaceAbi> {
-  const items = [...(await artifacts.readArtifact("Group")).abi, ...(await artifacts.readArtifact("GroupExtension")).abi];
-  const seen = new Set<string>();
-  return items.filter((i: { type: string; name?: string; inputs?: { type: string }[] }) => {
-    if (i.type === "constructor" || i.type === "fallback") return false;
-    const k = `${i.type}:${i.name ?? ""}(${(i.inputs ?? []).map((x) => x.type).join(",")})`;
-    return !seen.has(k) && (seen.add(k), true);
-  }) as InterfaceAbi;
+  return mergeGroupAbi((await artifacts.readArtifact("Group")).abi, (await artifacts.readArtifact("GroupExtension")).abi);
 }
 const ABI = await groupAbi();
 

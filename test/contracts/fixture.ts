@@ -4,6 +4,7 @@
  */
 import { network, artifacts } from "hardhat";
 import { Contract, Interface, ZeroAddress, type InterfaceAbi, type Signer } from "ethers";
+import { mergeGroupAbi } from "../../src/governance/abi.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../../src/governance/encoding.ts";
 import {
   Action,
@@ -24,18 +25,7 @@ export const MIN_NATIVE_FEE = ethers.parseEther("0.01");
 
 /** The ABI of a group: Group's functions plus those its fallback reaches in GroupExtension. */
 export async function groupAbi(): Promise<InterfaceAbi> {
-  const core = await artifacts.readArtifact("Group");
-  const ext = await artifacts.readArtifact("GroupExtension");
-  const seen = new Set<string>();
-  const out: unknown[] = [];
-  for (const item of [...core.abi, ...ext.abi] as { type: string; name?: string; inputs?: { type: string }[] }[]) {
-    if (item.type === "constructor" || item.type === "fallback") continue;
-    const key = `${item.type}:${item.name ?? ""}(${(item.inputs ?? []).map((i) => i.type).join(",")})`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(item);
-  }
-  return out as InterfaceAbi;
+  return mergeGroupAbi((await artifacts.readArtifact("Group")).abi, (await artifacts.readArtifact("GroupExtension")).abi);
 }
 
 export const GROUP_ABI = await groupAbi();
