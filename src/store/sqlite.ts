@@ -1,0 +1,248 @@
+/**
+ * The SQLite store, on Node's built-in `node:sqlite` (no native build).
+ */
+import { DatabaseSync } from "node:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import {
+  StoreConflictError,
+  type Link,
+  type PendingLink,
+  type RoomBinding,
+  type Store,
+  type TxRecord,
+  type TxStatus,
+} from "./store.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS bindings (
+  room_id TEXT PRIMARY KEY, grp TEXT NOT NULL UNIQUE, chain_id INTEGER NOT NULL,
+  created_by TEXT NOT NULL, created_at INTEGER NOT NULL, from_block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS links (
+  room_id TEXT NOT NULL, user_id TEXT NOT NULL, address TEXT NOT NULL, nonce TEXT NOT NULL,
+  linked_at INTEGER NOT NULL, PRIMARY KEY (room_id, user_id), UNIQUE (room_id, address));
+CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS pending_links (
+  room_id TEXT NOT NULL, user_id TEXT NOT NULL, address TEXT NOT NULL, nonce TEXT NOT NULL,
+  message TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (room_id, user_id));
+CREATE TABLE IF NOT EXISTS txs (
+  intent TEXT PRIMARY KEY, hash TEXT NOT NULL, raw TEXT NOT NULL, nonce INTEGER NOT NULL,
+  sender TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,
+  description TEXT NOT NULL, error TEXT);
+CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+type Row = Record<string, string | number | null>;
+
+export class SqliteStore implements Store {
+  private readonly db: DatabaseSync;
+
+  /** Opens (and creates) the store at `path`; ":memory:" for tests. */
+  constructor(path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new DatabaseSync(path);
+    // WAL keeps readers and the writer apart; a crash loses nothing committed.
+    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+    this.db.exec(SCHEMA);
+  }
+
+  private get(sql: string, ...args: (string | number | null)[]): Row | undefined {
+    return this.db.prepare(sql).get(...args) as Row | undefined;
+  }
+
+  private all(sql: string, ...args: (string | number | null)[]): Row[] {
+    return this.db.prepare(sql).all(...args) as Row[];
+  }
+
+  private run(sql: string, ...args: (string | number | null)[]): number {
+    return Number(this.db.prepare(sql).run(...args).changes);
+  }
+
+  getBinding(roomId: string): RoomBinding | undefined {
+    const r = this.get("SELECT * FROM bindings WHERE room_id = ?", roomId);
+    return r && toBinding(r);
+  }
+
+  getBindingByGroup(group: string): RoomBinding | undefined {
+    const r = this.get("SELECT * FROM bindings WHERE grp = ?", group.toLowerCase());
+    return r && toBinding(r);
+  }
+
+  listBindings(): RoomBinding[] {
+    return this.all("SELECT * FROM bindings ORDER BY created_at").map(toBinding);
+  }
+
+  putBinding(b: RoomBinding): void {
+    this.run(
+      "INSERT INTO bindings (room_id, grp, chain_id, created_by, created_at, from_block) VALUES (?, ?, ?, ?, ?, ?) " +
+        "ON CONFLICT (room_id) DO UPDATE SET grp = excluded.grp, chain_id = excluded.chain_id, " +
+        "created_by = excluded.created_by, created_at = excluded.created_at, from_block = excluded.from_block",
+      b.roomId,
+      b.group.toLowerCase(),
+      b.chainId,
+      b.createdBy,
+      b.createdAt,
+      b.fromBlock,
+    );
+  }
+
+  getLink(roomId: string, userId: string): Link | undefined {
+    const r = this.get("SELECT * FROM links WHERE room_id = ? AND user_id = ?", roomId, userId);
+    return r && toLink(r);
+  }
+
+  getLinkByAddress(roomId: string, address: string): Link | undefined {
+    const r = this.get("SELECT * FROM links WHERE room_id = ? AND address = ?", roomId, address.toLowerCase());
+    return r && toLink(r);
+  }
+
+  listLinks(roomId: string): Link[] {
+    return this.all("SELECT * FROM links WHERE room_id = ? ORDER BY linked_at", roomId).map(toLink);
+  }
+
+  putLink(link: Link): void {
+    const holder = this.getLinkByAddress(link.roomId, link.address);
+    if (holder && holder.userId !== link.userId) {
+      throw new StoreConflictError(`address ${link.address} is linked to ${holder.userId}`);
+    }
+    this.db.exec("BEGIN");
+    try {
+      this.run("INSERT INTO used_nonces (nonce) VALUES (?)", link.nonce);
+      this.run(
+        "INSERT INTO links (room_id, user_id, address, nonce, linked_at) VALUES (?, ?, ?, ?, ?) " +
+          "ON CONFLICT (room_id, user_id) DO UPDATE SET address = excluded.address, nonce = excluded.nonce, linked_at = excluded.linked_at",
+        link.roomId,
+        link.userId,
+        link.address.toLowerCase(),
+        link.nonce,
+        link.linkedAt,
+      );
+      this.db.exec("COMMIT");
+    } catch (e) {
+      this.db.exec("ROLLBACK");
+      if (e instanceof Error && /UNIQUE/.test(e.message)) throw new StoreConflictError(`nonce ${link.nonce} was already used`);
+      throw e;
+    }
+  }
+
+  deleteLink(roomId: string, userId: string): boolean {
+    return this.run("DELETE FROM links WHERE room_id = ? AND user_id = ?", roomId, userId) > 0;
+  }
+
+  nonceUsed(nonce: string): boolean {
+    return this.get("SELECT 1 AS x FROM used_nonces WHERE nonce = ?", nonce) !== undefined;
+  }
+
+  getPendingLink(roomId: string, userId: string): PendingLink | undefined {
+    const r = this.get("SELECT * FROM pending_links WHERE room_id = ? AND user_id = ?", roomId, userId);
+    if (!r) return undefined;
+    return {
+      roomId: String(r.room_id),
+      userId: String(r.user_id),
+      address: String(r.address),
+      nonce: String(r.nonce),
+      message: String(r.message),
+      createdAt: Number(r.created_at),
+    };
+  }
+
+  putPendingLink(p: PendingLink): void {
+    this.run(
+      "INSERT INTO pending_links (room_id, user_id, address, nonce, message, created_at) VALUES (?, ?, ?, ?, ?, ?) " +
+        "ON CONFLICT (room_id, user_id) DO UPDATE SET address = excluded.address, nonce = excluded.nonce, " +
+        "message = excluded.message, created_at = excluded.created_at",
+      p.roomId,
+      p.userId,
+      p.address,
+      p.nonce,
+      p.message,
+      p.createdAt,
+    );
+  }
+
+  deletePendingLink(roomId: string, userId: string): void {
+    this.run("DELETE FROM pending_links WHERE room_id = ? AND user_id = ?", roomId, userId);
+  }
+
+  getTx(intent: string): TxRecord | undefined {
+    const r = this.get("SELECT * FROM txs WHERE intent = ?", intent);
+    return r && toTx(r);
+  }
+
+  putTx(tx: TxRecord): void {
+    this.run(
+      "INSERT INTO txs (intent, hash, raw, nonce, sender, status, created_at, description, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      tx.intent,
+      tx.hash,
+      tx.raw,
+      tx.nonce,
+      tx.from.toLowerCase(),
+      tx.status,
+      tx.createdAt,
+      tx.description,
+      tx.error ?? null,
+    );
+  }
+
+  setTxStatus(intent: string, status: TxStatus, error?: string): void {
+    this.run("UPDATE txs SET status = ?, error = ? WHERE intent = ?", status, error ?? null, intent);
+  }
+
+  listTxs(status: TxStatus): TxRecord[] {
+    return this.all("SELECT * FROM txs WHERE status = ? ORDER BY nonce", status).map(toTx);
+  }
+
+  maxNonce(from: string): number | undefined {
+    const r = this.get("SELECT MAX(nonce) AS n FROM txs WHERE sender = ?", from.toLowerCase());
+    return r?.n === null || r?.n === undefined ? undefined : Number(r.n);
+  }
+
+  getState(key: string): string | undefined {
+    const r = this.get("SELECT value FROM state WHERE key = ?", key);
+    return r ? String(r.value) : undefined;
+  }
+
+  setState(key: string, value: string): void {
+    this.run("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toBinding(r: Row): RoomBinding {
+  return {
+    roomId: String(r.room_id),
+    group: String(r.grp),
+    chainId: Number(r.chain_id),
+    createdBy: String(r.created_by),
+    createdAt: Number(r.created_at),
+    fromBlock: Number(r.from_block),
+  };
+}
+
+function toLink(r: Row): Link {
+  return {
+    roomId: String(r.room_id),
+    userId: String(r.user_id),
+    address: String(r.address),
+    nonce: String(r.nonce),
+    linkedAt: Number(r.linked_at),
+  };
+}
+
+function toTx(r: Row): TxRecord {
+  return {
+    intent: String(r.intent),
+    hash: String(r.hash),
+    raw: String(r.raw),
+    nonce: Number(r.nonce),
+    from: String(r.sender),
+    status: String(r.status) as TxStatus,
+    createdAt: Number(r.created_at),
+    description: String(r.description),
+    ...(r.error !== null && r.error !== undefined ? { error: String(r.error) } : {}),
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * What the bot keeps between restarts, behind one interface so that a
+ * PostgreSQL store can replace the SQLite one. Pure types: no driver here.
+ */
+
+/** A Matrix account linked to an address in one room's group. */
+export interface Link {
+  roomId: string;
+  userId: string;
+  address: string;
+  /** the nonce that was signed; never accepted twice */
+  nonce: string;
+  linkedAt: number;
+}
+
+/** A link the user asked for and has not proved yet. */
+export interface PendingLink {
+  roomId: string;
+  userId: string;
+  address: string;
+  nonce: string;
+  message: string;
+  createdAt: number;
+}
+
+/** A room mapped onto a group contract. */
+export interface RoomBinding {
+  roomId: string;
+  group: string;
+  chainId: number;
+  createdBy: string;
+  createdAt: number;
+  /** first block to follow for this group */
+  fromBlock: number;
+}
+
+export type TxStatus = "pending" | "mined" | "failed";
+
+/**
+ * A transaction the bot signed. It is recorded, signed, before it is sent:
+ * after a restart the same signed bytes are sent again (same hash, same
+ * nonce), so no decision is ever sent twice.
+ */
+export interface TxRecord {
+  /** what the transaction does, unique: e.g. "vote:room:proposal:user" */
+  intent: string;
+  hash: string;
+  raw: string;
+  nonce: number;
+  from: string;
+  status: TxStatus;
+  createdAt: number;
+  /** a short human description for logs */
+  description: string;
+  error?: string;
+}
+
+export interface Store {
+  getBinding(roomId: string): RoomBinding | undefined;
+  getBindingByGroup(group: string): RoomBinding | undefined;
+  listBindings(): RoomBinding[];
+  putBinding(b: RoomBinding): void;
+
+  getLink(roomId: string, userId: string): Link | undefined;
+  getLinkByAddress(roomId: string, address: string): Link | undefined;
+  listLinks(roomId: string): Link[];
+  /** Replaces the user's link in the room; refuses an address linked to someone else. */
+  putLink(link: Link): void;
+  deleteLink(roomId: string, userId: string): boolean;
+  /** Whether `nonce` was ever used for a link (used nonces are kept forever). */
+  nonceUsed(nonce: string): boolean;
+
+  getPendingLink(roomId: string, userId: string): PendingLink | undefined;
+  putPendingLink(p: PendingLink): void;
+  deletePendingLink(roomId: string, userId: string): void;
+
+  getTx(intent: string): TxRecord | undefined;
+  putTx(tx: TxRecord): void;
+  setTxStatus(intent: string, status: TxStatus, error?: string): void;
+  listTxs(status: TxStatus): TxRecord[];
+  /** The highest nonce recorded for `from`, or undefined. */
+  maxNonce(from: string): number | undefined;
+
+  /** Small key-value state: sync tokens, cursors. */
+  getState(key: string): string | undefined;
+  setState(key: string, value: string): void;
+
+  close(): void;
+}
+
+export class StoreConflictError extends Error {}
