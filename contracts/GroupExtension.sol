@@ -7,6 +7,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {GroupStorage} from "./group/GroupStorage.sol";
 import {IGroupExtensionInternal} from "./interfaces/IGroupExtensionInternal.sol";
@@ -286,10 +287,31 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         return _accountOfMatrixLink[linkHash];
     }
 
-    /// @notice Authorise `relayer` (e.g. the bot) to cast your votes; address(0) withdraws it.
-    function setVoteRelayer(address relayer) external {
-        _accounts[msg.sender].relayer = relayer;
-        emit VoteRelayerChanged(msg.sender, relayer);
+    bytes32 private constant RELAYER_TYPEHASH = keccak256("Relayer(address member,address relayer,uint256 nonce,uint256 deadline)");
+
+    /**
+     * @notice Authorise `relayer` (the bot) to vote, propose, delegate and
+     * accept membership for you; address(0) withdraws it. One relayer at a time.
+     */
+    function setRelayer(address relayer) external {
+        _setRelayer(msg.sender, relayer);
+    }
+
+    /**
+     * @notice The same, with `member`'s EIP-712 signature of
+     * `Relayer(member, relayer, nonce, deadline)`; anyone may submit it, once.
+     */
+    function setRelayerBySig(address member, address relayer, uint256 nonce, uint256 deadline, bytes calldata signature) external {
+        if (block.timestamp > deadline) revert GroupSignatureExpired(deadline);
+        _useCheckedNonce(member, nonce);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RELAYER_TYPEHASH, member, relayer, nonce, deadline)));
+        if (!SignatureChecker.isValidSignatureNow(member, digest, signature)) revert GroupInvalidSignature(member);
+        _setRelayer(member, relayer);
+    }
+
+    function _setRelayer(address member, address relayer) private {
+        _accounts[member].relayer = relayer;
+        emit RelayerChanged(member, relayer);
     }
 
     // --------------------------------------------------------------- views

@@ -55,11 +55,21 @@ abstract contract GroupGovernance is GroupMembership {
      * @return number the group's sequential number for the proposal
      */
     function propose(Action action, bytes calldata payload) external returns (uint256 proposalId, uint256 number) {
+        return _propose(msg.sender, action, payload);
+    }
+
+    /// @notice Propose as `proposer`'s authorised relayer (see `setRelayer`).
+    function proposeFor(address proposer, Action action, bytes calldata payload) external returns (uint256 proposalId, uint256 number) {
+        _checkRelayer(proposer);
+        return _propose(proposer, action, payload);
+    }
+
+    function _propose(address proposer, Action action, bytes calldata payload) private returns (uint256 proposalId, uint256 number) {
         GroupState memory s = _loadSwept();
         uint32 nowT = _now();
         if (s.lastConfigTime == nowT) revert GroupConfigJustChanged();
         if (_config.mode == Mode.External) revert GroupProposalsDisabled();
-        if (_accounts[msg.sender].expiresAt <= nowT) revert GroupNotActive(msg.sender);
+        if (_accounts[proposer].expiresAt <= nowT) revert GroupNotActive(proposer);
         // One proposal per second: writes after a proposal in its second are
         // keyed to the next second, which a second proposal's snapshot would miss.
         if (s.lastProposalTime == nowT) revert GroupProposalJustMade();
@@ -89,7 +99,7 @@ abstract contract GroupGovernance is GroupMembership {
             abstainOwn: 0
         }));
         _storeState(s);
-        emit ProposalCreated(proposalId, number, msg.sender, action, payload, nowT, deadline, quorumBps, influence);
+        emit ProposalCreated(proposalId, number, proposer, action, payload, nowT, deadline, quorumBps, influence);
     }
 
     /// @notice The id of proposal `number` carrying `action` and `payload`.
@@ -142,9 +152,9 @@ abstract contract GroupGovernance is GroupMembership {
         _castVote(proposalId, voter, support);
     }
 
-    /// @notice Cast `voter`'s vote as its authorised relayer (see `setVoteRelayer`).
+    /// @notice Cast `voter`'s vote as its authorised relayer (see `setRelayer`).
     function castVoteFor(address voter, uint256 proposalId, uint8 support) external {
-        if (_accounts[voter].relayer != msg.sender || msg.sender == address(0)) revert GroupNotVoteRelayer(voter, msg.sender);
+        _checkRelayer(voter);
         _castVote(proposalId, voter, support);
     }
 

@@ -97,11 +97,33 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
      * proposal, your vote, if you cast one, overrides the delegation.
      */
     function delegate(address to) external {
+        _delegate(msg.sender, to);
+    }
+
+    /// @notice Change `delegator`'s delegation as its authorised relayer (see `setRelayer`).
+    function delegateFor(address delegator, address to) external {
+        _checkRelayer(delegator);
+        _delegate(delegator, to);
+    }
+
+    /**
+     * @notice Accept membership for `account` as its authorised relayer (see
+     * `setRelayer`); the caller pays the fee.
+     */
+    function joinFor(address account) external payable {
+        _checkRelayer(account);
         GroupState memory s = _loadSwept();
-        Account storage acc = _accounts[msg.sender];
-        Checkpoint memory c = _latest(msg.sender, acc.nCheckpoints);
-        if (c.expiresAt == 0) revert GroupNotMember(msg.sender);
-        if (to == msg.sender) revert GroupSelfDelegation();
+        _admit(s, account);
+        _storeState(s);
+        _collectFee(account, msg.sender);
+    }
+
+    function _delegate(address delegator, address to) private {
+        GroupState memory s = _loadSwept();
+        Account storage acc = _accounts[delegator];
+        Checkpoint memory c = _latest(delegator, acc.nCheckpoints);
+        if (c.expiresAt == 0) revert GroupNotMember(delegator);
+        if (to == delegator) revert GroupSelfDelegation();
         if (to != address(0) && !_isMember(to)) revert GroupNotMember(to);
         address from = c.delegate;
         if (from == to) revert GroupDelegateUnchanged(to);
@@ -113,9 +135,9 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
         }
         c.key = key;
         c.delegate = to;
-        _write(msg.sender, acc, c);
+        _write(delegator, acc, c);
         _storeState(s);
-        emit DelegateChanged(msg.sender, from, to);
+        emit DelegateChanged(delegator, from, to);
     }
 
     // ------------------------------------------------------------- internal
@@ -257,6 +279,11 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
         acc.approved = false;
         emit Transfer(account, address(0), acc.index);
         emit MemberRemoved(account);
+    }
+
+    /// @dev Only the relayer `account` authorised may act for it.
+    function _checkRelayer(address account) internal view {
+        if (_accounts[account].relayer != msg.sender || msg.sender == address(0)) revert GroupNotRelayer(account, msg.sender);
     }
 
     function _collectFee(address member, address payer) internal {

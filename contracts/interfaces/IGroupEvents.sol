@@ -17,8 +17,8 @@ interface IGroupEvents {
     event FeePaid(address indexed member, address indexed payer, address token, uint256 amount);
     /// @notice `delegator` moved its influence from `fromDelegate` to `toDelegate`.
     event DelegateChanged(address indexed delegator, address indexed fromDelegate, address indexed toDelegate);
-    /// @notice `member` authorised `relayer` to cast its votes (address(0) = none).
-    event VoteRelayerChanged(address indexed member, address indexed relayer);
+    /// @notice `member` authorised `relayer` to vote, propose, delegate and accept for it (address(0) = none).
+    event RelayerChanged(address indexed member, address indexed relayer);
     /// @notice The linker recorded that `account` is linked to the Matrix account behind `linkHash`.
     event MatrixLinkRecorded(address indexed account, bytes32 indexed linkHash);
     /// @notice The Matrix link of `account` was cleared.
@@ -83,7 +83,7 @@ interface IGroupEvents {
     error GroupVotingClosed(uint256 proposalId, ProposalState state);
     error GroupInvalidVoteType(uint8 support);
     error GroupAlreadyVoted(uint256 proposalId, address voter);
-    error GroupNotVoteRelayer(address voter, address caller);
+    error GroupNotRelayer(address account, address caller);
     error GroupProposalNotSucceeded(uint256 proposalId, ProposalState state);
     error GroupProposalAlreadyExecuted(uint256 proposalId);
     /// @notice No proposal may be created in the same block (or second) as a config change.

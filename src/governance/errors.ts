@@ -40,7 +40,7 @@ const SENTENCES: Record<string, (args: readonly unknown[]) => string> = {
   GroupVotingClosed: (a) => `Voting is closed: the proposal is ${STATE[Number(a[1])] ?? "closed"}.`,
   GroupInvalidVoteType: () => "Vote yes, no or abstain.",
   GroupAlreadyVoted: () => "You have already voted on this proposal.",
-  GroupNotVoteRelayer: () => "You have not authorised the bot to vote for you. Sign the authorisation on the web page, or vote from your wallet.",
+  GroupNotRelayer: () => "You have not authorised the bot to act for you in this group: use !authorize, or act from your wallet.",
   GroupProposalNotSucceeded: (a) => `The proposal cannot be executed: it is ${STATE[Number(a[1])] ?? "not passed"}.`,
   GroupProposalAlreadyExecuted: () => "That proposal was already executed.",
   GroupConfigJustChanged: () => "The configuration changed in this block; propose again in a moment.",

@@ -79,20 +79,54 @@ describe("EIP-712 votes", () => {
   });
 });
 
-describe("vote relayer", () => {
-  it("lets an authorised relayer cast a member's votes until the member withdraws it", async () => {
-    const { group, alice, bob, relayer } = await setup();
+describe("relayer", () => {
+  it("lets an authorised relayer vote, propose, delegate and accept for a member until it withdraws", async () => {
+    const { group, alice, bob, carol, relayer } = await setup();
     const a = await alice.getAddress();
     const p = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
     const r = as(group, relayer);
-    await expect(r.getFunction("castVoteFor")(a, p.id, VoteType.For)).rejects.toThrow(/GroupNotVoteRelayer/);
-    await (await as(group, alice).getFunction("setVoteRelayer")(await relayer.getAddress())).wait();
+    await expect(r.getFunction("castVoteFor")(a, p.id, VoteType.For)).rejects.toThrow(/GroupNotRelayer/);
+    await (await as(group, alice).getFunction("setRelayer")(await relayer.getAddress())).wait();
     expect((await group.getFunction("memberInfo")(a)).relayer).toBe(await relayer.getAddress());
     await (await r.getFunction("castVoteFor")(a, p.id, VoteType.For)).wait();
     expect(await tally(group, p)).toMatchObject({ for: 1 });
-    await (await as(group, alice).getFunction("setVoteRelayer")(ZeroAddress)).wait();
+    await (await r.getFunction("delegateFor")(a, await carol.getAddress())).wait();
+    expect((await group.getFunction("memberInfo")(a)).delegate).toBe(await carol.getAddress());
+    const rc = await (await r.getFunction("proposeFor")(a, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address))).wait();
+    const created = rc.logs.map((l: never) => group.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "ProposalCreated");
+    expect(created.args.proposer).toBe(a);
+    await (await as(group, alice).getFunction("setRelayer")(ZeroAddress)).wait();
     const q = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
-    await expect(r.getFunction("castVoteFor")(a, q.id, VoteType.For)).rejects.toThrow(/GroupNotVoteRelayer/);
-    await expect(as(group, bob).getFunction("castVoteFor")(a, q.id, VoteType.For)).rejects.toThrow(/GroupNotVoteRelayer/);
+    await expect(r.getFunction("castVoteFor")(a, q.id, VoteType.For)).rejects.toThrow(/GroupNotRelayer/);
+    await expect(r.getFunction("delegateFor")(a, ZeroAddress)).rejects.toThrow(/GroupNotRelayer/);
+    await expect(as(group, bob).getFunction("castVoteFor")(a, q.id, VoteType.For)).rejects.toThrow(/GroupNotRelayer/);
+  });
+
+  it("takes the authorisation as an EIP-712 signature anyone may submit, once", async () => {
+    const { group, alice, relayer, domain } = await setup();
+    const a = await alice.getAddress();
+    const rel = await relayer.getAddress();
+    const types = { Relayer: [{ name: "member", type: "address" }, { name: "relayer", type: "address" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] };
+    const deadline = (await time.latest()) + 600;
+    const sig = await alice.signTypedData(await domain(), types, { member: a, relayer: rel, nonce: 0, deadline });
+    await expect(as(group, relayer).getFunction("setRelayerBySig")(a, ZeroAddress, 0, deadline, sig)).rejects.toThrow(/GroupInvalidSignature/);
+    await (await as(group, relayer).getFunction("setRelayerBySig")(a, rel, 0, deadline, sig)).wait();
+    expect((await group.getFunction("memberInfo")(a)).relayer).toBe(rel);
+    await expect(as(group, relayer).getFunction("setRelayerBySig")(a, rel, 0, deadline, sig)).rejects.toThrow(/InvalidAccountNonce/);
+  });
+
+  it("accepts membership for an approved account as its relayer", async () => {
+    const factory = await deployFactory();
+    const [, alice, bob, carol, relayer] = await ethers.getSigners();
+    const group = await createGroup(factory, { founders: await addresses([alice!, bob!]), settings: defaultSettings({}, { defaultQuorumBps: 5000 }) });
+    const c = await carol!.getAddress();
+    await (await as(group, carol!).getFunction("setRelayer")(await relayer!.getAddress())).wait();
+    await expect(as(group, relayer!).getFunction("joinFor")(c)).rejects.toThrow(/GroupNotApproved/);
+    const p = await propose(group, alice!, Action.AddMember, encodeAccount(c));
+    await vote(group, alice!, p, VoteType.For);
+    await vote(group, bob!, p, VoteType.For);
+    await (await as(group, alice!).getFunction("execute")(p.number, p.action, p.payload)).wait();
+    await (await as(group, relayer!).getFunction("joinFor")(c)).wait();
+    expect(await group.getFunction("isActive")(c)).toBe(true);
   });
 });
