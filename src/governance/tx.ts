@@ -1,0 +1,120 @@
+/**
+ * Sends the bot's transactions so that none is ever sent twice.
+ *
+ * Each transaction has an intent key (what it does). It is signed, and the
+ * signed bytes are recorded in the store, before it is broadcast. A second
+ * request with the same intent, or a restart, re-broadcasts the same signed
+ * bytes (same hash, same nonce): the chain accepts them at most once.
+ */
+import {
+  Transaction,
+  type Provider,
+  type TransactionReceipt,
+  type TransactionRequest,
+  type Wallet,
+} from "ethers";
+import type { Store, TxRecord } from "../store/store.ts";
+
+export interface TxOutcome {
+  hash: string;
+  status: "mined" | "failed";
+  receipt?: TransactionReceipt;
+}
+
+export interface TxSenderOptions {
+  /** blocks to wait after inclusion (0 = inclusion is enough) */
+  confirmations?: number;
+  /** how long to wait for a receipt before giving up for now (ms) */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export class TxSender {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly provider: Provider;
+
+  constructor(
+    private readonly wallet: Wallet,
+    private readonly store: Store,
+    private readonly opts: TxSenderOptions = {},
+  ) {
+    if (!wallet.provider) throw new Error("TxSender: the wallet needs a provider");
+    this.provider = wallet.provider;
+  }
+
+  get address(): string {
+    return this.wallet.address;
+  }
+
+  /**
+   * Sends `request` once for `intent` and waits for its receipt. Estimation
+   * runs first, so a transaction the chain would refuse throws (with the
+   * revert data) and nothing is recorded or sent.
+   */
+  async send(intent: string, request: TransactionRequest, description: string): Promise<TxOutcome> {
+    const existing = this.store.getTx(intent);
+    if (existing) return this.follow(existing);
+    const record = await this.serial(async () => {
+      const again = this.store.getTx(intent);
+      if (again) return again;
+      const populated = await this.wallet.populateTransaction({ ...request, from: this.wallet.address });
+      // The store's nonce wins over the node's when the node forgot pending ones.
+      const chainNonce = await this.provider.getTransactionCount(this.wallet.address, "pending");
+      const stored = this.store.maxNonce(this.wallet.address);
+      populated.nonce = Math.max(chainNonce, stored === undefined ? 0 : stored + 1);
+      const raw = await this.wallet.signTransaction(populated);
+      const rec: TxRecord = {
+        intent,
+        hash: Transaction.from(raw).hash!,
+        raw,
+        nonce: populated.nonce,
+        from: this.wallet.address,
+        status: "pending",
+        createdAt: Date.now(),
+        description,
+      };
+      // Recorded before it is sent: a crash from here on re-sends these same bytes.
+      this.store.putTx(rec);
+      return rec;
+    });
+    return this.follow(record);
+  }
+
+  /** Re-broadcasts and follows every transaction still pending (after a restart). */
+  async resumePending(): Promise<TxOutcome[]> {
+    return Promise.all(this.store.listTxs("pending").map((r) => this.follow(r)));
+  }
+
+  private async follow(rec: TxRecord): Promise<TxOutcome> {
+    if (rec.status !== "pending") {
+      const receipt = (await this.provider.getTransactionReceipt(rec.hash)) ?? undefined;
+      return { hash: rec.hash, status: rec.status, ...(receipt ? { receipt } : {}) };
+    }
+    await this.broadcast(rec);
+    const receipt = await this.provider.waitForTransaction(rec.hash, this.opts.confirmations ?? 0, this.opts.timeoutMs ?? 120_000);
+    if (!receipt) throw new Error(`transaction ${rec.hash} (${rec.description}) not mined yet`);
+    const status = receipt.status === 1 ? "mined" : "failed";
+    this.store.setTxStatus(rec.intent, status, status === "failed" ? "reverted" : undefined);
+    this.opts.log?.(`tx ${status}: ${rec.description} ${rec.hash}`);
+    return { hash: rec.hash, status, receipt };
+  }
+
+  private async broadcast(rec: TxRecord): Promise<void> {
+    try {
+      await this.provider.broadcastTransaction(rec.raw);
+    } catch (e) {
+      // Already known or already mined: the same bytes are on their way.
+      const msg = e instanceof Error ? e.message : String(e);
+      if (/already known|known transaction|nonce too low|already imported|AlreadyKnown/i.test(msg)) return;
+      if ((await this.provider.getTransactionReceipt(rec.hash)) !== null) return;
+      throw e;
+    }
+  }
+
+  /** Runs `fn` after every earlier call finished: nonces are taken in order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
