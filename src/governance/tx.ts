@@ -32,13 +32,15 @@ export interface TxSenderOptions {
 export class TxSender {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly provider: Provider;
+  private readonly wallet: Wallet;
+  private readonly store: Store;
+  private readonly opts: TxSenderOptions;
 
-  constructor(
-    private readonly wallet: Wallet,
-    private readonly store: Store,
-    private readonly opts: TxSenderOptions = {},
-  ) {
+  constructor(wallet: Wallet, store: Store, opts: TxSenderOptions = {}) {
     if (!wallet.provider) throw new Error("TxSender: the wallet needs a provider");
+    this.wallet = wallet;
+    this.store = store;
+    this.opts = opts;
     this.provider = wallet.provider;
   }
 

@@ -1,0 +1,198 @@
+/**
+ * The bot's view of the chain: reads groups and sends the bot's transactions
+ * (through `TxSender`, so none is sent twice). Only this module and its
+ * siblings import ethers.
+ */
+import { Contract, ZeroHash, type Provider, type TransactionReceipt } from "ethers";
+import { factoryContract, groupContract, groupInterface } from "./contracts.ts";
+import { destinationValues, settingsValues } from "./encoding.ts";
+import type { TxSender } from "./tx.ts";
+import type { Action, FeeDestination, GroupSettings, ProposalState, VoteType } from "./types.ts";
+
+export interface ProposalInfo {
+  id: bigint;
+  number: number;
+  proposer: string;
+  action: Action;
+  payload: string;
+  snapshot: number;
+  deadline: number;
+  quorumBps: number;
+  influence: number;
+  quorumVotes: number;
+  forVotes: number;
+  againstVotes: number;
+  abstainVotes: number;
+  state: ProposalState;
+  blockNumber: number;
+}
+
+export interface MemberInfo {
+  address: string;
+  tokenId: number;
+  isMember: boolean;
+  active: boolean;
+  approved: boolean;
+  expiresAt: number;
+  delegate: string;
+  delegatorsIn: number;
+  relayer: string;
+  matrixLink: string;
+}
+
+export class ChainClient {
+  readonly factory: Contract;
+  readonly provider: Provider;
+  private readonly tx: TxSender;
+
+  constructor(provider: Provider, factoryAddress: string, tx: TxSender) {
+    this.provider = provider;
+    this.tx = tx;
+    this.factory = factoryContract(factoryAddress, provider);
+  }
+
+  get botAddress(): string {
+    return this.tx.address;
+  }
+
+  group(address: string): Contract {
+    return groupContract(address, this.provider);
+  }
+
+  /** Creates a group; returns its address and the block it was created in. */
+  async createGroup(intent: string, settings: GroupSettings, destination: FeeDestination, founders: string[], ref: string) {
+    const data = this.factory.interface.encodeFunctionData("createGroup", [
+      [settingsValues(settings), destinationValues(destination), founders],
+      ref,
+    ]);
+    const out = await this.tx.send(intent, { to: await this.factory.getAddress(), data }, `create group (${founders.length} founders)`);
+    const receipt = this.requireMined(out.receipt, "create the group");
+    for (const log of receipt.logs) {
+      try {
+        const parsed = this.factory.interface.parseLog(log);
+        if (parsed?.name === "GroupCreated") return { group: parsed.args.group as string, block: receipt.blockNumber };
+      } catch {
+        /* another contract's log */
+      }
+    }
+    throw new Error("the factory did not report the new group");
+  }
+
+  /** Sends `fn(args)` to `group` once for `intent`; returns the receipt. */
+  async call(intent: string, group: string, fn: string, args: unknown[], description: string): Promise<TransactionReceipt> {
+    const data = groupInterface.encodeFunctionData(fn, args);
+    const out = await this.tx.send(intent, { to: group, data }, description);
+    return this.requireMined(out.receipt, description);
+  }
+
+  /** The proposal created with `number`, read from its event and its current tally. */
+  async proposalByNumber(group: string, number: number): Promise<ProposalInfo | undefined> {
+    const g = this.group(group);
+    const logs = await g.queryFilter(g.filters.ProposalCreated!(null, number), 0);
+    const log = logs[0];
+    if (!log || !("args" in log)) return undefined;
+    return this.withTally(group, log.args, log.blockNumber);
+  }
+
+  /** Every proposal of `group`, newest first, created from block `fromBlock`. */
+  async proposals(group: string, fromBlock: number): Promise<ProposalInfo[]> {
+    const g = this.group(group);
+    const logs = await g.queryFilter(g.filters.ProposalCreated!(), fromBlock);
+    const out: ProposalInfo[] = [];
+    for (const log of logs) if ("args" in log) out.push(await this.withTally(group, log.args, log.blockNumber));
+    return out.sort((a, b) => b.number - a.number);
+  }
+
+  private async withTally(group: string, args: Record<string, unknown> & unknown[], blockNumber: number): Promise<ProposalInfo> {
+    const id = args.proposalId as bigint;
+    const v = await this.group(group).getFunction("proposal")(id);
+    return {
+      id,
+      number: Number(args.number),
+      proposer: String(args.proposer),
+      action: Number(args.action) as Action,
+      payload: String(args.payload),
+      snapshot: Number(v.snapshot),
+      deadline: Number(v.deadline),
+      quorumBps: Number(v.quorumBps),
+      influence: Number(v.influence),
+      quorumVotes: Number(v.quorumVotes),
+      forVotes: Number(v.forVotes),
+      againstVotes: Number(v.againstVotes),
+      abstainVotes: Number(v.abstainVotes),
+      state: Number(v.state) as ProposalState,
+      blockNumber,
+    };
+  }
+
+  async member(group: string, address: string): Promise<MemberInfo> {
+    const v = await this.group(group).getFunction("memberInfo")(address);
+    return {
+      address,
+      tokenId: Number(v.tokenId),
+      isMember: Boolean(v.isMember),
+      active: Boolean(v.active),
+      approved: Boolean(v.approved),
+      expiresAt: Number(v.expiresAt),
+      delegate: String(v.delegate),
+      delegatorsIn: Number(v.delegatorsIn),
+      relayer: String(v.relayer),
+      matrixLink: String(v.matrixLink),
+    };
+  }
+
+  /** Every account that ever held a token in `group`, with its standing now. */
+  async members(group: string): Promise<MemberInfo[]> {
+    const g = this.group(group);
+    const last = Number(await g.getFunction("lastTokenId")());
+    const out: MemberInfo[] = [];
+    for (let from = 1; from <= last; from += 200) {
+      const [accounts] = (await g.getFunction("membersPage")(from, 200)) as [string[], bigint[]];
+      for (const a of accounts) out.push(await this.member(group, a));
+    }
+    return out;
+  }
+
+  async settings(group: string): Promise<GroupSettings> {
+    const s = await this.group(group).getFunction("settings")();
+    const c = s.config;
+    return {
+      config: {
+        defaultQuorumBps: Number(c.defaultQuorumBps),
+        addQuorumBps: Number(c.addQuorumBps),
+        removeQuorumBps: Number(c.removeQuorumBps),
+        configQuorumBps: Number(c.configQuorumBps),
+        feeDestinationQuorumBps: Number(c.feeDestinationQuorumBps),
+        customQuorumBps: Number(c.customQuorumBps),
+        votingPeriod: Number(c.votingPeriod),
+        period: Number(c.period),
+        gracePeriod: Number(c.gracePeriod),
+        mode: Number(c.mode) as GroupSettings["config"]["mode"],
+        customCallsAllowed: Boolean(c.customCallsAllowed),
+        fee: BigInt(c.fee),
+        feeToken: String(c.feeToken),
+      },
+      controller: String(s.controller),
+      linker: String(s.linker),
+      admins: [...(s.admins as string[])],
+    };
+  }
+
+  /** The EIP-712 domain of `group`, for signatures users make. */
+  async domain(group: string) {
+    const { chainId } = await this.provider.getNetwork();
+    return { name: "Conclave Group", version: "1", chainId, verifyingContract: group };
+  }
+
+  async nonce(group: string, account: string): Promise<bigint> {
+    return BigInt(await this.group(group).getFunction("nonces")(account));
+  }
+
+  private requireMined(receipt: TransactionReceipt | undefined, what: string): TransactionReceipt {
+    if (!receipt || receipt.status !== 1) throw new Error(`the transaction to ${what} failed on-chain`);
+    return receipt;
+  }
+}
+
+export const NO_REF = ZeroHash;
+export type { VoteType };
