@@ -1,0 +1,193 @@
+/**
+ * The Matrix adapter: the only module of the bot that imports matrix-js-sdk.
+ * It logs in (reusing the device it was given or saved), follows the rooms
+ * the bot is in, hands message events to the bot, and offers the small room
+ * capabilities the rest of the code depends on.
+ */
+import {
+  ClientEvent,
+  EventType,
+  MatrixEvent,
+  RoomEvent,
+  RoomMemberEvent,
+  SyncState,
+  createClient,
+  type MatrixClient,
+  type Room,
+  type RoomMember,
+} from "matrix-js-sdk";
+import type { Store } from "../store/store.ts";
+
+export interface IncomingMessage {
+  roomId: string;
+  eventId: string;
+  sender: string;
+  ts: number;
+  body: string;
+  formattedBody?: string;
+  mentions?: string[];
+}
+
+export interface Reply {
+  text: string;
+  html?: string;
+}
+
+/** What the command handlers may do in a room. */
+export interface RoomPort {
+  reply(roomId: string, reply: Reply): Promise<void>;
+  /** joined members' user ids */
+  joinedMembers(roomId: string): Promise<string[]>;
+  /** makes the room invite-only with history visible from joining on */
+  makePrivate(roomId: string): Promise<void>;
+  displayName(roomId: string, userId: string): string;
+}
+
+export interface MatrixOptions {
+  baseUrl: string;
+  userId: string;
+  password?: string;
+  accessToken?: string;
+  deviceName?: string;
+  store: Store;
+  log: (line: string) => void;
+}
+
+export class MatrixAdapter implements RoomPort {
+  private client!: MatrixClient;
+  private readonly o: MatrixOptions;
+  private handler: (m: IncomingMessage) => Promise<void> = async () => {};
+
+  constructor(o: MatrixOptions) {
+    this.o = o;
+  }
+
+  get userId(): string {
+    return this.o.userId;
+  }
+
+  onMessage(handler: (m: IncomingMessage) => Promise<void>): void {
+    this.handler = handler;
+  }
+
+  /** Logs in (or reuses the saved device), starts syncing, resolves when the first sync is done. */
+  async start(): Promise<void> {
+    const { store, baseUrl, userId } = this.o;
+    let accessToken = this.o.accessToken ?? store.getState("matrix.accessToken");
+    let deviceId = store.getState("matrix.deviceId");
+    if (!accessToken) {
+      if (!this.o.password) throw new Error("the bot needs a password or an access token");
+      const login = createClient({ baseUrl });
+      const res = await login.loginRequest({
+        type: "m.login.password",
+        identifier: { type: "m.id.user", user: userId },
+        password: this.o.password,
+        initial_device_display_name: this.o.deviceName ?? "Conclave bot",
+        ...(deviceId ? { device_id: deviceId } : {}),
+      });
+      accessToken = res.access_token;
+      deviceId = res.device_id;
+      store.setState("matrix.accessToken", accessToken);
+      store.setState("matrix.deviceId", deviceId);
+      login.stopClient();
+    }
+    this.client = createClient({ baseUrl, userId, accessToken, ...(deviceId ? { deviceId } : {}) });
+    this.client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, member: RoomMember) => {
+      if (member.userId === userId && member.membership === "invite") void this.acceptInvite(member.roomId);
+    });
+    this.client.on(RoomEvent.Timeline, (event: MatrixEvent, room: Room | undefined) => {
+      void this.onTimeline(event, room);
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      const onSync = (state: SyncState, _prev: SyncState | null, data?: { error?: Error }) => {
+        if (state === SyncState.Prepared || state === SyncState.Syncing) {
+          this.client.off(ClientEvent.Sync, onSync);
+          resolve();
+        } else if (state === SyncState.Error && data?.error && /M_UNKNOWN_TOKEN/.test(String(data.error))) {
+          reject(data.error);
+        }
+      };
+      this.client.on(ClientEvent.Sync, onSync);
+    });
+    await this.client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true });
+    await ready;
+    // Rooms we were invited to while away.
+    for (const room of this.client.getRooms()) {
+      if (room.getMyMembership() === "invite") await this.acceptInvite(room.roomId);
+    }
+    this.o.log(`matrix: synced as ${userId} (device ${deviceId ?? "?"})`);
+  }
+
+  async stop(): Promise<void> {
+    this.client?.stopClient();
+  }
+
+  private async acceptInvite(roomId: string): Promise<void> {
+    try {
+      await this.client.joinRoom(roomId);
+      this.o.log(`matrix: joined ${roomId}`);
+    } catch (e) {
+      this.o.log(`matrix: could not join ${roomId}: ${(e as Error).message}`);
+    }
+  }
+
+  private async onTimeline(event: MatrixEvent, room: Room | undefined): Promise<void> {
+    if (!room || event.getType() !== EventType.RoomMessage) return;
+    const sender = event.getSender();
+    if (!sender || sender === this.o.userId) return;
+    const content = event.getContent() as {
+      msgtype?: string;
+      body?: unknown;
+      formatted_body?: unknown;
+      "m.mentions"?: { user_ids?: unknown };
+    };
+    if (content.msgtype !== "m.text" || typeof content.body !== "string") return;
+    const ts = event.getTs();
+    const eventId = event.getId() ?? "";
+    // Commands sent while the bot was away arrive with the first sync: take
+    // each event once, in order, from where the bot stopped.
+    const last = Number(this.o.store.getState(`matrix.lastTs:${room.roomId}`) ?? "0");
+    if (ts < last) return;
+    if (ts === last && this.o.store.getState(`matrix.lastId:${room.roomId}`) === eventId) return;
+    this.o.store.setState(`matrix.lastTs:${room.roomId}`, String(ts));
+    this.o.store.setState(`matrix.lastId:${room.roomId}`, eventId);
+    const mentions = Array.isArray(content["m.mentions"]?.user_ids)
+      ? (content["m.mentions"].user_ids as unknown[]).filter((u): u is string => typeof u === "string")
+      : undefined;
+    try {
+      await this.handler({
+        roomId: room.roomId,
+        eventId,
+        sender,
+        ts,
+        body: content.body,
+        ...(typeof content.formatted_body === "string" ? { formattedBody: content.formatted_body } : {}),
+        ...(mentions ? { mentions } : {}),
+      });
+    } catch (e) {
+      this.o.log(`bot: a handler failed on ${eventId}: ${(e as Error).stack ?? String(e)}`);
+    }
+  }
+
+  async reply(roomId: string, reply: Reply): Promise<void> {
+    await this.client.sendMessage(roomId, {
+      msgtype: "m.notice",
+      body: reply.text,
+      ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
+    } as never);
+  }
+
+  async joinedMembers(roomId: string): Promise<string[]> {
+    const res = await this.client.getJoinedRoomMembers(roomId);
+    return Object.keys(res.joined);
+  }
+
+  async makePrivate(roomId: string): Promise<void> {
+    await this.client.sendStateEvent(roomId, EventType.RoomJoinRules, { join_rule: "invite" } as never, "");
+    await this.client.sendStateEvent(roomId, EventType.RoomHistoryVisibility, { history_visibility: "joined" } as never, "");
+  }
+
+  displayName(roomId: string, userId: string): string {
+    return this.client.getRoom(roomId)?.getMember(userId)?.name ?? userId;
+  }
+}
