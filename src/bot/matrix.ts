@@ -41,6 +41,7 @@ export interface RoomPort {
   /** makes the room invite-only with history visible from joining on */
   makePrivate(roomId: string): Promise<void>;
   displayName(roomId: string, userId: string): string;
+  invite(roomId: string, userId: string): Promise<void>;
 }
 
 export interface MatrixOptions {
@@ -185,6 +186,10 @@ export class MatrixAdapter implements RoomPort {
   async makePrivate(roomId: string): Promise<void> {
     await this.client.sendStateEvent(roomId, EventType.RoomJoinRules, { join_rule: "invite" } as never, "");
     await this.client.sendStateEvent(roomId, EventType.RoomHistoryVisibility, { history_visibility: "joined" } as never, "");
+  }
+
+  async invite(roomId: string, userId: string): Promise<void> {
+    await this.client.invite(roomId, userId);
   }
 
   displayName(roomId: string, userId: string): string {

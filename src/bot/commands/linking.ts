@@ -1,0 +1,169 @@
+/**
+ * `!link`, `!verify`, `!authorize`, `!unlink`: proving that a Matrix account
+ * holds an address, and giving the bot the authority to act for it.
+ */
+import { hexlify, randomBytes, verifyTypedData, verifyMessage, ZeroAddress } from "ethers";
+import { Refusal, type Answer, type Ctx } from "../context.ts";
+import { answer, shortAddress } from "../format.ts";
+import { linkHash, requireBinding, requireLink } from "../guards.ts";
+
+const RELAYER_TYPES = {
+  Relayer: [
+    { name: "member", type: "address" },
+    { name: "relayer", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+/** The exact text a user signs to link `address` to `userId` in `room`. */
+export function linkMessage(p: { userId: string; roomId: string; group?: string; address: string; nonce: string; botAddress: string }): string {
+  return [
+    "Conclave: link my address to my Matrix account",
+    `Matrix user: ${p.userId}`,
+    `Room: ${p.roomId}`,
+    `Group: ${p.group ?? "not created yet"}`,
+    `Address: ${p.address}`,
+    `Nonce: ${p.nonce}`,
+    "This proves I hold this address. It moves no funds and authorises nothing else.",
+    `Chat actions will use bot ${p.botAddress} only if I also sign an authorisation (!authorize).`,
+  ].join("\n");
+}
+
+/** `!link 0xADDRESS [room]`: in the group's room, or in a direct message naming the room. */
+export async function link(ctx: Ctx, address: string, room?: string): Promise<Answer> {
+  const target = room ?? ctx.roomId;
+  if (room && room !== ctx.roomId) {
+    // Only rooms the bot is in: reading their members fails otherwise.
+    const ok = await ctx.rooms.joinedMembers(room).then(
+      () => true,
+      () => false,
+    );
+    if (!ok) throw new Refusal(`I am not in ${room}; give the id of a room I am in.`);
+  }
+  const holder = ctx.store.getLinkByAddress(target, address);
+  if (holder && holder.userId !== ctx.sender) throw new Refusal(`That address is already linked to another Matrix account in this group.`);
+  const nonce = hexlify(randomBytes(16));
+  const group = ctx.store.getBinding(target)?.group;
+  const message = linkMessage({
+    userId: ctx.sender,
+    roomId: target,
+    ...(group ? { group } : {}),
+    address,
+    nonce,
+    botAddress: ctx.chain.botAddress,
+  });
+  ctx.store.putPendingLink({ roomId: target, userId: ctx.sender, address, nonce, message, createdAt: Date.now() });
+  ctx.store.setState(`pendingIn:${ctx.roomId}:${ctx.sender}`, target);
+  const lines = [
+    `Sign the message below with ${shortAddress(address)} (personal_sign / "Sign message" in your wallet), then send ${ctx.settings.prefix}verify 0xSIGNATURE here within ${Math.round(ctx.settings.linkTtlMs / 60_000)} minutes.`,
+  ];
+  if (ctx.settings.webUrl) lines.push(`Or sign on the web page: ${ctx.settings.webUrl}/link?room=${encodeURIComponent(target)}&nonce=${nonce}`);
+  return answer("Link your address", lines, message);
+}
+
+/** `!verify 0xSIGNATURE`: completes the pending link. */
+export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
+  const target = ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`) ?? ctx.roomId;
+  const pending = ctx.store.getPendingLink(target, ctx.sender);
+  if (!pending) throw new Refusal(`There is nothing to verify: send ${ctx.settings.prefix}link 0xYOUR_ADDRESS first.`);
+  if (Date.now() - pending.createdAt > ctx.settings.linkTtlMs) {
+    ctx.store.deletePendingLink(target, ctx.sender);
+    throw new Refusal(`That link request expired. Send ${ctx.settings.prefix}link again for a fresh message.`);
+  }
+  if (ctx.store.nonceUsed(pending.nonce)) throw new Refusal("That message was already used. Send !link again for a fresh one.");
+  let signer: string;
+  try {
+    signer = verifyMessage(pending.message, signature);
+  } catch {
+    throw new Refusal("That is not a valid signature of the message.");
+  }
+  if (signer.toLowerCase() !== pending.address.toLowerCase()) {
+    throw new Refusal(`That signature was made by ${shortAddress(signer)}, not by ${shortAddress(pending.address)}. Sign the exact message with the address you are linking.`);
+  }
+  ctx.store.putLink({ roomId: target, userId: ctx.sender, address: pending.address, nonce: pending.nonce, linkedAt: Date.now() });
+  ctx.store.deletePendingLink(target, ctx.sender);
+  const binding = ctx.store.getBinding(target);
+  const lines = [`${ctx.sender} is now linked to ${pending.address}.`];
+  if (binding) {
+    await ctx.chain.call(
+      `link:${binding.group}:${ctx.sender}:${pending.nonce}`,
+      binding.group,
+      "recordMatrixLink",
+      [pending.address, linkHash(ctx.settings.linkSalt, binding.group, ctx.sender)],
+      `record link of ${ctx.sender}`,
+    );
+    lines.push(`To vote, propose and delegate from chat, send ${ctx.settings.prefix}authorize.`);
+  } else {
+    lines.push(`When the group is created (${ctx.settings.prefix}dao create), you will be one of its founders.`);
+  }
+  return answer("Linked", lines);
+}
+
+/** `!authorize [0xSIGNATURE]`: gives the bot the relayer authority on-chain. */
+export async function authorize(ctx: Ctx, signature?: string): Promise<Answer> {
+  const target = ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`) ?? ctx.roomId;
+  const room = ctx.store.getBinding(ctx.roomId) ? ctx.roomId : target;
+  const binding = ctx.store.getBinding(room) ?? requireBinding(ctx);
+  const l = requireLink(ctx, room);
+  const key = `auth:${room}:${ctx.sender}`;
+  if (!signature) {
+    const nonce = await ctx.chain.nonce(binding.group, l.address);
+    const deadline = Math.floor(Date.now() / 1000) + 3600;
+    ctx.store.setState(key, JSON.stringify({ nonce: nonce.toString(), deadline }));
+    const domain = await ctx.chain.domain(binding.group);
+    const typed = {
+      domain: { ...domain, chainId: Number(domain.chainId) },
+      types: RELAYER_TYPES,
+      primaryType: "Relayer",
+      message: { member: l.address, relayer: ctx.chain.botAddress, nonce: nonce.toString(), deadline },
+    };
+    return answer(
+      "Authorise the bot",
+      [
+        `This lets the bot ${shortAddress(ctx.chain.botAddress)} vote, propose, delegate and accept membership for ${shortAddress(l.address)} in this group, from your chat commands. It can never move your funds.`,
+        `Sign this typed data (eth_signTypedData_v4) within an hour, then send ${ctx.settings.prefix}authorize 0xSIGNATURE.`,
+        `Withdraw it at any time by calling setRelayer(0x0000000000000000000000000000000000000000) on ${binding.group} from your wallet.`,
+      ],
+      JSON.stringify(typed, null, 2),
+    );
+  }
+  const saved = ctx.store.getState(key);
+  if (!saved) throw new Refusal(`Send ${ctx.settings.prefix}authorize first to get the message to sign.`);
+  const { nonce, deadline } = JSON.parse(saved) as { nonce: string; deadline: number };
+  if (deadline * 1000 < Date.now()) throw new Refusal(`That authorisation expired; send ${ctx.settings.prefix}authorize again.`);
+  const domain = await ctx.chain.domain(binding.group);
+  let signer: string;
+  try {
+    signer = verifyTypedData(domain, RELAYER_TYPES, { member: l.address, relayer: ctx.chain.botAddress, nonce, deadline }, signature);
+  } catch {
+    throw new Refusal("That is not a valid signature of the authorisation.");
+  }
+  if (signer.toLowerCase() !== l.address.toLowerCase()) {
+    throw new Refusal(`That signature was made by ${shortAddress(signer)}, not by your linked address ${shortAddress(l.address)}.`);
+  }
+  await ctx.chain.call(
+    `authorize:${binding.group}:${l.address}:${nonce}`,
+    binding.group,
+    "setRelayerBySig",
+    [l.address, ctx.chain.botAddress, nonce, deadline, signature],
+    `authorise the bot for ${ctx.sender}`,
+  );
+  ctx.store.setState(key, "");
+  return answer("Authorised", [`The bot now acts for ${shortAddress(l.address)} on your chat commands in this group.`]);
+}
+
+/** `!unlink`: forgets the link; the bot stops acting for the account. */
+export async function unlink(ctx: Ctx): Promise<Answer> {
+  const l = requireLink(ctx);
+  ctx.store.deleteLink(ctx.roomId, ctx.sender);
+  const binding = ctx.store.getBinding(ctx.roomId);
+  const lines = [`${ctx.sender} is no longer linked to ${l.address}; the bot will not act for it.`];
+  if (binding) {
+    await ctx.chain
+      .call(`unlink:${binding.group}:${ctx.sender}:${l.nonce}`, binding.group, "clearMatrixLink", [l.address], `clear link of ${ctx.sender}`)
+      .catch((e: unknown) => ctx.log(`unlink: could not clear the on-chain record: ${(e as Error).message}`));
+    lines.push(`To withdraw the bot's on-chain authority too, call setRelayer(${ZeroAddress}) on ${binding.group} from your wallet.`);
+  }
+  return answer("Unlinked", lines);
+}

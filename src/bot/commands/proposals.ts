@@ -1,0 +1,177 @@
+/**
+ * `!propose …`, `!vote`, `!delegate`, `!undelegate`, `!proposals`, `!proposal`.
+ */
+import { AbiCoder, ZeroAddress, type TransactionReceipt } from "ethers";
+import { Refusal, type Answer, type Ctx } from "../context.ts";
+import type { FeeDestinationSpec, GroupOptions, VoteChoice } from "./parse.ts";
+import { answer, formatPercent, formatTime, shortAddress } from "../format.ts";
+import { addressOf, requireActive, requireBinding, requireLink, requireRelayer, userOf } from "../guards.ts";
+import { applyOptions, describeSettings } from "./group.ts";
+import { groupInterface } from "../../governance/contracts.ts";
+import { encodeAccount, encodeFeeDestination, encodeSettings } from "../../governance/encoding.ts";
+import { Action, DestinationKind, ProposalState, VoteType, type FeeDestination } from "../../governance/types.ts";
+import type { ProposalInfo } from "../../governance/client.ts";
+import type { RoomBinding } from "../../store/store.ts";
+
+const STATE = ["open", "defeated", "passed", "executed", "expired"];
+const CHOICE: Record<VoteChoice, number> = { for: VoteType.For, against: VoteType.Against, abstain: VoteType.Abstain };
+
+/** The sender, checked to be linked, active and to have authorised the bot. */
+async function actor(ctx: Ctx) {
+  const b = requireBinding(ctx);
+  const l = requireLink(ctx);
+  const m = await requireActive(ctx, b, l);
+  requireRelayer(ctx, m);
+  return { b, l, m };
+}
+
+/** What a proposal does, in words. */
+export function describeAction(ctx: Ctx, action: number, payload: string): string {
+  try {
+    if (action === Action.AddMember || action === Action.RemoveMember) {
+      const [a] = AbiCoder.defaultAbiCoder().decode(["address"], payload);
+      const who = userOf(ctx, String(a));
+      return `${action === Action.AddMember ? "add" : "remove"} ${who ? `${who} (${shortAddress(String(a))})` : String(a)}`;
+    }
+    if (action === Action.Config) {
+      const s = groupInterface.decodeFunctionResult("decodeSettings", payload)[0];
+      return `change the settings: default quorum ${formatPercent(Number(s.config.defaultQuorumBps))}, voting ${Number(s.config.votingPeriod)}s, period ${Number(s.config.period)}s…`;
+    }
+    if (action === Action.FeeDestination) return "change where fees go";
+    return "a custom call";
+  } catch {
+    return "an action this bot cannot read";
+  }
+}
+
+function announce(ctx: Ctx, p: ProposalInfo, title: string): Answer {
+  return answer(title, [
+    `What: ${describeAction(ctx, p.action, p.payload)}`,
+    `Quorum: ${formatPercent(p.quorumBps)} of ${p.influence} members = ${p.quorumVotes} vote(s) FOR, and more FOR than AGAINST`,
+    `Deadline: ${formatTime(p.deadline)}`,
+    `Vote: ${ctx.settings.prefix}vote ${p.number} yes | no | abstain`,
+  ]);
+}
+
+function createdNumber(receipt: TransactionReceipt): number {
+  for (const log of receipt.logs) {
+    try {
+      const parsed = groupInterface.parseLog(log);
+      if (parsed?.name === "ProposalCreated") return Number(parsed.args.number);
+    } catch {
+      /* not ours */
+    }
+  }
+  throw new Error("no ProposalCreated event in the receipt");
+}
+
+async function proposeAction(ctx: Ctx, action: number, payload: string, what: string): Promise<Answer> {
+  const { b, l } = await actor(ctx);
+  const receipt = await ctx.chain.call(`propose:${ctx.roomId}:${ctx.eventId}`, b.group, "proposeFor", [l.address, action, payload], `propose ${what}`);
+  const p = await ctx.chain.proposalByNumber(b.group, createdNumber(receipt));
+  if (!p) throw new Error("the new proposal is not visible yet");
+  return announce(ctx, p, `Proposal #${p.number} by ${ctx.sender}`);
+}
+
+export async function proposeAdd(ctx: Ctx, target: string): Promise<Answer> {
+  const b = requireBinding(ctx);
+  const address = addressOf(ctx, target);
+  const m = await ctx.chain.member(b.group, address);
+  if (m.isMember) throw new Refusal(`${target} is already a member.`);
+  return proposeAction(ctx, Action.AddMember, encodeAccount(address), `add ${target}`);
+}
+
+export async function proposeRemove(ctx: Ctx, target: string): Promise<Answer> {
+  const b = requireBinding(ctx);
+  const address = addressOf(ctx, target);
+  const m = await ctx.chain.member(b.group, address);
+  if (!m.isMember && !m.approved) throw new Refusal(`${target} is not a member.`);
+  return proposeAction(ctx, Action.RemoveMember, encodeAccount(address), `remove ${target}`);
+}
+
+export async function proposeConfig(ctx: Ctx, changes: GroupOptions): Promise<Answer> {
+  const b = requireBinding(ctx);
+  const current = await ctx.chain.settings(b.group);
+  const next = applyOptions(ctx, current, changes, ctx.settings.feeDecimals);
+  const a = await proposeAction(ctx, Action.Config, encodeSettings(next), "a settings change");
+  return { text: `${a.text}\nNew settings:\n${describeSettings(next).join("\n")}`, ...(a.html ? { html: a.html } : {}) };
+}
+
+export async function proposeFeeDestination(ctx: Ctx, spec: FeeDestinationSpec): Promise<Answer> {
+  const d: FeeDestination =
+    spec.kind === "locked"
+      ? { kind: DestinationKind.Locked, target: ZeroAddress, recipients: [], sharesBps: [] }
+      : spec.kind === "custom"
+        ? { kind: DestinationKind.Custom, target: spec.target, recipients: [], sharesBps: [] }
+        : { kind: DestinationKind.Release, target: ZeroAddress, recipients: spec.recipients.map((r) => r.address), sharesBps: spec.recipients.map((r) => r.shareBps) };
+  return proposeAction(ctx, Action.FeeDestination, encodeFeeDestination(d), `fee destination ${spec.kind}`);
+}
+
+async function findProposal(ctx: Ctx, b: RoomBinding, number: number): Promise<ProposalInfo> {
+  const p = await ctx.chain.proposalByNumber(b.group, number);
+  if (!p) throw new Refusal(`There is no proposal #${number} in this group. ${ctx.settings.prefix}proposals lists them.`);
+  return p;
+}
+
+/** Executes a passed proposal once, and invites a newly approved member. */
+export async function executeIfPassed(ctx: Ctx, b: RoomBinding, p: ProposalInfo): Promise<string[]> {
+  if (p.state !== ProposalState.Succeeded) return [];
+  await ctx.chain.call(`execute:${b.group}:${p.number}`, b.group, "execute", [p.number, p.action, p.payload], `execute proposal #${p.number}`);
+  const lines = [`Proposal #${p.number} passed and was executed: ${describeAction(ctx, p.action, p.payload)}.`];
+  if (p.action === Action.AddMember) {
+    const [a] = AbiCoder.defaultAbiCoder().decode(["address"], p.payload);
+    const who = userOf(ctx, String(a));
+    if (who) {
+      try {
+        await ctx.rooms.invite(ctx.roomId, who);
+        lines.push(`${who}: you are approved and invited. Join the room and send ${ctx.settings.prefix}join to accept.`);
+      } catch (e) {
+        lines.push(`${who} is approved, but I could not invite them (${(e as Error).message.slice(0, 80)}).`);
+      }
+    }
+  }
+  return lines;
+}
+
+export async function vote(ctx: Ctx, number: number, choice: VoteChoice): Promise<Answer> {
+  const { b, l } = await actor(ctx);
+  const before = await findProposal(ctx, b, number);
+  if (before.state !== ProposalState.Active) throw new Refusal(`Voting on #${number} is closed: it is ${STATE[before.state]}.`);
+  await ctx.chain.call(`vote:${b.group}:${number}:${l.address}`, b.group, "castVoteFor", [l.address, before.id, CHOICE[choice]], `vote ${choice} on #${number}`);
+  const p = await findProposal(ctx, b, number);
+  const lines = [`FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes} (quorum ${p.quorumVotes} of ${p.influence}); ${STATE[p.state]}`];
+  lines.push(...(await executeIfPassed(ctx, b, p)));
+  return answer(`${ctx.sender} voted ${choice} on #${number}`, lines);
+}
+
+export async function delegate(ctx: Ctx, target: string | undefined): Promise<Answer> {
+  const { b, l, m } = await actor(ctx);
+  const to = target ? addressOf(ctx, target) : ZeroAddress;
+  if (to.toLowerCase() === l.address.toLowerCase()) throw new Refusal(`You cannot delegate to yourself; ${ctx.settings.prefix}undelegate takes your vote back.`);
+  if (m.delegate.toLowerCase() === to.toLowerCase()) throw new Refusal(target ? `You already delegate to ${target}.` : "You do not delegate to anyone.");
+  if (target) {
+    const t = await ctx.chain.member(b.group, to);
+    if (!t.isMember) throw new Refusal(`${target} is not a member of this group.`);
+  }
+  await ctx.chain.call(`delegate:${b.group}:${l.address}:${ctx.eventId}`, b.group, "delegateFor", [l.address, to], target ? `delegate to ${target}` : "undelegate");
+  return answer(
+    target ? `${ctx.sender} delegates to ${target}` : `${ctx.sender} takes their vote back`,
+    [target ? "On proposals created from now on, your point goes to their choice unless you vote yourself." : "From the next proposal on, your point counts only when you vote."],
+  );
+}
+
+export async function proposals(ctx: Ctx): Promise<Answer> {
+  const b = requireBinding(ctx);
+  const all = await ctx.chain.proposals(b.group, b.fromBlock);
+  if (all.length === 0) return answer("No proposals yet", [`${ctx.settings.prefix}propose add @user starts one.`]);
+  const lines = all.slice(0, 20).map((p) => `#${p.number} ${STATE[p.state]}: ${describeAction(ctx, p.action, p.payload)} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
+  return answer(`${all.length} proposal(s)`, lines);
+}
+
+export async function proposal(ctx: Ctx, number: number): Promise<Answer> {
+  const b = requireBinding(ctx);
+  const p = await findProposal(ctx, b, number);
+  const a = announce(ctx, p, `Proposal #${p.number}: ${STATE[p.state]}`);
+  const tally = `Tally: FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes}`;
+  return { text: `${a.text}\n${tally}`, ...(a.html ? { html: `${a.html}<br>${tally}` } : {}) };
+}

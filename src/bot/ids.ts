@@ -1,0 +1,105 @@
+/**
+ * Branded identifiers. A value of one of these types has passed its
+ * validating constructor, so code that receives a `UserId` never has to check
+ * it again. The constructors never throw: they return `undefined` for
+ * anything invalid, including values that are not strings at all.
+ *
+ * Pure: imports ethers' address helpers only.
+ */
+import { getAddress, isAddress } from "ethers";
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+/** A Matrix user id, `@localpart:server`. */
+export type UserId = Brand<string, "UserId">;
+/** A Matrix room id, `!opaque:server` (or a room version 12 `!hash`). */
+export type RoomId = Brand<string, "RoomId">;
+/** An EVM address in its EIP-55 checksummed form. */
+export type Address = Brand<string, "Address">;
+/** A group's sequential proposal number (what people see as `#3`): a positive safe integer. */
+export type ProposalNumber = Brand<number, "ProposalNumber">;
+
+/** Matrix ids are at most 255 bytes long (ASCII only here, so characters). */
+const MAX_ID_LENGTH = 255;
+
+/**
+ * Server name: a DNS name, an IPv4 address or a bracketed IPv6 address, with
+ * an optional port.
+ */
+const SERVER_NAME = String.raw`(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::(\d{1,5}))?`;
+
+/**
+ * User id localpart: the spec's historical grammar (printable ASCII but `:`),
+ * because real accounts with such ids exist and ids coming from the
+ * homeserver must round-trip. Typed bare names are held to the strict
+ * grammar, see {@link STRICT_LOCALPART}.
+ */
+const USER_ID = new RegExp(String.raw`^@([\x21-\x39\x3b-\x7e]+):(${SERVER_NAME})$`);
+const ROOM_ID = new RegExp(String.raw`^!([\x21-\x39\x3b-\x7e]+):(${SERVER_NAME})$`);
+/** Room version 12 room ids: `!` and the unpadded URL-safe base64 of a SHA-256 hash. */
+const ROOM_ID_V12 = /^![A-Za-z0-9_-]{43}$/;
+const SERVER_ONLY = new RegExp(`^${SERVER_NAME}$`);
+/** The current spec grammar for a user id localpart. */
+export const STRICT_LOCALPART = /^[a-z0-9._=\-/+]+$/;
+const HEX_ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+function portOk(port: string | undefined): boolean {
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+}
+
+/** `s` as a `UserId`, or `undefined` when it is not a valid Matrix user id. */
+export function userId(s: unknown): UserId | undefined {
+  if (typeof s !== "string" || s.length > MAX_ID_LENGTH) return undefined;
+  const m = USER_ID.exec(s);
+  if (m === null || !portOk(m[3])) return undefined;
+  return s as UserId;
+}
+
+/** `s` as a `RoomId`, or `undefined` when it is not a valid Matrix room id. */
+export function roomId(s: unknown): RoomId | undefined {
+  if (typeof s !== "string" || s.length > MAX_ID_LENGTH) return undefined;
+  if (ROOM_ID_V12.test(s)) return s as RoomId;
+  const m = ROOM_ID.exec(s);
+  if (m === null || !portOk(m[3])) return undefined;
+  return s as RoomId;
+}
+
+/** Whether `s` is a valid Matrix server name (`example.org`, `host:8448`, `[::1]`). */
+export function isServerName(s: unknown): s is string {
+  if (typeof s !== "string" || s.length > MAX_ID_LENGTH) return false;
+  const m = SERVER_ONLY.exec(s);
+  return m !== null && portOk(m[1]);
+}
+
+/**
+ * `s` as a checksummed `Address`, or `undefined`. Accepts `0x` and 40 hex
+ * digits, all lower case, all upper case, or mixed case with a correct EIP-55
+ * checksum (a wrong checksum is a typo: refused). ICAP and other forms that
+ * ethers would also take are refused.
+ */
+export function address(s: unknown): Address | undefined {
+  if (typeof s !== "string" || !HEX_ADDRESS.test(s)) return undefined;
+  try {
+    return isAddress(s) ? (getAddress(s) as Address) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `n` as a `ProposalNumber`, or `undefined`. Takes a number, or a string of
+ * decimal digits (no sign, no `#`, no exponent).
+ */
+export function proposalNumber(n: unknown): ProposalNumber | undefined {
+  let v: number;
+  if (typeof n === "number") v = n;
+  else if (typeof n === "string" && /^\d{1,16}$/.test(n)) v = Number(n);
+  else return undefined;
+  return Number.isSafeInteger(v) && v >= 1 ? (v as ProposalNumber) : undefined;
+}
+
+/** The localpart of a user id (without `@`). */
+export function localpart(id: UserId): string {
+  return id.slice(1, id.indexOf(":"));
+}
