@@ -11,8 +11,13 @@ const root = join(import.meta.dirname, "..");
 const artifact = (file: string, name: string) =>
   (JSON.parse(readFileSync(join(root, "artifacts", "contracts", file, `${name}.json`), "utf8")) as { abi: unknown[] }).abi;
 
+const bytecode = (file: string, name: string) =>
+  (JSON.parse(readFileSync(join(root, "artifacts", "contracts", file, `${name}.json`), "utf8")) as { bytecode: string }).bytecode;
+
 export function currentAbis(): Record<string, unknown> {
   return {
+    // The bot deploys a factory itself when its config says chain.factory: deploy.
+    "factory.bytecode.json": { bytecode: bytecode("GroupFactory.sol", "GroupFactory") },
     "group.json": mergeGroupAbi(artifact("Group.sol", "Group"), artifact("GroupExtension.sol", "GroupExtension")),
     "factory.json": artifact("GroupFactory.sol", "GroupFactory"),
   };

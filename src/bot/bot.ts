@@ -62,7 +62,7 @@ export class Bot {
       }
     }
     try {
-      await rooms.reply(m.roomId, reply);
+      await rooms.reply(m.roomId, reply, m.eventId);
     } catch (e) {
       log(`could not answer in ${m.roomId}: ${(e as Error).message}`);
     }

@@ -35,7 +35,8 @@ export interface Reply {
 
 /** What the command handlers may do in a room. */
 export interface RoomPort {
-  reply(roomId: string, reply: Reply): Promise<void>;
+  /** Sends a notice; `inReplyTo` makes it a reply to that event. */
+  reply(roomId: string, reply: Reply, inReplyTo?: string): Promise<void>;
   /** joined members' user ids */
   joinedMembers(roomId: string): Promise<string[]>;
   /** makes the room invite-only with history visible from joining on */
@@ -170,11 +171,12 @@ export class MatrixAdapter implements RoomPort {
     }
   }
 
-  async reply(roomId: string, reply: Reply): Promise<void> {
+  async reply(roomId: string, reply: Reply, inReplyTo?: string): Promise<void> {
     await this.client.sendMessage(roomId, {
       msgtype: "m.notice",
       body: reply.text,
       ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
+      ...(inReplyTo ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } } : {}),
     } as never);
   }
 

@@ -65,8 +65,10 @@ function createdNumber(receipt: TransactionReceipt): number {
   throw new Error("no ProposalCreated event in the receipt");
 }
 
-async function proposeAction(ctx: Ctx, action: number, payload: string, what: string): Promise<Answer> {
+/** Who asks is checked first; then `build` checks the target and makes the payload. */
+async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) => Promise<string>, what: string): Promise<Answer> {
   const { b, l } = await actor(ctx);
+  const payload = await build(b);
   const receipt = await ctx.chain.call(`propose:${ctx.roomId}:${ctx.eventId}`, b.group, "proposeFor", [l.address, action, payload], `propose ${what}`);
   const p = await ctx.chain.proposalByNumber(b.group, createdNumber(receipt));
   if (!p) throw new Error("the new proposal is not visible yet");
@@ -74,27 +76,45 @@ async function proposeAction(ctx: Ctx, action: number, payload: string, what: st
 }
 
 export async function proposeAdd(ctx: Ctx, target: string): Promise<Answer> {
-  const b = requireBinding(ctx);
-  const address = addressOf(ctx, target);
-  const m = await ctx.chain.member(b.group, address);
-  if (m.isMember) throw new Refusal(`${target} is already a member.`);
-  return proposeAction(ctx, Action.AddMember, encodeAccount(address), `add ${target}`);
+  return proposeAction(
+    ctx,
+    Action.AddMember,
+    async (b) => {
+      const address = addressOf(ctx, target);
+      if ((await ctx.chain.member(b.group, address)).isMember) throw new Refusal(`${target} is already a member.`);
+      return encodeAccount(address);
+    },
+    `add ${target}`,
+  );
 }
 
 export async function proposeRemove(ctx: Ctx, target: string): Promise<Answer> {
-  const b = requireBinding(ctx);
-  const address = addressOf(ctx, target);
-  const m = await ctx.chain.member(b.group, address);
-  if (!m.isMember && !m.approved) throw new Refusal(`${target} is not a member.`);
-  return proposeAction(ctx, Action.RemoveMember, encodeAccount(address), `remove ${target}`);
+  return proposeAction(
+    ctx,
+    Action.RemoveMember,
+    async (b) => {
+      const address = addressOf(ctx, target);
+      const m = await ctx.chain.member(b.group, address);
+      if (!m.isMember && !m.approved) throw new Refusal(`${target} is not a member.`);
+      return encodeAccount(address);
+    },
+    `remove ${target}`,
+  );
 }
 
 export async function proposeConfig(ctx: Ctx, changes: GroupOptions): Promise<Answer> {
-  const b = requireBinding(ctx);
-  const current = await ctx.chain.settings(b.group);
-  const next = applyOptions(ctx, current, changes, ctx.settings.feeDecimals);
-  const a = await proposeAction(ctx, Action.Config, encodeSettings(next), "a settings change");
-  return { text: `${a.text}\nNew settings:\n${describeSettings(next).join("\n")}`, ...(a.html ? { html: a.html } : {}) };
+  let next: ReturnType<typeof applyOptions> | undefined;
+  const a = await proposeAction(
+    ctx,
+    Action.Config,
+    async (b) => {
+      next = applyOptions(ctx, await ctx.chain.settings(b.group), changes, ctx.settings.feeDecimals);
+      return encodeSettings(next);
+    },
+    "a settings change",
+  );
+  const lines = next ? describeSettings(next) : [];
+  return { text: `${a.text}\nNew settings:\n${lines.join("\n")}`, ...(a.html ? { html: a.html } : {}) };
 }
 
 export async function proposeFeeDestination(ctx: Ctx, spec: FeeDestinationSpec): Promise<Answer> {
@@ -104,7 +124,7 @@ export async function proposeFeeDestination(ctx: Ctx, spec: FeeDestinationSpec):
       : spec.kind === "custom"
         ? { kind: DestinationKind.Custom, target: spec.target, recipients: [], sharesBps: [] }
         : { kind: DestinationKind.Release, target: ZeroAddress, recipients: spec.recipients.map((r) => r.address), sharesBps: spec.recipients.map((r) => r.shareBps) };
-  return proposeAction(ctx, Action.FeeDestination, encodeFeeDestination(d), `fee destination ${spec.kind}`);
+  return proposeAction(ctx, Action.FeeDestination, async () => encodeFeeDestination(d), `fee destination ${spec.kind}`);
 }
 
 async function findProposal(ctx: Ctx, b: RoomBinding, number: number): Promise<ProposalInfo> {

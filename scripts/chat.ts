@@ -1,0 +1,138 @@
+// A real Matrix user for tests and the demo's scenario: a matrix-js-sdk
+// client that sends chat text and waits for the bot's answers, and a wallet.
+import {
+  ClientEvent,
+  EventType,
+  MatrixEvent,
+  Preset,
+  RoomEvent,
+  RoomMemberEvent,
+  SyncState,
+  createClient,
+  type MatrixClient,
+  type Room,
+  type RoomMember,
+} from "matrix-js-sdk";
+import { logger } from "matrix-js-sdk/lib/logger.js";
+import { Wallet } from "ethers";
+
+// matrix-js-sdk logs every sync step; keep warnings and errors only.
+(logger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
+
+interface Seen {
+  sender: string;
+  body: string;
+  msgtype: string;
+  inReplyTo?: string;
+}
+
+export class ChatUser {
+  readonly client: MatrixClient;
+  readonly userId: string;
+  readonly wallet: Wallet;
+  private readonly seen = new Map<string, Seen[]>();
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(client: MatrixClient, userId: string, wallet: Wallet) {
+    this.client = client;
+    this.userId = userId;
+    this.wallet = wallet;
+    client.on(RoomEvent.Timeline, (e: MatrixEvent, room: Room | undefined) => {
+      if (!room || e.getType() !== EventType.RoomMessage) return;
+      const c = e.getContent() as { body?: string; msgtype?: string; "m.relates_to"?: { "m.in_reply_to"?: { event_id?: string } } };
+      const list = this.seen.get(room.roomId) ?? [];
+      const inReplyTo = c["m.relates_to"]?.["m.in_reply_to"]?.event_id;
+      list.push({ sender: e.getSender() ?? "", body: String(c.body ?? ""), msgtype: String(c.msgtype ?? ""), ...(inReplyTo ? { inReplyTo } : {}) });
+      this.seen.set(room.roomId, list);
+      this.wake();
+    });
+    client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, _m: RoomMember) => this.wake());
+  }
+
+  static async login(baseUrl: string, reg: { userId: string; accessToken: string; deviceId: string }, wallet?: Wallet): Promise<ChatUser> {
+    const client = createClient({ baseUrl, userId: reg.userId, accessToken: reg.accessToken, deviceId: reg.deviceId });
+    const u = new ChatUser(client, reg.userId, (wallet ?? Wallet.createRandom()) as Wallet);
+    const ready = new Promise<void>((resolve) => {
+      const on = (s: SyncState) => {
+        if (s === SyncState.Prepared || s === SyncState.Syncing) {
+          client.off(ClientEvent.Sync, on);
+          resolve();
+        }
+      };
+      client.on(ClientEvent.Sync, on);
+    });
+    await client.startClient({ initialSyncLimit: 10 });
+    await ready;
+    return u;
+  }
+
+  private wake() {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Resolves when `check` returns a value, re-checking on every event; rejects after `ms`. */
+  async until<T>(what: string, check: () => T | undefined, ms = 60_000): Promise<T> {
+    const first = check();
+    if (first !== undefined) return first;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        reject(new Error(`${this.userId}: timed out waiting for ${what}`));
+      }, ms);
+      const w = () => {
+        const v = check();
+        if (v !== undefined) {
+          clearTimeout(timer);
+          this.waiters.delete(w);
+          resolve(v);
+        }
+      };
+      this.waiters.add(w);
+    });
+  }
+
+  async createRoom(name: string, invite: string[], isDirect = false): Promise<string> {
+    const { room_id } = await this.client.createRoom({ name, invite, preset: Preset.PrivateChat, is_direct: isDirect });
+    return room_id;
+  }
+
+  async join(roomId: string): Promise<void> {
+    await this.until(`an invite to ${roomId}`, () => (this.client.getRoom(roomId)?.getMyMembership() === "invite" ? true : undefined));
+    await this.client.joinRoom(roomId);
+  }
+
+  /** Waits until `userId` has joined `roomId`. */
+  async seesJoined(roomId: string, userId: string, ms = 60_000): Promise<void> {
+    await this.until(`${userId} in ${roomId}`, () => (this.client.getRoom(roomId)?.getMember(userId)?.membership === "join" ? true : undefined), ms);
+  }
+
+  async say(roomId: string, text: string): Promise<string> {
+    const { event_id } = await this.client.sendMessage(roomId, { msgtype: "m.text", body: text } as never);
+    return event_id;
+  }
+
+  /** Sends `text` and returns the body of the answer `from` (the bot) sends in reply to it. */
+  async ask(roomId: string, text: string, from: string, ms = 60_000): Promise<string> {
+    const t0 = Date.now();
+    const eventId = await this.say(roomId, text);
+    const body = await this.until(
+      `an answer to "${text.slice(0, 40)}"`,
+      () => (this.seen.get(roomId) ?? []).find((s) => s.sender === from && s.inReplyTo === eventId)?.body,
+      ms,
+    );
+    this.lastLatencyMs = Date.now() - t0;
+    return body;
+  }
+
+  /** Milliseconds between the last `ask` and its answer. */
+  lastLatencyMs = 0;
+
+  /** Every message body `from` sent in the room so far. */
+  messagesFrom(roomId: string, from: string): string[] {
+    return (this.seen.get(roomId) ?? []).filter((s) => s.sender === from).map((s) => s.body);
+  }
+
+  stop(): void {
+    this.client.stopClient();
+  }
+}

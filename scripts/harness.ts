@@ -1,0 +1,169 @@
+// The whole system, for the end-to-end tests and the demo: a real Synapse, a
+// real chain and the real bot process, plus registered users.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureSynapse, startSynapse, type SynapseHandle } from "./synapse.ts";
+import { startChain, type ChainHandle } from "./chain.ts";
+import { ChatUser } from "./chat.ts";
+
+export interface BotProcess {
+  /** every line the bot printed */
+  lines: string[];
+  waitFor(re: RegExp, ms?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface System {
+  synapse: SynapseHandle;
+  chain: ChainHandle;
+  bot: BotProcess;
+  botUserId: string;
+  configPath: string;
+  dir: string;
+  users: Record<string, ChatUser>;
+  /** starts the bot again on the same store and config */
+  restartBot(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SystemOptions {
+  root: string;
+  users: string[];
+  /** extra YAML appended to the bot's config */
+  extraConfig?: string;
+  /** fixed ports (the demo) */
+  synapsePort?: number;
+  chainPort?: number;
+  dir?: string;
+  log?: (line: string) => void;
+}
+
+const BOT_PASSWORD = "conclave-bot-password";
+
+export function botConfig(s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string }, extra = ""): string {
+  return `homeserver:
+  url: ${s.baseUrl}
+  serverName: ${s.serverName}
+bot:
+  userId: "@conclave:${s.serverName}"
+  password: { env: CONCLAVE_BOT_PASSWORD }
+  deviceName: Conclave bot
+chain:
+  rpcUrl: ${s.rpcUrl}
+  confirmations: 0
+  factory: "${s.factory}"
+  privateKey: { env: CONCLAVE_CHAIN_KEY }
+  pollIntervalMs: 200
+store:
+  path: ${s.storePath}
+groupDefaults:
+  quorum:
+    default: 50%
+  votingPeriod: 3d
+safety:
+  minAddQuorum: 20%
+${extra}`;
+}
+
+export function startBot(root: string, configPath: string, env: Record<string, string>, log?: (l: string) => void): BotProcess {
+  const child: ChildProcess = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(root, "src/main.ts"), "--config", configPath], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    for (const l of d.toString().split("\n")) {
+      if (!l.trim()) continue;
+      lines.push(l);
+      log?.(`bot| ${l}`);
+    }
+    for (const w of [...waiters]) w();
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  return {
+    lines,
+    waitFor(re: RegExp, ms = 60_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = lines.find((l) => re.test(l));
+          if (hit !== undefined) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            resolve(hit);
+          } else if (child.exitCode !== null) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            reject(new Error(`the bot exited (${child.exitCode}) before ${re}:\n${lines.slice(-20).join("\n")}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${re} in the bot's output:\n${lines.slice(-20).join("\n")}`));
+        }, ms);
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode === null) {
+        child.kill(signal);
+        const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
+    },
+  };
+}
+
+export async function startSystem(o: SystemOptions): Promise<System> {
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), "conclave-system-"));
+  await ensureSynapse(o.root);
+  const synapse = await startSynapse({ root: o.root, ...(o.synapsePort ? { port: o.synapsePort } : {}) });
+  let chain: ChainHandle | undefined;
+  try {
+    chain = await startChain({ root: o.root, ...(o.chainPort ? { port: o.chainPort } : {}), ...(o.log ? { log: o.log } : {}) });
+    const botReg = await synapse.registerUser("conclave", BOT_PASSWORD);
+    const configPath = join(dir, "config.yaml");
+    writeFileSync(
+      configPath,
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: chain.rpcUrl, factory: chain.factory, storePath: join(dir, "conclave.sqlite") }, o.extraConfig),
+    );
+    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey };
+    const sys: System = {
+      synapse,
+      chain,
+      bot: startBot(o.root, configPath, env, o.log),
+      botUserId: botReg.userId,
+      configPath,
+      dir,
+      users: {},
+      async restartBot() {
+        await sys.bot.stop();
+        sys.bot = startBot(o.root, configPath, env, o.log);
+        await sys.bot.waitFor(/ready:/);
+      },
+      async stop() {
+        for (const u of Object.values(sys.users)) u.stop();
+        await sys.bot.stop();
+        await chain!.stop();
+        await synapse.stop();
+      },
+    };
+    await sys.bot.waitFor(/ready:/, 120_000);
+    for (const name of o.users) {
+      const reg = await synapse.registerUser(name, `${name}-password`);
+      sys.users[name] = await ChatUser.login(synapse.baseUrl, reg);
+    }
+    return sys;
+  } catch (e) {
+    await chain?.stop();
+    await synapse.stop();
+    throw e;
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The bot's entry point, and the only place that reads the configuration
+ * and wires the adapters together.
+ *
+ * usage: node src/main.ts --config FILE
+ */
+import { ContractFactory, hexlify, JsonRpcProvider, randomBytes, Wallet, ZeroAddress } from "ethers";
+import { ConfigError, loadConfig, type Config } from "./config/load.ts";
+import { SqliteStore } from "./store/sqlite.ts";
+import { TxSender } from "./governance/tx.ts";
+import { ChainClient } from "./governance/client.ts";
+import { FACTORY_ABI } from "./governance/contracts.ts";
+import { DestinationKind, Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
+import { MatrixAdapter } from "./bot/matrix.ts";
+import { Bot } from "./bot/bot.ts";
+import type { BotSettings } from "./bot/context.ts";
+import type { Store } from "./store/store.ts";
+import factoryBytecode from "./governance/abi/factory.bytecode.json" with { type: "json" };
+import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
+
+// matrix-js-sdk logs every sync step at info; the bot's own log says what matters.
+(sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
+
+const MODES = { vote: Mode.Vote, admin: Mode.Admin, external: Mode.External } as const;
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destination: FeeDestination } {
+  const g = c.groupDefaults;
+  const settings: Omit<GroupSettings, "linker"> = {
+    config: {
+      defaultQuorumBps: g.quorum.default,
+      addQuorumBps: g.quorum.add,
+      removeQuorumBps: g.quorum.remove,
+      configQuorumBps: g.quorum.config,
+      feeDestinationQuorumBps: g.quorum.feeDestination,
+      customQuorumBps: g.quorum.custom,
+      votingPeriod: g.votingPeriod,
+      period: g.period,
+      gracePeriod: g.gracePeriod,
+      mode: MODES[g.mode],
+      customCallsAllowed: g.customCallsAllowed,
+      fee: g.fee,
+      feeToken: g.feeToken,
+    },
+    controller: ZeroAddress,
+    admins: [],
+  };
+  const d = g.feeDestination;
+  const destination: FeeDestination =
+    d.kind === "locked"
+      ? { kind: DestinationKind.Locked, target: ZeroAddress, recipients: [], sharesBps: [] }
+      : d.kind === "custom"
+        ? { kind: DestinationKind.Custom, target: d.target, recipients: [], sharesBps: [] }
+        : { kind: DestinationKind.Release, target: ZeroAddress, recipients: d.recipients.map((r) => r.address), sharesBps: d.recipients.map((r) => r.share) };
+  return { settings, destination };
+}
+
+/** The factory: the configured one, or the one this bot deployed before, or a new one. */
+async function factoryAddress(c: Config, wallet: Wallet, store: Store, chainId: number): Promise<string> {
+  if (c.chain.factory !== "deploy") return c.chain.factory;
+  const key = `factory:${chainId}`;
+  const known = store.getState(key);
+  if (known && (await wallet.provider!.getCode(known)) !== "0x") return known;
+  log("chain: deploying a GroupFactory (chain.factory is \"deploy\")");
+  const f = await new ContractFactory(FACTORY_ABI, factoryBytecode.bytecode, wallet).deploy(
+    wallet.address,
+    c.safety.minAddQuorum,
+    c.safety.minFee,
+  );
+  await f.waitForDeployment();
+  const address = await f.getAddress();
+  for (const [token, min] of Object.entries(c.safety.minTokenFees)) {
+    await (await (f.getFunction("setMinFee") as (...a: unknown[]) => Promise<{ wait(): Promise<unknown> }>)(token, true, min)).wait();
+  }
+  store.setState(key, address);
+  log(`chain: factory ${address}`);
+  return address;
+}
+
+async function main(): Promise<void> {
+  const i = process.argv.indexOf("--config");
+  const path = i >= 0 ? process.argv[i + 1] : undefined;
+  if (!path) {
+    console.error("usage: npm start -- --config FILE   (see config/example.yaml)");
+    process.exit(2);
+  }
+  let config: Config;
+  try {
+    const loaded = loadConfig(path);
+    config = loaded.config;
+    for (const w of loaded.warnings) log(`config: warning: ${w}`);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+
+  const store = new SqliteStore(config.store.path);
+  const provider = new JsonRpcProvider(config.chain.rpcUrl, config.chain.chainId, {
+    ...(config.chain.chainId ? { staticNetwork: true } : {}),
+    pollingInterval: config.chain.pollIntervalMs,
+  });
+  // Wait for the chain rather than crash: it may be starting, or down for a while.
+  let chainId = 0;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      chainId = Number((await provider.getNetwork()).chainId);
+      break;
+    } catch (e) {
+      const wait = Math.min(30_000, 500 * 2 ** attempt);
+      log(`chain: ${config.chain.rpcUrl} not reachable (${(e as Error).message.slice(0, 80)}); retrying in ${wait} ms`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+  const wallet = new Wallet(config.chain.privateKey, provider);
+  const tx = new TxSender(wallet, store, { confirmations: config.chain.confirmations, log });
+  const factory = await factoryAddress(config, wallet, store, chainId);
+  const chain = new ChainClient(provider, factory, tx);
+  for (const r of await tx.resumePending().catch((e: unknown) => (log(`chain: resuming pending transactions failed: ${(e as Error).message}`), []))) {
+    log(`chain: resumed ${r.hash}: ${r.status}`);
+  }
+
+  let linkSalt = store.getState("linkSalt");
+  if (!linkSalt) {
+    linkSalt = hexlify(randomBytes(32));
+    store.setState("linkSalt", linkSalt);
+  }
+  const serverName = config.homeserver.serverName ?? config.bot.userId.slice(config.bot.userId.indexOf(":") + 1);
+  const d = defaults(config);
+  const settings: BotSettings = {
+    prefix: config.commandPrefix,
+    serverName,
+    creators: config.creators,
+    defaults: d.settings,
+    defaultDestination: d.destination,
+    feeDecimals: config.groupDefaults.feeDecimals,
+    linkTtlMs: 60 * 60 * 1000,
+    ...(config.web.publicUrl ? { webUrl: config.web.publicUrl } : {}),
+    linkSalt,
+    botUserId: config.bot.userId,
+  };
+
+  const matrix = new MatrixAdapter({
+    baseUrl: config.homeserver.url,
+    userId: config.bot.userId,
+    ...(config.bot.password ? { password: config.bot.password } : {}),
+    ...(config.bot.accessToken ? { accessToken: config.bot.accessToken } : {}),
+    ...(config.bot.deviceName ? { deviceName: config.bot.deviceName } : {}),
+    store,
+    log,
+  });
+  const bot = new Bot({ rooms: matrix, store, chain, settings, log });
+  matrix.onMessage((m) => bot.handle(m));
+
+  const stop = async (signal: string) => {
+    log(`stopping (${signal})`);
+    await matrix.stop();
+    provider.destroy();
+    store.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await matrix.start();
+      break;
+    } catch (e) {
+      const wait = Math.min(30_000, 500 * 2 ** attempt);
+      log(`matrix: ${config.homeserver.url} not reachable (${(e as Error).message.slice(0, 80)}); retrying in ${wait} ms`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+  log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(`conclave: failed to start: ${(e as Error).stack ?? String(e)}`);
+  process.exit(1);
+});

@@ -1,0 +1,116 @@
+/**
+ * A room becomes a group and is governed from chat, with a real Synapse, a
+ * real chain and the real bot process, driven by real Matrix clients.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { startSystem, type System } from "../../scripts/harness.ts";
+import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import type { ChatUser } from "../../scripts/chat.ts";
+
+const root = join(import.meta.dirname, "../..");
+let sys: System;
+let alice: ChatUser, bob: ChatUser, carol: ChatUser, dave: ChatUser;
+let room: string;
+let bot: string;
+const latencies: number[] = [];
+
+beforeAll(async () => {
+  sys = await startSystem({ root, users: ["alice", "bob", "carol", "dave"] });
+  ({ alice, bob, carol, dave } = sys.users as Record<"alice" | "bob" | "carol" | "dave", ChatUser>);
+  bot = sys.botUserId;
+  room = await groupRoom(alice!, [bob!, dave!], bot);
+}, 300_000);
+
+afterAll(async () => {
+  if (latencies.length) {
+    const sorted = [...latencies].sort((a, b) => a - b);
+    console.log(`reply latency of read-only commands: median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)`);
+  }
+  await sys?.stop();
+}, 60_000);
+
+async function ask(u: ChatUser, text: string, r = room): Promise<string> {
+  return u.ask(r, text, bot);
+}
+
+describe("governing a room from chat", () => {
+  it("answers !help and refuses what it cannot do, saying what to do", async () => {
+    expect(await ask(alice, "!help")).toMatch(/Commands:[\s\S]*!vote/);
+    latencies.push(alice.lastLatencyMs);
+    expect(await ask(alice, "!vote")).toMatch(/Usage: !vote/);
+    expect(await ask(alice, "!frobnicate")).toMatch(/!help/);
+    expect(await ask(dave, "!status")).toMatch(/not a group yet[\s\S]*!dao create/);
+    latencies.push(dave.lastLatencyMs);
+    expect(await ask(dave, "!dao create")).toMatch(/Nobody here has linked|Link your own address/);
+  });
+
+  it("links members' wallets, refusing foreign and reused signatures", async () => {
+    expect(await linkWallet(alice, room, bot)).toMatch(/now linked to/);
+    // A signature by another key is refused.
+    const asked = await ask(bob, `!link ${bob.wallet.address}`);
+    const foreign = await dave.wallet.signMessage(asked.slice(asked.indexOf("Conclave: link my address")));
+    expect(await ask(bob, `!verify ${foreign}`)).toMatch(/was made by .*not by/);
+    const good = await bob.wallet.signMessage(asked.slice(asked.indexOf("Conclave: link my address")));
+    expect(await ask(bob, `!verify ${good}`)).toMatch(/now linked to/);
+    // Replaying the same signature is refused: the nonce was used.
+    expect(await ask(bob, `!verify ${good}`)).toMatch(/nothing to verify|already used/);
+  });
+
+  it("turns the room into a group whose founders are the linked members", async () => {
+    const created = await ask(alice, "!dao create quorum=50% voting=3d");
+    expect(created).toMatch(/This room is now a group: 0x[0-9a-fA-F]{40}/);
+    expect(created).toContain("@alice:localhost");
+    expect(created).toContain("@bob:localhost");
+    expect(created).not.toContain("@dave:localhost");
+    expect(await ask(alice, "!dao create")).toMatch(/already a group/);
+    expect(await authorize(alice, room, bot)).toMatch(/Authorised/);
+    expect(await authorize(bob, room, bot)).toMatch(/Authorised/);
+    const members = await ask(bob, "!members");
+    expect(members).toMatch(/2 member\(s\), 2 active/);
+    latencies.push(bob.lastLatencyMs);
+  });
+
+  it("refuses unlinked users, non-members and unknown users, sending nothing on-chain", async () => {
+    expect(await ask(dave, "!vote 1 yes")).toMatch(/not linked an address/);
+    expect(await ask(alice, "!propose add @nobody:localhost")).toMatch(/@nobody:localhost has not linked an address/);
+    expect(await linkWallet(dave, room, bot)).toMatch(/now linked/);
+    expect(await ask(dave, "!propose add @carol:localhost")).toMatch(/not a member of this group/);
+    expect(await ask(alice, "!proposal 7")).toMatch(/no proposal #7/);
+  });
+
+  it("adds carol by a proposal that passes on chat votes; carol accepts", async () => {
+    const carolDm = await dm(carol, bot);
+    expect(await linkWallet(carol, carolDm, bot, room)).toMatch(/now linked/);
+    const proposed = await ask(alice, "!propose add @carol:localhost");
+    expect(proposed).toMatch(/Proposal #1 by @alice:localhost/);
+    expect(proposed).toMatch(/What: add @carol:localhost/);
+    expect(proposed).toMatch(/Quorum: 50% of 2 members = 1 vote/);
+    expect(proposed).toMatch(/Deadline: \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    expect(proposed).toMatch(/!vote 1 yes \| no \| abstain/);
+    expect(await ask(alice, "!vote 1 yes")).toMatch(/FOR 1 · AGAINST 0 · ABSTAIN 0 .* open/);
+    const passed = await ask(bob, "!vote 1 yes");
+    expect(passed).toMatch(/passed and was executed: add @carol/);
+    expect(passed).toMatch(/invited/);
+    expect(await ask(bob, "!vote 1 no")).toMatch(/closed/);
+    await carol.join(room);
+    expect(await authorize(carol, room, bot)).toMatch(/Authorised/);
+    expect(await ask(carol, "!join")).toMatch(/Welcome/);
+    expect(await ask(carol, "!members")).toMatch(/3 member\(s\), 3 active/);
+  });
+
+  it("counts a delegated vote as GOVERNANCE.md says, and lets the delegator override", async () => {
+    expect(await ask(bob, "!delegate @alice:localhost")).toMatch(/delegates to @alice:localhost/);
+    const proposed = await ask(alice, "!propose config voting=2d");
+    expect(proposed).toMatch(/Proposal #2/);
+    expect(proposed).toMatch(/of 3 members = 2 vote/);
+    // alice carries bob's point.
+    expect(await ask(alice, "!vote 2 yes")).toMatch(/FOR 2 · AGAINST 0/);
+    // bob votes himself: his point moves to his own choice.
+    expect(await ask(bob, "!vote 2 no")).toMatch(/FOR 1 · AGAINST 1/);
+    const done = await ask(carol, "!vote 2 yes");
+    expect(done).toMatch(/FOR 2 · AGAINST 1/);
+    expect(done).toMatch(/passed and was executed/);
+    expect(await ask(alice, "!status")).toMatch(/Voting period: 2d/);
+  });
+});
