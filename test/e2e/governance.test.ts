@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import type { ChatUser } from "../../scripts/chat.ts";
+import { Wallet } from "ethers";
 
 const root = join(import.meta.dirname, "../..");
 let sys: System;
@@ -29,6 +30,16 @@ afterAll(async () => {
   }
   await sys?.stop();
 }, 60_000);
+
+/** How many transactions the bot's key has sent. */
+async function botNonce(): Promise<number> {
+  const res = await fetch(sys.chain.rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_getTransactionCount", params: [new Wallet(sys.chain.botKey).address, "latest"] }),
+  });
+  return Number(((await res.json()) as { result: string }).result);
+}
 
 async function ask(u: ChatUser, text: string, r = room): Promise<string> {
   return u.ask(r, text, bot);
@@ -72,11 +83,17 @@ describe("governing a room from chat", () => {
   });
 
   it("refuses unlinked users, non-members and unknown users, sending nothing on-chain", async () => {
+    const before = await botNonce();
     expect(await ask(dave, "!vote 1 yes")).toMatch(/not linked an address/);
     expect(await ask(alice, "!propose add @nobody:localhost")).toMatch(/@nobody:localhost has not linked an address/);
+    expect(await ask(alice, "!vote 1 maybe")).toMatch(/Usage: !vote/);
+    expect(await botNonce()).toBe(before);
     expect(await linkWallet(dave, room, bot)).toMatch(/now linked/);
+    const linked = await botNonce();
     expect(await ask(dave, "!propose add @carol:localhost")).toMatch(/not a member of this group/);
+    expect(await ask(dave, "!delegate @alice:localhost")).toMatch(/not a member of this group/);
     expect(await ask(alice, "!proposal 7")).toMatch(/no proposal #7/);
+    expect(await botNonce()).toBe(linked);
   });
 
   it("adds carol by a proposal that passes on chat votes; carol accepts", async () => {

@@ -160,9 +160,13 @@ export async function unlink(ctx: Ctx): Promise<Answer> {
   const binding = ctx.store.getBinding(ctx.roomId);
   const lines = [`${ctx.sender} is no longer linked to ${l.address}; the bot will not act for it.`];
   if (binding) {
-    await ctx.chain
-      .call(`unlink:${binding.group}:${ctx.sender}:${l.nonce}`, binding.group, "clearMatrixLink", [l.address], `clear link of ${ctx.sender}`)
-      .catch((e: unknown) => ctx.log(`unlink: could not clear the on-chain record: ${(e as Error).message}`));
+    // Clear the on-chain record only when there is one.
+    const m = await ctx.chain.member(binding.group, l.address);
+    if (/^0x0*[1-9a-f]/i.test(m.matrixLink)) {
+      await ctx.chain
+        .call(`unlink:${binding.group}:${ctx.sender}:${l.nonce}`, binding.group, "clearMatrixLink", [l.address], `clear link of ${ctx.sender}`)
+        .catch((e: unknown) => ctx.log(`unlink: could not clear the on-chain record: ${(e as Error).message}`));
+    }
     lines.push(`To withdraw the bot's on-chain authority too, call setRelayer(${ZeroAddress}) on ${binding.group} from your wallet.`);
   }
   return answer("Unlinked", lines);

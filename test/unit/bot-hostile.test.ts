@@ -1,0 +1,154 @@
+/**
+ * At least 10,000 generated malformed or hostile commands through the parser
+ * and the bot: each is answered once or ignored, nothing throws, and no
+ * transaction is sent (the senders are unlinked, or linked but not members).
+ */
+import { describe, expect, it } from "vitest";
+import { ZeroAddress, Wallet } from "ethers";
+import { Bot } from "../../src/bot/bot.ts";
+import type { BotSettings, ChainPort } from "../../src/bot/context.ts";
+import type { Reply, RoomPort } from "../../src/bot/matrix.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
+import { Mode, QUORUM_DEFAULT, DestinationKind } from "../../src/governance/types.ts";
+import type { MemberInfo } from "../../src/governance/client.ts";
+
+function mulberry32(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = [
+  "dao", "create", "link", "verify", "authorize", "unlink", "propose", "add", "remove", "config", "fee-destination",
+  "vote", "yes", "no", "abstain", "delegate", "undelegate", "join", "proposals", "proposal", "members", "status", "help",
+  "@alice:localhost", "@nobody:localhost", "@", "@@", "@:x", "alice", "#3", "3", "-1", "99999999999999999999", "0x", "0x12",
+  "0x" + "ab".repeat(20), "0x" + "AB".repeat(65), "quorum=150%", "fee=-1", "period=30x", "mode=tyranny", "voting=0",
+  "<script>alert(1)</script>", "<a href=\"https://matrix.to/#/@mallory:localhost\">Alice</a>", "\u202e", "\u200b", "💥",
+  "release", "0xabc=60%", "custom", "locked", "quorum.add=20%", "admins=@x", "custom-calls=maybe", "'", "\"", "\\", "%00",
+];
+
+function hostile(rand: () => number): { body: string; formattedBody?: string; mentions?: string[] } {
+  const r = rand();
+  if (r < 0.15) {
+    // random bytes as a string
+    const n = Math.floor(rand() * 200);
+    return { body: String.fromCharCode(...Array.from({ length: n }, () => Math.floor(rand() * 0xffff))) };
+  }
+  if (r < 0.2) return { body: "!" + "x".repeat(Math.floor(rand() * 200_000)) };
+  if (r < 0.25) return { body: "!vote " + "9".repeat(Math.floor(rand() * 5000)) + " yes" };
+  const n = 1 + Math.floor(rand() * 6);
+  const words = Array.from({ length: n }, () => WORDS[Math.floor(rand() * WORDS.length)]!);
+  const prefix = rand() < 0.9 ? "!" : rand() < 0.5 ? "!!" : " !";
+  const body = prefix + words.join(rand() < 0.8 ? " " : "\n");
+  const out: { body: string; formattedBody?: string; mentions?: string[] } = { body };
+  if (rand() < 0.2) out.formattedBody = body.replace("@alice", '<a href="https://matrix.to/#/@mallory:localhost">@alice</a>');
+  if (rand() < 0.1) out.mentions = ["@mallory:localhost", "not-a-user", ""];
+  return out;
+}
+
+class FakeChain implements ChainPort {
+  readonly botAddress = Wallet.createRandom().address;
+  sends = 0;
+  async createGroup(): Promise<{ group: string; block: number }> {
+    this.sends++;
+    throw new Error("no transaction may be sent in this test");
+  }
+  async call(): Promise<never> {
+    this.sends++;
+    throw new Error("no transaction may be sent in this test");
+  }
+  async proposalByNumber() {
+    return undefined;
+  }
+  async proposals() {
+    return [];
+  }
+  async member(_g: string, address: string): Promise<MemberInfo> {
+    return { address, tokenId: 0, isMember: false, active: false, approved: false, expiresAt: 0, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, matrixLink: "0x" };
+  }
+  async members() {
+    return [];
+  }
+  async settings() {
+    return { config: SETTINGS.defaults.config, controller: ZeroAddress, linker: ZeroAddress, admins: [] };
+  }
+  async domain(group: string) {
+    return { name: "Conclave Group", version: "1", chainId: 31337n, verifyingContract: group };
+  }
+  async nonce() {
+    return 0n;
+  }
+}
+
+class FakeRooms implements RoomPort {
+  replies: { roomId: string; reply: Reply; inReplyTo?: string }[] = [];
+  async reply(roomId: string, reply: Reply, inReplyTo?: string) {
+    this.replies.push({ roomId, reply, ...(inReplyTo ? { inReplyTo } : {}) });
+  }
+  async joinedMembers() {
+    return ["@alice:localhost", "@bob:localhost", "@dave:localhost", "@conclave:localhost"];
+  }
+  async makePrivate() {}
+  displayName(_r: string, u: string) {
+    return u;
+  }
+  async invite() {}
+}
+
+const SETTINGS: BotSettings = {
+  prefix: "!",
+  serverName: "localhost",
+  creators: "anyone",
+  defaults: {
+    config: {
+      defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
+      feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 3 * 86400, period: 30 * 86400,
+      gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, fee: 0n, feeToken: ZeroAddress,
+    },
+    controller: ZeroAddress,
+    admins: [],
+  },
+  defaultDestination: { kind: DestinationKind.Locked, target: ZeroAddress, recipients: [], sharesBps: [] },
+  feeDecimals: 18,
+  linkTtlMs: 3_600_000,
+  linkSalt: "0x00",
+  botUserId: "@conclave:localhost",
+};
+
+describe("the bot under hostile input", () => {
+  it("answers or ignores 10,000 malformed commands, never throws, sends no transaction", async () => {
+    const rand = mulberry32(20261124);
+    const store = new SqliteStore(":memory:");
+    // One room is a group; in it mallory is linked but not a member.
+    store.putBinding({ roomId: "!group:localhost", group: "0x" + "11".repeat(20), chainId: 31337, createdBy: "@alice:localhost", createdAt: 0, fromBlock: 0 });
+    store.putLink({ roomId: "!group:localhost", userId: "@mallory:localhost", address: "0x" + "22".repeat(20), nonce: "n", linkedAt: 0 });
+    const chain = new FakeChain();
+    const rooms = new FakeRooms();
+    const logs: string[] = [];
+    const bot = new Bot({ rooms, store, chain, settings: SETTINGS, log: (l) => logs.push(l) });
+    let handled = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const msg = hostile(rand);
+      const roomId = i % 2 === 0 ? "!group:localhost" : "!plain:localhost";
+      await bot.handle({ roomId, eventId: `$e${i}`, sender: i % 3 === 0 ? "@mallory:localhost" : "@eve:localhost", ts: i, ...msg });
+      handled++;
+    }
+    expect(handled).toBe(10_000);
+    expect(chain.sends).toBe(0);
+    // Each answer replies to one command, at most once, and is plain, short and safe.
+    const ids = rooms.replies.map((r) => r.inReplyTo);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(rooms.replies.length).toBeGreaterThan(3000);
+    for (const { reply } of rooms.replies) {
+      expect(reply.text.length).toBeLessThan(4000);
+      expect(reply.html ?? "").not.toMatch(/<script|<a href="https:\/\/matrix.to\/#\/@mallory/);
+    }
+    // Nothing reached the log as a bug (only refusals and ordinary answers).
+    expect(logs.filter((l) => /error:/.test(l) && !/chain refused|cannot be reached/.test(l))).toEqual([]);
+  });
+});
