@@ -19,6 +19,15 @@ import { Wallet } from "ethers";
 // matrix-js-sdk logs every sync step; keep warnings and errors only.
 (logger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
 
+/**
+ * matrix-js-sdk's child loggers write debug and info lines through
+ * console.log/info/debug whatever the root level; callers that print with
+ * process.stdout (the demo, the tests' summaries) silence those.
+ */
+export function quietConsole(): void {
+  for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
+}
+
 interface Seen {
   sender: string;
   body: string;

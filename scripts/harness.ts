@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { ensureSynapse, startSynapse, type SynapseHandle } from "./synapse.ts";
 import { startChain, type ChainHandle } from "./chain.ts";
 import { ChatUser } from "./chat.ts";
+import type { Wallet } from "ethers";
 
 export interface BotProcess {
   /** every line the bot printed */
@@ -37,6 +38,8 @@ export interface SystemOptions {
   synapsePort?: number;
   chainPort?: number;
   dir?: string;
+  /** wallets to give users (a random one otherwise) */
+  wallets?: Record<string, Wallet>;
   log?: (line: string) => void;
 }
 
@@ -158,7 +161,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     await sys.bot.waitFor(/ready:/, 120_000);
     for (const name of o.users) {
       const reg = await synapse.registerUser(name, `${name}-password`);
-      sys.users[name] = await ChatUser.login(synapse.baseUrl, reg);
+      sys.users[name] = await ChatUser.login(synapse.baseUrl, reg, o.wallets?.[name]);
     }
     return sys;
   } catch (e) {

@@ -20,6 +20,9 @@ import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 
 // matrix-js-sdk logs every sync step at info; the bot's own log says what matters.
 (sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
+// Its child loggers print through console.log/info/debug regardless; the bot's
+// own log goes to stdout directly, so those are dropped.
+for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
 
 const MODES = { vote: Mode.Vote, admin: Mode.Admin, external: Mode.External } as const;
 

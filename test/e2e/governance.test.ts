@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
-import type { ChatUser } from "../../scripts/chat.ts";
+import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { Wallet } from "ethers";
 
 const root = join(import.meta.dirname, "../..");
@@ -17,6 +17,7 @@ let bot: string;
 const latencies: number[] = [];
 
 beforeAll(async () => {
+  quietConsole();
   sys = await startSystem({ root, users: ["alice", "bob", "carol", "dave"] });
   ({ alice, bob, carol, dave } = sys.users as Record<"alice" | "bob" | "carol" | "dave", ChatUser>);
   bot = sys.botUserId;

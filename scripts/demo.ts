@@ -1,0 +1,126 @@
+// `npm run demo`: the whole system on this machine — Synapse, a chain with the
+// contracts, the bot — with demo users and a governed room, for a person to
+// try with Element. `npm run demo -- --scenario` runs a scripted walk-through
+// with real clients and exits 0 only if every step was seen in the room.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { keccak256, toUtf8Bytes, Wallet } from "ethers";
+import { startSystem, type System } from "./harness.ts";
+import { freePort } from "./chain.ts";
+import { quietConsole, type ChatUser } from "./chat.ts";
+import { authorize, dm, expectMatch, groupRoom, linkWallet } from "./scenario.ts";
+
+const root = join(import.meta.dirname, "..");
+const scenario = process.argv.includes("--scenario");
+const verbose = process.argv.includes("--verbose");
+const say = (l: string) => process.stdout.write(`${l}\n`);
+quietConsole();
+
+/** Demo wallets are derived from the user's name: the same every run. */
+function demoWallet(name: string): Wallet {
+  return new Wallet(keccak256(toUtf8Bytes(`conclave demo wallet: ${name}`)));
+}
+
+async function portOr(preferred: number): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    import("node:net").then(({ createServer }) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(preferred, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+  });
+  return free ? preferred : freePort();
+}
+
+say("conclave demo: compiling the contracts");
+const build = spawnSync(join(root, "node_modules/.bin/hardhat"), ["build", "--quiet"], { cwd: root, stdio: "inherit" });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+say("conclave demo: starting Synapse, the chain and the bot");
+const t0 = Date.now();
+const sys: System = await startSystem({
+  root,
+  users: ["alice", "bob", "carol", "dave"],
+  wallets: Object.fromEntries(["alice", "bob", "carol", "dave"].map((n) => [n, demoWallet(n)])),
+  synapsePort: await portOr(8008),
+  chainPort: await portOr(8545),
+  ...(verbose ? { log: (l: string) => say(l) } : {}),
+});
+const users = sys.users;
+const { alice, bob, carol, dave } = users as Record<"alice" | "bob" | "carol" | "dave", ChatUser>;
+const bot = sys.botUserId;
+let stopping = false;
+const stop = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  say("conclave demo: stopping");
+  for (const u of Object.values(users)) u.stop();
+  await sys.stop();
+  process.exit(code);
+};
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+const steps: string[] = [];
+async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const r = await fn();
+  steps.push(name);
+  say(`  ✓ ${name}`);
+  return r;
+}
+
+try {
+  say(`conclave demo: up in ${((Date.now() - t0) / 1000).toFixed(1)} s; setting up a governed room`);
+  const room = await step("alice creates a room with bob, dave and the bot", () => groupRoom(alice, [bob, dave], bot));
+  await step("alice links her wallet", async () => expectMatch(await linkWallet(alice, room, bot), /now linked/, "alice links"));
+  await step("bob links his wallet", async () => expectMatch(await linkWallet(bob, room, bot), /now linked/, "bob links"));
+  const created = await step("alice turns the room into a group", async () =>
+    expectMatch(await alice.ask(room, "!dao create quorum=50%", bot), /This room is now a group: (0x[0-9a-fA-F]{40})/, "dao create"),
+  );
+  const group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
+  await step("alice authorises the bot to act on her chat commands", async () => expectMatch(await authorize(alice, room, bot), /Authorised/, "alice authorize"));
+  await step("bob authorises the bot", async () => expectMatch(await authorize(bob, room, bot), /Authorised/, "bob authorize"));
+
+  if (scenario) {
+    const carolDm = await step("carol links her wallet in a direct message", async () => {
+      const r = await dm(carol, bot);
+      expectMatch(await linkWallet(carol, r, bot, room), /now linked/, "carol links");
+      return r;
+    });
+    void carolDm;
+    await step("alice proposes adding carol", async () => expectMatch(await alice.ask(room, "!propose add @carol:localhost", bot), /Proposal #1/, "propose"));
+    await step("alice votes yes", async () => expectMatch(await alice.ask(room, "!vote 1 yes", bot), /FOR 1/, "alice votes"));
+    await step("bob votes yes: the proposal passes and carol is invited", async () =>
+      expectMatch(await bob.ask(room, "!vote 1 yes", bot), /passed and was executed[\s\S]*invited/, "bob votes"),
+    );
+    await step("carol joins the room, authorises the bot and accepts", async () => {
+      await carol.join(room);
+      expectMatch(await authorize(carol, room, bot), /Authorised/, "carol authorize");
+      return expectMatch(await carol.ask(room, "!join", bot), /Welcome/, "carol joins");
+    });
+    await step("bob delegates to alice", async () => expectMatch(await bob.ask(room, "!delegate @alice:localhost", bot), /delegates to/, "delegate"));
+    await step("alice proposes a 2-day voting period", async () => expectMatch(await alice.ask(room, "!propose config voting=2d", bot), /Proposal #2/, "propose config"));
+    await step("alice votes yes, carrying bob's point", async () => expectMatch(await alice.ask(room, "!vote 2 yes", bot), /FOR 2 · AGAINST 0/, "delegated vote"));
+    await step("bob overrides his delegate with his own vote", async () => expectMatch(await bob.ask(room, "!vote 2 no", bot), /FOR 1 · AGAINST 1/, "override"));
+    await step("carol votes yes: the change passes", async () => expectMatch(await carol.ask(room, "!vote 2 yes", bot), /passed and was executed/, "config passes"));
+    await step("the members list shows three active members", async () => expectMatch(await alice.ask(room, "!members", bot), /3 member\(s\), 3 active/, "members"));
+    say(`conclave demo: scenario passed, ${steps.length} steps seen in the room`);
+    await stop(0);
+  } else {
+    say("");
+    say("Conclave is running. Connect with Element (or any Matrix client):");
+    say(`  homeserver: ${sys.synapse.baseUrl}`);
+    for (const name of ["alice", "bob", "carol", "dave"]) {
+      say(`  @${name}:${sys.synapse.serverName}  password: ${name}-password  wallet: ${demoWallet(name).address}  key: ${demoWallet(name).privateKey}`);
+    }
+    say(`  governed room: ${room} (alice and bob are founders; carol and dave are not members)`);
+    say(`  group contract: ${group} on ${sys.chain.rpcUrl} (chain id ${sys.chain.chainId})`);
+    say(`  bot: ${bot}`);
+    say("Try: !help, !status, !members, !propose add @carol:localhost, !vote 1 yes, !delegate @alice:localhost");
+    say("Demo wallet keys are public: they sign link messages and votes on this local chain only.");
+    say("Press Ctrl-C to stop everything.");
+  }
+} catch (e) {
+  say(`conclave demo: FAILED after ${steps.length} steps: ${(e as Error).message}`);
+  await stop(1);
+}
