@@ -8,6 +8,7 @@ import { answer, formatPercent, formatTime, shortAddress } from "../format.ts";
 import { addressOf, requireActive, requireBinding, requireLink, requireRelayer, userOf } from "../guards.ts";
 import { applyOptions, describeSettings } from "./group.ts";
 import { groupInterface } from "../../governance/contracts.ts";
+import { decodeChainError } from "../../governance/errors.ts";
 import { encodeAccount, encodeFeeDestination, encodeSettings } from "../../governance/encoding.ts";
 import { Action, DestinationKind, ProposalState, VoteType, type FeeDestination } from "../../governance/types.ts";
 import type { ProposalInfo } from "../../governance/client.ts";
@@ -69,7 +70,16 @@ function createdNumber(receipt: TransactionReceipt): number {
 async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) => Promise<string>, what: string): Promise<Answer> {
   const { b, l } = await actor(ctx);
   const payload = await build(b);
-  const receipt = await ctx.chain.call(`propose:${ctx.roomId}:${ctx.eventId}`, b.group, "proposeFor", [l.address, action, payload], `propose ${what}`);
+  let receipt: TransactionReceipt | undefined;
+  for (let attempt = 0; !receipt; attempt++) {
+    try {
+      receipt = await ctx.chain.call(`propose:${ctx.roomId}:${ctx.eventId}`, b.group, "proposeFor", [l.address, action, payload], `propose ${what}`);
+    } catch (e) {
+      // One proposal per second per group: wait for the next block and try again.
+      if (attempt >= 3 || decodeChainError(e)?.name !== "GroupProposalJustMade") throw e;
+      await new Promise((r) => setTimeout(r, 1200));
+    }
+  }
   const p = await ctx.chain.proposalByNumber(b.group, createdNumber(receipt));
   if (!p) throw new Error("the new proposal is not visible yet");
   return announce(ctx, p, `Proposal #${p.number} by ${ctx.sender}`);
