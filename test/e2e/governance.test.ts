@@ -76,6 +76,13 @@ describe("governing a room from chat", () => {
     expect(created).toContain("@bob:localhost");
     expect(created).not.toContain("@dave:localhost");
     expect(await ask(alice, "!dao create")).toMatch(/already a group/);
+    // The room is now invite-only, with history visible from joining on.
+    await alice.until("the room's new rules", () => {
+      const st = alice.client.getRoom(room)?.currentState;
+      const join = st?.getStateEvents("m.room.join_rules", "")?.getContent().join_rule;
+      const history = st?.getStateEvents("m.room.history_visibility", "")?.getContent().history_visibility;
+      return join === "invite" && history === "joined" ? true : undefined;
+    });
     expect(await authorize(alice, room, bot)).toMatch(/Authorised/);
     expect(await authorize(bob, room, bot)).toMatch(/Authorised/);
     const members = await ask(bob, "!members");

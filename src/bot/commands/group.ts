@@ -80,7 +80,8 @@ export async function daoCreate(ctx: Ctx, options: GroupOptions): Promise<Answer
   const addresses = founders.map((f) => f.link!.address);
   const ref = keccak256(toUtf8Bytes(ctx.roomId));
   const { group, block } = await ctx.chain.createGroup(`create:${ctx.roomId}:${ctx.eventId}`, settings, ctx.settings.defaultDestination, addresses, ref);
-  ctx.store.putBinding({ roomId: ctx.roomId, group, chainId: 0, createdBy: ctx.sender, createdAt: Date.now(), fromBlock: block });
+  const { chainId } = await ctx.chain.domain(group);
+  ctx.store.putBinding({ roomId: ctx.roomId, group, chainId: Number(chainId), createdBy: ctx.sender, createdAt: Date.now(), fromBlock: block });
   const warnings: string[] = [];
   try {
     await ctx.rooms.makePrivate(ctx.roomId);
