@@ -47,7 +47,10 @@ export class ChatUser {
     this.userId = userId;
     this.wallet = wallet;
     client.on(RoomEvent.Timeline, (e: MatrixEvent, room: Room | undefined) => {
-      if (!room || e.getType() !== EventType.RoomMessage) return;
+      if (!room || e.getType() !== EventType.RoomMessage) {
+        this.wake();
+        return;
+      }
       const c = e.getContent() as { body?: string; msgtype?: string; "m.relates_to"?: { "m.in_reply_to"?: { event_id?: string } } };
       const list = this.seen.get(room.roomId) ?? [];
       const inReplyTo = c["m.relates_to"]?.["m.in_reply_to"]?.event_id;
@@ -100,8 +103,16 @@ export class ChatUser {
     });
   }
 
-  async createRoom(name: string, invite: string[], isDirect = false): Promise<string> {
-    const { room_id } = await this.client.createRoom({ name, invite, preset: Preset.PrivateChat, is_direct: isDirect });
+  /** Creates a room; `admins` (e.g. the bot) get power level 100 with the creator. */
+  async createRoom(name: string, invite: string[], isDirect = false, admins: string[] = []): Promise<string> {
+    const { room_id } = await this.client.createRoom({
+      name,
+      invite,
+      preset: Preset.PrivateChat,
+      is_direct: isDirect,
+      // (In room version 12 the creator has unlimited power and must not be listed.)
+      ...(admins.length ? { power_level_content_override: { users: Object.fromEntries(admins.map((u) => [u, 100])) } } : {}),
+    });
     return room_id;
   }
 

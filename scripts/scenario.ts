@@ -28,7 +28,8 @@ export async function authorize(u: ChatUser, roomId: string, bot: string): Promi
 
 /** The group room: `owner` creates it and the others (and the bot) join. */
 export async function groupRoom(owner: ChatUser, others: ChatUser[], bot: string): Promise<string> {
-  const roomId = await owner.createRoom("Governed room", [bot, ...others.map((u) => u.userId)]);
+  // The bot needs power to make the room invite-only, invite and kick.
+  const roomId = await owner.createRoom("Governed room", [bot, ...others.map((u) => u.userId)], false, [bot]);
   for (const u of others) await u.join(roomId);
   await owner.seesJoined(roomId, bot);
   for (const u of others) await owner.seesJoined(roomId, u.userId);
