@@ -15,6 +15,7 @@ let alice: ChatUser, bob: ChatUser, carol: ChatUser, dave: ChatUser;
 let room: string;
 let bot: string;
 const latencies: number[] = [];
+const txLatencies: number[] = [];
 
 beforeAll(async () => {
   quietConsole();
@@ -25,6 +26,10 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  if (txLatencies.length) {
+    const sorted = [...txLatencies].sort((a, b) => a - b);
+    process.stdout.write(`reply latency of !vote (one transaction mined): median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`);
+  }
   if (latencies.length) {
     const sorted = [...latencies].sort((a, b) => a - b);
     process.stdout.write(`reply latency of read-only commands: median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`);
@@ -115,6 +120,7 @@ describe("governing a room from chat", () => {
     expect(proposed).toMatch(/Deadline: \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
     expect(proposed).toMatch(/!vote 1 yes \| no \| abstain/);
     expect(await ask(alice, "!vote 1 yes")).toMatch(/FOR 1 · AGAINST 0 · ABSTAIN 0 .* open/);
+    txLatencies.push(alice.lastLatencyMs);
     const passed = await ask(bob, "!vote 1 yes");
     expect(passed).toMatch(/passed and was executed: add @carol/);
     expect(passed).toMatch(/invited/);
@@ -132,8 +138,10 @@ describe("governing a room from chat", () => {
     expect(proposed).toMatch(/of 3 members = 2 vote/);
     // alice carries bob's point.
     expect(await ask(alice, "!vote 2 yes")).toMatch(/FOR 2 · AGAINST 0/);
+    txLatencies.push(alice.lastLatencyMs);
     // bob votes himself: his point moves to his own choice.
     expect(await ask(bob, "!vote 2 no")).toMatch(/FOR 1 · AGAINST 1/);
+    txLatencies.push(bob.lastLatencyMs);
     const done = await ask(carol, "!vote 2 yes");
     expect(done).toMatch(/FOR 2 · AGAINST 1/);
     expect(done).toMatch(/passed and was executed/);
