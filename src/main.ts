@@ -10,7 +10,8 @@ import { SqliteStore } from "./store/sqlite.ts";
 import { TxSender } from "./governance/tx.ts";
 import { ChainClient } from "./governance/client.ts";
 import { FACTORY_ABI } from "./governance/contracts.ts";
-import { DestinationKind, Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
+import { Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
+import { feeDestination } from "./governance/encoding.ts";
 import { MatrixAdapter } from "./bot/matrix.ts";
 import { Bot } from "./bot/bot.ts";
 import type { BotSettings } from "./bot/context.ts";
@@ -52,12 +53,8 @@ function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destina
     admins: [],
   };
   const d = g.feeDestination;
-  const destination: FeeDestination =
-    d.kind === "locked"
-      ? { kind: DestinationKind.Locked, target: ZeroAddress, recipients: [], sharesBps: [] }
-      : d.kind === "custom"
-        ? { kind: DestinationKind.Custom, target: d.target, recipients: [], sharesBps: [] }
-        : { kind: DestinationKind.Release, target: ZeroAddress, recipients: d.recipients.map((r) => r.address), sharesBps: d.recipients.map((r) => r.share) };
+  const destination =
+    d.kind === "release" ? feeDestination({ kind: "release", recipients: d.recipients.map((r) => ({ address: r.address, shareBps: r.share })) }) : feeDestination(d);
   return { settings, destination };
 }
 

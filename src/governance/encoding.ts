@@ -71,3 +71,17 @@ export const LOCKED_DESTINATION: FeeDestination = {
   recipients: [],
   sharesBps: [],
 };
+
+/** A fee destination from its parts, as chat commands and the config give them. */
+export function feeDestination(
+  spec: { kind: "locked" } | { kind: "custom"; target: string } | { kind: "release"; recipients: { address: string; shareBps: number }[] },
+): FeeDestination {
+  if (spec.kind === "locked") return LOCKED_DESTINATION;
+  if (spec.kind === "custom") return { kind: DestinationKind.Custom, target: spec.target, recipients: [], sharesBps: [] };
+  return {
+    kind: DestinationKind.Release,
+    target: ZeroAddress,
+    recipients: spec.recipients.map((r) => r.address),
+    sharesBps: spec.recipients.map((r) => r.shareBps),
+  };
+}

@@ -11,17 +11,7 @@ import type { Reply, RoomPort } from "../../src/bot/matrix.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { Mode, QUORUM_DEFAULT, DestinationKind } from "../../src/governance/types.ts";
 import type { MemberInfo } from "../../src/governance/client.ts";
-
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./prng.ts";
 
 const WORDS = [
   "dao", "create", "link", "verify", "authorize", "unlink", "propose", "add", "remove", "config", "fee-destination",
@@ -122,7 +112,7 @@ const SETTINGS: BotSettings = {
 
 describe("the bot under hostile input", () => {
   it("answers or ignores 10,000 malformed commands, never throws, sends no transaction", async () => {
-    const rand = mulberry32(20261124);
+    const rand = prng(20261124);
     const store = new SqliteStore(":memory:");
     // One room is a group; in it mallory is linked but not a member.
     store.putBinding({ roomId: "!group:localhost", group: "0x" + "11".repeat(20), chainId: 31337, createdBy: "@alice:localhost", createdAt: 0, fromBlock: 0 });

@@ -13,6 +13,7 @@ import {
 } from "../../src/bot/commands/parse.ts";
 import { address, proposalNumber, roomId, userId } from "../../src/bot/ids.ts";
 import { Mode, QUORUM_DEFAULT } from "../../src/governance/types.ts";
+import { prng } from "./prng.ts";
 
 const OPTS = { prefix: "!", defaultServer: "example.org" };
 const A = "0x" + "ab".repeat(20);
@@ -496,18 +497,6 @@ describe("helpers", () => {
 
 // ---------------------------------------------------------------------------
 // Generated hostile inputs
-
-/** mulberry32: a tiny seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 

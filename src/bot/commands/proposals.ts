@@ -9,8 +9,8 @@ import { addressOf, requireActive, requireBinding, requireLink, requireRelayer, 
 import { applyOptions, describeSettings } from "./group.ts";
 import { groupInterface } from "../../governance/contracts.ts";
 import { decodeChainError } from "../../governance/errors.ts";
-import { encodeAccount, encodeFeeDestination, encodeSettings } from "../../governance/encoding.ts";
-import { Action, DestinationKind, ProposalState, VoteType, type FeeDestination } from "../../governance/types.ts";
+import { encodeAccount, encodeFeeDestination, encodeSettings, feeDestination } from "../../governance/encoding.ts";
+import { Action, ProposalState, VoteType } from "../../governance/types.ts";
 import type { ProposalInfo } from "../../governance/client.ts";
 import type { RoomBinding } from "../../store/store.ts";
 
@@ -128,12 +128,7 @@ export async function proposeConfig(ctx: Ctx, changes: GroupOptions): Promise<An
 }
 
 export async function proposeFeeDestination(ctx: Ctx, spec: FeeDestinationSpec): Promise<Answer> {
-  const d: FeeDestination =
-    spec.kind === "locked"
-      ? { kind: DestinationKind.Locked, target: ZeroAddress, recipients: [], sharesBps: [] }
-      : spec.kind === "custom"
-        ? { kind: DestinationKind.Custom, target: spec.target, recipients: [], sharesBps: [] }
-        : { kind: DestinationKind.Release, target: ZeroAddress, recipients: spec.recipients.map((r) => r.address), sharesBps: spec.recipients.map((r) => r.shareBps) };
+  const d = feeDestination(spec);
   return proposeAction(ctx, Action.FeeDestination, async () => encodeFeeDestination(d), `fee destination ${spec.kind}`);
 }
 
