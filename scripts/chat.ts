@@ -59,6 +59,9 @@ export class ChatUser {
       this.wake();
     });
     client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, _m: RoomMember) => this.wake());
+    // Invites arrive as new rooms; every sync may change what `until` checks.
+    client.on(ClientEvent.Room, () => this.wake());
+    client.on(ClientEvent.Sync, () => this.wake());
   }
 
   static async login(baseUrl: string, reg: { userId: string; accessToken: string; deviceId: string }, wallet?: Wallet): Promise<ChatUser> {

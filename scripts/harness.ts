@@ -67,6 +67,8 @@ groupDefaults:
   votingPeriod: 3d
 safety:
   minAddQuorum: 20%
+bridge:
+  fullPassSeconds: 2
 ${extra}`;
 }
 

@@ -14,6 +14,7 @@ import { Mode, type FeeDestination, type GroupSettings } from "./governance/type
 import { feeDestination } from "./governance/encoding.ts";
 import { MatrixAdapter } from "./bot/matrix.ts";
 import { Bot } from "./bot/bot.ts";
+import { Bridge } from "./bridge/bridge.ts";
 import type { BotSettings } from "./bot/context.ts";
 import type { Store } from "./store/store.ts";
 import factoryBytecode from "./governance/abi/factory.bytecode.json" with { type: "json" };
@@ -155,10 +156,30 @@ async function main(): Promise<void> {
     log,
   });
   const bot = new Bot({ rooms: matrix, store, chain, settings, log });
-  matrix.onMessage((m) => bot.handle(m));
+  const bridge = new Bridge({
+    store,
+    chain,
+    rooms: matrix,
+    botUserId: config.bot.userId,
+    confirmations: config.chain.confirmations,
+    pollMs: config.chain.pollIntervalMs,
+    fullPassMs: config.bridge.fullPassSeconds * 1000,
+    log,
+    // The chain's clock decides lapses (a test chain may run ahead of the wall clock).
+    now: async () => (await provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000),
+  });
+  matrix.onMessage(async (m) => {
+    await bot.handle(m);
+    // A command may have changed the group: look at the room soon.
+    if (store.getBinding(m.roomId)) bridge.poke(m.roomId);
+  });
+  matrix.onMembershipChange((roomId) => {
+    if (store.getBinding(roomId)) bridge.poke(roomId);
+  });
 
   const stop = async (signal: string) => {
     log(`stopping (${signal})`);
+    await bridge.stop();
     await matrix.stop();
     provider.destroy();
     store.close();
@@ -177,6 +198,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, wait));
     }
   }
+  bridge.start();
   log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}`);
 }
 

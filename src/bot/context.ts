@@ -20,9 +20,9 @@ export interface ChainPort {
   call(intent: string, group: string, fn: string, args: unknown[], description: string): Promise<TransactionReceipt>;
   proposalByNumber(group: string, number: number): Promise<ProposalInfo | undefined>;
   proposals(group: string, fromBlock: number): Promise<ProposalInfo[]>;
-  member(group: string, address: string): Promise<MemberInfo>;
+  member(group: string, address: string, blockTag?: number): Promise<MemberInfo>;
   members(group: string): Promise<MemberInfo[]>;
-  settings(group: string): Promise<GroupSettings>;
+  settings(group: string, blockTag?: number): Promise<GroupSettings>;
   domain(group: string): Promise<{ name: string; version: string; chainId: bigint; verifyingContract: string }>;
   nonce(group: string, account: string): Promise<bigint>;
 }

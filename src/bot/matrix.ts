@@ -17,6 +17,8 @@ import {
   type RoomMember,
 } from "matrix-js-sdk";
 import type { Store } from "../store/store.ts";
+import type { RoomEnforcer } from "../bridge/bridge.ts";
+import type { Membership } from "../bridge/desired.ts";
 
 export interface IncomingMessage {
   roomId: string;
@@ -55,10 +57,16 @@ export interface MatrixOptions {
   log: (line: string) => void;
 }
 
-export class MatrixAdapter implements RoomPort {
+export class MatrixAdapter implements RoomPort, RoomEnforcer {
   private client!: MatrixClient;
   private readonly o: MatrixOptions;
   private handler: (m: IncomingMessage) => Promise<void> = async () => {};
+  private membershipHandler: (roomId: string, userId: string, membership: string) => void = () => {};
+
+  /** Called when someone's membership in a room changes (e.g. joins). */
+  onMembershipChange(handler: (roomId: string, userId: string, membership: string) => void): void {
+    this.membershipHandler = handler;
+  }
 
   constructor(o: MatrixOptions) {
     this.o = o;
@@ -96,6 +104,7 @@ export class MatrixAdapter implements RoomPort {
     this.client = createClient({ baseUrl, userId, accessToken, ...(deviceId ? { deviceId } : {}) });
     this.client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, member: RoomMember) => {
       if (member.userId === userId && member.membership === "invite") void this.acceptInvite(member.roomId);
+      else if (member.userId !== userId) this.membershipHandler(member.roomId, member.userId, member.membership ?? "");
     });
     this.client.on(RoomEvent.Timeline, (event: MatrixEvent, room: Room | undefined) => {
       void this.onTimeline(event, room);
@@ -178,6 +187,43 @@ export class MatrixAdapter implements RoomPort {
       ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
       ...(inReplyTo ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } } : {}),
     } as never);
+  }
+
+  async roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]> {
+    // The SDK types this response loosely; it is the spec's { chunk: m.room.member events }.
+    const res = (await this.client.members(roomId)) as unknown as { chunk: { state_key?: string; content?: { membership?: string } }[] };
+    return res.chunk
+      .filter((e) => typeof e.state_key === "string")
+      .map((e) => ({ userId: e.state_key!, membership: (e.content?.membership ?? "leave") as Membership }));
+  }
+
+  async kick(roomId: string, userId: string, reason: string): Promise<void> {
+    await this.client.kick(roomId, userId, reason);
+  }
+
+  async powers(roomId: string): Promise<{ mine: number; kick: number; invite: number }> {
+    const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as {
+      users?: Record<string, number>;
+      users_default?: number;
+      kick?: number;
+      invite?: number;
+    };
+    // In room version 12 the creators have unlimited power and are not listed.
+    const creators = this.client.getRoom(roomId)?.currentState.getStateEvents(EventType.RoomCreate, "")?.getSender();
+    const mine = creators === this.o.userId ? Infinity : (pl.users?.[this.o.userId] ?? pl.users_default ?? 0);
+    return { mine, kick: pl.kick ?? 50, invite: pl.invite ?? 0 };
+  }
+
+  async rotateKey(roomId: string, text: string): Promise<void> {
+    // Without end-to-end encryption there is no room key to rotate; the
+    // encrypted path discards the bot's outbound session first.
+    const crypto = this.client.getCrypto();
+    if (crypto && (await crypto.isEncryptionEnabledInRoom(roomId))) crypto.forceDiscardSession(roomId);
+    await this.notice(roomId, text);
+  }
+
+  async notice(roomId: string, text: string): Promise<void> {
+    await this.client.sendMessage(roomId, { msgtype: "m.notice", body: text } as never);
   }
 
   async joinedMembers(roomId: string): Promise<string[]> {

@@ -554,6 +554,10 @@ const web = section("a mapping", {
   publicUrl: httpUrl.optional(),
 }).prefault({});
 
+const bridge = section("a mapping", {
+  fullPassSeconds: int(1, 86_400).prefault(30),
+}).prefault({});
+
 const log = section("a mapping", {
   level: z.enum(["debug", "info", "warn", "error"], { error: expect('"debug", "info", "warn" or "error"') }).prefault("info"),
 }).prefault({});
@@ -577,6 +581,7 @@ export const configSchema = section("a mapping at the top level", {
   creators,
   commandPrefix,
   web,
+  bridge,
   log,
 }).superRefine((c, ctx) => {
   // GroupFactory.checkSafety: groups created with the defaults must pass.

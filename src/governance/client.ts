@@ -3,7 +3,7 @@
  * (through `TxSender`, so none is sent twice). Only this module and its
  * siblings import ethers.
  */
-import { Contract, ZeroHash, type Provider, type TransactionReceipt } from "ethers";
+import { Contract, ZeroAddress, ZeroHash, type Provider, type TransactionReceipt } from "ethers";
 import { factoryContract, groupContract, groupInterface } from "./contracts.ts";
 import { destinationValues, settingsValues } from "./encoding.ts";
 import type { TxSender } from "./tx.ts";
@@ -38,6 +38,14 @@ export interface MemberInfo {
   delegatorsIn: number;
   relayer: string;
   matrixLink: string;
+}
+
+export interface GroupEvent {
+  name: string;
+  args: Record<string, unknown> & unknown[];
+  txHash: string;
+  blockNumber: number;
+  logIndex: number;
 }
 
 export class ChainClient {
@@ -125,8 +133,8 @@ export class ChainClient {
     };
   }
 
-  async member(group: string, address: string): Promise<MemberInfo> {
-    const v = await this.group(group).getFunction("memberInfo")(address);
+  async member(group: string, address: string, blockTag?: number): Promise<MemberInfo> {
+    const v = await this.group(group).getFunction("memberInfo")(address, ...(blockTag !== undefined ? [{ blockTag }] : []));
     return {
       address,
       tokenId: Number(v.tokenId),
@@ -153,8 +161,8 @@ export class ChainClient {
     return out;
   }
 
-  async settings(group: string): Promise<GroupSettings> {
-    const s = await this.group(group).getFunction("settings")();
+  async settings(group: string, blockTag?: number): Promise<GroupSettings> {
+    const s = await this.group(group).getFunction("settings")(...(blockTag !== undefined ? [{ blockTag }] : []));
     const c = s.config;
     return {
       config: {
@@ -176,6 +184,39 @@ export class ChainClient {
       linker: String(s.linker),
       admins: [...(s.admins as string[])],
     };
+  }
+
+  /** The fee destination's kind, and when and what each token can release. */
+  async feeDestinationKind(group: string) {
+    const g = this.group(group);
+    const d = await g.getFunction("feeDestination")();
+    return {
+      kind: Number(d.kind),
+      nextReleaseAt: async (token: string) => Number(await g.getFunction("nextReleaseAt")(token)),
+      balance: async (token: string): Promise<bigint> =>
+        token === ZeroAddress
+          ? this.provider.getBalance(group)
+          : BigInt(await new Contract(token, ["function balanceOf(address) view returns (uint256)"], this.provider).getFunction("balanceOf")(group)),
+    };
+  }
+
+  async head(): Promise<number> {
+    return this.provider.getBlockNumber();
+  }
+
+  /** The group's events in blocks [from, to], in order, with their transaction hashes. */
+  async events(group: string, from: number, to: number): Promise<GroupEvent[]> {
+    const logs = await this.provider.getLogs({ address: group, fromBlock: from, toBlock: to });
+    const out: GroupEvent[] = [];
+    for (const log of logs) {
+      try {
+        const parsed = groupInterface.parseLog(log);
+        if (parsed) out.push({ name: parsed.name, args: parsed.args, txHash: log.transactionHash, blockNumber: log.blockNumber, logIndex: log.index });
+      } catch {
+        /* not one of ours */
+      }
+    }
+    return out;
   }
 
   /** The EIP-712 domain of `group`, for signatures users make. */

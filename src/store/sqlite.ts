@@ -7,6 +7,7 @@ import { dirname } from "node:path";
 import {
   StoreConflictError,
   type Link,
+  type OutboxItem,
   type PendingLink,
   type RoomBinding,
   type Store,
@@ -31,6 +32,9 @@ CREATE TABLE IF NOT EXISTS txs (
   description TEXT NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  id TEXT PRIMARY KEY, room_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
+  status TEXT NOT NULL, created_at INTEGER NOT NULL);
 `;
 
 type Row = Record<string, string | number | null>;
@@ -196,6 +200,33 @@ export class SqliteStore implements Store {
   maxNonce(from: string): number | undefined {
     const r = this.get("SELECT MAX(nonce) AS n FROM txs WHERE sender = ?", from.toLowerCase());
     return r?.n === null || r?.n === undefined ? undefined : Number(r.n);
+  }
+
+  addOutbox(item: OutboxItem): boolean {
+    return (
+      this.run(
+        "INSERT INTO outbox (id, room_id, kind, payload, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT (id) DO NOTHING",
+        item.id,
+        item.roomId,
+        item.kind,
+        item.payload,
+        item.createdAt,
+      ) > 0
+    );
+  }
+
+  listOutbox(status: "pending" | "done"): OutboxItem[] {
+    return this.all("SELECT * FROM outbox WHERE status = ? ORDER BY created_at, id", status).map((r) => ({
+      id: String(r.id),
+      roomId: String(r.room_id),
+      kind: String(r.kind),
+      payload: String(r.payload),
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  finishOutbox(id: string): void {
+    this.run("UPDATE outbox SET status = 'done' WHERE id = ?", id);
   }
 
   getState(key: string): string | undefined {

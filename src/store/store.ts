@@ -81,11 +81,29 @@ export interface Store {
   /** The highest nonce recorded for `from`, or undefined. */
   maxNonce(from: string): number | undefined;
 
+  /**
+   * Outbox of room actions: recorded before they are applied, marked done
+   * after, so a crash in between re-applies (idempotently) rather than loses.
+   */
+  addOutbox(item: OutboxItem): boolean;
+  listOutbox(status: "pending" | "done"): OutboxItem[];
+  finishOutbox(id: string): void;
+
   /** Small key-value state: sync tokens, cursors. */
   getState(key: string): string | undefined;
   setState(key: string, value: string): void;
 
   close(): void;
+}
+
+export interface OutboxItem {
+  /** unique: the same action is never recorded twice */
+  id: string;
+  roomId: string;
+  kind: string;
+  /** JSON */
+  payload: string;
+  createdAt: number;
 }
 
 export class StoreConflictError extends Error {}

@@ -425,6 +425,7 @@ describe("defaults and conversions", () => {
       creators: "anyone",
       commandPrefix: "!",
       web: { port: 8080, bind: "127.0.0.1" },
+      bridge: { fullPassSeconds: 30 },
       log: { level: "info" },
     } satisfies Config);
   });

@@ -146,14 +146,8 @@ export async function executeIfPassed(ctx: Ctx, b: RoomBinding, p: ProposalInfo)
   if (p.action === Action.AddMember) {
     const [a] = AbiCoder.defaultAbiCoder().decode(["address"], p.payload);
     const who = userOf(ctx, String(a));
-    if (who) {
-      try {
-        await ctx.rooms.invite(ctx.roomId, who);
-        lines.push(`${who}: you are approved and invited. Join the room and send ${ctx.settings.prefix}join to accept.`);
-      } catch (e) {
-        lines.push(`${who} is approved, but I could not invite them (${(e as Error).message.slice(0, 80)}).`);
-      }
-    }
+    // The room follows the chain: the bridge invites once the block is confirmed.
+    if (who) lines.push(`${who}: you are approved; you will be invited. Join the room and send ${ctx.settings.prefix}join to accept.`);
   }
   return lines;
 }

@@ -1,0 +1,233 @@
+/**
+ * Chain → room. The chain is the truth; the room follows it.
+ *
+ * The bridge works from full state: for a group it reads the standing of
+ * every linked account (at the last confirmed block), computes the room the
+ * chain wants, diffs it against the room the homeserver reports and applies
+ * the difference. Chain events only say *when* to look (and *why* someone was
+ * removed, for the kick reason); a periodic pass catches anything missed.
+ * Its cursor (last processed block per group) and an outbox of removals
+ * whose follow-up (key rotation and notice) is owed live in the store.
+ *
+ * Keeper duties: remove members whose grace period ended; release fees at
+ * most once a month when the destination is "release".
+ */
+import { ZeroAddress } from "ethers";
+import { diffRoom, lapsedPastGrace, type Membership, type RoomAction, type Standing } from "./desired.ts";
+import type { ChainPort } from "../bot/context.ts";
+import type { GroupEvent } from "../governance/client.ts";
+import { decodeChainError, humanChainError } from "../governance/errors.ts";
+import { DestinationKind } from "../governance/types.ts";
+import type { RoomBinding, Store } from "../store/store.ts";
+import { formatTime } from "../bot/format.ts";
+
+/** What the bridge needs of the room side (MatrixAdapter implements it). */
+export interface RoomEnforcer {
+  roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]>;
+  invite(roomId: string, userId: string): Promise<void>;
+  kick(roomId: string, userId: string, reason: string): Promise<void>;
+  /** the bot's power level and the levels it needs */
+  powers(roomId: string): Promise<{ mine: number; kick: number; invite: number }>;
+  /** discards the bot's outbound room key and sends `text` under a new one */
+  rotateKey(roomId: string, text: string): Promise<void>;
+  notice(roomId: string, text: string): Promise<void>;
+}
+
+/** What the bridge needs of the chain beyond the bot's port. */
+export interface BridgeChain extends ChainPort {
+  head(): Promise<number>;
+  events(group: string, from: number, to: number): Promise<GroupEvent[]>;
+  feeDestinationKind(group: string): Promise<{ kind: number; nextReleaseAt: (token: string) => Promise<number>; balance: (token: string) => Promise<bigint> }>;
+}
+
+export interface BridgeOptions {
+  store: Store;
+  chain: BridgeChain;
+  rooms: RoomEnforcer;
+  botUserId: string;
+  confirmations: number;
+  /** how often to look for new blocks */
+  pollMs: number;
+  /** how often to run a full pass over every group, and the keeper */
+  fullPassMs: number;
+  log: (line: string) => void;
+  /** seconds since the epoch (tests may move time with the chain) */
+  now?: () => Promise<number>;
+}
+
+export class Bridge {
+  private readonly o: BridgeOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private lastFull = 0;
+  private readonly dirty = new Set<string>();
+  private readonly warned = new Map<string, number>();
+  private busy: Promise<void> = Promise.resolve();
+
+  constructor(o: BridgeOptions) {
+    this.o = o;
+  }
+
+  start(): void {
+    this.running = true;
+    this.lastFull = 0;
+    const tick = () => {
+      if (!this.running) return;
+      this.busy = this.tick()
+        .catch((e: unknown) => this.o.log(`bridge: ${humanChainError(e).log}`))
+        .finally(() => {
+          if (this.running) this.timer = setTimeout(tick, this.o.pollMs);
+        });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.busy;
+  }
+
+  /** Asks for a look at `roomId` soon (a member joined, a command changed something). */
+  poke(roomId: string): void {
+    this.dirty.add(roomId);
+  }
+
+  /** One step: new confirmed blocks, then the rooms they touched, then (now and then) everything. */
+  async tick(): Promise<void> {
+    const { store, chain, log } = this.o;
+    const safe = (await chain.head()) - this.o.confirmations;
+    for (const b of store.listBindings()) {
+      const key = `cursor:${b.group}`;
+      const cursor = Number(store.getState(key) ?? String(b.fromBlock - 1));
+      if (safe <= cursor) continue;
+      const events = await chain.events(b.group, cursor + 1, safe);
+      if (events.length > 0) {
+        this.noteReasons(b, events);
+        this.dirty.add(b.roomId);
+      }
+      store.setState(key, String(safe));
+    }
+    const full = Date.now() - this.lastFull >= this.o.fullPassMs;
+    const rooms = full ? store.listBindings().map((b) => b.roomId) : [...this.dirty];
+    this.dirty.clear();
+    if (full) this.lastFull = Date.now();
+    for (const roomId of rooms) {
+      const b = store.getBinding(roomId);
+      if (!b) continue;
+      try {
+        if (full) await this.keeper(b, safe);
+        await this.reconcile(b);
+      } catch (e) {
+        log(`bridge: ${roomId}: ${humanChainError(e).log}`);
+        this.dirty.add(roomId);
+      }
+    }
+    await this.drainOutbox();
+  }
+
+  /** Remembers why each removed address left: the proposal that removed it, or its lapse. */
+  private noteReasons(b: RoomBinding, events: GroupEvent[]): void {
+    for (const e of events) {
+      if (e.name === "ProposalCreated") this.o.store.setState(`number:${b.group}:${String(e.args.proposalId)}`, String(e.args.number));
+    }
+    const executedIn = new Map<string, string>();
+    for (const e of events) if (e.name === "ProposalExecuted") executedIn.set(e.txHash, String(e.args.proposalId));
+    for (const e of events) {
+      if (e.name !== "MemberRemoved") continue;
+      const account = String(e.args.account).toLowerCase();
+      const pid = executedIn.get(e.txHash);
+      const number = pid ? this.o.store.getState(`number:${b.group}:${pid}`) : undefined;
+      const reason = pid ? `removed by proposal ${number ? `#${number}` : pid.slice(0, 10)}` : `removed from the group`;
+      this.o.store.setState(`reason:${b.group}:${account}`, reason);
+    }
+  }
+
+  /** Makes the room match the group at its last confirmed block. */
+  async reconcile(b: RoomBinding): Promise<RoomAction[]> {
+    const { store, chain, rooms } = this.o;
+    // The room first, then the chain: whatever the room shows was caused by
+    // chain state at least as old as the block read below.
+    const room = await rooms.roomMembers(b.roomId);
+    const at = (await chain.head()) - this.o.confirmations;
+    const links = store.listLinks(b.roomId);
+    const standings: Standing[] = [];
+    for (const l of links) {
+      const m = await chain.member(b.group, l.address, at);
+      standings.push({ userId: l.userId, address: l.address, isMember: m.isMember, active: m.active, approved: m.approved, expiresAt: m.expiresAt });
+    }
+    const reasons = new Map<string, string>();
+    for (const s of standings) {
+      const r = store.getState(`reason:${b.group}:${s.address.toLowerCase()}`);
+      if (r) reasons.set(s.address.toLowerCase(), r);
+    }
+    const actions = diffRoom({ botUserId: this.o.botUserId, room, standings, removalReasons: reasons });
+    if (actions.length === 0) return actions;
+    const p = await rooms.powers(b.roomId);
+    for (const a of actions) {
+      const need = a.kind === "kick" ? p.kick : p.invite;
+      if (p.mine < need) {
+        await this.warn(b.roomId, `I need power level ${need} to ${a.kind} members and have ${p.mine}: the room does not follow the group until a room admin raises it.`);
+        continue;
+      }
+      if (a.kind === "invite") {
+        await rooms.invite(b.roomId, a.userId);
+        this.o.log(`bridge: invited ${a.userId} to ${b.roomId} (${a.reason})`);
+      } else {
+        // The follow-up (new key, notice) is owed from the moment we decide to kick.
+        store.addOutbox({ id: `rotate:${b.roomId}:${a.userId}:${Date.now()}`, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
+        await rooms.kick(b.roomId, a.userId, a.reason);
+        this.o.log(`bridge: kicked ${a.userId} from ${b.roomId} (${a.reason})`);
+      }
+    }
+    return actions;
+  }
+
+  /** After a kick: a new key for the bot's messages, and the notice, once. */
+  private async drainOutbox(): Promise<void> {
+    for (const item of this.o.store.listOutbox("pending")) {
+      const a = JSON.parse(item.payload) as RoomAction;
+      try {
+        await this.o.rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`);
+        this.o.store.finishOutbox(item.id);
+      } catch (e) {
+        this.o.log(`bridge: notice after removing ${a.userId} failed, will retry: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private async warn(roomId: string, text: string): Promise<void> {
+    const last = this.warned.get(roomId) ?? 0;
+    if (Date.now() - last < 3_600_000) return;
+    this.warned.set(roomId, Date.now());
+    this.o.log(`bridge: ${roomId}: ${text}`);
+    await this.o.rooms.notice(roomId, text).catch(() => undefined);
+  }
+
+  /** Removes members whose grace period is over; releases fees when due. */
+  async keeper(b: RoomBinding, at: number): Promise<void> {
+    const { chain, store } = this.o;
+    const settings = await chain.settings(b.group, at);
+    const now = this.o.now ? await this.o.now() : Math.floor(Date.now() / 1000);
+    const all = await chain.members(b.group);
+    for (const m of lapsedPastGrace(all, settings.config.gracePeriod, now)) {
+      const reason = `membership lapsed: not paid since ${formatTime(m.expiresAt)}`;
+      try {
+        await chain.call(`lapse:${b.group}:${m.address}:${m.expiresAt}`, b.group, "removeLapsed", [m.address], `remove lapsed ${m.address}`);
+      } catch (e) {
+        if (decodeChainError(e)?.name !== "GroupLapsesPending") throw e;
+        await chain.call(`sweep:${b.group}:${now}`, b.group, "sweepLapses", [64], "sweep due lapses");
+        continue;
+      }
+      store.setState(`reason:${b.group}:${m.address.toLowerCase()}`, reason);
+      this.dirty.add(b.roomId);
+    }
+    const d = await chain.feeDestinationKind(b.group);
+    if (d.kind !== DestinationKind.Release) return;
+    for (const token of new Set([ZeroAddress, settings.config.feeToken])) {
+      if ((await d.nextReleaseAt(token)) > now || (await d.balance(token)) === 0n) continue;
+      await chain.call(`release:${b.group}:${token}:${Math.floor(now / 86_400)}`, b.group, "release", [token], "release fees");
+      this.o.log(`bridge: released fees of ${b.group} (${token === ZeroAddress ? "native" : token})`);
+    }
+  }
+}
