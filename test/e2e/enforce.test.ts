@@ -1,0 +1,100 @@
+/**
+ * Chain → room with real parts: the room follows the group. Removals by
+ * proposal or by lapse are kicks with a reason; an account that is let in
+ * without membership is removed; a bot that was down catches up.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { startSystem, type System } from "../../scripts/harness.ts";
+import { authorize, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
+import { groupContract } from "../../src/governance/contracts.ts";
+import { encodeAccount } from "../../src/governance/encoding.ts";
+import { Action, VoteType } from "../../src/governance/types.ts";
+
+const root = join(import.meta.dirname, "../..");
+const DAY = 86_400;
+let sys: System;
+let alice: ChatUser, bob: ChatUser, carol: ChatUser, dave: ChatUser, mallory: ChatUser;
+let room: string;
+let bot: string;
+let group: string;
+let provider: JsonRpcProvider;
+
+const membership = (u: ChatUser, who: string) => u.client.getRoom(room)?.getMember(who)?.membership;
+
+async function rpc(method: string, params: unknown[] = []): Promise<unknown> {
+  return provider.send(method, params);
+}
+
+beforeAll(async () => {
+  quietConsole();
+  sys = await startSystem({ root, users: ["alice", "bob", "carol", "dave", "mallory"] });
+  ({ alice, bob, carol, dave, mallory } = sys.users as Record<"alice" | "bob" | "carol" | "dave" | "mallory", ChatUser>);
+  bot = sys.botUserId;
+  provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });
+  room = await groupRoom(alice, [bob, carol, dave], bot);
+  for (const u of [alice, bob, carol, dave]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
+  const created = await alice.ask(room, "!dao create quorum=50% period=30d grace=1d", bot);
+  group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
+  for (const u of [alice, bob, carol]) expect(await authorize(u, room, bot)).toMatch(/Authorised/);
+}, 300_000);
+
+afterAll(async () => {
+  provider?.destroy();
+  await sys?.stop();
+}, 60_000);
+
+describe("the room follows the group", () => {
+  it("removes an account invited without membership", async () => {
+    await alice.client.invite(room, mallory.userId);
+    await alice.until("mallory's invite withdrawn", () => (membership(alice, mallory.userId) === "leave" ? true : undefined));
+    await alice.until("the notice", () => alice.messagesFrom(room, bot).find((t) => t.includes(`Removed ${mallory.userId}: not a member of the group (no linked address)`)));
+  });
+
+  it("kicks a member removed by a passed proposal, naming the proposal", async () => {
+    expect(await alice.ask(room, "!propose remove @dave:localhost", bot)).toMatch(/Proposal #1/);
+    expect(await alice.ask(room, "!vote 1 yes", bot)).toMatch(/FOR 1/);
+    expect(await bob.ask(room, "!vote 1 yes", bot)).toMatch(/FOR 2/);
+    expect(await carol.ask(room, "!vote 1 yes", bot)).toMatch(/passed and was executed: remove @dave/);
+    await alice.until("dave kicked", () => (membership(alice, dave.userId) === "leave" ? true : undefined));
+    await alice.until("the notice", () => alice.messagesFrom(room, bot).find((t) => t.includes("Removed @dave:localhost: removed by proposal #1")));
+  });
+
+  it("catches up after being down: a removal decided meanwhile is enforced once", async () => {
+    await sys.bot.stop("SIGKILL");
+    // alice and bob vote from their own wallets while the bot is down.
+    const funder = new Wallet(sys.chain.ownerKey, provider);
+    let nonce = await provider.getTransactionCount(funder.address, "latest");
+    for (const u of [alice, bob]) await (await funder.sendTransaction({ to: u.wallet.address, value: 10n ** 17n, nonce: nonce++ })).wait();
+    // NonceManager: the node's "pending" count lags right after a block.
+    const a = groupContract(group, new NonceManager(alice.wallet.connect(provider)));
+    const payload = encodeAccount(carol.wallet.address);
+    const rc = await (await a.getFunction("propose")(Action.RemoveMember, payload)).wait();
+    const ev = rc!.logs.map((l: never) => a.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "ProposalCreated")!;
+    await (await a.getFunction("castVote")(ev.args.proposalId, VoteType.For)).wait();
+    await (await groupContract(group, new NonceManager(bob.wallet.connect(provider))).getFunction("castVote")(ev.args.proposalId, VoteType.For)).wait();
+    await (await a.getFunction("execute")(ev.args.number, Action.RemoveMember, payload)).wait();
+    expect(membership(alice, carol.userId)).toBe("join");
+    await sys.restartBot();
+    await alice.until("carol kicked after the restart", () => (membership(alice, carol.userId) === "leave" ? true : undefined));
+    await alice.until("the notice", () => alice.messagesFrom(room, bot).find((t) => t.includes("Removed @carol:localhost: removed by proposal #2")));
+    // Once: the notice appears a single time even after another restart.
+    await sys.restartBot();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(alice.messagesFrom(room, bot).filter((t) => t.includes("Removed @carol:localhost")).length).toBe(1);
+  });
+
+  it("removes a member whose grace period ended, on-chain and from the room", async () => {
+    // alice pays ahead from her wallet (fee 0); bob does not.
+    const g = groupContract(group, new NonceManager(alice.wallet.connect(provider)));
+    await (await g.getFunction("renew")(alice.wallet.address)).wait();
+    await rpc("evm_increaseTime", [31 * DAY + 1 * DAY + 60]);
+    await rpc("evm_mine");
+    await alice.until("bob kicked", () => (membership(alice, bob.userId) === "leave" ? true : undefined), 60_000);
+    await alice.until("the notice", () => alice.messagesFrom(room, bot).find((t) => /Removed @bob:localhost: membership lapsed: not paid since/.test(t)));
+    expect(await groupContract(group, provider).getFunction("isMember")(bob.wallet.address)).toBe(false);
+    expect(membership(alice, alice.userId)).toBe("join");
+  });
+});
