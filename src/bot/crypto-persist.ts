@@ -1,0 +1,123 @@
+/**
+ * Persistence of the bot's end-to-end encryption state in Node.
+ *
+ * matrix-js-sdk's Rust crypto keeps its state in IndexedDB, which Node does
+ * not have. `fake-indexeddb` provides IndexedDB in memory; this module saves
+ * every database it holds to one file (atomically: write, then rename) and
+ * restores it before the crypto starts, so the bot keeps its device id and
+ * identity keys, and its Megolm sessions, across restarts. It is saved right
+ * after the crypto is set up, every few seconds, and when the bot stops.
+ */
+import "fake-indexeddb/auto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { deserialize, serialize } from "node:v8";
+
+interface IndexDump {
+  name: string;
+  keyPath: string | string[];
+  unique: boolean;
+  multiEntry: boolean;
+}
+
+interface StoreDump {
+  name: string;
+  keyPath: string | string[] | null;
+  autoIncrement: boolean;
+  indexes: IndexDump[];
+  keys: IDBValidKey[];
+  values: unknown[];
+}
+
+interface DbDump {
+  name: string;
+  version: number;
+  stores: StoreDump[];
+}
+
+function request<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+function open(name: string, version?: number, upgrade?: (db: IDBDatabase) => void): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const r = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    r.onupgradeneeded = () => upgrade?.(r.result);
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+/** Every IndexedDB database in this process, each read in one transaction (consistent). */
+async function dumpAll(): Promise<DbDump[]> {
+  const out: DbDump[] = [];
+  for (const info of await indexedDB.databases()) {
+    if (!info.name) continue;
+    const db = await open(info.name);
+    try {
+      const names = [...db.objectStoreNames];
+      const stores: StoreDump[] = [];
+      if (names.length > 0) {
+        const tx = db.transaction(names, "readonly");
+        for (const n of names) {
+          const s = tx.objectStore(n);
+          const indexes = [...s.indexNames].map((i) => {
+            const ix = s.index(i);
+            return { name: ix.name, keyPath: ix.keyPath, unique: ix.unique, multiEntry: ix.multiEntry };
+          });
+          const [keys, values] = await Promise.all([request(s.getAllKeys()), request(s.getAll())]);
+          stores.push({ name: n, keyPath: s.keyPath, autoIncrement: s.autoIncrement, indexes, keys, values });
+        }
+      }
+      out.push({ name: info.name, version: db.version, stores });
+    } finally {
+      db.close();
+    }
+  }
+  return out;
+}
+
+/** Saves every database to `file`. */
+export async function saveIndexedDB(file: string): Promise<void> {
+  const data = serialize(await dumpAll());
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+/** Restores the databases saved in `file`, if there is one. Call before the crypto starts. */
+export async function restoreIndexedDB(file: string): Promise<boolean> {
+  if (!existsSync(file)) return false;
+  const dbs = deserialize(readFileSync(file)) as DbDump[];
+  for (const d of dbs) {
+    const db = await open(d.name, d.version, (db) => {
+      for (const s of d.stores) {
+        const store = db.createObjectStore(s.name, { keyPath: s.keyPath, autoIncrement: s.autoIncrement });
+        for (const i of s.indexes) store.createIndex(i.name, i.keyPath, { unique: i.unique, multiEntry: i.multiEntry });
+      }
+    });
+    try {
+      const names = d.stores.map((s) => s.name);
+      if (names.length > 0) {
+        const tx = db.transaction(names, "readwrite");
+        for (const s of d.stores) {
+          const store = tx.objectStore(s.name);
+          s.values.forEach((v, i) => {
+            // In-line keys come with the value; out-of-line ones are passed.
+            if (s.keyPath === null) store.put(v, s.keys[i]);
+            else store.put(v);
+          });
+        }
+        await new Promise<void>((resolve, reject) => {
+          tx.oncomplete = () => resolve();
+          tx.onerror = () => reject(tx.error);
+        });
+      }
+    } finally {
+      db.close();
+    }
+  }
+  return true;
+}
