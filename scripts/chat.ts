@@ -46,7 +46,16 @@ export class ChatUser {
     this.client = client;
     this.userId = userId;
     this.wallet = wallet;
-    client.on(RoomEvent.Timeline, (e: MatrixEvent, room: Room | undefined) => {
+    client.on(RoomEvent.Timeline, (e: MatrixEvent, room: Room | undefined) => void this.record(e, room));
+    client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, _m: RoomMember) => this.wake());
+    // Invites arrive as new rooms; every sync may change what `until` checks.
+    client.on(ClientEvent.Room, () => this.wake());
+    client.on(ClientEvent.Sync, () => this.wake());
+  }
+
+  private async record(e: MatrixEvent, room: Room | undefined): Promise<void> {
+    if (e.isEncrypted()) await this.client.decryptEventIfNeeded(e);
+    {
       if (!room || e.getType() !== EventType.RoomMessage) {
         this.wake();
         return;
@@ -57,11 +66,7 @@ export class ChatUser {
       list.push({ sender: e.getSender() ?? "", body: String(c.body ?? ""), msgtype: String(c.msgtype ?? ""), ...(inReplyTo ? { inReplyTo } : {}) });
       this.seen.set(room.roomId, list);
       this.wake();
-    });
-    client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, _m: RoomMember) => this.wake());
-    // Invites arrive as new rooms; every sync may change what `until` checks.
-    client.on(ClientEvent.Room, () => this.wake());
-    client.on(ClientEvent.Sync, () => this.wake());
+    }
   }
 
   static async login(baseUrl: string, reg: { userId: string; accessToken: string; deviceId: string }, wallet?: Wallet): Promise<ChatUser> {
@@ -76,6 +81,8 @@ export class ChatUser {
       };
       client.on(ClientEvent.Sync, on);
     });
+    // One device per user, with its keys in memory for the life of the client.
+    await client.initRustCrypto({ useIndexedDB: false });
     await client.startClient({ initialSyncLimit: 10 });
     await ready;
     return u;
@@ -130,8 +137,16 @@ export class ChatUser {
   }
 
   async say(roomId: string, text: string): Promise<string> {
-    const { event_id } = await this.client.sendMessage(roomId, { msgtype: "m.text", body: text } as never);
-    return event_id;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { event_id } = await this.client.sendMessage(roomId, { msgtype: "m.text", body: text } as never);
+        return event_id;
+      } catch (e) {
+        // Right after joining, the client may not have set up the room's encryption yet.
+        if (attempt >= 50 || !/unconfigured room/.test((e as Error).message)) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
   /** Sends `text` and returns the body of the answer `from` (the bot) sends in reply to it. */

@@ -146,7 +146,14 @@ async function main(): Promise<void> {
     botUserId: config.bot.userId,
   };
 
+  let cryptoPassphrase = store.getState("cryptoPassphrase");
+  if (!cryptoPassphrase) {
+    cryptoPassphrase = hexlify(randomBytes(32));
+    store.setState("cryptoPassphrase", cryptoPassphrase);
+  }
   const matrix = new MatrixAdapter({
+    ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
+    cryptoPassphrase,
     baseUrl: config.homeserver.url,
     userId: config.bot.userId,
     ...(config.bot.password ? { password: config.bot.password } : {}),

@@ -5,8 +5,12 @@
  * not have. `fake-indexeddb` provides IndexedDB in memory; this module saves
  * every database it holds to one file (atomically: write, then rename) and
  * restores it before the crypto starts, so the bot keeps its device id and
- * identity keys, and its Megolm sessions, across restarts. It is saved right
- * after the crypto is set up, every few seconds, and when the bot stops.
+ * identity keys, and its Olm and Megolm sessions, across restarts.
+ *
+ * Olm sessions ratchet on every message: a state saved even a second late
+ * would, after a crash, leave the bot unable to talk to its peers' devices.
+ * So `persistOnWrite` saves after every committed read-write transaction
+ * (coalesced: at most one save runs, and one more follows if needed).
  */
 import "fake-indexeddb/auto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -121,3 +125,43 @@ export async function restoreIndexedDB(file: string): Promise<boolean> {
   }
   return true;
 }
+
+/**
+ * Saves `file` after every committed read-write IndexedDB transaction from
+ * now on. Returns a function that waits for the last save to finish.
+ */
+export function persistOnWrite(file: string, onError: (e: unknown) => void): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const save = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = saveIndexedDB(file)
+      .catch(onError)
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          save();
+        }
+      });
+  };
+  const proto = IDBDatabase.prototype as unknown as { transaction: (...a: unknown[]) => IDBTransaction; __conclavePatched?: boolean };
+  if (!proto.__conclavePatched) {
+    const original = proto.transaction;
+    proto.transaction = function (this: IDBDatabase, ...args: unknown[]) {
+      const tx = original.apply(this, args);
+      if (tx.mode === "readwrite") tx.addEventListener("complete", () => hooks.forEach((h) => h()));
+      return tx;
+    };
+    proto.__conclavePatched = true;
+  }
+  hooks.add(save);
+  return async () => {
+    while (running) await running;
+  };
+}
+
+const hooks = new Set<() => void>();

@@ -17,6 +17,7 @@ import {
   type RoomMember,
 } from "matrix-js-sdk";
 import type { Store } from "../store/store.ts";
+import { persistOnWrite, restoreIndexedDB, saveIndexedDB } from "./crypto-persist.ts";
 import type { RoomEnforcer } from "../bridge/bridge.ts";
 import type { Membership } from "../bridge/desired.ts";
 
@@ -48,6 +49,10 @@ export interface RoomPort {
 }
 
 export interface MatrixOptions {
+  /** file for the end-to-end encryption state; none = no encryption support */
+  cryptoFile?: string;
+  /** passphrase protecting the encryption state at rest */
+  cryptoPassphrase?: string;
   baseUrl: string;
   userId: string;
   password?: string;
@@ -102,9 +107,21 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
       login.stopClient();
     }
     this.client = createClient({ baseUrl, userId, accessToken, ...(deviceId ? { deviceId } : {}) });
+    if (this.o.cryptoFile) {
+      // Same device, same keys as last time: restore the state before the crypto starts.
+      const restored = await restoreIndexedDB(this.o.cryptoFile);
+      await this.client.initRustCrypto({ useIndexedDB: true, storagePassword: this.o.cryptoPassphrase ?? "" });
+      await saveIndexedDB(this.o.cryptoFile);
+      this.flushCrypto = persistOnWrite(this.o.cryptoFile, (e) => this.o.log(`matrix: saving the crypto state failed: ${(e as Error).message}`));
+      this.o.log(`matrix: end-to-end encryption ready (${restored ? "state restored" : "new device keys"})`);
+    }
     this.client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, member: RoomMember) => {
-      if (member.userId === userId && member.membership === "invite") void this.acceptInvite(member.roomId);
+      if (member.userId === userId) return;
       else if (member.userId !== userId) this.membershipHandler(member.roomId, member.userId, member.membership ?? "");
+    });
+    // The bot's own membership: accept invites (not the old ones replayed from history).
+    this.client.on(RoomEvent.MyMembership, (room: Room, membership: string) => {
+      if (membership === "invite") void this.acceptInvite(room.roomId);
     });
     this.client.on(RoomEvent.Timeline, (event: MatrixEvent, room: Room | undefined) => {
       void this.onTimeline(event, room);
@@ -129,8 +146,12 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
     this.o.log(`matrix: synced as ${userId} (device ${deviceId ?? "?"})`);
   }
 
+  private flushCrypto: () => Promise<void> = async () => {};
+
   async stop(): Promise<void> {
     this.client?.stopClient();
+    await this.flushCrypto();
+    if (this.o.cryptoFile) await saveIndexedDB(this.o.cryptoFile);
   }
 
   private async acceptInvite(roomId: string): Promise<void> {
@@ -143,7 +164,9 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
   }
 
   private async onTimeline(event: MatrixEvent, room: Room | undefined): Promise<void> {
-    if (!room || event.getType() !== EventType.RoomMessage) return;
+    if (!room) return;
+    if (event.isEncrypted()) await this.client.decryptEventIfNeeded(event);
+    if (event.getType() !== EventType.RoomMessage) return;
     const sender = event.getSender();
     if (!sender || sender === this.o.userId) return;
     const content = event.getContent() as {
@@ -181,12 +204,12 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
   }
 
   async reply(roomId: string, reply: Reply, inReplyTo?: string): Promise<void> {
-    await this.client.sendMessage(roomId, {
+    await this.send(roomId, {
       msgtype: "m.notice",
       body: reply.text,
       ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
       ...(inReplyTo ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } } : {}),
-    } as never);
+    });
   }
 
   async roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]> {
@@ -223,7 +246,34 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
   }
 
   async notice(roomId: string, text: string): Promise<void> {
-    await this.client.sendMessage(roomId, { msgtype: "m.notice", body: text } as never);
+    await this.send(roomId, { msgtype: "m.notice", body: text });
+  }
+
+  /**
+   * Sends, making sure the crypto knows the room is encrypted: after a
+   * restart the room's encryption settings may not have reached it yet.
+   */
+  private async send(roomId: string, content: Record<string, unknown>): Promise<void> {
+    try {
+      await this.client.sendMessage(roomId, content as never);
+    } catch (e) {
+      if (!/unconfigured room/.test((e as Error).message)) throw e;
+      const room = this.client.getRoom(roomId);
+      const ev = room?.currentState.getStateEvents(EventType.RoomEncryption, "");
+      const crypto = this.client.getCrypto() as unknown as { onCryptoEvent?: (r: Room, e: MatrixEvent) => Promise<void> } | undefined;
+      this.o.log(`matrix: ${roomId}: the crypto has not set up this room's encryption yet; setting it up`);
+      if (!room || !crypto?.onCryptoEvent) throw e;
+      const state =
+        ev ??
+        new MatrixEvent({
+          type: EventType.RoomEncryption,
+          state_key: "",
+          room_id: roomId,
+          content: (await this.client.getStateEvent(roomId, EventType.RoomEncryption, "")) as Record<string, unknown>,
+        });
+      await crypto.onCryptoEvent(room, state);
+      await this.client.sendMessage(roomId, content as never);
+    }
   }
 
   async joinedMembers(roomId: string): Promise<string[]> {
@@ -234,6 +284,10 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
   async makePrivate(roomId: string): Promise<void> {
     await this.client.sendStateEvent(roomId, EventType.RoomJoinRules, { join_rule: "invite" } as never, "");
     await this.client.sendStateEvent(roomId, EventType.RoomHistoryVisibility, { history_visibility: "joined" } as never, "");
+    if (this.o.cryptoFile) {
+      const state = this.client.getRoom(roomId)?.currentState.getStateEvents(EventType.RoomEncryption, "");
+      if (!state) await this.client.sendStateEvent(roomId, EventType.RoomEncryption, { algorithm: "m.megolm.v1.aes-sha2" } as never, "");
+    }
   }
 
   async invite(roomId: string, userId: string): Promise<void> {

@@ -38,6 +38,8 @@ export interface BridgeChain extends ChainPort {
   head(): Promise<number>;
   events(group: string, from: number, to: number): Promise<GroupEvent[]>;
   feeDestinationKind(group: string): Promise<{ kind: number; nextReleaseAt: (token: string) => Promise<number>; balance: (token: string) => Promise<bigint> }>;
+  /** the name of the group function a transaction called, if it called one */
+  calledFunction(txHash: string): Promise<string | undefined>;
 }
 
 export interface BridgeOptions {
@@ -103,7 +105,7 @@ export class Bridge {
       if (safe <= cursor) continue;
       const events = await chain.events(b.group, cursor + 1, safe);
       if (events.length > 0) {
-        this.noteReasons(b, events);
+        await this.noteReasons(b, events);
         this.dirty.add(b.roomId);
       }
       store.setState(key, String(safe));
@@ -127,7 +129,7 @@ export class Bridge {
   }
 
   /** Remembers why each removed address left: the proposal that removed it, or its lapse. */
-  private noteReasons(b: RoomBinding, events: GroupEvent[]): void {
+  private async noteReasons(b: RoomBinding, events: GroupEvent[]): Promise<void> {
     for (const e of events) {
       if (e.name === "ProposalCreated") this.o.store.setState(`number:${b.group}:${String(e.args.proposalId)}`, String(e.args.number));
     }
@@ -138,8 +140,13 @@ export class Bridge {
       const account = String(e.args.account).toLowerCase();
       const pid = executedIn.get(e.txHash);
       const number = pid ? this.o.store.getState(`number:${b.group}:${pid}`) : undefined;
-      const reason = pid ? `removed by proposal ${number ? `#${number}` : pid.slice(0, 10)}` : `removed from the group`;
-      this.o.store.setState(`reason:${b.group}:${account}`, reason);
+      let reason: string;
+      if (pid) reason = `removed by proposal ${number ? `#${number}` : pid.slice(0, 10)}`;
+      else if ((await this.o.chain.calledFunction(e.txHash)) === "removeLapsed") reason = "membership lapsed: not paid through the grace period";
+      else reason = "removed by the group's admins or its governing contract";
+      // The keeper's own, more precise reason (with the date) wins.
+      const key = `reason:${b.group}:${account}`;
+      if (pid || !this.o.store.getState(key)) this.o.store.setState(key, reason);
     }
   }
 

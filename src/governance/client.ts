@@ -200,6 +200,16 @@ export class ChainClient {
     };
   }
 
+  async calledFunction(txHash: string): Promise<string | undefined> {
+    const tx = await this.provider.getTransaction(txHash);
+    if (!tx) return undefined;
+    try {
+      return groupInterface.parseTransaction({ data: tx.data })?.name;
+    } catch {
+      return undefined;
+    }
+  }
+
   async head(): Promise<number> {
     return this.provider.getBlockNumber();
   }
