@@ -29,6 +29,7 @@ export function quietConsole(): void {
 }
 
 interface Seen {
+  event: MatrixEvent;
   sender: string;
   body: string;
   msgtype: string;
@@ -63,7 +64,7 @@ export class ChatUser {
       const c = e.getContent() as { body?: string; msgtype?: string; "m.relates_to"?: { "m.in_reply_to"?: { event_id?: string } } };
       const list = this.seen.get(room.roomId) ?? [];
       const inReplyTo = c["m.relates_to"]?.["m.in_reply_to"]?.event_id;
-      list.push({ sender: e.getSender() ?? "", body: String(c.body ?? ""), msgtype: String(c.msgtype ?? ""), ...(inReplyTo ? { inReplyTo } : {}) });
+      list.push({ event: e, sender: e.getSender() ?? "", body: String(c.body ?? ""), msgtype: String(c.msgtype ?? ""), ...(inReplyTo ? { inReplyTo } : {}) });
       this.seen.set(room.roomId, list);
       this.wake();
     }
@@ -164,6 +165,35 @@ export class ChatUser {
 
   /** Milliseconds between the last `ask` and its answer. */
   lastLatencyMs = 0;
+
+  /** The message event whose body matches, as this client received it. */
+  eventWith(roomId: string, match: RegExp): MatrixEvent | undefined {
+    return (this.seen.get(roomId) ?? []).find((s) => match.test(s.body))?.event;
+  }
+
+  /**
+   * Tries this client's keys on an encrypted event another client received:
+   * returns the decrypted body, or undefined when this device has no key.
+   */
+  async tryDecrypt(e: MatrixEvent): Promise<string | undefined> {
+    const copy = new MatrixEvent({
+      type: e.getWireType(),
+      content: e.getWireContent(),
+      room_id: e.getRoomId()!,
+      sender: e.getSender()!,
+      event_id: `${e.getId()}-copy-${Math.random()}`,
+      origin_server_ts: e.getTs(),
+    });
+    await this.client.decryptEventIfNeeded(copy);
+    if (copy.isDecryptionFailure() || copy.getType() !== EventType.RoomMessage) return undefined;
+    return String((copy.getContent() as { body?: string }).body);
+  }
+
+  /** The Megolm session ids this device holds keys for, in `roomId`. */
+  async sessionIds(roomId: string): Promise<Set<string>> {
+    const keys = await this.client.getCrypto()!.exportRoomKeys();
+    return new Set(keys.filter((k) => k.room_id === roomId).map((k) => k.session_id));
+  }
 
   /** Every message body `from` sent in the room so far. */
   messagesFrom(roomId: string, from: string): string[] {

@@ -28,8 +28,8 @@ export interface RoomEnforcer {
   kick(roomId: string, userId: string, reason: string): Promise<void>;
   /** the bot's power level and the levels it needs */
   powers(roomId: string): Promise<{ mine: number; kick: number; invite: number }>;
-  /** discards the bot's outbound room key and sends `text` under a new one */
-  rotateKey(roomId: string, text: string): Promise<void>;
+  /** once `removed` is out of the room: discards the bot's outbound room key and sends `text` under a new one */
+  rotateKey(roomId: string, text: string, removed: string): Promise<void>;
   notice(roomId: string, text: string): Promise<void>;
 }
 
@@ -195,7 +195,7 @@ export class Bridge {
     for (const item of this.o.store.listOutbox("pending")) {
       const a = JSON.parse(item.payload) as RoomAction;
       try {
-        await this.o.rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`);
+        await this.o.rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`, a.userId);
         this.o.store.finishOutbox(item.id);
       } catch (e) {
         this.o.log(`bridge: notice after removing ${a.userId} failed, will retry: ${(e as Error).message}`);
