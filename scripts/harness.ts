@@ -1,12 +1,13 @@
 // The whole system, for the end-to-end tests and the demo: a real Synapse, a
 // real chain and the real bot process, plus registered users.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureSynapse, startSynapse, type SynapseHandle } from "./synapse.ts";
 import { startChain, type ChainHandle } from "./chain.ts";
 import { ChatUser } from "./chat.ts";
+import { startProxy, type Proxy } from "./proxy.ts";
 import type { Wallet } from "ethers";
 
 export interface BotProcess {
@@ -18,6 +19,12 @@ export interface BotProcess {
 
 export interface System {
   synapse: SynapseHandle;
+  /** the bot reaches the chain through this proxy (cut it to take the RPC away) */
+  rpcProxy: Proxy;
+  /** stops Synapse, keeping its database */
+  stopSynapse(): Promise<void>;
+  /** starts Synapse again on the same port and database */
+  startSynapse(): Promise<void>;
   chain: ChainHandle;
   bot: BotProcess;
   botUserId: string;
@@ -127,21 +134,36 @@ export function startBot(root: string, configPath: string, env: Record<string, s
 }
 
 export async function startSystem(o: SystemOptions): Promise<System> {
+  // CONCLAVE_E2E_LOG=FILE keeps every line the bot prints, for debugging a test.
+  const logFile = process.env.CONCLAVE_E2E_LOG;
+  if (logFile && !o.log) o = { ...o, log: (l: string) => appendFileSync(logFile, `${l}\n`) };
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), "conclave-system-"));
   await ensureSynapse(o.root);
-  const synapse = await startSynapse({ root: o.root, ...(o.synapsePort ? { port: o.synapsePort } : {}) });
+  // Synapse keeps its database in the system's dir, so it can be restarted.
+  const synapseDir = join(dir, "synapse");
+  let synapse = await startSynapse({ root: o.root, dir: synapseDir, ...(o.synapsePort ? { port: o.synapsePort } : {}) });
+  const synapsePort = Number(new URL(synapse.baseUrl).port);
   let chain: ChainHandle | undefined;
   try {
     chain = await startChain({ root: o.root, ...(o.chainPort ? { port: o.chainPort } : {}), ...(o.log ? { log: o.log } : {}) });
+    const rpcProxy = await startProxy(Number(new URL(chain.rpcUrl).port));
     const botReg = await synapse.registerUser("conclave", BOT_PASSWORD);
     const configPath = join(dir, "config.yaml");
     writeFileSync(
       configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: chain.rpcUrl, factory: chain.factory, storePath: join(dir, "conclave.sqlite") }, o.extraConfig),
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: rpcProxy.url, factory: chain.factory, storePath: join(dir, "conclave.sqlite") }, o.extraConfig),
     );
     const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey };
     const sys: System = {
       synapse,
+      rpcProxy,
+      async stopSynapse() {
+        await sys.synapse.stop();
+      },
+      async startSynapse() {
+        synapse = await startSynapse({ root: o.root, dir: synapseDir, port: synapsePort });
+        sys.synapse = synapse;
+      },
       chain,
       bot: startBot(o.root, configPath, env, o.log),
       botUserId: botReg.userId,
@@ -156,8 +178,10 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       async stop() {
         for (const u of Object.values(sys.users)) u.stop();
         await sys.bot.stop();
+        await rpcProxy.stop();
         await chain!.stop();
-        await synapse.stop();
+        await sys.synapse.stop();
+        if (!o.dir) rmSync(dir, { recursive: true, force: true });
       },
     };
     await sys.bot.waitFor(/ready:/, 120_000);

@@ -119,12 +119,15 @@ async function main(): Promise<void> {
     }
   }
   const wallet = new Wallet(config.chain.privateKey, provider);
-  const tx = new TxSender(wallet, store, { confirmations: config.chain.confirmations, log });
+  const tx = new TxSender(wallet, store, { pollMs: Math.min(config.chain.pollIntervalMs, 1000), log });
   const factory = await factoryAddress(config, wallet, store, chainId);
   const chain = new ChainClient(provider, factory, tx);
-  for (const r of await tx.resumePending().catch((e: unknown) => (log(`chain: resuming pending transactions failed: ${(e as Error).message}`), []))) {
-    log(`chain: resumed ${r.hash}: ${r.status}`);
-  }
+  // Transactions signed before a restart: the same bytes again, followed in
+  // the background (a slow chain must not keep the bot from answering).
+  void tx.resumePending().then(
+    (done) => done.forEach((r) => log(`chain: resumed ${r.hash}: ${r.status}`)),
+    (e: unknown) => log(`chain: resuming pending transactions failed, will retry on use: ${(e as Error).message}`),
+  );
 
   let linkSalt = store.getState("linkSalt");
   if (!linkSalt) {

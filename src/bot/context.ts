@@ -21,6 +21,7 @@ export interface ChainPort {
   proposalByNumber(group: string, number: number): Promise<ProposalInfo | undefined>;
   proposals(group: string, fromBlock: number): Promise<ProposalInfo[]>;
   member(group: string, address: string, blockTag?: number): Promise<MemberInfo>;
+  voteOf(group: string, proposalId: bigint, voter: string): Promise<number>;
   members(group: string): Promise<MemberInfo[]>;
   settings(group: string, blockTag?: number): Promise<GroupSettings>;
   domain(group: string): Promise<{ name: string; version: string; chainId: bigint; verifyingContract: string }>;

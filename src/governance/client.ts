@@ -133,6 +133,11 @@ export class ChainClient {
     };
   }
 
+  /** `voter`'s own vote on a proposal: 0 none, else VoteType + 1. */
+  async voteOf(group: string, proposalId: bigint, voter: string): Promise<number> {
+    return Number(await this.group(group).getFunction("voteOf")(proposalId, voter));
+  }
+
   async member(group: string, address: string, blockTag?: number): Promise<MemberInfo> {
     const v = await this.group(group).getFunction("memberInfo")(address, ...(blockTag !== undefined ? [{ blockTag }] : []));
     return {

@@ -22,8 +22,8 @@ export interface TxOutcome {
 }
 
 export interface TxSenderOptions {
-  /** blocks to wait after inclusion (0 = inclusion is enough) */
-  confirmations?: number;
+  /** how often to look for the receipt (ms) */
+  pollMs?: number;
   /** how long to wait for a receipt before giving up for now (ms) */
   timeoutMs?: number;
   log?: (line: string) => void;
@@ -93,12 +93,29 @@ export class TxSender {
       return { hash: rec.hash, status: rec.status, ...(receipt ? { receipt } : {}) };
     }
     await this.broadcast(rec);
-    const receipt = await this.provider.waitForTransaction(rec.hash, this.opts.confirmations ?? 0, this.opts.timeoutMs ?? 120_000);
+    const receipt = await this.waitIncluded(rec.hash);
     if (!receipt) throw new Error(`transaction ${rec.hash} (${rec.description}) not mined yet`);
     const status = receipt.status === 1 ? "mined" : "failed";
     this.store.setTxStatus(rec.intent, status, status === "failed" ? "reverted" : undefined);
     this.opts.log?.(`tx ${status}: ${rec.description} ${rec.hash}`);
     return { hash: rec.hash, status, receipt };
+  }
+
+  /**
+   * Polls for the receipt. (ethers' waitForTransaction can miss the block on
+   * an idle chain: it subscribes to new blocks after its first look, so a
+   * transaction mined in between waits for a block that never comes.)
+   * Inclusion is enough here: the bridge waits for confirmations before it
+   * acts on what the chain decided.
+   */
+  private async waitIncluded(hash: string): Promise<TransactionReceipt | null> {
+    const deadline = Date.now() + (this.opts.timeoutMs ?? 120_000);
+    for (;;) {
+      const r = await this.provider.getTransactionReceipt(hash);
+      if (r) return r;
+      if (Date.now() > deadline) return null;
+      await new Promise((resolve) => setTimeout(resolve, this.opts.pollMs ?? 100));
+    }
   }
 
   private async broadcast(rec: TxRecord): Promise<void> {

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { appendFileSync } from "node:fs";
 import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, groupRoom, linkWallet } from "../../scripts/scenario.ts";
@@ -31,7 +30,7 @@ async function rpc(method: string, params: unknown[] = []): Promise<unknown> {
 
 beforeAll(async () => {
   quietConsole();
-  sys = await startSystem({ root, users: ["alice", "bob", "carol", "dave", "mallory"], ...(process.env.CONCLAVE_E2E_LOG ? { log: (l: string) => appendFileSync(process.env.CONCLAVE_E2E_LOG!, `${l}\n`) } : {}) });
+  sys = await startSystem({ root, users: ["alice", "bob", "carol", "dave", "mallory"] });
   ({ alice, bob, carol, dave, mallory } = sys.users as Record<"alice" | "bob" | "carol" | "dave" | "mallory", ChatUser>);
   bot = sys.botUserId;
   provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });

@@ -52,6 +52,9 @@ class FakeChain implements ChainPort {
     this.sends++;
     throw new Error("no transaction may be sent in this test");
   }
+  async voteOf() {
+    return 0;
+  }
   async proposalByNumber() {
     return undefined;
   }

@@ -156,6 +156,8 @@ export async function vote(ctx: Ctx, number: number, choice: VoteChoice): Promis
   const { b, l } = await actor(ctx);
   const before = await findProposal(ctx, b, number);
   if (before.state !== ProposalState.Active) throw new Refusal(`Voting on #${number} is closed: it is ${STATE[before.state]}.`);
+  const mine = await ctx.chain.voteOf(b.group, before.id, l.address);
+  if (mine !== 0) throw new Refusal(`You have already voted ${["against", "for", "abstain"][mine - 1]} on #${number}; a vote cannot be changed.`);
   await ctx.chain.call(`vote:${b.group}:${number}:${l.address}`, b.group, "castVoteFor", [l.address, before.id, CHOICE[choice]], `vote ${choice} on #${number}`);
   const p = await findProposal(ctx, b, number);
   const lines = [`FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes} (quorum ${p.quorumVotes} of ${p.influence}); ${STATE[p.state]}`];

@@ -1,0 +1,44 @@
+// A TCP proxy on loopback that a test can cut and restore, to take a
+// service "away" from the bot and bring it back without losing its state.
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { freePort } from "./chain.ts";
+
+export interface Proxy {
+  port: number;
+  url: string;
+  /** refuses new connections and drops open ones */
+  cut(): Promise<void>;
+  /** accepts connections again, on the same port */
+  restore(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startProxy(targetPort: number): Promise<Proxy> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server = createServer((client) => {
+        const upstream = connect(targetPort, "127.0.0.1");
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("close", () => sockets.delete(s));
+          s.on("error", () => s.destroy());
+        }
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (server) server.close(() => resolve());
+      else resolve();
+      server = undefined;
+    });
+  await listen();
+  return { port, url: `http://127.0.0.1:${port}`, cut: close, restore: listen, stop: close };
+}

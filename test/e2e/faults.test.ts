@@ -1,0 +1,109 @@
+/**
+ * Faults, with the real parts: the bot killed between sending a transaction
+ * and seeing it mined; Synapse stopped and restarted; the RPC endpoint going
+ * away and coming back. The room converges; nothing is sent twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { startSystem, type System } from "../../scripts/harness.ts";
+import { authorize, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
+import { groupContract } from "../../src/governance/contracts.ts";
+import { encodeAccount } from "../../src/governance/encoding.ts";
+import { Action, VoteType } from "../../src/governance/types.ts";
+
+const root = join(import.meta.dirname, "../..");
+let sys: System;
+let alice: ChatUser, bob: ChatUser, carol: ChatUser, dave: ChatUser;
+let room: string;
+let bot: string;
+let group: string;
+let provider: JsonRpcProvider;
+let botAddress: string;
+
+const left = (who: ChatUser) =>
+  alice.until(`${who.userId} out`, () => (alice.client.getRoom(room)?.getMember(who.userId)?.membership === "leave" ? true : undefined), 90_000);
+
+/** A removal decided from the members' own wallets, without the bot. */
+async function removeOnChain(target: ChatUser, voters: ChatUser[]): Promise<void> {
+  const funder = new NonceManager(new Wallet(sys.chain.ownerKey, provider));
+  for (const v of voters) await (await funder.sendTransaction({ to: v.wallet.address, value: 10n ** 17n })).wait();
+  const [first, ...rest] = voters.map((v) => groupContract(group, new NonceManager(v.wallet.connect(provider))));
+  const payload = encodeAccount(target.wallet.address);
+  const rc = await (await first!.getFunction("propose")(Action.RemoveMember, payload)).wait();
+  const ev = rc!.logs.map((l: never) => first!.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "ProposalCreated")!;
+  for (const g of [first!, ...rest]) await (await g.getFunction("castVote")(ev.args.proposalId, VoteType.For)).wait();
+  await (await first!.getFunction("execute")(ev.args.number, Action.RemoveMember, payload)).wait();
+}
+
+beforeAll(async () => {
+  quietConsole();
+  sys = await startSystem({ root, users: ["alice", "bob", "carol", "dave"] });
+  ({ alice, bob, carol, dave } = sys.users as Record<"alice" | "bob" | "carol" | "dave", ChatUser>);
+  bot = sys.botUserId;
+  botAddress = new Wallet(sys.chain.botKey).address;
+  provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });
+  room = await groupRoom(alice, [bob, carol, dave], bot);
+  for (const u of [alice, bob, carol, dave]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
+  group = /0x[0-9a-fA-F]{40}/.exec(await alice.ask(room, "!dao create quorum=50%", bot))![0];
+  for (const u of [alice, bob]) expect(await authorize(u, room, bot)).toMatch(/Authorised/);
+}, 300_000);
+
+afterAll(async () => {
+  await provider?.send("evm_setAutomine", [true]).catch(() => undefined);
+  provider?.destroy();
+  await sys?.stop();
+}, 60_000);
+
+describe("faults", () => {
+  it("sends a transaction once when the bot is killed between sending it and seeing it mined", async () => {
+    expect(await alice.ask(room, "!propose add @nobody:localhost", bot)).toMatch(/not linked/);
+    const proposed = await bob.ask(room, "!propose remove @dave:localhost", bot);
+    expect(proposed).toMatch(/Proposal #1/);
+    const nonce = await provider.getTransactionCount(botAddress, "latest");
+    await provider.send("evm_setAutomine", [false]);
+    await alice.say(room, "!vote 1 yes");
+    // Wait until the bot's signed vote is in the node's pending block, then kill it.
+    for (let i = 0; ; i++) {
+      const pending = (await provider.send("eth_getBlockByNumber", ["pending", true])) as { transactions: { from: string }[] };
+      if (pending.transactions.some((t) => t.from.toLowerCase() === botAddress.toLowerCase())) break;
+      if (i > 300) throw new Error("the bot's vote never reached the node");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await sys.bot.stop("SIGKILL");
+    await sys.restartBot();
+    await provider.send("evm_mine", []);
+    await provider.send("evm_setAutomine", [true]);
+    await sys.bot.waitFor(/resumed 0x[0-9a-f]+: mined|tx mined: vote/);
+    expect(await provider.getTransactionCount(botAddress, "latest")).toBe(nonce + 1);
+    const p = await alice.ask(room, "!proposal 1", bot);
+    expect(p).toMatch(/FOR 1 · AGAINST 0/);
+    // Voting again is refused by the contract: the vote was counted once.
+    expect(await alice.ask(room, "!vote 1 yes", bot)).toMatch(/already voted/);
+    expect(await provider.getTransactionCount(botAddress, "latest")).toBe(nonce + 1);
+  });
+
+  it("catches up after Synapse was stopped and restarted", async () => {
+    await sys.stopSynapse();
+    await removeOnChain(dave, [alice, bob, carol]);
+    await new Promise((r) => setTimeout(r, 3000));
+    await sys.startSynapse();
+    await left(dave);
+    await alice.until("the notice", () => alice.messagesFrom(room, bot).find((t) => t.includes("Removed @dave:localhost: removed by proposal")));
+    // It said what it was waiting for while the homeserver was away.
+    expect(sys.bot.lines.some((l) => /bridge: .*(ECONNREFUSED|fetch failed|ConnectionError|network|socket)/i.test(l))).toBe(true);
+  });
+
+  it("waits for the RPC endpoint, says so, and catches up when it returns", async () => {
+    await sys.rpcProxy.cut();
+    expect(await alice.ask(room, "!status", bot)).toMatch(/chain cannot be reached right now/);
+    await removeOnChain(carol, [alice, bob]);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(alice.client.getRoom(room)?.getMember(carol.userId)?.membership).toBe("join");
+    await sys.rpcProxy.restore();
+    await left(carol);
+    await alice.until("the notice", () => alice.messagesFrom(room, bot).find((t) => t.includes("Removed @carol:localhost: removed by proposal")));
+    expect(sys.bot.lines.some((l) => /bridge: .*(ECONNREFUSED|could not|timeout|network|connect)/i.test(l))).toBe(true);
+  });
+});
