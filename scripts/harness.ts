@@ -41,6 +41,8 @@ export interface SystemOptions {
   users: string[];
   /** extra YAML appended to the bot's config */
   extraConfig?: string;
+  /** chain.confirmations of the bot (default 0) */
+  confirmations?: number;
   /** fixed ports (the demo) */
   synapsePort?: number;
   chainPort?: number;
@@ -52,7 +54,7 @@ export interface SystemOptions {
 
 const BOT_PASSWORD = "conclave-bot-password";
 
-export function botConfig(s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string }, extra = ""): string {
+export function botConfig(s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string; confirmations?: number }, extra = ""): string {
   return `homeserver:
   url: ${s.baseUrl}
   serverName: ${s.serverName}
@@ -62,7 +64,7 @@ bot:
   deviceName: Conclave bot
 chain:
   rpcUrl: ${s.rpcUrl}
-  confirmations: 0
+  confirmations: ${s.confirmations ?? 0}
   factory: "${s.factory}"
   privateKey: { env: CONCLAVE_CHAIN_KEY }
   pollIntervalMs: 200
@@ -151,7 +153,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const configPath = join(dir, "config.yaml");
     writeFileSync(
       configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: rpcProxy.url, factory: chain.factory, storePath: join(dir, "conclave.sqlite") }, o.extraConfig),
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: rpcProxy.url, factory: chain.factory, storePath: join(dir, "conclave.sqlite"), ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}) }, o.extraConfig),
     );
     const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey };
     const sys: System = {
