@@ -224,7 +224,12 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
     await this.client.kick(roomId, userId, reason);
   }
 
-  async powers(roomId: string): Promise<{ mine: number; kick: number; invite: number }> {
+  async setPowers(roomId: string, levels: Record<string, number>): Promise<void> {
+    const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as { users?: Record<string, number> };
+    await this.client.sendStateEvent(roomId, EventType.RoomPowerLevels, { ...pl, users: { ...(pl.users ?? {}), ...levels } } as never, "");
+  }
+
+  async powers(roomId: string): Promise<{ mine: number; kick: number; invite: number; users: Record<string, number>; creators: string[] }> {
     const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as {
       users?: Record<string, number>;
       users_default?: number;
@@ -234,7 +239,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
     // In room version 12 the creators have unlimited power and are not listed.
     const creators = this.client.getRoom(roomId)?.currentState.getStateEvents(EventType.RoomCreate, "")?.getSender();
     const mine = creators === this.o.userId ? Infinity : (pl.users?.[this.o.userId] ?? pl.users_default ?? 0);
-    return { mine, kick: pl.kick ?? 50, invite: pl.invite ?? 0 };
+    return { mine, kick: pl.kick ?? 50, invite: pl.invite ?? 0, users: pl.users ?? {}, creators: creators ? [creators] : [] };
   }
 
   async rotateKey(roomId: string, text: string, removed: string): Promise<void> {

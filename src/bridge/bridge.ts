@@ -13,11 +13,11 @@
  * most once a month when the destination is "release".
  */
 import { ZeroAddress } from "ethers";
-import { diffRoom, lapsedPastGrace, type Membership, type RoomAction, type Standing } from "./desired.ts";
+import { diffRoom, lapsedPastGrace, powerChanges, type Membership, type RoomAction, type Standing } from "./desired.ts";
 import type { ChainPort } from "../bot/context.ts";
 import type { GroupEvent } from "../governance/client.ts";
 import { decodeChainError, humanChainError } from "../governance/errors.ts";
-import { DestinationKind } from "../governance/types.ts";
+import { DestinationKind, Mode } from "../governance/types.ts";
 import type { RoomBinding, Store } from "../store/store.ts";
 import { formatTime } from "../bot/format.ts";
 
@@ -27,7 +27,9 @@ export interface RoomEnforcer {
   invite(roomId: string, userId: string): Promise<void>;
   kick(roomId: string, userId: string, reason: string): Promise<void>;
   /** the bot's power level and the levels it needs */
-  powers(roomId: string): Promise<{ mine: number; kick: number; invite: number }>;
+  powers(roomId: string): Promise<{ mine: number; kick: number; invite: number; users: Record<string, number>; creators: string[] }>;
+  /** sets the power levels of the given users */
+  setPowers(roomId: string, levels: Record<string, number>): Promise<void>;
   /** once `removed` is out of the room: discards the bot's outbound room key and sends `text` under a new one */
   rotateKey(roomId: string, text: string, removed: string): Promise<void>;
   notice(roomId: string, text: string): Promise<void>;
@@ -169,8 +171,9 @@ export class Bridge {
       if (r) reasons.set(s.address.toLowerCase(), r);
     }
     const actions = diffRoom({ botUserId: this.o.botUserId, room, standings, removalReasons: reasons });
-    if (actions.length === 0) return actions;
     const p = await rooms.powers(b.roomId);
+    await this.followMode(b, at, p.users, p.creators);
+    if (actions.length === 0) return actions;
     for (const a of actions) {
       const need = a.kind === "kick" ? p.kick : p.invite;
       if (p.mine < need) {
@@ -188,6 +191,25 @@ export class Bridge {
       }
     }
     return actions;
+  }
+
+  /** In admin mode the group's admins are room moderators. */
+  private async followMode(b: RoomBinding, at: number, current: Record<string, number>, creators: string[]): Promise<void> {
+    const settings = await this.o.chain.settings(b.group, at);
+    const adminUsers = settings.admins.map((a) => this.o.store.getLinkByAddress(b.roomId, a)?.userId).filter((u): u is string => u !== undefined);
+    const key = `promoted:${b.roomId}`;
+    const promotedByBot = JSON.parse(this.o.store.getState(key) ?? "[]") as string[];
+    const { set, promoted } = powerChanges({ adminMode: settings.config.mode === Mode.Admin, adminUsers, current, promotedByBot });
+    if (Object.keys(set).length > 0) {
+      try {
+        await this.o.rooms.setPowers(b.roomId, set);
+        this.o.log(`bridge: power levels in ${b.roomId}: ${JSON.stringify(set)}`);
+      } catch (e) {
+        await this.warn(b.roomId, `I could not set the admins' power levels (${(e as Error).message.slice(0, 80)}): raise my power level.`);
+        return;
+      }
+    }
+    this.o.store.setState(key, JSON.stringify(promoted));
   }
 
   /** After a kick: a new key for the bot's messages, and the notice, once. */

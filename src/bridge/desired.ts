@@ -68,3 +68,25 @@ export function diffRoom(input: DesiredInput): RoomAction[] {
 export function lapsedPastGrace(standings: { address: string; isMember: boolean; expiresAt: number }[], graceSeconds: number, now: number) {
   return standings.filter((s) => s.isMember && s.expiresAt !== 0xffffffff && s.expiresAt + graceSeconds <= now);
 }
+
+/** The power level admins get in admin mode (moderator). */
+export const ADMIN_POWER = 50;
+
+/**
+ * Power level changes so that, in admin mode, the group's admins are room
+ * moderators, and accounts the bot promoted before lose it when they stop
+ * being admins. Users the bot did not promote are left alone.
+ */
+export function powerChanges(input: {
+  adminMode: boolean;
+  adminUsers: string[];
+  current: Record<string, number>;
+  promotedByBot: string[];
+}): { set: Record<string, number>; promoted: string[] } {
+  const set: Record<string, number> = {};
+  const want = new Set(input.adminMode ? input.adminUsers : []);
+  for (const u of want) if ((input.current[u] ?? 0) < ADMIN_POWER) set[u] = ADMIN_POWER;
+  for (const u of input.promotedByBot) if (!want.has(u) && (input.current[u] ?? 0) === ADMIN_POWER) set[u] = 0;
+  const promoted = [...new Set([...input.promotedByBot.filter((u) => want.has(u)), ...Object.keys(set).filter((u) => set[u] === ADMIN_POWER)])];
+  return { set, promoted };
+}

@@ -86,6 +86,16 @@ describe("the room follows the group", () => {
     expect(alice.messagesFrom(room, bot).filter((t) => t.includes("Removed @carol:localhost")).length).toBe(1);
   });
 
+  it("makes the group's admins room moderators in admin mode", async () => {
+    const room2 = await groupRoom(alice, [bob, mallory], bot);
+    for (const u of [alice, bob]) expect(await linkWallet(u, room2, bot)).toMatch(/now linked/);
+    expect(await alice.ask(room2, "!dao create mode=admin admins=@bob:localhost", bot)).toMatch(/now a group/);
+    await alice.until("bob promoted", () => {
+      const pl = alice.client.getRoom(room2)?.currentState.getStateEvents("m.room.power_levels", "")?.getContent() as { users?: Record<string, number> } | undefined;
+      return pl?.users?.["@bob:localhost"] === 50 ? true : undefined;
+    });
+  });
+
   it("removes a member whose grace period ended, on-chain and from the room", async () => {
     // alice pays ahead from her wallet (fee 0); bob does not.
     const g = groupContract(group, new NonceManager(alice.wallet.connect(provider)));

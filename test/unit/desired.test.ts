@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { diffRoom, lapsedPastGrace, type Standing } from "../../src/bridge/desired.ts";
+import { diffRoom, lapsedPastGrace, powerChanges, type Standing } from "../../src/bridge/desired.ts";
 
 const BOT = "@conclave:x";
 const st = (userId: string, o: Partial<Standing> = {}): Standing => ({
@@ -52,5 +52,24 @@ describe("the room the chain wants", () => {
     expect(lapsedPastGrace([lapsed], 500, 1499)).toEqual([]);
     expect(lapsedPastGrace([lapsed], 500, 1500)).toEqual([lapsed]);
     expect(lapsedPastGrace([{ ...lapsed, expiresAt: 0xffffffff }], 0, 2 ** 40)).toEqual([]);
+  });
+});
+
+describe("power levels follow the mode", () => {
+  it("makes admins moderators in admin mode, and takes it back from those the bot promoted", () => {
+    expect(powerChanges({ adminMode: true, adminUsers: ["@a:x"], current: { "@owner:x": 100 }, promotedByBot: [] })).toEqual({
+      set: { "@a:x": 50 },
+      promoted: ["@a:x"],
+    });
+    // a is no longer admin; b becomes one; the owner's 100 is never touched.
+    expect(powerChanges({ adminMode: true, adminUsers: ["@b:x"], current: { "@a:x": 50, "@owner:x": 100 }, promotedByBot: ["@a:x"] })).toEqual({
+      set: { "@b:x": 50, "@a:x": 0 },
+      promoted: ["@b:x"],
+    });
+    // Leaving admin mode demotes everyone the bot promoted, and nobody else.
+    expect(powerChanges({ adminMode: false, adminUsers: ["@b:x"], current: { "@b:x": 50, "@c:x": 50 }, promotedByBot: ["@b:x"] })).toEqual({
+      set: { "@b:x": 0 },
+      promoted: [],
+    });
   });
 });
