@@ -43,6 +43,8 @@ export interface SystemOptions {
   extraConfig?: string;
   /** chain.confirmations of the bot (default 0) */
   confirmations?: number;
+  /** bridge.fullPassSeconds of the bot (default 2, so tests see keeper work soon) */
+  fullPassSeconds?: number;
   /** fixed ports (the demo) */
   synapsePort?: number;
   chainPort?: number;
@@ -54,7 +56,10 @@ export interface SystemOptions {
 
 const BOT_PASSWORD = "conclave-bot-password";
 
-export function botConfig(s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string; confirmations?: number }, extra = ""): string {
+export function botConfig(
+  s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string; confirmations?: number; fullPassSeconds?: number },
+  extra = "",
+): string {
   return `homeserver:
   url: ${s.baseUrl}
   serverName: ${s.serverName}
@@ -77,7 +82,7 @@ groupDefaults:
 safety:
   minAddQuorum: 20%
 bridge:
-  fullPassSeconds: 2
+  fullPassSeconds: ${s.fullPassSeconds ?? 2}
 ${extra}`;
 }
 
@@ -153,7 +158,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const configPath = join(dir, "config.yaml");
     writeFileSync(
       configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: rpcProxy.url, factory: chain.factory, storePath: join(dir, "conclave.sqlite"), ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}) }, o.extraConfig),
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: rpcProxy.url, factory: chain.factory, storePath: join(dir, "conclave.sqlite"), ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}) }, o.extraConfig),
     );
     const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey };
     const sys: System = {

@@ -245,12 +245,13 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
   async rotateKey(roomId: string, text: string, removed: string): Promise<void> {
     // The new key must not reach the removed account: wait until this
     // client's view of the room (which decides who gets the key) has it out.
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 2_000;
     for (;;) {
       const m = this.client.getRoom(roomId)?.getMember(removed)?.membership;
       if (m !== "join" && m !== "invite") break;
+      // Not yet: the caller tries again on its next pass.
       if (Date.now() > deadline) throw new Error(`${removed} still shows as ${m} in ${roomId}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 50));
     }
     // Without end-to-end encryption there is no room key to rotate; the
     // encrypted path discards the bot's outbound session first.

@@ -28,6 +28,7 @@ export interface RoomEnforcer {
   kick(roomId: string, userId: string, reason: string): Promise<void>;
   /** the bot's power level and the levels it needs */
   powers(roomId: string): Promise<{ mine: number; kick: number; invite: number; users: Record<string, number>; creators: string[] }>;
+
   /** sets the power levels of the given users */
   setPowers(roomId: string, levels: Record<string, number>): Promise<void>;
   /** once `removed` is out of the room: discards the bot's outbound room key and sends `text` under a new one */
@@ -180,14 +181,32 @@ export class Bridge {
         await this.warn(b.roomId, `I need power level ${need} to ${a.kind} members and have ${p.mine}: the room does not follow the group until a room admin raises it.`);
         continue;
       }
-      if (a.kind === "invite") {
-        await rooms.invite(b.roomId, a.userId);
-        this.o.log(`bridge: invited ${a.userId} to ${b.roomId} (${a.reason})`);
-      } else {
+      try {
+        if (a.kind === "invite") {
+          await rooms.invite(b.roomId, a.userId);
+          this.o.log(`bridge: invited ${a.userId} to ${b.roomId} (${a.reason})`);
+          continue;
+        }
+        // Nobody can kick a room creator or someone with at least the bot's power.
+        const theirs = p.creators.includes(a.userId) ? Infinity : (p.users[a.userId] ?? 0);
+        if (theirs >= p.mine) {
+          await this.warn(b.roomId, `${a.userId} is not a member of the group (${a.reason}), but has at least my power level: a room admin must remove them.`);
+          continue;
+        }
         // The follow-up (new key, notice) is owed from the moment we decide to kick.
-        store.addOutbox({ id: `rotate:${b.roomId}:${a.userId}:${Date.now()}`, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
-        await rooms.kick(b.roomId, a.userId, a.reason);
+        const id = `rotate:${b.roomId}:${a.userId}:${Date.now()}`;
+        store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
+        try {
+          await rooms.kick(b.roomId, a.userId, a.reason);
+        } catch (e) {
+          store.finishOutbox(id);
+          throw e;
+        }
         this.o.log(`bridge: kicked ${a.userId} from ${b.roomId} (${a.reason})`);
+      } catch (e) {
+        // One failed action must not hold up the others.
+        this.o.log(`bridge: could not ${a.kind} ${a.userId} in ${b.roomId}: ${(e as Error).message.slice(0, 200)}`);
+        this.dirty.add(b.roomId);
       }
     }
     return actions;
