@@ -42,7 +42,11 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
     });
     members.set(roomId, list);
   }
+  // As after the bridge read every event: reconcile reads the chain at its cursor.
+  const head = await ethers.provider.getBlockNumber();
+  for (const b of store.listBindings()) store.setState(`cursor:${b.group}`, String(head));
   let actions = 0;
+  let reads = 0;
   const rooms: RoomEnforcer = {
     roomMembers: async (roomId) => members.get(roomId) ?? [],
     invite: async () => void actions++,
@@ -53,7 +57,11 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
     notice: async () => {},
   };
   const wallet = Wallet.createRandom().connect(ethers.provider) as unknown as Wallet;
-  const chain = new ChainClient(ethers.provider, await factory.getAddress(), new TxSender(wallet, store));
+  const client = new ChainClient(ethers.provider, await factory.getAddress(), new TxSender(wallet, store));
+  // Count the member reads, to be sure the pass really looked at everyone.
+  const chain = Object.assign(Object.create(client) as ChainClient, {
+    member: (g: string, a: string, t?: number) => (reads++, client.member(g, a, t)),
+  });
   const bridge = new Bridge({ store, chain, rooms, botUserId: "@conclave:localhost", confirmations: 0, pollMs: 1000, fullPassMs: 1000, log: () => {} });
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
@@ -65,5 +73,6 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
   store.close();
   rmSync(dir, { recursive: true, force: true });
   if (actions !== 0) throw new Error(`a pass over rooms that match their groups took ${actions} actions`);
+  if (reads !== roomCount * membersPerRoom) throw new Error(`the pass read ${reads} standings, not ${roomCount * membersPerRoom}`);
   return { rooms: roomCount, membersPerRoom, seconds: Math.round(seconds * 100) / 100, peakRssMiB: Math.round(peak / 2 ** 20) };
 }

@@ -159,7 +159,11 @@ export class Bridge {
     // The room first, then the chain: whatever the room shows was caused by
     // chain state at least as old as the block read below.
     const room = await rooms.roomMembers(b.roomId);
-    const at = (await chain.head()) - this.o.confirmations;
+    // No further than the events already read: a removal seen here has its
+    // reason (the proposal, the lapse) recorded.
+    const cursor = Number(store.getState(`cursor:${b.group}`) ?? String(b.fromBlock - 1));
+    const at = Math.min((await chain.head()) - this.o.confirmations, cursor);
+    if (at < b.fromBlock) return [];
     const links = store.listLinks(b.roomId);
     const standings: Standing[] = [];
     for (const l of links) {
