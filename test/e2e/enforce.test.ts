@@ -5,11 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { readFileSync } from "node:fs";
+import { ContractFactory, JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
-import { groupContract } from "../../src/governance/contracts.ts";
+import { groupContract, groupInterface } from "../../src/governance/contracts.ts";
 import { encodeAccount } from "../../src/governance/encoding.ts";
 import { Action, VoteType } from "../../src/governance/types.ts";
 
@@ -94,6 +95,28 @@ describe("the room follows the group", () => {
       const pl = alice.client.getRoom(room2)?.currentState.getStateEvents("m.room.power_levels", "")?.getContent() as { users?: Record<string, number> } | undefined;
       return pl?.users?.["@bob:localhost"] === 50 ? true : undefined;
     });
+  });
+
+  it("follows an external governing contract: its additions are invited, its removals kicked", async () => {
+    const artifact = JSON.parse(readFileSync(join(root, "artifacts/contracts/mocks/Forwarder.sol/Forwarder.json"), "utf8"));
+    const owner = new NonceManager(new Wallet(sys.chain.ownerKey, provider));
+    const fwd = await new ContractFactory(artifact.abi, artifact.bytecode, owner).deploy(await owner.getAddress());
+    await fwd.waitForDeployment();
+    const room3 = await groupRoom(alice, [bob, mallory], bot);
+    for (const u of [alice, bob]) expect(await linkWallet(u, room3, bot)).toMatch(/now linked/);
+    const created = await alice.ask(room3, `!dao create mode=external controller=${await fwd.getAddress()}`, bot);
+    expect(created).toMatch(/now a group: 0x/);
+    const g3 = /0x[0-9a-fA-F]{40}/.exec(created)![0];
+    expect(await alice.ask(room3, "!propose remove @bob:localhost", bot)).toMatch(/governed by an external system|authorised/);
+    const carolDm = await dm(carol, bot);
+    expect(await linkWallet(carol, carolDm, bot, room3)).toMatch(/now linked/);
+    const forward = async (fn: string, who: string) =>
+      (await (await fwd.getFunction("forward")(g3, groupInterface.encodeFunctionData(fn, [who]))).wait());
+    await forward("addMember", carol.wallet.address);
+    await carol.until("an invite from the external decision", () => (carol.client.getRoom(room3)?.getMyMembership() === "invite" ? true : undefined));
+    await forward("removeMember", bob.wallet.address);
+    await alice.until("bob removed by the governing contract", () => (alice.client.getRoom(room3)?.getMember(bob.userId)?.membership === "leave" ? true : undefined));
+    await alice.until("the notice", () => alice.messagesFrom(room3, bot).find((t) => t.includes("Removed @bob:localhost: removed by the group's admins or its governing contract")));
   });
 
   it("removes a member whose grace period ended, on-chain and from the room", async () => {

@@ -47,11 +47,12 @@ export function applyOptions(ctx: Ctx, base: GroupSettings, o: GroupOptions, dec
       return l.address;
     });
   }
+  const controller = o.controller ?? base.controller;
   if (c.mode === Mode.Admin && admins.length === 0) throw new Refusal("Admin mode needs admins: add admins=@alice,@bob.");
-  if (c.mode === Mode.External && base.controller === ZeroAddress) {
-    throw new Refusal("External mode needs the governing contract's address; set it in the bot's configuration or on the web page.");
+  if (c.mode === Mode.External && controller === ZeroAddress) {
+    throw new Refusal("External mode needs the governing contract: add controller=0x… (a Governor's timelock, a Safe…).");
   }
-  return { ...base, config: c, admins };
+  return { ...base, config: c, admins, controller };
 }
 
 /** A settings summary, one line per setting. */

@@ -68,6 +68,7 @@ export const OPTION_KEYS = [
   "quorum.custom",
   "admins",
   "custom-calls",
+  "controller",
 ] as const;
 export type OptionKey = (typeof OPTION_KEYS)[number];
 
@@ -100,6 +101,8 @@ export interface GroupOptions {
   admins?: UserId[];
   /** `custom-calls`. */
   customCallsAllowed?: boolean;
+  /** `controller`: the governing contract of external mode. */
+  controller?: Address;
 }
 
 export interface ReleaseShare {
@@ -708,6 +711,15 @@ const OPTION_SPECS: ReadonlyMap<string, OptionSpec> = new Map(
         },
       },
       {
+        key: "controller",
+        apply(v, o) {
+          const a = address(v);
+          if (a === undefined || a === ZERO) return `controller must be a contract address (0x and 40 hex digits); got ${quote(v)}.`;
+          o.controller = a;
+          return undefined;
+        },
+      },
+      {
         key: "token",
         apply(v, o) {
           if (v.toLowerCase() === "native") {
@@ -1114,6 +1126,7 @@ const OPTION_HELP: readonly (readonly [string, string])[] = [
   ],
   ["admins=@a:server,@b:server", "admins for admin mode (or none)"],
   ["custom-calls=on|off", "whether custom-call proposals are allowed"],
+  ["controller=0x…", "the governing contract (a Governor's timelock, a Safe…) for external mode"],
 ];
 
 /**
