@@ -87,6 +87,18 @@ describe("the room follows the group", () => {
     expect(alice.messagesFrom(room, bot).filter((t) => t.includes("Removed @carol:localhost")).length).toBe(1);
   });
 
+  it("says so in the room when it lacks the power to enforce", async () => {
+    // A room whose creator gives the bot no power.
+    const weak = await alice.createRoom("No power", [bot, bob.userId, mallory.userId]);
+    for (const u of [bob, mallory]) await u.join(weak);
+    await alice.seesJoined(weak, bot);
+    for (const u of [alice, bob]) expect(await linkWallet(u, weak, bot)).toMatch(/now linked/);
+    expect(await alice.ask(weak, "!dao create", bot)).toMatch(/could not make the room invite-only[\s\S]*power level 100/);
+    // mallory has no membership: the bot cannot kick her and says what it needs.
+    await alice.until("the warning", () => alice.messagesFrom(weak, bot).find((t) => /I need power level 50 to kick members and have 0/.test(t)));
+    expect(alice.client.getRoom(weak)?.getMember(mallory.userId)?.membership).toBe("join");
+  });
+
   it("makes the group's admins room moderators in admin mode", async () => {
     const room2 = await groupRoom(alice, [bob, mallory], bot);
     for (const u of [alice, bob]) expect(await linkWallet(u, room2, bot)).toMatch(/now linked/);
