@@ -43,6 +43,8 @@ export interface BridgeChain extends ChainPort {
   feeDestinationKind(group: string): Promise<{ kind: number; nextReleaseAt: (token: string) => Promise<number>; balance: (token: string) => Promise<bigint> }>;
   /** the name of the group function a transaction called, if it called one */
   calledFunction(txHash: string): Promise<string | undefined>;
+  /** the standing of many accounts at a block, in few calls */
+  standings(group: string, addresses: string[], blockTag: number): Promise<Map<string, { isMember: boolean; active: boolean; approved: boolean; expiresAt: number }>>;
 }
 
 export interface BridgeOptions {
@@ -165,11 +167,8 @@ export class Bridge {
     const at = Math.min((await chain.head()) - this.o.confirmations, cursor);
     if (at < b.fromBlock) return [];
     const links = store.listLinks(b.roomId);
-    const standings: Standing[] = [];
-    for (const l of links) {
-      const m = await chain.member(b.group, l.address, at);
-      standings.push({ userId: l.userId, address: l.address, isMember: m.isMember, active: m.active, approved: m.approved, expiresAt: m.expiresAt });
-    }
+    const byAddress = await chain.standings(b.group, links.map((l) => l.address), at);
+    const standings: Standing[] = links.map((l) => ({ userId: l.userId, address: l.address, ...byAddress.get(l.address.toLowerCase())! }));
     const reasons = new Map<string, string>();
     for (const s of standings) {
       const r = store.getState(`reason:${b.group}:${s.address.toLowerCase()}`);
