@@ -6,10 +6,10 @@
 // usage: npm run bench:gas
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { network, artifacts } from "hardhat";
-import { Contract, type InterfaceAbi, type Signer, type TransactionReceipt } from "ethers";
+import { network } from "hardhat";
+import { Contract, type Signer, type TransactionReceipt } from "ethers";
 import { measureOz } from "./oz.ts";
-import { mergeGroupAbi } from "../src/governance/abi.ts";
+import { GROUP_ABI } from "../src/governance/contracts.ts";
 import { destinationValues, encodeAccount, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
 import { Action, Mode, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
 
@@ -18,10 +18,7 @@ const { time } = networkHelpers;
 const DAY = 86_400;
 const ZERO = "0x0000000000000000000000000000000000000000";
 
-async function groupAbi(): Promise<InterfaceAbi> {
-  return mergeGroupAbi((await artifacts.readArtifact("Group")).abi, (await artifacts.readArtifact("GroupExtension")).abi);
-}
-const ABI = await groupAbi();
+const ABI = GROUP_ABI;
 
 function settings(period: number): GroupSettings {
   return {

@@ -1,7 +1,11 @@
 // Steps people take in chat, shared by the end-to-end tests and the demo's
 // scripted walk-through. Each step sends real chat text through a real
 // Matrix client and returns the bot's answer.
+import { NonceManager, Wallet, type JsonRpcProvider } from "ethers";
 import type { ChatUser } from "./chat.ts";
+import { groupContract } from "../src/governance/contracts.ts";
+import { encodeAccount } from "../src/governance/encoding.ts";
+import { ProposalState, VoteType } from "../src/governance/types.ts";
 
 /** `!link` then `!verify` with the user's wallet; returns the bot's last answer. */
 export async function linkWallet(u: ChatUser, roomId: string, bot: string, groupRoom?: string): Promise<string> {
@@ -46,4 +50,31 @@ export async function dm(u: ChatUser, bot: string): Promise<string> {
 export function expectMatch(text: string, re: RegExp, step: string): string {
   if (!re.test(text)) throw new Error(`${step}: expected ${re}, got:\n${text}`);
   return text;
+}
+
+/**
+ * A proposal decided and executed from the members' own wallets, without the
+ * bot (funded from `funderKey` for gas): what any member could do in a wallet.
+ */
+export async function decideOnChain(o: {
+  provider: JsonRpcProvider;
+  funderKey: string;
+  group: string;
+  voters: ChatUser[];
+  action: number;
+  account: string;
+}): Promise<void> {
+  // NonceManager: the node's "pending" count lags right after a block.
+  const funder = new NonceManager(new Wallet(o.funderKey, o.provider));
+  for (const v of o.voters) await (await funder.sendTransaction({ to: v.wallet.address, value: 10n ** 17n })).wait();
+  const [first, ...rest] = o.voters.map((v) => groupContract(o.group, new NonceManager(v.wallet.connect(o.provider))));
+  const payload = encodeAccount(o.account);
+  const rc = await (await first!.getFunction("propose")(o.action, payload)).wait();
+  const ev = rc!.logs.map((l: never) => first!.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "ProposalCreated")!;
+  for (const g of [first!, ...rest]) {
+    // Voting closes once the outcome is decided.
+    if (Number(await g.getFunction("state")(ev.args.proposalId)) !== ProposalState.Active) break;
+    await (await g.getFunction("castVote")(ev.args.proposalId, VoteType.For)).wait();
+  }
+  await (await first!.getFunction("execute")(ev.args.number, o.action, payload)).wait();
 }

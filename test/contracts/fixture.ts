@@ -2,9 +2,9 @@
  * Shared set-up for the contract tests: one in-process Hardhat network per
  * test file, a factory, and helpers to create groups and run proposals.
  */
-import { network, artifacts } from "hardhat";
-import { Contract, Interface, ZeroAddress, type InterfaceAbi, type Signer } from "ethers";
-import { mergeGroupAbi } from "../../src/governance/abi.ts";
+import { network } from "hardhat";
+import { Contract, Interface, ZeroAddress, type Signer } from "ethers";
+import { GROUP_ABI } from "../../src/governance/contracts.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../../src/governance/encoding.ts";
 import {
   Action,
@@ -23,12 +23,8 @@ export const DAY = 24 * 3600;
 export const MIN_ADD_QUORUM_BPS = 2000;
 export const MIN_NATIVE_FEE = ethers.parseEther("0.01");
 
-/** The ABI of a group: Group's functions plus those its fallback reaches in GroupExtension. */
-export async function groupAbi(): Promise<InterfaceAbi> {
-  return mergeGroupAbi((await artifacts.readArtifact("Group")).abi, (await artifacts.readArtifact("GroupExtension")).abi);
-}
-
-export const GROUP_ABI = await groupAbi();
+/** The group ABI the bot uses (test/unit/abi.test.ts keeps it equal to the contracts). */
+export { GROUP_ABI };
 export const groupInterface = new Interface(GROUP_ABI);
 
 export function defaultConfig(overrides: Partial<GroupConfig> = {}): GroupConfig {

@@ -8,11 +8,10 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { ContractFactory, JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, decideOnChain, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { groupContract, groupInterface } from "../../src/governance/contracts.ts";
-import { encodeAccount } from "../../src/governance/encoding.ts";
-import { Action, VoteType } from "../../src/governance/types.ts";
+import { Action } from "../../src/governance/types.ts";
 
 const root = join(import.meta.dirname, "../..");
 const DAY = 86_400;
@@ -66,17 +65,7 @@ describe("the room follows the group", () => {
   it("catches up after being down: a removal decided meanwhile is enforced once", async () => {
     await sys.bot.stop("SIGKILL");
     // alice and bob vote from their own wallets while the bot is down.
-    const funder = new Wallet(sys.chain.ownerKey, provider);
-    let nonce = await provider.getTransactionCount(funder.address, "latest");
-    for (const u of [alice, bob]) await (await funder.sendTransaction({ to: u.wallet.address, value: 10n ** 17n, nonce: nonce++ })).wait();
-    // NonceManager: the node's "pending" count lags right after a block.
-    const a = groupContract(group, new NonceManager(alice.wallet.connect(provider)));
-    const payload = encodeAccount(carol.wallet.address);
-    const rc = await (await a.getFunction("propose")(Action.RemoveMember, payload)).wait();
-    const ev = rc!.logs.map((l: never) => a.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "ProposalCreated")!;
-    await (await a.getFunction("castVote")(ev.args.proposalId, VoteType.For)).wait();
-    await (await groupContract(group, new NonceManager(bob.wallet.connect(provider))).getFunction("castVote")(ev.args.proposalId, VoteType.For)).wait();
-    await (await a.getFunction("execute")(ev.args.number, Action.RemoveMember, payload)).wait();
+    await decideOnChain({ provider, funderKey: sys.chain.ownerKey, group, voters: [alice, bob], action: Action.RemoveMember, account: carol.wallet.address });
     expect(membership(alice, carol.userId)).toBe("join");
     await sys.restartBot();
     await alice.until("carol kicked after the restart", () => (membership(alice, carol.userId) === "leave" ? true : undefined));

@@ -5,13 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { JsonRpcProvider, Wallet } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, decideOnChain, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
-import { groupContract } from "../../src/governance/contracts.ts";
-import { encodeAccount } from "../../src/governance/encoding.ts";
-import { Action, VoteType } from "../../src/governance/types.ts";
+import { Action } from "../../src/governance/types.ts";
 
 const root = join(import.meta.dirname, "../..");
 let sys: System;
@@ -26,16 +24,8 @@ const left = (who: ChatUser) =>
   alice.until(`${who.userId} out`, () => (alice.client.getRoom(room)?.getMember(who.userId)?.membership === "leave" ? true : undefined), 90_000);
 
 /** A removal decided from the members' own wallets, without the bot. */
-async function removeOnChain(target: ChatUser, voters: ChatUser[]): Promise<void> {
-  const funder = new NonceManager(new Wallet(sys.chain.ownerKey, provider));
-  for (const v of voters) await (await funder.sendTransaction({ to: v.wallet.address, value: 10n ** 17n })).wait();
-  const [first, ...rest] = voters.map((v) => groupContract(group, new NonceManager(v.wallet.connect(provider))));
-  const payload = encodeAccount(target.wallet.address);
-  const rc = await (await first!.getFunction("propose")(Action.RemoveMember, payload)).wait();
-  const ev = rc!.logs.map((l: never) => first!.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "ProposalCreated")!;
-  for (const g of [first!, ...rest]) await (await g.getFunction("castVote")(ev.args.proposalId, VoteType.For)).wait();
-  await (await first!.getFunction("execute")(ev.args.number, Action.RemoveMember, payload)).wait();
-}
+const removeOnChain = (target: ChatUser, voters: ChatUser[]) =>
+  decideOnChain({ provider, funderKey: sys.chain.ownerKey, group, voters, action: Action.RemoveMember, account: target.wallet.address });
 
 beforeAll(async () => {
   quietConsole();
