@@ -34,6 +34,7 @@ function settings(period: number): GroupSettings {
       gracePeriod: 7 * DAY,
       mode: Mode.Vote,
       customCallsAllowed: false,
+      maxOpenProposals: 3,
       fee: 0n,
       feeToken: ZERO,
     },
