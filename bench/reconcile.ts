@@ -25,7 +25,7 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
   const config = {
     defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
     feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 86400, period: 30 * 86400, gracePeriod: 86400,
-    mode: Mode.Vote, customCallsAllowed: false, fee: 0n, feeToken: ethers.ZeroAddress,
+    mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ethers.ZeroAddress,
   };
   for (let r = 0; r < roomCount; r++) {
     const addresses = Array.from({ length: membersPerRoom }, () => Wallet.createRandom().address);

@@ -406,7 +406,7 @@ describe("defaults and conversions", () => {
     expect(warnings).toEqual([]);
     expect(config).toEqual({
       homeserver: { url: "https://matrix.example.org" },
-      bot: { userId: "@conclave:example.org", password: "pw" },
+      bot: { userId: "@conclave:example.org", password: "pw", authorizationDays: 180 },
       chain: { rpcUrl: "http://127.0.0.1:8545", confirmations: 1, factory: "deploy", privateKey: KEY, pollIntervalMs: 1000 },
       store: { path: "/tmp/conclave.sqlite" },
       groupDefaults: {
@@ -420,6 +420,7 @@ describe("defaults and conversions", () => {
         mode: "vote",
         feeDestination: { kind: "locked" },
         customCallsAllowed: false,
+        maxOpenProposals: 3,
       },
       safety: { minAddQuorum: 2000, minFee: 1_000_000_000_000_000n, minTokenFees: {} },
       creators: "anyone",

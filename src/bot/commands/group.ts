@@ -39,6 +39,7 @@ export function applyOptions(ctx: Ctx, base: GroupSettings, o: GroupOptions, dec
   if (o.feeDestinationQuorumBps !== undefined) c.feeDestinationQuorumBps = o.feeDestinationQuorumBps;
   if (o.customQuorumBps !== undefined) c.customQuorumBps = o.customQuorumBps;
   if (o.customCallsAllowed !== undefined) c.customCallsAllowed = o.customCallsAllowed;
+  if (o.maxOpenProposals !== undefined) c.maxOpenProposals = o.maxOpenProposals;
   let admins = base.admins;
   if (o.admins !== undefined) {
     admins = o.admins.map((u) => {
