@@ -18,7 +18,7 @@ import type { Membership } from "../src/bridge/desired.ts";
 export async function measureReconcile(roomCount: number, membersPerRoom: number) {
   const { ethers } = await network.connect();
   const [deployer] = await ethers.getSigners();
-  const factory = (await ethers.deployContract("GroupFactory", [await deployer!.getAddress(), 0, 0])) as unknown as Contract;
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
   const dir = mkdtempSync(join(tmpdir(), "conclave-reconcile-"));
   const store = new SqliteStore(join(dir, "s.sqlite"));
   const members = new Map<string, { userId: string; membership: Membership }[]>();

@@ -122,13 +122,12 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         _checkQuorum(c.configQuorumBps, true);
         _checkQuorum(c.feeDestinationQuorumBps, true);
         _checkQuorum(c.customQuorumBps, true);
-        if (c.votingPeriod == 0 || c.votingPeriod > GroupConstants.MAX_DURATION) {
-            revert GroupInvalidDuration(Duration.VotingPeriod, c.votingPeriod, GroupConstants.MAX_DURATION);
+        uint256 max = GroupConstants.MAX_DURATION;
+        if (c.votingPeriod == 0 || c.votingPeriod > max) revert GroupInvalidDuration(Duration.VotingPeriod, c.votingPeriod, 1, max);
+        if (c.period != 0 && (c.period < GroupConstants.MIN_PERIOD || c.period > max)) {
+            revert GroupInvalidDuration(Duration.Period, c.period, GroupConstants.MIN_PERIOD, max);
         }
-        if (c.period > GroupConstants.MAX_DURATION) revert GroupInvalidDuration(Duration.Period, c.period, GroupConstants.MAX_DURATION);
-        if (c.gracePeriod > GroupConstants.MAX_DURATION) {
-            revert GroupInvalidDuration(Duration.GracePeriod, c.gracePeriod, GroupConstants.MAX_DURATION);
-        }
+        if (c.gracePeriod > max) revert GroupInvalidDuration(Duration.GracePeriod, c.gracePeriod, 0, max);
         if (c.maxOpenProposals == 0 || c.maxOpenProposals > GroupConstants.MAX_OPEN_PROPOSALS) {
             revert GroupInvalidMaxOpenProposals(c.maxOpenProposals, GroupConstants.MAX_OPEN_PROPOSALS);
         }

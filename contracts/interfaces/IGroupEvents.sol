@@ -67,7 +67,7 @@ interface IGroupEvents {
     error GroupNotActive(address account);
     error GroupInvalidAccount(address account);
     error GroupNoFounders();
-    /// @notice The group has the most active members a proposal can count (65535).
+    /// @notice The group has the most active members it can count (32,767).
     error GroupFull();
     /// @notice More founders than one creation takes (256).
     error GroupTooManyFounders(uint256 count, uint256 max);
@@ -120,8 +120,8 @@ interface IGroupEvents {
 
     /// @notice A quorum is above 100% (10000 basis points).
     error GroupInvalidQuorum(uint16 quorumBps);
-    /// @notice `which` is `value` seconds; it must be at most `max` (the voting period at least 1).
-    error GroupInvalidDuration(Duration which, uint256 value, uint256 max);
+    /// @notice `which` is `value` seconds; it must be from `min` to `max` (a fee period may also be 0, for life).
+    error GroupInvalidDuration(Duration which, uint256 value, uint256 min, uint256 max);
     /// @notice The open-proposal cap must be 1 .. `max`.
     error GroupInvalidMaxOpenProposals(uint8 value, uint8 max);
     /// @notice Admin mode needs at least one admin.

@@ -116,14 +116,16 @@ struct GroupInit {
 library GroupConstants {
     uint16 internal constant QUORUM_DEFAULT = type(uint16).max;
     uint16 internal constant BPS = 10_000;
-    // Members are counted in 16 bits inside a proposal.
-    uint32 internal constant MAX_ACTIVE_MEMBERS = type(uint16).max;
+    // Active members of one group, at most: counts in the expiry trees stay below 2^15.
+    uint32 internal constant MAX_ACTIVE_MEMBERS = 32_767;
     // Founders of one group: creation is one transaction.
     uint256 internal constant MAX_FOUNDERS = 256;
     // Paid-through time of a lifetime membership (period 0), in the group's clock.
     uint32 internal constant LIFETIME = type(uint32).max;
     // Longest voting period, fee period and grace period: about ten years.
     uint32 internal constant MAX_DURATION = 3650 days;
+    // Shortest fee period (other than 0, for life): a member's periods never end twice in a day.
+    uint32 internal constant MIN_PERIOD = 1 days;
     // How far ahead a subscription may be paid: twice the longest period.
     uint32 internal constant MAX_PAID_AHEAD = 2 * MAX_DURATION;
     // Open proposals one member may have at a time, at most (the setting's upper limit).

@@ -51,7 +51,7 @@ abstract contract TallyBase {
 
     function setUp() public virtual {
         vm.warp(T0);
-        factory = new GroupFactory(address(this), 0, 0);
+        factory = new GroupFactory(address(this), 0, 0, address(new Group(address(new GroupExtension()))));
     }
 
     function _addr(uint256 i) internal pure returns (address) {

@@ -37,7 +37,7 @@ const SENTENCES: Record<string, (args: readonly unknown[]) => string> = {
   GroupNotActive: (a) => `${short(a[0])} is not an active member (not a member, or the subscription has lapsed). Pay with !join.`,
   GroupInvalidAccount: (a) => `That address (${short(a[0])}) cannot be used.`,
   GroupNoFounders: () => "A group needs at least one founder with a linked address.",
-  GroupFull: () => "The group has the most members it can count (65,535).",
+  GroupFull: () => "The group has the most active members it can count (32,767).",
   GroupWrongPayment: (a) => `Wrong payment: the fee is ${formatUnits(a[0] as bigint)}, and ${formatUnits(a[1] as bigint)} was sent.`,
   GroupPaidForLife: (a) => `${short(a[0])} is a member for life and never pays again.`,
   GroupGracePeriodNotOver: () => "That member's grace period is not over yet.",
@@ -67,7 +67,7 @@ const SENTENCES: Record<string, (args: readonly unknown[]) => string> = {
   GroupTooManyFounders: (a) => `At most ${String(a[1])} founders (${String(a[0])} given).`,
   GroupNothingToClaim: () => "There is nothing for you to claim.",
   GroupInvalidDuration: (a) =>
-    `The ${DURATION[Number(a[0])] ?? "duration"} of ${duration(a[1])} is out of range: it must be ${Number(a[0]) === 0 ? "from 1 second " : ""}at most ${duration(a[2])}.`,
+    `The ${DURATION[Number(a[0])] ?? "duration"} of ${duration(a[1])} is out of range: it must be from ${duration(a[2])} to ${duration(a[3])}${Number(a[0]) === 1 ? " (or once, for life)" : ""}.`,
   GroupInvalidMaxOpenProposals: (a) => `The open-proposal limit must be 1 to ${String(a[1])} (${String(a[0])} given).`,
   GroupProposalNotSucceeded: (a) => `The proposal cannot be executed: it is ${STATE[Number(a[1])] ?? "not passed"}.`,
   GroupProposalAlreadyExecuted: () => "That proposal was already executed.",

@@ -24,6 +24,8 @@ export const QUORUM_DEFAULT = 0xffff;
 export const LIFETIME = 2n ** 64n - 1n;
 /** Longest voting period, fee period and grace period, in seconds (3650 days), as the contracts enforce. */
 export const MAX_DURATION = 3650 * 86_400;
+/** Shortest fee period other than 0 (for life), in seconds: one day. */
+export const MIN_PERIOD = 86_400;
 /** Most open proposals per member a group may allow. */
 export const MAX_OPEN_PROPOSALS = 3;
 /** Longest authority a member may give the bot, in seconds (366 days). */
