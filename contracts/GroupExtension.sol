@@ -459,16 +459,11 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
     }
 
     /**
-     * @notice Whether `account` was an active member at unix time `t` (after
-     * everything done in that second), its delegate then, and how many active
-     * members delegated to it then. Exact for any `t` up to now; `t` must not
-     * be before the group's creation.
+     * @notice Whether `account` was an active member at the snapshot of
+     * proposal `proposalId`, its delegate then, and how many active members
+     * delegated to it then: what the tally of that proposal counts. (History
+     * is kept for proposals' snapshots only; other moments are not on record.)
      */
-    function standingAt(address account, uint256 t) external view returns (bool active, address delegate, uint32 delegatorsIn) {
-        return _standing(account, (uint40(uint32(t - _epoch())) << 8) | 0xff);
-    }
-
-    /// @notice The same as `standingAt`, at the snapshot of proposal `proposalId`.
     function standingAtProposal(address account, uint256 proposalId) external view returns (bool active, address delegate, uint32 delegatorsIn) {
         uint256 p = _proposals[proposalId];
         if (p == 0) revert GroupUnknownProposal(proposalId);
@@ -477,7 +472,6 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
 
     function _standing(address account, uint40 key) private view returns (bool active, address delegate, uint32 delegatorsIn) {
         uint32 t = uint32(key >> 8);
-        if (t > _now()) revert GroupUnknownProposal(key);
         uint256 c = _checkpointAt(account, key);
         if (c == 0) return (false, address(0), 0);
         uint32 d = _cDelegate(c);
