@@ -4,7 +4,9 @@
 import { DatabaseSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { toBinding, toLink, toOutbox, toPendingLink, toTx } from "./rows.ts";
 import {
+  NonceTakenError,
   StoreConflictError,
   type Link,
   type OutboxItem,
@@ -31,6 +33,7 @@ CREATE TABLE IF NOT EXISTS txs (
   sender TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,
   description TEXT NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
+CREATE UNIQUE INDEX IF NOT EXISTS txs_sender_nonce ON txs (sender, nonce);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
   id TEXT PRIMARY KEY, room_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
@@ -140,15 +143,7 @@ export class SqliteStore implements Store {
 
   getPendingLink(roomId: string, userId: string): PendingLink | undefined {
     const r = this.get("SELECT * FROM pending_links WHERE room_id = ? AND user_id = ?", roomId, userId);
-    if (!r) return undefined;
-    return {
-      roomId: String(r.room_id),
-      userId: String(r.user_id),
-      address: String(r.address),
-      nonce: String(r.nonce),
-      message: String(r.message),
-      createdAt: Number(r.created_at),
-    };
+    return r && toPendingLink(r);
   }
 
   putPendingLink(p: PendingLink): void {
@@ -175,6 +170,17 @@ export class SqliteStore implements Store {
   }
 
   putTx(tx: TxRecord): void {
+    try {
+      this.insertTx(tx);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : "";
+      if (/UNIQUE.*txs\.intent/.test(msg)) throw new StoreConflictError(`a transaction for ${tx.intent} is already recorded`);
+      if (/UNIQUE.*txs\.sender, txs\.nonce/.test(msg)) throw new NonceTakenError(tx.from, tx.nonce);
+      throw e;
+    }
+  }
+
+  private insertTx(tx: TxRecord): void {
     this.run(
       "INSERT INTO txs (intent, hash, raw, nonce, sender, status, created_at, description, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       tx.intent,
@@ -216,13 +222,7 @@ export class SqliteStore implements Store {
   }
 
   listOutbox(status: "pending" | "done"): OutboxItem[] {
-    return this.all("SELECT * FROM outbox WHERE status = ? ORDER BY created_at, id", status).map((r) => ({
-      id: String(r.id),
-      roomId: String(r.room_id),
-      kind: String(r.kind),
-      payload: String(r.payload),
-      createdAt: Number(r.created_at),
-    }));
+    return this.all("SELECT * FROM outbox WHERE status = ? ORDER BY created_at, id", status).map(toOutbox);
   }
 
   finishOutbox(id: string): void {
@@ -241,39 +241,4 @@ export class SqliteStore implements Store {
   close(): void {
     this.db.close();
   }
-}
-
-function toBinding(r: Row): RoomBinding {
-  return {
-    roomId: String(r.room_id),
-    group: String(r.grp),
-    chainId: Number(r.chain_id),
-    createdBy: String(r.created_by),
-    createdAt: Number(r.created_at),
-    fromBlock: Number(r.from_block),
-  };
-}
-
-function toLink(r: Row): Link {
-  return {
-    roomId: String(r.room_id),
-    userId: String(r.user_id),
-    address: String(r.address),
-    nonce: String(r.nonce),
-    linkedAt: Number(r.linked_at),
-  };
-}
-
-function toTx(r: Row): TxRecord {
-  return {
-    intent: String(r.intent),
-    hash: String(r.hash),
-    raw: String(r.raw),
-    nonce: Number(r.nonce),
-    from: String(r.sender),
-    status: String(r.status) as TxStatus,
-    createdAt: Number(r.created_at),
-    description: String(r.description),
-    ...(r.error !== null && r.error !== undefined ? { error: String(r.error) } : {}),
-  };
 }

@@ -75,6 +75,10 @@ export interface Store {
   deletePendingLink(roomId: string, userId: string): void;
 
   getTx(intent: string): TxRecord | undefined;
+  /**
+   * Records a signed transaction. Throws StoreConflictError when its intent
+   * is already recorded, NonceTakenError when its sender's nonce is.
+   */
   putTx(tx: TxRecord): void;
   setTxStatus(intent: string, status: TxStatus, error?: string): void;
   listTxs(status: TxStatus): TxRecord[];
@@ -107,3 +111,14 @@ export interface OutboxItem {
 }
 
 export class StoreConflictError extends Error {}
+
+/**
+ * `putTx` found another transaction of the same sender at the same nonce:
+ * two workers signed with one key at once. The later one signs again with
+ * the next nonce; the chain never sees two transactions at one nonce.
+ */
+export class NonceTakenError extends StoreConflictError {
+  constructor(from: string, nonce: number) {
+    super(`nonce ${nonce} of ${from} is taken by another transaction`);
+  }
+}

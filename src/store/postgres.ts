@@ -1,0 +1,397 @@
+/**
+ * The PostgreSQL store, on the `pg` driver: the same {@link Store} as the
+ * SQLite one, for a bot whose several workers share one database
+ * (`store.url: postgres://…`). Room leases (which worker serves which room)
+ * live beside it: see leases.ts and {@link PostgresLeases}.
+ *
+ * Everything a worker decides alone is one statement; what needs several
+ * (a link and its nonce) is one transaction. Uniqueness is the database's:
+ * a transaction intent, a (sender, nonce) pair, a used link nonce and an
+ * outbox id each exist once, whichever worker writes them.
+ */
+import pg from "pg";
+import type { Fence, Lease, RoomLeases } from "./leases.ts";
+import { toBinding, toLink, toOutbox, toPendingLink, toTx, type Row } from "./rows.ts";
+import {
+  NonceTakenError,
+  StoreConflictError,
+  type Link,
+  type OutboxItem,
+  type PendingLink,
+  type RoomBinding,
+  type Store,
+  type TxRecord,
+  type TxStatus,
+} from "./store.ts";
+
+/**
+ * {@link Store} with every method returning a Promise: the shape Store
+ * itself takes once it is asynchronous, when this alias goes.
+ */
+export type AsyncStore = {
+  [K in keyof Store]: Store[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : Store[K];
+};
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS bindings (
+  room_id TEXT PRIMARY KEY, grp TEXT NOT NULL UNIQUE, chain_id BIGINT NOT NULL,
+  created_by TEXT NOT NULL, created_at BIGINT NOT NULL, from_block BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS links (
+  room_id TEXT NOT NULL, user_id TEXT NOT NULL, address TEXT NOT NULL, nonce TEXT NOT NULL,
+  linked_at BIGINT NOT NULL, PRIMARY KEY (room_id, user_id),
+  CONSTRAINT links_address UNIQUE (room_id, address));
+CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS pending_links (
+  room_id TEXT NOT NULL, user_id TEXT NOT NULL, address TEXT NOT NULL, nonce TEXT NOT NULL,
+  message TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (room_id, user_id));
+CREATE TABLE IF NOT EXISTS txs (
+  intent TEXT PRIMARY KEY, hash TEXT NOT NULL, raw TEXT NOT NULL, nonce BIGINT NOT NULL,
+  sender TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL,
+  description TEXT NOT NULL, error TEXT,
+  CONSTRAINT txs_sender_nonce UNIQUE (sender, nonce));
+CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  id TEXT PRIMARY KEY, room_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
+  status TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, created_at, id);
+CREATE SEQUENCE IF NOT EXISTS lease_tokens;
+CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE IF NOT EXISTS room_leases (
+  room_id TEXT PRIMARY KEY, owner TEXT NOT NULL, token BIGINT NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL);
+CREATE INDEX IF NOT EXISTS room_leases_owner ON room_leases (owner);
+`;
+
+// Any constant: the lock that keeps two workers from creating the schema at
+// once (concurrent CREATE ... IF NOT EXISTS can still collide in pg_type).
+const SCHEMA_LOCK = 0x636f6e636c;
+const LEASE_LOCK = SCHEMA_LOCK + 1;
+
+
+export interface PostgresOptions {
+  /** password when the URL has none (the config's `store.password`) */
+  password?: string;
+  /** connections in the pool; default 10 */
+  maxConnections?: number;
+}
+
+export class PostgresStore implements AsyncStore {
+  private readonly pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
+
+  /**
+   * Connects to `url` and creates the tables that are missing. Throws when
+   * the server cannot be reached or refuses the login.
+   */
+  static async open(url: string, options: PostgresOptions = {}): Promise<PostgresStore> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      ...(options.password !== undefined ? { password: options.password } : {}),
+    });
+    // An idle connection the server drops (restart, failover) must not crash
+    // the process: the pool replaces it on the next query.
+    pool.on("error", () => {});
+    const store = new PostgresStore(pool);
+    try {
+      await store.transaction(async (c) => {
+        await c.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
+        await c.query(SCHEMA);
+      });
+    } catch (e) {
+      await pool.end();
+      throw e;
+    }
+    return store;
+  }
+
+  /** The room leases kept in this database. */
+  leases(): PostgresLeases {
+    return new PostgresLeases(this.pool);
+  }
+
+  private async transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query("BEGIN");
+      const result = await fn(c);
+      await c.query("COMMIT");
+      return result;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  private async rows(sql: string, args: unknown[] = []): Promise<Row[]> {
+    return (await this.pool.query<Row>(sql, args)).rows;
+  }
+
+  private async row(sql: string, args: unknown[] = []): Promise<Row | undefined> {
+    return (await this.rows(sql, args))[0];
+  }
+
+  private async run(sql: string, args: unknown[] = []): Promise<number> {
+    return (await this.pool.query(sql, args)).rowCount ?? 0;
+  }
+
+  async getBinding(roomId: string): Promise<RoomBinding | undefined> {
+    const r = await this.row("SELECT * FROM bindings WHERE room_id = $1", [roomId]);
+    return r && toBinding(r);
+  }
+
+  async getBindingByGroup(group: string): Promise<RoomBinding | undefined> {
+    const r = await this.row("SELECT * FROM bindings WHERE grp = $1", [group.toLowerCase()]);
+    return r && toBinding(r);
+  }
+
+  async listBindings(): Promise<RoomBinding[]> {
+    return (await this.rows("SELECT * FROM bindings ORDER BY created_at, room_id")).map(toBinding);
+  }
+
+  async putBinding(b: RoomBinding): Promise<void> {
+    await this.run(
+      "INSERT INTO bindings (room_id, grp, chain_id, created_by, created_at, from_block) VALUES ($1, $2, $3, $4, $5, $6) " +
+        "ON CONFLICT (room_id) DO UPDATE SET grp = excluded.grp, chain_id = excluded.chain_id, " +
+        "created_by = excluded.created_by, created_at = excluded.created_at, from_block = excluded.from_block",
+      [b.roomId, b.group.toLowerCase(), b.chainId, b.createdBy, b.createdAt, b.fromBlock],
+    );
+  }
+
+  async getLink(roomId: string, userId: string): Promise<Link | undefined> {
+    const r = await this.row("SELECT * FROM links WHERE room_id = $1 AND user_id = $2", [roomId, userId]);
+    return r && toLink(r);
+  }
+
+  async getLinkByAddress(roomId: string, address: string): Promise<Link | undefined> {
+    const r = await this.row("SELECT * FROM links WHERE room_id = $1 AND address = $2", [roomId, address.toLowerCase()]);
+    return r && toLink(r);
+  }
+
+  async listLinks(roomId: string): Promise<Link[]> {
+    return (await this.rows("SELECT * FROM links WHERE room_id = $1 ORDER BY linked_at, user_id", [roomId])).map(toLink);
+  }
+
+  async putLink(link: Link): Promise<void> {
+    const address = link.address.toLowerCase();
+    try {
+      await this.transaction(async (c) => {
+        const holder = (await c.query<Row>("SELECT user_id FROM links WHERE room_id = $1 AND address = $2", [link.roomId, address])).rows[0];
+        if (holder && holder["user_id"] !== link.userId) {
+          throw new StoreConflictError(`address ${link.address} is linked to ${String(holder["user_id"])}`);
+        }
+        await c.query("INSERT INTO used_nonces (nonce) VALUES ($1)", [link.nonce]);
+        await c.query(
+          "INSERT INTO links (room_id, user_id, address, nonce, linked_at) VALUES ($1, $2, $3, $4, $5) " +
+            "ON CONFLICT (room_id, user_id) DO UPDATE SET address = excluded.address, nonce = excluded.nonce, linked_at = excluded.linked_at",
+          [link.roomId, link.userId, address, link.nonce, link.linkedAt],
+        );
+      });
+    } catch (e) {
+      // Another worker may link the same address between the check and the insert.
+      if (uniqueViolation(e, "links_address")) throw new StoreConflictError(`address ${link.address} is linked to someone else`);
+      if (uniqueViolation(e, "used_nonces_pkey")) throw new StoreConflictError(`nonce ${link.nonce} was already used`);
+      throw e;
+    }
+  }
+
+  async deleteLink(roomId: string, userId: string): Promise<boolean> {
+    return (await this.run("DELETE FROM links WHERE room_id = $1 AND user_id = $2", [roomId, userId])) > 0;
+  }
+
+  async nonceUsed(nonce: string): Promise<boolean> {
+    return (await this.row("SELECT 1 AS x FROM used_nonces WHERE nonce = $1", [nonce])) !== undefined;
+  }
+
+  async getPendingLink(roomId: string, userId: string): Promise<PendingLink | undefined> {
+    const r = await this.row("SELECT * FROM pending_links WHERE room_id = $1 AND user_id = $2", [roomId, userId]);
+    return r && toPendingLink(r);
+  }
+
+  async putPendingLink(p: PendingLink): Promise<void> {
+    await this.run(
+      "INSERT INTO pending_links (room_id, user_id, address, nonce, message, created_at) VALUES ($1, $2, $3, $4, $5, $6) " +
+        "ON CONFLICT (room_id, user_id) DO UPDATE SET address = excluded.address, nonce = excluded.nonce, " +
+        "message = excluded.message, created_at = excluded.created_at",
+      [p.roomId, p.userId, p.address, p.nonce, p.message, p.createdAt],
+    );
+  }
+
+  async deletePendingLink(roomId: string, userId: string): Promise<void> {
+    await this.run("DELETE FROM pending_links WHERE room_id = $1 AND user_id = $2", [roomId, userId]);
+  }
+
+  async getTx(intent: string): Promise<TxRecord | undefined> {
+    const r = await this.row("SELECT * FROM txs WHERE intent = $1", [intent]);
+    return r && toTx(r);
+  }
+
+  async putTx(tx: TxRecord): Promise<void> {
+    try {
+      await this.run(
+        "INSERT INTO txs (intent, hash, raw, nonce, sender, status, created_at, description, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        [tx.intent, tx.hash, tx.raw, tx.nonce, tx.from.toLowerCase(), tx.status, tx.createdAt, tx.description, tx.error ?? null],
+      );
+    } catch (e) {
+      if (uniqueViolation(e, "txs_pkey")) throw new StoreConflictError(`a transaction for ${tx.intent} is already recorded`);
+      if (uniqueViolation(e, "txs_sender_nonce")) throw new NonceTakenError(tx.from, tx.nonce);
+      throw e;
+    }
+  }
+
+  async setTxStatus(intent: string, status: TxStatus, error?: string): Promise<void> {
+    await this.run("UPDATE txs SET status = $1, error = $2 WHERE intent = $3", [status, error ?? null, intent]);
+  }
+
+  async listTxs(status: TxStatus): Promise<TxRecord[]> {
+    return (await this.rows("SELECT * FROM txs WHERE status = $1 ORDER BY nonce", [status])).map(toTx);
+  }
+
+  async maxNonce(from: string): Promise<number | undefined> {
+    const r = await this.row("SELECT MAX(nonce) AS n FROM txs WHERE sender = $1", [from.toLowerCase()]);
+    return r?.["n"] === null || r?.["n"] === undefined ? undefined : Number(r["n"]);
+  }
+
+  async addOutbox(item: OutboxItem): Promise<boolean> {
+    return (
+      (await this.run(
+        "INSERT INTO outbox (id, room_id, kind, payload, status, created_at) VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT (id) DO NOTHING",
+        [item.id, item.roomId, item.kind, item.payload, item.createdAt],
+      )) > 0
+    );
+  }
+
+  async listOutbox(status: "pending" | "done"): Promise<OutboxItem[]> {
+    return (await this.rows("SELECT * FROM outbox WHERE status = $1 ORDER BY created_at, id", [status])).map(toOutbox);
+  }
+
+  async finishOutbox(id: string): Promise<void> {
+    await this.run("UPDATE outbox SET status = 'done' WHERE id = $1", [id]);
+  }
+
+  /**
+   * Marks a pending item of the fence's room done, only while that lease is
+   * current (see {@link PostgresLeases}). Returns whether this call marked
+   * it: of several workers finishing one item, at most one gets `true`, and
+   * never one whose lease has passed to another worker.
+   */
+  async finishOutboxFenced(id: string, fence: Fence): Promise<boolean> {
+    return (
+      (await this.run(
+        "UPDATE outbox SET status = 'done' WHERE id = $1 AND status = 'pending' AND room_id = $2 AND EXISTS (" +
+          "SELECT 1 FROM room_leases l WHERE l.room_id = $2 AND l.owner = $3 AND l.token = $4 AND l.expires_at > now())",
+        [id, fence.roomId, fence.worker, fence.token],
+      )) > 0
+    );
+  }
+
+  async getState(key: string): Promise<string | undefined> {
+    const r = await this.row("SELECT value FROM state WHERE key = $1", [key]);
+    return r ? String(r["value"]) : undefined;
+  }
+
+  async setState(key: string, value: string): Promise<void> {
+    await this.run("INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value]);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/**
+ * Room leases in PostgreSQL (the design is in leases.ts). Times are the
+ * database's clock (`now()`), so workers' clocks never need to agree; a
+ * worker measures its own margin with its monotonic clock.
+ */
+export class PostgresLeases implements RoomLeases {
+  private readonly pool: pg.Pool;
+
+  constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
+
+  async balance(worker: string, rooms: readonly string[], ttlMs: number): Promise<{ held: Lease[]; workers: number }> {
+    const c = await this.pool.connect();
+    try {
+      await c.query("BEGIN");
+      // One balancing round at a time across all workers: each sees the
+      // others' claims, and no two lock the same leases in another order.
+      await c.query("SELECT pg_advisory_xact_lock($1)", [LEASE_LOCK]);
+      await c.query(
+        "INSERT INTO workers (id, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond') " +
+          "ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+        [worker, ttlMs],
+      );
+      const live = Number((await c.query<Row>("SELECT count(*) AS n FROM workers WHERE expires_at > now()")).rows[0]?.["n"] ?? 1);
+      // Every room ever leased stays known (release only expires a lease), so
+      // a room is shared out even when no live worker names it.
+      const all = new Set(rooms);
+      for (const r of (await c.query<Row>("SELECT room_id FROM room_leases")).rows) all.add(String(r["room_id"]));
+      // Every live worker aims at the same share; rounding up means the
+      // rooms of a dead worker always fit in the survivors' shares.
+      const share = Math.ceil(all.size / Math.max(1, live));
+      const mine = (
+        await c.query<Row>("SELECT room_id FROM room_leases WHERE owner = $1 AND expires_at > now() ORDER BY room_id", [worker])
+      ).rows.map((r) => String(r["room_id"]));
+      // Above the share, the surplus is not renewed: it expires and another
+      // worker takes it. Kept rooms stay with this worker (no churn).
+      const keep = mine.slice(0, share);
+      await c.query(
+        "UPDATE room_leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE owner = $1 AND room_id = ANY($2) AND expires_at > now()",
+        [worker, keep, ttlMs],
+      );
+      const want = share - keep.length;
+      if (want > 0) {
+        const taken = new Set((await c.query<Row>("SELECT room_id FROM room_leases WHERE expires_at > now()")).rows.map((r) => String(r["room_id"])));
+        const free = [...all].filter((r) => !taken.has(r)).sort().slice(0, want);
+        await c.query(
+          "INSERT INTO room_leases (room_id, owner, token, expires_at) " +
+            "SELECT r, $1, nextval('lease_tokens'), now() + $3 * interval '1 millisecond' FROM unnest($2::text[]) AS r " +
+            "ON CONFLICT (room_id) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at " +
+            "WHERE room_leases.expires_at <= now()",
+          [worker, free, ttlMs],
+        );
+      }
+      const held = (
+        await c.query<Row>(
+          "SELECT room_id, owner, token, (extract(epoch FROM expires_at) * 1000)::float8 AS expires FROM room_leases " +
+            "WHERE owner = $1 AND expires_at > now() ORDER BY room_id",
+          [worker],
+        )
+      ).rows.map((r) => ({ roomId: String(r["room_id"]), worker, token: Number(r["token"]), expiresAt: Number(r["expires"]) }));
+      await c.query("COMMIT");
+      return { held, workers: live };
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async holds(fence: Fence): Promise<boolean> {
+    const r = await this.pool.query(
+      "SELECT 1 FROM room_leases WHERE room_id = $1 AND owner = $2 AND token = $3 AND expires_at > now()",
+      [fence.roomId, fence.worker, fence.token],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async release(worker: string): Promise<void> {
+    await this.pool.query("UPDATE room_leases SET expires_at = now() WHERE owner = $1 AND expires_at > now()", [worker]);
+    await this.pool.query("DELETE FROM workers WHERE id = $1", [worker]);
+  }
+}
+
+function uniqueViolation(e: unknown, constraint: string): boolean {
+  const err = e as { code?: string; constraint?: string };
+  return err.code === "23505" && err.constraint === constraint;
+}
+

@@ -1,0 +1,251 @@
+// One suite for every store: the SQLite file and a real PostgreSQL server
+// (started for this file by scripts/postgres.ts, one database per test).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SqliteStore } from "../../src/store/sqlite.ts";
+import { PostgresStore, type AsyncStore } from "../../src/store/postgres.ts";
+import { NonceTakenError, StoreConflictError, type Store, type TxRecord } from "../../src/store/store.ts";
+import { startPostgres, type PostgresHandle } from "../../scripts/postgres.ts";
+
+const ROOM = "!room:localhost";
+const ALICE = "@alice:localhost";
+const BOB = "@bob:localhost";
+
+/**
+ * The SQLite store through the asynchronous interface, until Store itself
+ * is asynchronous: every call is answered in a later microtask, so two
+ * "workers" interleave between their calls as they would over a network.
+ */
+function asAsync(s: Store): AsyncStore {
+  return new Proxy(s, {
+    get(target, key) {
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === "function" ? async (...args: unknown[]) => (v as (...a: unknown[]) => unknown).apply(target, args) : v;
+    },
+  }) as unknown as AsyncStore;
+}
+
+interface Backend {
+  name: string;
+  /** a fresh, empty store location */
+  location(): Promise<string>;
+  /** a connection to the store at `location` (several may be open at once) */
+  open(location: string): Promise<AsyncStore>;
+}
+
+let server: PostgresHandle | undefined;
+let databases = 0;
+
+const backends: Backend[] = [
+  {
+    name: "SQLite",
+    location: async () => join(mkdtempSync(join(tmpdir(), "conclave-store-")), "s.sqlite"),
+    open: async (path) => asAsync(new SqliteStore(path)),
+  },
+  {
+    name: "PostgreSQL",
+    location: async () => {
+      if (!server) throw new Error("PostgreSQL did not start");
+      return server.createDatabase(`store_${++databases}`);
+    },
+    open: async (url) => PostgresStore.open(url),
+  },
+];
+
+beforeAll(async () => {
+  server = await startPostgres();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+function tx(intent: string, nonce: number, from = "0xBot"): TxRecord {
+  return { intent, hash: `0x${intent}`, raw: "0xraw", nonce, from, status: "pending", createdAt: nonce, description: intent };
+}
+
+describe.each(backends)("$name store", (backend) => {
+  const fresh = async (): Promise<AsyncStore> => backend.open(await backend.location());
+
+  it("keeps bindings, links, transactions, outbox and state across reopening", async () => {
+    const where = await backend.location();
+    const a = await backend.open(where);
+    await a.putBinding({ roomId: ROOM, group: "0xAbC", chainId: 31337, createdBy: ALICE, createdAt: 1, fromBlock: 7 });
+    await a.putLink({ roomId: ROOM, userId: ALICE, address: "0xAAA", nonce: "n1", linkedAt: 2 });
+    await a.putTx({ ...tx("vote:1", 5), createdAt: 1_764_000_000_000 });
+    await a.setState("sync", "s123");
+    expect(await a.addOutbox({ id: "rotate:1", roomId: ROOM, kind: "rotate", payload: '{"n":1}', createdAt: 4 })).toBe(true);
+    await a.close();
+    const b = await backend.open(where);
+    expect(await b.getBinding(ROOM)).toEqual({ roomId: ROOM, group: "0xabc", chainId: 31337, createdBy: ALICE, createdAt: 1, fromBlock: 7 });
+    expect((await b.getBindingByGroup("0xABC"))?.roomId).toBe(ROOM);
+    expect(await b.getLink(ROOM, ALICE)).toEqual({ roomId: ROOM, userId: ALICE, address: "0xaaa", nonce: "n1", linkedAt: 2 });
+    expect((await b.getLinkByAddress(ROOM, "0xAaA"))?.userId).toBe(ALICE);
+    expect(await b.listTxs("pending")).toEqual([{ ...tx("vote:1", 5), createdAt: 1_764_000_000_000, from: "0xbot" }]);
+    expect(await b.maxNonce("0xBOT")).toBe(5);
+    expect(await b.maxNonce("0xother")).toBeUndefined();
+    expect(await b.getState("sync")).toBe("s123");
+    expect(await b.listOutbox("pending")).toEqual([{ id: "rotate:1", roomId: ROOM, kind: "rotate", payload: '{"n":1}', createdAt: 4 }]);
+    await b.setTxStatus("vote:1", "failed", "reverted");
+    expect(await b.listTxs("pending")).toEqual([]);
+    expect((await b.getTx("vote:1"))?.error).toBe("reverted");
+    await b.close();
+  });
+
+  it("replaces a room's binding and lists bindings in order", async () => {
+    const s = await fresh();
+    await s.putBinding({ roomId: "!b", group: "0x2", chainId: 1, createdBy: BOB, createdAt: 20, fromBlock: 1 });
+    await s.putBinding({ roomId: "!a", group: "0x1", chainId: 1, createdBy: ALICE, createdAt: 10, fromBlock: 1 });
+    await s.putBinding({ roomId: "!b", group: "0x3", chainId: 100, createdBy: BOB, createdAt: 30, fromBlock: 9 });
+    expect((await s.listBindings()).map((b) => [b.roomId, b.group, b.chainId])).toEqual([
+      ["!a", "0x1", 1],
+      ["!b", "0x3", 100],
+    ]);
+    expect(await s.getBindingByGroup("0x2")).toBeUndefined();
+    expect(await s.getBinding("!c")).toBeUndefined();
+    await s.close();
+  });
+
+  it("refuses a reused nonce and an address linked to someone else", async () => {
+    const s = await fresh();
+    await s.putLink({ roomId: ROOM, userId: ALICE, address: "0xaaa", nonce: "n1", linkedAt: 1 });
+    expect(await s.nonceUsed("n1")).toBe(true);
+    expect(await s.nonceUsed("n2")).toBe(false);
+    await expect(s.putLink({ roomId: ROOM, userId: BOB, address: "0xbbb", nonce: "n1", linkedAt: 2 })).rejects.toThrow(StoreConflictError);
+    await expect(s.putLink({ roomId: ROOM, userId: BOB, address: "0xAAA", nonce: "n2", linkedAt: 2 })).rejects.toThrow(/linked to @alice/);
+    expect(await s.getLink(ROOM, BOB)).toBeUndefined();
+    // A refused link used up nothing: the nonce is still free.
+    expect(await s.nonceUsed("n2")).toBe(false);
+    // Relinking replaces; the old nonce stays used.
+    await s.putLink({ roomId: ROOM, userId: ALICE, address: "0xccc", nonce: "n3", linkedAt: 3 });
+    expect((await s.getLink(ROOM, ALICE))?.address).toBe("0xccc");
+    expect(await s.getLinkByAddress(ROOM, "0xaaa")).toBeUndefined();
+    expect(await s.nonceUsed("n1")).toBe(true);
+    // The same address in another room is another link.
+    await s.putLink({ roomId: "!other", userId: BOB, address: "0xccc", nonce: "n4", linkedAt: 4 });
+    await s.putLink({ roomId: ROOM, userId: BOB, address: "0xbbb", nonce: "n5", linkedAt: 5 });
+    expect((await s.listLinks(ROOM)).map((l) => l.userId)).toEqual([ALICE, BOB]);
+    expect(await s.deleteLink(ROOM, ALICE)).toBe(true);
+    expect(await s.deleteLink(ROOM, ALICE)).toBe(false);
+    expect((await s.listLinks(ROOM)).map((l) => l.userId)).toEqual([BOB]);
+    await s.close();
+  });
+
+  it("keeps one pending link per user and room", async () => {
+    const s = await fresh();
+    const p = { roomId: ROOM, userId: ALICE, address: "0xA", nonce: "p1", message: "sign me", createdAt: 1 };
+    await s.putPendingLink(p);
+    await s.putPendingLink({ ...p, nonce: "p2", message: "sign me again", createdAt: 2 });
+    expect(await s.getPendingLink(ROOM, ALICE)).toEqual({ ...p, nonce: "p2", message: "sign me again", createdAt: 2 });
+    expect(await s.getPendingLink(ROOM, BOB)).toBeUndefined();
+    await s.deletePendingLink(ROOM, ALICE);
+    expect(await s.getPendingLink(ROOM, ALICE)).toBeUndefined();
+    await s.close();
+  });
+
+  it("keeps one record per intent and one transaction per sender and nonce", async () => {
+    const s = await fresh();
+    await s.putTx(tx("a", 0));
+    await expect(s.putTx({ ...tx("a", 1), hash: "0x2" })).rejects.toThrow(StoreConflictError);
+    await expect(s.putTx({ ...tx("a", 1), hash: "0x2" })).rejects.not.toThrow(NonceTakenError);
+    expect((await s.getTx("a"))?.hash).toBe("0xa");
+    await expect(s.putTx(tx("b", 0, "0xBOT"))).rejects.toThrow(NonceTakenError);
+    // Another sender's nonce 0 is another transaction.
+    await s.putTx(tx("c", 0, "0xOther"));
+    await s.putTx(tx("d", 1));
+    expect((await s.listTxs("pending")).map((t) => [t.intent, t.nonce])).toEqual([
+      ["a", 0],
+      ["c", 0],
+      ["d", 1],
+    ]);
+    await s.close();
+  });
+
+  it("gives two workers racing on one key distinct nonces, without gaps", async () => {
+    // Each worker does what TxSender does: next nonce = maxNonce + 1, record;
+    // on NonceTakenError, sign again with the next one.
+    const where = await backend.location();
+    const workers = [await backend.open(where), await backend.open(where)];
+    const perWorker = 40;
+    let conflicts = 0;
+    await Promise.all(
+      workers.map(async (s, w) => {
+        for (let i = 0; i < perWorker; i++) {
+          for (;;) {
+            const n = ((await s.maxNonce("0xbot")) ?? -1) + 1;
+            try {
+              await s.putTx(tx(`w${w}:${i}`, n));
+              break;
+            } catch (e) {
+              if (!(e instanceof NonceTakenError)) throw e;
+              conflicts++;
+            }
+          }
+        }
+      }),
+    );
+    const nonces = (await workers[0]!.listTxs("pending")).map((t) => t.nonce);
+    expect(nonces).toEqual([...Array(2 * perWorker).keys()]);
+    // The two did collide (the test exercises the refusal), and each collision cost one retry.
+    expect(conflicts).toBeGreaterThan(0);
+    for (const s of workers) await s.close();
+  });
+
+  it("records each outbox item once and lists it until it is done", async () => {
+    const s = await fresh();
+    const item = (id: string, createdAt: number) => ({ id, roomId: ROOM, kind: "notice", payload: "{}", createdAt });
+    expect(await s.addOutbox(item("b", 2))).toBe(true);
+    expect(await s.addOutbox(item("a", 2))).toBe(true);
+    expect(await s.addOutbox(item("c", 1))).toBe(true);
+    expect(await s.addOutbox({ ...item("a", 9), payload: '{"again":true}' })).toBe(false);
+    expect((await s.listOutbox("pending")).map((i) => i.id)).toEqual(["c", "a", "b"]);
+    expect((await s.listOutbox("pending"))[1]?.payload).toBe("{}");
+    await s.finishOutbox("a");
+    expect((await s.listOutbox("pending")).map((i) => i.id)).toEqual(["c", "b"]);
+    expect((await s.listOutbox("done")).map((i) => i.id)).toEqual(["a"]);
+    // A finished item is never recorded again.
+    expect(await s.addOutbox(item("a", 10))).toBe(false);
+    await s.close();
+  });
+
+  it("overwrites state values", async () => {
+    const s = await fresh();
+    expect(await s.getState("cursor")).toBeUndefined();
+    await s.setState("cursor", "1");
+    await s.setState("cursor", "2");
+    expect(await s.getState("cursor")).toBe("2");
+    await s.close();
+  });
+});
+
+describe("PostgreSQL store with several workers", () => {
+  it("links an address once when two workers link it at the same moment", async () => {
+    if (!server) throw new Error("PostgreSQL did not start");
+    const url = await server.createDatabase(`store_${++databases}`);
+    const [a, b] = [await PostgresStore.open(url), await PostgresStore.open(url)];
+    // Repeated: the race is won by either side, and must never let both through.
+    for (let i = 0; i < 20; i++) {
+      const results = await Promise.allSettled([
+        a.putLink({ roomId: ROOM, userId: `@a${i}:localhost`, address: `0x${i}`, nonce: `a${i}`, linkedAt: i }),
+        b.putLink({ roomId: ROOM, userId: `@b${i}:localhost`, address: `0x${i}`, nonce: `b${i}`, linkedAt: i }),
+      ]);
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      const refused = results.find((r) => r.status === "rejected");
+      expect(refused?.status === "rejected" && refused.reason).toBeInstanceOf(StoreConflictError);
+    }
+    expect(await a.listLinks(ROOM)).toHaveLength(20);
+    await a.close();
+    await b.close();
+  });
+
+  it("creates its tables once when several workers start together", async () => {
+    if (!server) throw new Error("PostgreSQL did not start");
+    const url = await server.createDatabase(`store_${++databases}`);
+    const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresStore.open(url)));
+    await stores[0]!.setState("k", "v");
+    expect(await stores[3]!.getState("k")).toBe("v");
+    for (const s of stores) await s.close();
+  });
+});
