@@ -39,7 +39,9 @@ export interface RoomLeases {
    * One round for `worker`: its heartbeat; its leases renewed up to its fair
    * share of the rooms (those named, and every room ever leased) among the
    * live workers; free or expired rooms claimed up to that share. Returns the
-   * leases it holds afterwards and how many workers are live.
+   * leases this round renewed or claimed (a surplus lease left to expire is
+   * not among them: its holder must stop acting on it now) and how many
+   * workers are live.
    */
   balance(worker: string, rooms: readonly string[], ttlMs: number): Promise<{ held: Lease[]; workers: number }>;
   /** Whether the fence's lease is still the current one. */

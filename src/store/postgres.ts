@@ -323,51 +323,70 @@ export class PostgresLeases implements RoomLeases {
       await c.query("BEGIN");
       // One balancing round at a time across all workers: each sees the
       // others' claims, and no two lock the same leases in another order.
+      // A worker stalled inside this transaction (a pause, a partition)
+      // would hold everyone's renewals up: the server ends it soon.
+      await c.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [String(Math.max(500, Math.round(ttlMs / 6)))]);
       await c.query("SELECT pg_advisory_xact_lock($1)", [LEASE_LOCK]);
       await c.query(
         "INSERT INTO workers (id, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond') " +
           "ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
         [worker, ttlMs],
       );
-      const live = Number((await c.query<Row>("SELECT count(*) AS n FROM workers WHERE expires_at > now()")).rows[0]?.["n"] ?? 1);
+      const live = (await c.query<Row>("SELECT id FROM workers WHERE expires_at > now()")).rows.map((r) => String(r["id"]));
       // Every room ever leased stays known (release only expires a lease), so
       // a room is shared out even when no live worker names it.
       const all = new Set(rooms);
       for (const r of (await c.query<Row>("SELECT room_id FROM room_leases")).rows) all.add(String(r["room_id"]));
-      // Every live worker aims at the same share; rounding up means the
-      // rooms of a dead worker always fit in the survivors' shares.
-      const share = Math.ceil(all.size / Math.max(1, live));
+      const holding = new Map<string, number>();
+      for (const r of (await c.query<Row>("SELECT owner, count(*) AS n FROM room_leases WHERE expires_at > now() GROUP BY owner")).rows) {
+        holding.set(String(r["owner"]), Number(r["n"]));
+      }
+      // Fair shares: every live worker ends between floor and ceil of
+      // rooms / workers. Rounding up lets the survivors take all of a dead
+      // worker's rooms at once; a worker keeps only the floor while another
+      // has less, so a newcomer gets its share.
+      const n = Math.max(1, live.length);
+      const ceil = Math.ceil(all.size / n);
+      const floor = Math.floor(all.size / n);
+      const starving = live.some((w) => w !== worker && (holding.get(w) ?? 0) < floor);
       const mine = (
         await c.query<Row>("SELECT room_id FROM room_leases WHERE owner = $1 AND expires_at > now() ORDER BY room_id", [worker])
       ).rows.map((r) => String(r["room_id"]));
       // Above the share, the surplus is not renewed: it expires and another
-      // worker takes it. Kept rooms stay with this worker (no churn).
-      const keep = mine.slice(0, share);
-      await c.query(
-        "UPDATE room_leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE owner = $1 AND room_id = ANY($2) AND expires_at > now()",
-        [worker, keep, ttlMs],
-      );
-      const want = share - keep.length;
+      // worker takes it. Nothing is taken from a live worker by force.
+      const cap = starving ? floor : ceil;
+      const keep = mine.slice(0, cap);
+      const RETURNING = "RETURNING room_id, token, (extract(epoch FROM expires_at) * 1000)::float8 AS expires";
+      // Only the leases renewed or claimed in this round are returned: the
+      // worker counts its validity from this round, and must not do so for
+      // a surplus lease left to expire.
+      const held = (
+        await c.query<Row>(
+          "UPDATE room_leases SET expires_at = now() + $3 * interval '1 millisecond' " +
+            `WHERE owner = $1 AND room_id = ANY($2) AND expires_at > now() ${RETURNING}`,
+          [worker, keep, ttlMs],
+        )
+      ).rows;
+      const want = cap - held.length;
       if (want > 0) {
         const taken = new Set((await c.query<Row>("SELECT room_id FROM room_leases WHERE expires_at > now()")).rows.map((r) => String(r["room_id"])));
         const free = [...all].filter((r) => !taken.has(r)).sort().slice(0, want);
-        await c.query(
+        const claimed = await c.query<Row>(
           "INSERT INTO room_leases (room_id, owner, token, expires_at) " +
             "SELECT r, $1, nextval('lease_tokens'), now() + $3 * interval '1 millisecond' FROM unnest($2::text[]) AS r " +
             "ON CONFLICT (room_id) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at " +
-            "WHERE room_leases.expires_at <= now()",
+            `WHERE room_leases.expires_at <= now() ${RETURNING}`,
           [worker, free, ttlMs],
         );
+        held.push(...claimed.rows);
       }
-      const held = (
-        await c.query<Row>(
-          "SELECT room_id, owner, token, (extract(epoch FROM expires_at) * 1000)::float8 AS expires FROM room_leases " +
-            "WHERE owner = $1 AND expires_at > now() ORDER BY room_id",
-          [worker],
-        )
-      ).rows.map((r) => ({ roomId: String(r["room_id"]), worker, token: Number(r["token"]), expiresAt: Number(r["expires"]) }));
       await c.query("COMMIT");
-      return { held, workers: live };
+      return {
+        held: held
+          .map((r) => ({ roomId: String(r["room_id"]), worker, token: Number(r["token"]), expiresAt: Number(r["expires"]) }))
+          .sort((x, y) => x.roomId.localeCompare(y.roomId)),
+        workers: live.length,
+      };
     } catch (e) {
       await c.query("ROLLBACK").catch(() => {});
       throw e;
