@@ -358,9 +358,39 @@ const chain = section("a mapping with the chain's rpcUrl, factory and privateKey
   pollIntervalMs: int(10).prefault(1000),
 });
 
+const POSTGRES_URL = 'a PostgreSQL URL like "postgres://conclave@db.example.org/conclave"';
+
+/**
+ * A PostgreSQL connection URL without a password: the password is a secret
+ * (`store.password`), never written in the file.
+ */
+const postgresUrl = text(POSTGRES_URL, (s) => {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return fail(POSTGRES_URL, s);
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") fail(POSTGRES_URL, s);
+  // A unix socket is named by ?host=/run/postgresql and no host in the URL.
+  if (u.hostname === "" && !(u.searchParams.get("host") ?? "").startsWith("/")) fail(`${POSTGRES_URL} (a host, or ?host=/socket/dir)`, s);
+  if (u.password !== "") {
+    throw new Error(`secrets must not be written in the config file: leave the password out of the URL and give store.password as ${SECRET_FORM}`);
+  }
+  return s;
+});
+
 const store = section("a mapping", {
   path: nonEmpty("a file path").prefault("./conclave.sqlite"),
-}).prefault({});
+  url: postgresUrl.optional(),
+  password: secret().optional(),
+})
+  .superRefine((st, ctx) => {
+    if (st.password !== undefined && st.url === undefined) {
+      ctx.addIssue({ code: "custom", path: ["password"], message: "a password is only for a PostgreSQL store: give store.url too" });
+    }
+  })
+  .prefault({});
 
 const quorum = section("a mapping of quorums", {
   default: percent.prefault("50%"),

@@ -136,6 +136,10 @@ describe("config/example.yaml", () => {
     const token = parse(uncomment(text, "  # accessToken: { env: CONCLAVE_BOT_TOKEN }"), { ...ENV, CONCLAVE_BOT_TOKEN: "tok" }).config;
     expect(token.bot.accessToken).toBe("tok");
 
+    const postgres = uncomment(uncomment(text, "  # url: postgres://conclave@127.0.0.1:5432/conclave"), "  # password: { env: CONCLAVE_STORE_PASSWORD }");
+    const pg = parse(postgres, { ...ENV, CONCLAVE_STORE_PASSWORD: "pgpw" }).config;
+    expect([pg.store.url, pg.store.password]).toEqual(["postgres://conclave@127.0.0.1:5432/conclave", "pgpw"]);
+
     let quorums = text;
     for (const k of ["add: 20%", "remove: 66.67%", "config: 66.67%", "feeDestination: 75%", "custom: 75%"]) quorums = uncomment(quorums, `    # ${k}`);
     expect(parse(quorums).config.groupDefaults.quorum).toEqual({
@@ -341,6 +345,35 @@ describe("secrets", () => {
   it("reports every unreadable secret at once", () => {
     const err = configError(() => parse(withValue("bot.accessToken", { env: "TOKEN" }), {}));
     expect(err.problems.map((p) => p.path)).toEqual(["bot.password", "bot.accessToken", "chain.privateKey"]);
+  });
+});
+
+describe("store", () => {
+  it("selects PostgreSQL with a postgres:// URL, over TCP or a unix socket", () => {
+    for (const url of ["postgres://conclave@db.example.org:5432/conclave", "postgresql://db/conclave", "postgres:///conclave?host=/run/postgresql"]) {
+      expect(parse(withValue("store.url", url)).config.store.url).toBe(url);
+    }
+    expect(parse(minimal()).config.store.url).toBeUndefined();
+  });
+
+  it("refuses a password in the URL without echoing it, and other URLs", () => {
+    const err = configError(() => parse(withValue("store.url", "postgres://conclave:hunter2@db/conclave")));
+    expect(err.message).toBe(
+      "config: store.url: secrets must not be written in the config file: leave the password out of the URL and give store.password as { env: NAME } or { file: PATH }",
+    );
+    expect(err.message).not.toContain("hunter2");
+    expect(configError(() => parse(withValue("store.url", "mysql://db/conclave"))).message).toBe(
+      'config: store.url: expected a PostgreSQL URL like "postgres://conclave@db.example.org/conclave", got "mysql://db/conclave"',
+    );
+    expect(configError(() => parse(withValue("store.url", "postgres:///conclave"))).message).toContain("(a host, or ?host=/socket/dir)");
+  });
+
+  it("takes the password as a secret, and only with a URL", () => {
+    const data = withValue("store", { url: "postgres://conclave@db/conclave", password: { env: "PGPW" } });
+    expect(parse(data, { ...ENV, PGPW: "s3cret" }).config.store.password).toBe("s3cret");
+    expect(configError(() => parse(withValue("store.password", { env: "PGPW" }), { ...ENV, PGPW: "x" })).message).toBe(
+      "config: store.password: a password is only for a PostgreSQL store: give store.url too",
+    );
   });
 });
 
