@@ -89,7 +89,13 @@ const build = await run("npx", ["hardhat", "build", "--quiet"]);
 if (build.code !== 0) results.push({ name: "build", passed: 0, failed: 1, exitCode: build.code });
 if (!only || only === "typecheck") results.push(await typecheck());
 if (!only || only === "solidity") results.push(await solidity());
-if (!only || only === "vitest") results.push(await vitest(rest));
+if (!only || only === "vitest") {
+  // The store tests start a real PostgreSQL: install Debian's when missing
+  // (as root), or say loudly what is missing.
+  const pg = await run("bash", ["scripts/postgres-install.sh"]);
+  if (pg.code !== 0) results.push({ name: "postgres", passed: 0, failed: 1, exitCode: pg.code });
+  results.push(await vitest(rest));
+}
 
 let passed = 0;
 let failed = 0;
