@@ -97,6 +97,11 @@ async function main(): Promise<void> {
     throw e;
   }
 
+  if (config.store.url !== undefined) {
+    // The PostgreSQL store is asynchronous; the bot's callers are not yet.
+    console.error("config: store.url: this build runs on SQLite only (store.path); PostgreSQL is wired in with the asynchronous store");
+    process.exit(2);
+  }
   const store = new SqliteStore(config.store.path);
   const provider = new JsonRpcProvider(config.chain.rpcUrl, config.chain.chainId, {
     ...(config.chain.chainId ? { staticNetwork: true } : {}),
