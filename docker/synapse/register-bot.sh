@@ -1,13 +1,11 @@
 #!/bin/sh
-# synapse-register (docker/compose.yaml): registers @conclave:localhost with
-# the homeserver's shared secret. An account that already exists is fine.
+# synapse-register (docker/compose.yaml): registers the bot's account with
+# the homeserver's shared secret; an account that already exists is fine.
+# The defaults are compose's; test/deploy runs this against a real Synapse.
 set -eu
-if out="$(register_new_matrix_user --config /data/homeserver.yaml --user conclave \
-  --password-file /run/secrets/bot_password --no-admin http://synapse:8008 2>&1)"; then
-  echo "$out"
-elif echo "$out" | grep -q "User ID already taken"; then
-  echo "the bot's account exists"
-else
-  echo "$out" >&2
-  exit 1
-fi
+exec register_new_matrix_user \
+  --config "${SYNAPSE_CONFIG:-/data/homeserver.yaml}" \
+  --user "${BOT_LOCALPART:-conclave}" \
+  --password-file "${BOT_PASSWORD_FILE:-/run/secrets/bot_password}" \
+  --no-admin --exists-ok \
+  "${SYNAPSE_URL:-http://synapse:8008}"
