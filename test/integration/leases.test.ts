@@ -158,9 +158,17 @@ interface WorkerProcess {
   last(): WorkerReport | undefined;
 }
 
-function spawnWorker(url: string, id: string, timings?: { ttlMs: number; renewMs: number; marginMs: number }): WorkerProcess {
+function spawnWorker(
+  url: string,
+  id: string,
+  timings?: { ttlMs: number; renewMs: number; marginMs: number },
+  enforce = false,
+): WorkerProcess {
   const args = [WORKER_SCRIPT, url, id, ...(timings ? [timings.ttlMs, timings.renewMs, timings.marginMs].map(String) : [])];
-  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, CONCLAVE_ENFORCE: enforce ? "1" : "0" },
+  });
   const w: WorkerProcess = { id, child, reports: [], last: () => w.reports.at(-1) };
   let pending = "";
   child.stdout!.on("data", (d: Buffer) => {
@@ -293,5 +301,42 @@ describe("room leases (worker processes)", () => {
     await waitFor("3 rooms each again", () => roomsOf(a).length === 3 && roomsOf(b).length === 3, 10_000);
     expect(stalled.length).toBe(3);
     expect(assertNeverShared([a, b])).toBeGreaterThanOrEqual(3);
+  });
+
+  it("three workers enforce every decision once while one of them is SIGKILLed mid-run", { timeout: 60_000 }, async () => {
+    const url = await database();
+    const store = await open(url);
+    const timings = { ttlMs: 1500, renewMs: 250, marginMs: 400 };
+    const workers = ["a", "b", "c"].map((id) => spawnWorker(url, id, timings, true));
+    await waitFor("workers started", () => workers.every((w) => w.reports.length > 0), 20_000);
+    const rooms = await governRooms(store, 12);
+    await waitFor("4 rooms each", () => workers.every((w) => roomsOf(w).length === 4), 10_000);
+    const [a] = workers as [WorkerProcess];
+
+    // Decisions keep arriving (5 per room, one every 40 ms); a dies halfway.
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      if (i === 30) a.child.kill("SIGKILL");
+      const id = `kick:${i}`;
+      await store.addOutbox({ id, roomId: rooms[i % rooms.length]!, kind: "kick", payload: "{}", createdAt: i });
+      ids.push(id);
+      await sleep(40);
+    }
+    const pendingLeft = async (): Promise<number> => (await store.listOutbox("pending")).length;
+    const t0 = Date.now();
+    while ((await pendingLeft()) > 0 && Date.now() - t0 < 15_000) await sleep(50);
+    expect(await pendingLeft()).toBe(0);
+    expect((await store.listOutbox("done")).map((i) => i.id).sort()).toEqual([...ids].sort());
+
+    // Each decision was finished by one worker only. (A finish of the killed
+    // worker between its commit and its report may go unreported.)
+    const by = new Map<string, string[]>();
+    for (const w of workers) for (const r of w.reports) for (const id of r.finished) by.set(id, [...(by.get(id) ?? []), w.id]);
+    for (const [id, who] of by) expect(who, id).toHaveLength(1);
+    expect(by.size).toBeGreaterThanOrEqual(ids.length - 1);
+    // The survivors enforced the dead worker's later decisions.
+    const late = ids.slice(30).filter((id) => by.get(id)?.[0] === "a");
+    expect(late.length).toBeLessThanOrEqual(1);
+    expect(assertNeverShared(workers)).toBeGreaterThanOrEqual(4);
   });
 });
