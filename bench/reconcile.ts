@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet, type Contract } from "ethers";
-import { Bridge, type RoomEnforcer } from "../src/bridge/bridge.ts";
+import { Bridge } from "../src/bridge/bridge.ts";
 import { ChainClient } from "../src/governance/client.ts";
 import { TxSender } from "../src/governance/tx.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
 import { Mode, QUORUM_DEFAULT } from "../src/governance/types.ts";
-import type { Membership } from "../src/bridge/desired.ts";
+import type { Membership, RoomEnforcer } from "../src/ports/rooms.ts";
 
 export async function measureReconcile(roomCount: number, membersPerRoom: number) {
   const { ethers } = await network.connect();

@@ -12,19 +12,14 @@ import { ChainClient } from "./governance/client.ts";
 import { FACTORY_ABI } from "./governance/contracts.ts";
 import { Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
 import { feeDestination } from "./governance/encoding.ts";
-import { MatrixAdapter } from "./bot/matrix.ts";
+import { MatrixAdapter, quietSdkLogs } from "./matrix/adapter.ts";
 import { Bot } from "./bot/bot.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import type { BotSettings } from "./bot/context.ts";
 import type { Store } from "./store/store.ts";
 import factoryBytecode from "./governance/abi/factory.bytecode.json" with { type: "json" };
-import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 
-// matrix-js-sdk logs every sync step at info; the bot's own log says what matters.
-(sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
-// Its child loggers print through console.log/info/debug regardless; the bot's
-// own log goes to stdout directly, so those are dropped.
-for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
+quietSdkLogs();
 
 const MODES = { vote: Mode.Vote, admin: Mode.Admin, external: Mode.External } as const;
 

@@ -5,12 +5,12 @@
  */
 import { parseCommand, helpText, type Command } from "./commands/parse.ts";
 import { Refusal, type Answer, type Ctx } from "./context.ts";
-import { answer } from "./format.ts";
+import { answer } from "../text/format.ts";
 import { humanChainError } from "../governance/errors.ts";
 import * as linking from "./commands/linking.ts";
 import * as group from "./commands/group.ts";
 import * as props from "./commands/proposals.ts";
-import type { IncomingMessage } from "./matrix.ts";
+import type { IncomingMessage } from "../ports/rooms.ts";
 
 export type BotDeps = Omit<Ctx, "roomId" | "sender" | "eventId">;
 

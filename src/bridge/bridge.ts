@@ -13,39 +13,14 @@
  * most once a month when the destination is "release".
  */
 import { ZeroAddress } from "ethers";
-import { diffRoom, lapsedPastGrace, powerChanges, type Membership, type RoomAction, type Standing } from "./desired.ts";
-import type { ChainPort } from "../bot/context.ts";
+import { diffRoom, lapsedPastGrace, powerChanges, type RoomAction, type Standing } from "./desired.ts";
+import type { BridgeChain } from "../ports/chain.ts";
+import type { RoomEnforcer } from "../ports/rooms.ts";
 import type { GroupEvent } from "../governance/client.ts";
 import { decodeChainError, humanChainError } from "../governance/errors.ts";
 import { DestinationKind, Mode } from "../governance/types.ts";
 import type { RoomBinding, Store } from "../store/store.ts";
-import { formatTime } from "../bot/format.ts";
-
-/** What the bridge needs of the room side (MatrixAdapter implements it). */
-export interface RoomEnforcer {
-  roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]>;
-  invite(roomId: string, userId: string): Promise<void>;
-  kick(roomId: string, userId: string, reason: string): Promise<void>;
-  /** the bot's power level and the levels it needs */
-  powers(roomId: string): Promise<{ mine: number; kick: number; invite: number; users: Record<string, number>; creators: string[] }>;
-
-  /** sets the power levels of the given users */
-  setPowers(roomId: string, levels: Record<string, number>): Promise<void>;
-  /** once `removed` is out of the room: discards the bot's outbound room key and sends `text` under a new one */
-  rotateKey(roomId: string, text: string, removed: string): Promise<void>;
-  notice(roomId: string, text: string): Promise<void>;
-}
-
-/** What the bridge needs of the chain beyond the bot's port. */
-export interface BridgeChain extends ChainPort {
-  head(): Promise<number>;
-  events(group: string, from: number, to: number): Promise<GroupEvent[]>;
-  feeDestinationKind(group: string): Promise<{ kind: number; nextReleaseAt: (token: string) => Promise<number>; balance: (token: string) => Promise<bigint> }>;
-  /** the name of the group function a transaction called, if it called one */
-  calledFunction(txHash: string): Promise<string | undefined>;
-  /** the standing of many accounts at a block, in few calls */
-  standings(group: string, addresses: string[], blockTag: number): Promise<Map<string, { isMember: boolean; active: boolean; approved: boolean; expiresAt: number }>>;
-}
+import { formatTime } from "../text/format.ts";
 
 export interface BridgeOptions {
   store: Store;

@@ -1,6 +1,7 @@
 /**
  * What the bot keeps between restarts, behind one interface so that a
- * PostgreSQL store can replace the SQLite one. Pure types: no driver here.
+ * PostgreSQL store can replace the SQLite one: the store port, imported by
+ * the bot, the bridge and the chain adapter alike. Pure types: no driver here.
  */
 
 /** A Matrix account linked to an address in one room's group. */

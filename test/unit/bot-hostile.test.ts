@@ -6,8 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { ZeroAddress, Wallet } from "ethers";
 import { Bot } from "../../src/bot/bot.ts";
-import type { BotSettings, ChainPort } from "../../src/bot/context.ts";
-import type { Reply, RoomPort } from "../../src/bot/matrix.ts";
+import type { BotSettings } from "../../src/bot/context.ts";
+import type { ChainPort } from "../../src/ports/chain.ts";
+import type { Reply, RoomPort } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { Mode, QUORUM_DEFAULT, DestinationKind } from "../../src/governance/types.ts";
 import type { MemberInfo } from "../../src/governance/client.ts";

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ZeroAddress } from "ethers";
-import { Bridge, type BridgeChain, type RoomEnforcer } from "../../src/bridge/bridge.ts";
+import { Bridge } from "../../src/bridge/bridge.ts";
+import type { BridgeChain } from "../../src/ports/chain.ts";
+import type { RoomEnforcer } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { DestinationKind, Mode, QUORUM_DEFAULT } from "../../src/governance/types.ts";
 import type { MemberInfo } from "../../src/governance/client.ts";

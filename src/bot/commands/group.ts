@@ -4,7 +4,7 @@
 import { formatUnits, keccak256, parseUnits, toUtf8Bytes, ZeroAddress } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { GroupOptions } from "./parse.ts";
-import { answer, formatDuration, formatPercent, formatTime, shortAddress } from "../format.ts";
+import { answer, formatDuration, formatPercent, formatTime, shortAddress } from "../../text/format.ts";
 import { linkHash, requireBinding, requireLink, userOf } from "../guards.ts";
 import { DestinationKind, Mode, QUORUM_DEFAULT, type GroupConfig, type GroupSettings } from "../../governance/types.ts";
 

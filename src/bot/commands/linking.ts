@@ -4,7 +4,7 @@
  */
 import { hexlify, randomBytes, verifyTypedData, verifyMessage, ZeroAddress } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
-import { answer, shortAddress } from "../format.ts";
+import { answer, shortAddress } from "../../text/format.ts";
 import { linkHash, requireBinding, requireLink } from "../guards.ts";
 
 const RELAYER_TYPES = {

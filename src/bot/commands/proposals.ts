@@ -1,10 +1,10 @@
 /**
  * `!propose …`, `!vote`, `!delegate`, `!undelegate`, `!proposals`, `!proposal`.
  */
-import { AbiCoder, ZeroAddress, type TransactionReceipt } from "ethers";
+import { AbiCoder, ZeroAddress } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { FeeDestinationSpec, GroupOptions, VoteChoice } from "./parse.ts";
-import { answer, formatPercent, formatTime, shortAddress } from "../format.ts";
+import { answer, formatPercent, formatTime, shortAddress } from "../../text/format.ts";
 import { addressOf, requireActive, requireBinding, requireLink, requireRelayer, userOf } from "../guards.ts";
 import { applyOptions, describeSettings } from "./group.ts";
 import { groupInterface } from "../../governance/contracts.ts";
@@ -12,6 +12,7 @@ import { decodeChainError } from "../../governance/errors.ts";
 import { encodeAccount, encodeFeeDestination, encodeSettings, feeDestination } from "../../governance/encoding.ts";
 import { Action, ProposalState, VoteType } from "../../governance/types.ts";
 import type { ProposalInfo } from "../../governance/client.ts";
+import type { Receipt } from "../../ports/chain.ts";
 import type { RoomBinding } from "../../store/store.ts";
 
 const STATE = ["open", "defeated", "passed", "executed", "expired"];
@@ -54,7 +55,7 @@ function announce(ctx: Ctx, p: ProposalInfo, title: string): Answer {
   ]);
 }
 
-function createdNumber(receipt: TransactionReceipt): number {
+function createdNumber(receipt: Receipt): number {
   for (const log of receipt.logs) {
     try {
       const parsed = groupInterface.parseLog(log);
@@ -70,7 +71,7 @@ function createdNumber(receipt: TransactionReceipt): number {
 async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) => Promise<string>, what: string): Promise<Answer> {
   const { b, l } = await actor(ctx);
   const payload = await build(b);
-  let receipt: TransactionReceipt | undefined;
+  let receipt: Receipt | undefined;
   for (let attempt = 0; !receipt; attempt++) {
     try {
       receipt = await ctx.chain.call(`propose:${ctx.roomId}:${ctx.eventId}`, b.group, "proposeFor", [l.address, action, payload], `propose ${what}`);

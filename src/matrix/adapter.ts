@@ -1,5 +1,5 @@
 /**
- * The Matrix adapter: the only module of the bot that imports matrix-js-sdk.
+ * The Matrix adapter: with its siblings, the only code that imports matrix-js-sdk.
  * It logs in (reusing the device it was given or saved), follows the rooms
  * the bot is in, hands message events to the bot, and offers the small room
  * capabilities the rest of the code depends on.
@@ -16,36 +16,19 @@ import {
   type Room,
   type RoomMember,
 } from "matrix-js-sdk";
+import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 import type { Store } from "../store/store.ts";
 import { persistOnWrite, restoreIndexedDB, saveIndexedDB } from "./crypto-persist.ts";
-import type { RoomEnforcer } from "../bridge/bridge.ts";
-import type { Membership } from "../bridge/desired.ts";
+import type { IncomingMessage, Membership, Reply, RoomEnforcer, RoomPort } from "../ports/rooms.ts";
 
-export interface IncomingMessage {
-  roomId: string;
-  eventId: string;
-  sender: string;
-  ts: number;
-  body: string;
-  formattedBody?: string;
-  mentions?: string[];
-}
-
-export interface Reply {
-  text: string;
-  html?: string;
-}
-
-/** What the command handlers may do in a room. */
-export interface RoomPort {
-  /** Sends a notice; `inReplyTo` makes it a reply to that event. */
-  reply(roomId: string, reply: Reply, inReplyTo?: string): Promise<void>;
-  /** joined members' user ids */
-  joinedMembers(roomId: string): Promise<string[]>;
-  /** makes the room invite-only with history visible from joining on */
-  makePrivate(roomId: string): Promise<void>;
-  displayName(roomId: string, userId: string): string;
-  invite(roomId: string, userId: string): Promise<void>;
+/**
+ * matrix-js-sdk logs every sync step at info; the bot's own log says what
+ * matters. Its child loggers print through console.log/info/debug whatever
+ * the level, and the bot's own log goes to stdout directly: those are dropped.
+ */
+export function quietSdkLogs(): void {
+  (sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
+  for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
 }
 
 export interface MatrixOptions {
