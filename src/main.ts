@@ -58,7 +58,7 @@ function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destina
 async function factoryAddress(c: Config, wallet: Wallet, store: Store, chainId: number): Promise<string> {
   if (c.chain.factory !== "deploy") return c.chain.factory;
   const key = `factory:${chainId}`;
-  const known = store.getState(key);
+  const known = await store.getState(key);
   if (known && (await wallet.provider!.getCode(known)) !== "0x") return known;
   log("chain: deploying a GroupFactory (chain.factory is \"deploy\")");
   const f = await new ContractFactory(FACTORY_ABI, factoryBytecode.bytecode, wallet).deploy(
@@ -71,7 +71,7 @@ async function factoryAddress(c: Config, wallet: Wallet, store: Store, chainId: 
   for (const [token, min] of Object.entries(c.safety.minTokenFees)) {
     await (await (f.getFunction("setMinFee") as (...a: unknown[]) => Promise<{ wait(): Promise<unknown> }>)(token, true, min)).wait();
   }
-  store.setState(key, address);
+  await store.setState(key, address);
   log(`chain: factory ${address}`);
   return address;
 }
@@ -124,10 +124,10 @@ async function main(): Promise<void> {
     (e: unknown) => log(`chain: resuming pending transactions failed, will retry on use: ${(e as Error).message}`),
   );
 
-  let linkSalt = store.getState("linkSalt");
+  let linkSalt = await store.getState("linkSalt");
   if (!linkSalt) {
     linkSalt = hexlify(randomBytes(32));
-    store.setState("linkSalt", linkSalt);
+    await store.setState("linkSalt", linkSalt);
   }
   const serverName = config.homeserver.serverName ?? config.bot.userId.slice(config.bot.userId.indexOf(":") + 1);
   const d = defaults(config);
@@ -144,10 +144,10 @@ async function main(): Promise<void> {
     botUserId: config.bot.userId,
   };
 
-  let cryptoPassphrase = store.getState("cryptoPassphrase");
+  let cryptoPassphrase = await store.getState("cryptoPassphrase");
   if (!cryptoPassphrase) {
     cryptoPassphrase = hexlify(randomBytes(32));
-    store.setState("cryptoPassphrase", cryptoPassphrase);
+    await store.setState("cryptoPassphrase", cryptoPassphrase);
   }
   const matrix = new MatrixAdapter({
     ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
@@ -176,10 +176,10 @@ async function main(): Promise<void> {
   matrix.onMessage(async (m) => {
     await bot.handle(m);
     // A command may have changed the group: look at the room soon.
-    if (store.getBinding(m.roomId)) bridge.poke(m.roomId);
+    if (await store.getBinding(m.roomId)) bridge.poke(m.roomId);
   });
   matrix.onMembershipChange((roomId) => {
-    if (store.getBinding(roomId)) bridge.poke(roomId);
+    void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
   });
 
   const stop = async (signal: string) => {
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
     await bridge.stop();
     await matrix.stop();
     provider.destroy();
-    store.close();
+    await store.close();
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));

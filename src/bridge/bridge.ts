@@ -79,23 +79,23 @@ export class Bridge {
   async tick(): Promise<void> {
     const { store, chain, log } = this.o;
     const safe = (await chain.head()) - this.o.confirmations;
-    for (const b of store.listBindings()) {
+    for (const b of await store.listBindings()) {
       const key = `cursor:${b.group}`;
-      const cursor = Number(store.getState(key) ?? String(b.fromBlock - 1));
+      const cursor = Number((await store.getState(key)) ?? String(b.fromBlock - 1));
       if (safe <= cursor) continue;
       const events = await chain.events(b.group, cursor + 1, safe);
       if (events.length > 0) {
         await this.noteReasons(b, events);
         this.dirty.add(b.roomId);
       }
-      store.setState(key, String(safe));
+      await store.setState(key, String(safe));
     }
     const full = Date.now() - this.lastFull >= this.o.fullPassMs;
-    const rooms = full ? store.listBindings().map((b) => b.roomId) : [...this.dirty];
+    const rooms = full ? (await store.listBindings()).map((b) => b.roomId) : [...this.dirty];
     this.dirty.clear();
     if (full) this.lastFull = Date.now();
     for (const roomId of rooms) {
-      const b = store.getBinding(roomId);
+      const b = await store.getBinding(roomId);
       if (!b) continue;
       try {
         if (full) await this.keeper(b, safe);
@@ -111,7 +111,7 @@ export class Bridge {
   /** Remembers why each removed address left: the proposal that removed it, or its lapse. */
   private async noteReasons(b: RoomBinding, events: GroupEvent[]): Promise<void> {
     for (const e of events) {
-      if (e.name === "ProposalCreated") this.o.store.setState(`number:${b.group}:${String(e.args.proposalId)}`, String(e.args.number));
+      if (e.name === "ProposalCreated") await this.o.store.setState(`number:${b.group}:${String(e.args.proposalId)}`, String(e.args.number));
     }
     const executedIn = new Map<string, string>();
     for (const e of events) if (e.name === "ProposalExecuted") executedIn.set(e.txHash, String(e.args.proposalId));
@@ -119,14 +119,14 @@ export class Bridge {
       if (e.name !== "MemberRemoved") continue;
       const account = String(e.args.account).toLowerCase();
       const pid = executedIn.get(e.txHash);
-      const number = pid ? this.o.store.getState(`number:${b.group}:${pid}`) : undefined;
+      const number = pid ? await this.o.store.getState(`number:${b.group}:${pid}`) : undefined;
       let reason: string;
       if (pid) reason = `removed by proposal ${number ? `#${number}` : pid.slice(0, 10)}`;
       else if ((await this.o.chain.calledFunction(e.txHash)) === "removeLapsed") reason = "membership lapsed: not paid through the grace period";
       else reason = "removed by the group's admins or its governing contract";
       // The keeper's own, more precise reason (with the date) wins.
       const key = `reason:${b.group}:${account}`;
-      if (pid || !this.o.store.getState(key)) this.o.store.setState(key, reason);
+      if (pid || !(await this.o.store.getState(key))) await this.o.store.setState(key, reason);
     }
   }
 
@@ -138,15 +138,15 @@ export class Bridge {
     const room = await rooms.roomMembers(b.roomId);
     // No further than the events already read: a removal seen here has its
     // reason (the proposal, the lapse) recorded.
-    const cursor = Number(store.getState(`cursor:${b.group}`) ?? String(b.fromBlock - 1));
+    const cursor = Number((await store.getState(`cursor:${b.group}`)) ?? String(b.fromBlock - 1));
     const at = Math.min((await chain.head()) - this.o.confirmations, cursor);
     if (at < b.fromBlock) return [];
-    const links = store.listLinks(b.roomId);
+    const links = await store.listLinks(b.roomId);
     const byAddress = await chain.standings(b.group, links.map((l) => l.address), at);
     const standings: Standing[] = links.map((l) => ({ userId: l.userId, address: l.address, ...byAddress.get(l.address.toLowerCase())! }));
     const reasons = new Map<string, string>();
     for (const s of standings) {
-      const r = store.getState(`reason:${b.group}:${s.address.toLowerCase()}`);
+      const r = await store.getState(`reason:${b.group}:${s.address.toLowerCase()}`);
       if (r) reasons.set(s.address.toLowerCase(), r);
     }
     const actions = diffRoom({ botUserId: this.o.botUserId, room, standings, removalReasons: reasons });
@@ -173,11 +173,11 @@ export class Bridge {
         }
         // The follow-up (new key, notice) is owed from the moment we decide to kick.
         const id = `rotate:${b.roomId}:${a.userId}:${Date.now()}`;
-        store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
+        await store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
         try {
           await rooms.kick(b.roomId, a.userId, a.reason);
         } catch (e) {
-          store.finishOutbox(id);
+          await store.finishOutbox(id);
           throw e;
         }
         this.o.log(`bridge: kicked ${a.userId} from ${b.roomId} (${a.reason})`);
@@ -193,9 +193,13 @@ export class Bridge {
   /** In admin mode the group's admins are room moderators. */
   private async followMode(b: RoomBinding, at: number, current: Record<string, number>, creators: string[]): Promise<void> {
     const settings = await this.o.chain.settings(b.group, at);
-    const adminUsers = settings.admins.map((a) => this.o.store.getLinkByAddress(b.roomId, a)?.userId).filter((u): u is string => u !== undefined);
+    const adminUsers: string[] = [];
+    for (const a of settings.admins) {
+      const u = (await this.o.store.getLinkByAddress(b.roomId, a))?.userId;
+      if (u !== undefined) adminUsers.push(u);
+    }
     const key = `promoted:${b.roomId}`;
-    const promotedByBot = JSON.parse(this.o.store.getState(key) ?? "[]") as string[];
+    const promotedByBot = JSON.parse((await this.o.store.getState(key)) ?? "[]") as string[];
     const { set, promoted } = powerChanges({ adminMode: settings.config.mode === Mode.Admin, adminUsers, current, promotedByBot });
     if (Object.keys(set).length > 0) {
       try {
@@ -206,16 +210,16 @@ export class Bridge {
         return;
       }
     }
-    this.o.store.setState(key, JSON.stringify(promoted));
+    await this.o.store.setState(key, JSON.stringify(promoted));
   }
 
   /** After a kick: a new key for the bot's messages, and the notice, once. */
   private async drainOutbox(): Promise<void> {
-    for (const item of this.o.store.listOutbox("pending")) {
+    for (const item of await this.o.store.listOutbox("pending")) {
       const a = JSON.parse(item.payload) as RoomAction;
       try {
         await this.o.rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`, a.userId);
-        this.o.store.finishOutbox(item.id);
+        await this.o.store.finishOutbox(item.id);
       } catch (e) {
         this.o.log(`bridge: notice after removing ${a.userId} failed, will retry: ${(e as Error).message}`);
       }
@@ -245,7 +249,7 @@ export class Bridge {
         await chain.call(`sweep:${b.group}:${now}`, b.group, "sweepLapses", [64], "sweep due lapses");
         continue;
       }
-      store.setState(`reason:${b.group}:${m.address.toLowerCase()}`, reason);
+      await store.setState(`reason:${b.group}:${m.address.toLowerCase()}`, reason);
       this.dirty.add(b.roomId);
     }
     const d = await chain.feeDestinationKind(b.group);

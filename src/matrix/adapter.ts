@@ -71,8 +71,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
   /** Logs in (or reuses the saved device), starts syncing, resolves when the first sync is done. */
   async start(): Promise<void> {
     const { store, baseUrl, userId } = this.o;
-    let accessToken = this.o.accessToken ?? store.getState("matrix.accessToken");
-    let deviceId = store.getState("matrix.deviceId");
+    let accessToken = this.o.accessToken ?? (await store.getState("matrix.accessToken"));
+    let deviceId = await store.getState("matrix.deviceId");
     if (!accessToken) {
       if (!this.o.password) throw new Error("the bot needs a password or an access token");
       const login = createClient({ baseUrl });
@@ -85,8 +85,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
       });
       accessToken = res.access_token;
       deviceId = res.device_id;
-      store.setState("matrix.accessToken", accessToken);
-      store.setState("matrix.deviceId", deviceId);
+      await store.setState("matrix.accessToken", accessToken);
+      await store.setState("matrix.deviceId", deviceId);
       login.stopClient();
     }
     this.client = createClient({ baseUrl, userId, accessToken, ...(deviceId ? { deviceId } : {}) });
@@ -163,11 +163,11 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
     const eventId = event.getId() ?? "";
     // Commands sent while the bot was away arrive with the first sync: take
     // each event once, in order, from where the bot stopped.
-    const last = Number(this.o.store.getState(`matrix.lastTs:${room.roomId}`) ?? "0");
+    const last = Number((await this.o.store.getState(`matrix.lastTs:${room.roomId}`)) ?? "0");
     if (ts < last) return;
-    if (ts === last && this.o.store.getState(`matrix.lastId:${room.roomId}`) === eventId) return;
-    this.o.store.setState(`matrix.lastTs:${room.roomId}`, String(ts));
-    this.o.store.setState(`matrix.lastId:${room.roomId}`, eventId);
+    if (ts === last && (await this.o.store.getState(`matrix.lastId:${room.roomId}`)) === eventId) return;
+    await this.o.store.setState(`matrix.lastTs:${room.roomId}`, String(ts));
+    await this.o.store.setState(`matrix.lastId:${room.roomId}`, eventId);
     const mentions = Array.isArray(content["m.mentions"]?.user_ids)
       ? (content["m.mentions"].user_ids as unknown[]).filter((u): u is string => typeof u === "string")
       : undefined;

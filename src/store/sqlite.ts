@@ -1,5 +1,9 @@
 /**
  * The SQLite store, on Node's built-in `node:sqlite` (no native build).
+ *
+ * The driver is synchronous: each method does its work before its promise
+ * settles, so a transaction (BEGIN … COMMIT) inside one method never
+ * interleaves with another call.
  */
 import { DatabaseSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
@@ -63,21 +67,21 @@ export class SqliteStore implements Store {
     return Number(this.db.prepare(sql).run(...args).changes);
   }
 
-  getBinding(roomId: string): RoomBinding | undefined {
+  async getBinding(roomId: string): Promise<RoomBinding | undefined> {
     const r = this.get("SELECT * FROM bindings WHERE room_id = ?", roomId);
     return r && toBinding(r);
   }
 
-  getBindingByGroup(group: string): RoomBinding | undefined {
+  async getBindingByGroup(group: string): Promise<RoomBinding | undefined> {
     const r = this.get("SELECT * FROM bindings WHERE grp = ?", group.toLowerCase());
     return r && toBinding(r);
   }
 
-  listBindings(): RoomBinding[] {
+  async listBindings(): Promise<RoomBinding[]> {
     return this.all("SELECT * FROM bindings ORDER BY created_at").map(toBinding);
   }
 
-  putBinding(b: RoomBinding): void {
+  async putBinding(b: RoomBinding): Promise<void> {
     this.run(
       "INSERT INTO bindings (room_id, grp, chain_id, created_by, created_at, from_block) VALUES (?, ?, ?, ?, ?, ?) " +
         "ON CONFLICT (room_id) DO UPDATE SET grp = excluded.grp, chain_id = excluded.chain_id, " +
@@ -91,22 +95,24 @@ export class SqliteStore implements Store {
     );
   }
 
-  getLink(roomId: string, userId: string): Link | undefined {
+  async getLink(roomId: string, userId: string): Promise<Link | undefined> {
     const r = this.get("SELECT * FROM links WHERE room_id = ? AND user_id = ?", roomId, userId);
     return r && toLink(r);
   }
 
-  getLinkByAddress(roomId: string, address: string): Link | undefined {
+  async getLinkByAddress(roomId: string, address: string): Promise<Link | undefined> {
     const r = this.get("SELECT * FROM links WHERE room_id = ? AND address = ?", roomId, address.toLowerCase());
     return r && toLink(r);
   }
 
-  listLinks(roomId: string): Link[] {
+  async listLinks(roomId: string): Promise<Link[]> {
     return this.all("SELECT * FROM links WHERE room_id = ? ORDER BY linked_at", roomId).map(toLink);
   }
 
-  putLink(link: Link): void {
-    const holder = this.getLinkByAddress(link.roomId, link.address);
+  async putLink(link: Link): Promise<void> {
+    // Read and write without yielding: no other call runs in between.
+    const r = this.get("SELECT * FROM links WHERE room_id = ? AND address = ?", link.roomId, link.address.toLowerCase());
+    const holder = r && toLink(r);
     if (holder && holder.userId !== link.userId) {
       throw new StoreConflictError(`address ${link.address} is linked to ${holder.userId}`);
     }
@@ -130,15 +136,15 @@ export class SqliteStore implements Store {
     }
   }
 
-  deleteLink(roomId: string, userId: string): boolean {
+  async deleteLink(roomId: string, userId: string): Promise<boolean> {
     return this.run("DELETE FROM links WHERE room_id = ? AND user_id = ?", roomId, userId) > 0;
   }
 
-  nonceUsed(nonce: string): boolean {
+  async nonceUsed(nonce: string): Promise<boolean> {
     return this.get("SELECT 1 AS x FROM used_nonces WHERE nonce = ?", nonce) !== undefined;
   }
 
-  getPendingLink(roomId: string, userId: string): PendingLink | undefined {
+  async getPendingLink(roomId: string, userId: string): Promise<PendingLink | undefined> {
     const r = this.get("SELECT * FROM pending_links WHERE room_id = ? AND user_id = ?", roomId, userId);
     if (!r) return undefined;
     return {
@@ -151,7 +157,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  putPendingLink(p: PendingLink): void {
+  async putPendingLink(p: PendingLink): Promise<void> {
     this.run(
       "INSERT INTO pending_links (room_id, user_id, address, nonce, message, created_at) VALUES (?, ?, ?, ?, ?, ?) " +
         "ON CONFLICT (room_id, user_id) DO UPDATE SET address = excluded.address, nonce = excluded.nonce, " +
@@ -165,16 +171,16 @@ export class SqliteStore implements Store {
     );
   }
 
-  deletePendingLink(roomId: string, userId: string): void {
+  async deletePendingLink(roomId: string, userId: string): Promise<void> {
     this.run("DELETE FROM pending_links WHERE room_id = ? AND user_id = ?", roomId, userId);
   }
 
-  getTx(intent: string): TxRecord | undefined {
+  async getTx(intent: string): Promise<TxRecord | undefined> {
     const r = this.get("SELECT * FROM txs WHERE intent = ?", intent);
     return r && toTx(r);
   }
 
-  putTx(tx: TxRecord): void {
+  async putTx(tx: TxRecord): Promise<void> {
     this.run(
       "INSERT INTO txs (intent, hash, raw, nonce, sender, status, created_at, description, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       tx.intent,
@@ -189,20 +195,20 @@ export class SqliteStore implements Store {
     );
   }
 
-  setTxStatus(intent: string, status: TxStatus, error?: string): void {
+  async setTxStatus(intent: string, status: TxStatus, error?: string): Promise<void> {
     this.run("UPDATE txs SET status = ?, error = ? WHERE intent = ?", status, error ?? null, intent);
   }
 
-  listTxs(status: TxStatus): TxRecord[] {
+  async listTxs(status: TxStatus): Promise<TxRecord[]> {
     return this.all("SELECT * FROM txs WHERE status = ? ORDER BY nonce", status).map(toTx);
   }
 
-  maxNonce(from: string): number | undefined {
+  async maxNonce(from: string): Promise<number | undefined> {
     const r = this.get("SELECT MAX(nonce) AS n FROM txs WHERE sender = ?", from.toLowerCase());
     return r?.n === null || r?.n === undefined ? undefined : Number(r.n);
   }
 
-  addOutbox(item: OutboxItem): boolean {
+  async addOutbox(item: OutboxItem): Promise<boolean> {
     return (
       this.run(
         "INSERT INTO outbox (id, room_id, kind, payload, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT (id) DO NOTHING",
@@ -215,7 +221,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  listOutbox(status: "pending" | "done"): OutboxItem[] {
+  async listOutbox(status: "pending" | "done"): Promise<OutboxItem[]> {
     return this.all("SELECT * FROM outbox WHERE status = ? ORDER BY created_at, id", status).map((r) => ({
       id: String(r.id),
       roomId: String(r.room_id),
@@ -225,20 +231,20 @@ export class SqliteStore implements Store {
     }));
   }
 
-  finishOutbox(id: string): void {
+  async finishOutbox(id: string): Promise<void> {
     this.run("UPDATE outbox SET status = 'done' WHERE id = ?", id);
   }
 
-  getState(key: string): string | undefined {
+  async getState(key: string): Promise<string | undefined> {
     const r = this.get("SELECT value FROM state WHERE key = ?", key);
     return r ? String(r.value) : undefined;
   }
 
-  setState(key: string, value: string): void {
+  async setState(key: string, value: string): Promise<void> {
     this.run("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }

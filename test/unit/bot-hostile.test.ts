@@ -119,8 +119,8 @@ describe("the bot under hostile input", () => {
     const rand = prng(20261124);
     const store = new SqliteStore(":memory:");
     // One room is a group; in it mallory is linked but not a member.
-    store.putBinding({ roomId: "!group:localhost", group: "0x" + "11".repeat(20), chainId: 31337, createdBy: "@alice:localhost", createdAt: 0, fromBlock: 0 });
-    store.putLink({ roomId: "!group:localhost", userId: "@mallory:localhost", address: "0x" + "22".repeat(20), nonce: "n", linkedAt: 0 });
+    await store.putBinding({ roomId: "!group:localhost", group: "0x" + "11".repeat(20), chainId: 31337, createdBy: "@alice:localhost", createdAt: 0, fromBlock: 0 });
+    await store.putLink({ roomId: "!group:localhost", userId: "@mallory:localhost", address: "0x" + "22".repeat(20), nonce: "n", linkedAt: 0 });
     const chain = new FakeChain();
     const rooms = new FakeRooms();
     const logs: string[] = [];

@@ -58,7 +58,7 @@ describe("the keeper", () => {
     const store = new SqliteStore(":memory:");
     await bridge(chain, store).keeper(binding, 0);
     expect(chain.calls.map((c) => [c.fn, c.args[0]])).toEqual([["removeLapsed", "0xaaa"]]);
-    expect(store.getState(`reason:${GROUP}:0xaaa`)).toMatch(/^membership lapsed: not paid since /);
+    expect(await store.getState(`reason:${GROUP}:0xaaa`)).toMatch(/^membership lapsed: not paid since /);
   });
 
   it("releases fees when the destination is release and the month has passed, once a day at most per intent", async () => {

@@ -41,10 +41,10 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
     );
     if (!ok) throw new Refusal(`I am not in ${room}; give the id of a room I am in.`);
   }
-  const holder = ctx.store.getLinkByAddress(target, address);
+  const holder = await ctx.store.getLinkByAddress(target, address);
   if (holder && holder.userId !== ctx.sender) throw new Refusal(`That address is already linked to another Matrix account in this group.`);
   const nonce = hexlify(randomBytes(16));
-  const group = ctx.store.getBinding(target)?.group;
+  const group = (await ctx.store.getBinding(target))?.group;
   const message = linkMessage({
     userId: ctx.sender,
     roomId: target,
@@ -53,8 +53,8 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
     nonce,
     botAddress: ctx.chain.botAddress,
   });
-  ctx.store.putPendingLink({ roomId: target, userId: ctx.sender, address, nonce, message, createdAt: Date.now() });
-  ctx.store.setState(`pendingIn:${ctx.roomId}:${ctx.sender}`, target);
+  await ctx.store.putPendingLink({ roomId: target, userId: ctx.sender, address, nonce, message, createdAt: Date.now() });
+  await ctx.store.setState(`pendingIn:${ctx.roomId}:${ctx.sender}`, target);
   const lines = [
     `Sign the message below with ${shortAddress(address)} (personal_sign / "Sign message" in your wallet), then send ${ctx.settings.prefix}verify 0xSIGNATURE here within ${Math.round(ctx.settings.linkTtlMs / 60_000)} minutes.`,
   ];
@@ -64,14 +64,14 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
 
 /** `!verify 0xSIGNATURE`: completes the pending link. */
 export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
-  const target = ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`) ?? ctx.roomId;
-  const pending = ctx.store.getPendingLink(target, ctx.sender);
+  const target = (await ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`)) ?? ctx.roomId;
+  const pending = await ctx.store.getPendingLink(target, ctx.sender);
   if (!pending) throw new Refusal(`There is nothing to verify: send ${ctx.settings.prefix}link 0xYOUR_ADDRESS first.`);
   if (Date.now() - pending.createdAt > ctx.settings.linkTtlMs) {
-    ctx.store.deletePendingLink(target, ctx.sender);
+    await ctx.store.deletePendingLink(target, ctx.sender);
     throw new Refusal(`That link request expired. Send ${ctx.settings.prefix}link again for a fresh message.`);
   }
-  if (ctx.store.nonceUsed(pending.nonce)) throw new Refusal("That message was already used. Send !link again for a fresh one.");
+  if (await ctx.store.nonceUsed(pending.nonce)) throw new Refusal("That message was already used. Send !link again for a fresh one.");
   let signer: string;
   try {
     signer = verifyMessage(pending.message, signature);
@@ -81,9 +81,9 @@ export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
   if (signer.toLowerCase() !== pending.address.toLowerCase()) {
     throw new Refusal(`That signature was made by ${shortAddress(signer)}, not by ${shortAddress(pending.address)}. Sign the exact message with the address you are linking.`);
   }
-  ctx.store.putLink({ roomId: target, userId: ctx.sender, address: pending.address, nonce: pending.nonce, linkedAt: Date.now() });
-  ctx.store.deletePendingLink(target, ctx.sender);
-  const binding = ctx.store.getBinding(target);
+  await ctx.store.putLink({ roomId: target, userId: ctx.sender, address: pending.address, nonce: pending.nonce, linkedAt: Date.now() });
+  await ctx.store.deletePendingLink(target, ctx.sender);
+  const binding = await ctx.store.getBinding(target);
   const lines = [`${ctx.sender} is now linked to ${pending.address}.`];
   if (binding) {
     await ctx.chain.call(
@@ -102,15 +102,15 @@ export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
 
 /** `!authorize [0xSIGNATURE]`: gives the bot the relayer authority on-chain. */
 export async function authorize(ctx: Ctx, signature?: string): Promise<Answer> {
-  const target = ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`) ?? ctx.roomId;
-  const room = ctx.store.getBinding(ctx.roomId) ? ctx.roomId : target;
-  const binding = ctx.store.getBinding(room) ?? requireBinding(ctx);
-  const l = requireLink(ctx, room);
+  const target = (await ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`)) ?? ctx.roomId;
+  const room = (await ctx.store.getBinding(ctx.roomId)) ? ctx.roomId : target;
+  const binding = (await ctx.store.getBinding(room)) ?? (await requireBinding(ctx));
+  const l = await requireLink(ctx, room);
   const key = `auth:${room}:${ctx.sender}`;
   if (!signature) {
     const nonce = await ctx.chain.nonce(binding.group, l.address);
     const deadline = Math.floor(Date.now() / 1000) + 3600;
-    ctx.store.setState(key, JSON.stringify({ nonce: nonce.toString(), deadline }));
+    await ctx.store.setState(key, JSON.stringify({ nonce: nonce.toString(), deadline }));
     const domain = await ctx.chain.domain(binding.group);
     const typed = {
       domain: { ...domain, chainId: Number(domain.chainId) },
@@ -128,7 +128,7 @@ export async function authorize(ctx: Ctx, signature?: string): Promise<Answer> {
       JSON.stringify(typed, null, 2),
     );
   }
-  const saved = ctx.store.getState(key);
+  const saved = await ctx.store.getState(key);
   if (!saved) throw new Refusal(`Send ${ctx.settings.prefix}authorize first to get the message to sign.`);
   const { nonce, deadline } = JSON.parse(saved) as { nonce: string; deadline: number };
   if (deadline * 1000 < Date.now()) throw new Refusal(`That authorisation expired; send ${ctx.settings.prefix}authorize again.`);
@@ -149,15 +149,15 @@ export async function authorize(ctx: Ctx, signature?: string): Promise<Answer> {
     [l.address, ctx.chain.botAddress, nonce, deadline, signature],
     `authorise the bot for ${ctx.sender}`,
   );
-  ctx.store.setState(key, "");
+  await ctx.store.setState(key, "");
   return answer("Authorised", [`The bot now acts for ${shortAddress(l.address)} on your chat commands in this group.`]);
 }
 
 /** `!unlink`: forgets the link; the bot stops acting for the account. */
 export async function unlink(ctx: Ctx): Promise<Answer> {
-  const l = requireLink(ctx);
-  ctx.store.deleteLink(ctx.roomId, ctx.sender);
-  const binding = ctx.store.getBinding(ctx.roomId);
+  const l = await requireLink(ctx);
+  await ctx.store.deleteLink(ctx.roomId, ctx.sender);
+  const binding = await ctx.store.getBinding(ctx.roomId);
   const lines = [`${ctx.sender} is no longer linked to ${l.address}; the bot will not act for it.`];
   if (binding) {
     // Clear the on-chain record only when there is one.

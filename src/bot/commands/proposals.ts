@@ -20,19 +20,19 @@ const CHOICE: Record<VoteChoice, number> = { for: VoteType.For, against: VoteTyp
 
 /** The sender, checked to be linked, active and to have authorised the bot. */
 async function actor(ctx: Ctx) {
-  const b = requireBinding(ctx);
-  const l = requireLink(ctx);
+  const b = await requireBinding(ctx);
+  const l = await requireLink(ctx);
   const m = await requireActive(ctx, b, l);
   requireRelayer(ctx, m);
   return { b, l, m };
 }
 
 /** What a proposal does, in words. */
-export function describeAction(ctx: Ctx, action: number, payload: string): string {
+export async function describeAction(ctx: Ctx, action: number, payload: string): Promise<string> {
   try {
     if (action === Action.AddMember || action === Action.RemoveMember) {
       const [a] = AbiCoder.defaultAbiCoder().decode(["address"], payload);
-      const who = userOf(ctx, String(a));
+      const who = await userOf(ctx, String(a));
       return `${action === Action.AddMember ? "add" : "remove"} ${who ? `${who} (${shortAddress(String(a))})` : String(a)}`;
     }
     if (action === Action.Config) {
@@ -46,9 +46,9 @@ export function describeAction(ctx: Ctx, action: number, payload: string): strin
   }
 }
 
-function announce(ctx: Ctx, p: ProposalInfo, title: string): Answer {
+async function announce(ctx: Ctx, p: ProposalInfo, title: string): Promise<Answer> {
   return answer(title, [
-    `What: ${describeAction(ctx, p.action, p.payload)}`,
+    `What: ${await describeAction(ctx, p.action, p.payload)}`,
     `Quorum: ${formatPercent(p.quorumBps)} of ${p.influence} members = ${p.quorumVotes} vote(s) FOR, and more FOR than AGAINST`,
     `Deadline: ${formatTime(p.deadline)}`,
     `Vote: ${ctx.settings.prefix}vote ${p.number} yes | no | abstain`,
@@ -91,7 +91,7 @@ export async function proposeAdd(ctx: Ctx, target: string): Promise<Answer> {
     ctx,
     Action.AddMember,
     async (b) => {
-      const address = addressOf(ctx, target);
+      const address = await addressOf(ctx, target);
       if ((await ctx.chain.member(b.group, address)).isMember) throw new Refusal(`${target} is already a member.`);
       return encodeAccount(address);
     },
@@ -104,7 +104,7 @@ export async function proposeRemove(ctx: Ctx, target: string): Promise<Answer> {
     ctx,
     Action.RemoveMember,
     async (b) => {
-      const address = addressOf(ctx, target);
+      const address = await addressOf(ctx, target);
       const m = await ctx.chain.member(b.group, address);
       if (!m.isMember && !m.approved) throw new Refusal(`${target} is not a member.`);
       return encodeAccount(address);
@@ -114,12 +114,12 @@ export async function proposeRemove(ctx: Ctx, target: string): Promise<Answer> {
 }
 
 export async function proposeConfig(ctx: Ctx, changes: GroupOptions): Promise<Answer> {
-  let next: ReturnType<typeof applyOptions> | undefined;
+  let next: Awaited<ReturnType<typeof applyOptions>> | undefined;
   const a = await proposeAction(
     ctx,
     Action.Config,
     async (b) => {
-      next = applyOptions(ctx, await ctx.chain.settings(b.group), changes, ctx.settings.feeDecimals);
+      next = await applyOptions(ctx, await ctx.chain.settings(b.group), changes, ctx.settings.feeDecimals);
       return encodeSettings(next);
     },
     "a settings change",
@@ -143,10 +143,10 @@ async function findProposal(ctx: Ctx, b: RoomBinding, number: number): Promise<P
 export async function executeIfPassed(ctx: Ctx, b: RoomBinding, p: ProposalInfo): Promise<string[]> {
   if (p.state !== ProposalState.Succeeded) return [];
   await ctx.chain.call(`execute:${b.group}:${p.number}`, b.group, "execute", [p.number, p.action, p.payload], `execute proposal #${p.number}`);
-  const lines = [`Proposal #${p.number} passed and was executed: ${describeAction(ctx, p.action, p.payload)}.`];
+  const lines = [`Proposal #${p.number} passed and was executed: ${await describeAction(ctx, p.action, p.payload)}.`];
   if (p.action === Action.AddMember) {
     const [a] = AbiCoder.defaultAbiCoder().decode(["address"], p.payload);
-    const who = userOf(ctx, String(a));
+    const who = await userOf(ctx, String(a));
     // The room follows the chain: the bridge invites once the block is confirmed.
     if (who) lines.push(`${who}: you are approved; you will be invited. Join the room and send ${ctx.settings.prefix}join to accept.`);
   }
@@ -168,7 +168,7 @@ export async function vote(ctx: Ctx, number: number, choice: VoteChoice): Promis
 
 export async function delegate(ctx: Ctx, target: string | undefined): Promise<Answer> {
   const { b, l, m } = await actor(ctx);
-  const to = target ? addressOf(ctx, target) : ZeroAddress;
+  const to = target ? await addressOf(ctx, target) : ZeroAddress;
   if (to.toLowerCase() === l.address.toLowerCase()) throw new Refusal(`You cannot delegate to yourself; ${ctx.settings.prefix}undelegate takes your vote back.`);
   if (m.delegate.toLowerCase() === to.toLowerCase()) throw new Refusal(target ? `You already delegate to ${target}.` : "You do not delegate to anyone.");
   if (target) {
@@ -183,17 +183,20 @@ export async function delegate(ctx: Ctx, target: string | undefined): Promise<An
 }
 
 export async function proposals(ctx: Ctx): Promise<Answer> {
-  const b = requireBinding(ctx);
+  const b = await requireBinding(ctx);
   const all = await ctx.chain.proposals(b.group, b.fromBlock);
   if (all.length === 0) return answer("No proposals yet", [`${ctx.settings.prefix}propose add @user starts one.`]);
-  const lines = all.slice(0, 20).map((p) => `#${p.number} ${STATE[p.state]}: ${describeAction(ctx, p.action, p.payload)} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
+  const lines: string[] = [];
+  for (const p of all.slice(0, 20)) {
+    lines.push(`#${p.number} ${STATE[p.state]}: ${await describeAction(ctx, p.action, p.payload)} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
+  }
   return answer(`${all.length} proposal(s)`, lines);
 }
 
 export async function proposal(ctx: Ctx, number: number): Promise<Answer> {
-  const b = requireBinding(ctx);
+  const b = await requireBinding(ctx);
   const p = await findProposal(ctx, b, number);
-  const a = announce(ctx, p, `Proposal #${p.number}: ${STATE[p.state]}`);
+  const a = await announce(ctx, p, `Proposal #${p.number}: ${STATE[p.state]}`);
   const tally = `Tally: FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes}`;
   return { text: `${a.text}\n${tally}`, ...(a.html ? { html: `${a.html}<br>${tally}` } : {}) };
 }
