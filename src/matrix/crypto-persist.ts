@@ -13,7 +13,7 @@
  * (coalesced: at most one save runs, and one more follows if needed).
  */
 import "fake-indexeddb/auto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { deserialize, serialize } from "node:v8";
 
 interface IndexDump {
@@ -88,6 +88,8 @@ export async function saveIndexedDB(file: string): Promise<void> {
   const data = serialize(await dumpAll());
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, data, { mode: 0o600 });
+  // A left-over temporary file keeps its old mode: set it, whatever it was.
+  chmodSync(tmp, 0o600);
   renameSync(tmp, file);
 }
 

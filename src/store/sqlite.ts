@@ -6,11 +6,14 @@
  * interleaves with another call.
  */
 import { DatabaseSync } from "node:sqlite";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import {
   StoreConflictError,
   type Link,
+  type InboundEvent,
+  type InboundStatus,
+  type NewInboundEvent,
   type OutboxItem,
   type PendingLink,
   type RoomBinding,
@@ -36,6 +39,10 @@ CREATE TABLE IF NOT EXISTS txs (
   description TEXT NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inbound (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+  sender TEXT NOT NULL, raw TEXT NOT NULL, received_at INTEGER NOT NULL, status TEXT NOT NULL, answer TEXT);
+CREATE INDEX IF NOT EXISTS inbound_status ON inbound (status, seq);
 CREATE TABLE IF NOT EXISTS outbox (
   id TEXT PRIMARY KEY, room_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
   status TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -46,12 +53,17 @@ type Row = Record<string, string | number | null>;
 export class SqliteStore implements Store {
   private readonly db: DatabaseSync;
 
-  /** Opens (and creates) the store at `path`; ":memory:" for tests. */
+  /**
+   * Opens (and creates) the store at `path`; ":memory:" for tests. The
+   * folder is made readable by the bot's user only (0700) and the database
+   * and its WAL and SHM files 0600, whatever the umask.
+   */
   constructor(path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") privateFiles(path);
     this.db = new DatabaseSync(path);
     // WAL keeps readers and the writer apart; a crash loses nothing committed.
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+    if (path !== ":memory:") privateFiles(path);
     this.db.exec(SCHEMA);
   }
 
@@ -235,6 +247,46 @@ export class SqliteStore implements Store {
     this.run("UPDATE outbox SET status = 'done' WHERE id = ?", id);
   }
 
+  async addInbound(events: NewInboundEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    // One transaction: one durable write for a whole sync response.
+    this.db.exec("BEGIN");
+    try {
+      const insert = this.db.prepare(
+        "INSERT INTO inbound (event_id, room_id, sender, raw, received_at, status) VALUES (?, ?, ?, ?, ?, 'new') ON CONFLICT (event_id) DO NOTHING",
+      );
+      for (const e of events) insert.run(e.eventId, e.roomId, e.sender, e.raw, e.receivedAt);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  async listInbound(status: InboundStatus, limit: number): Promise<InboundEvent[]> {
+    return this.all("SELECT * FROM inbound WHERE status = ? ORDER BY seq LIMIT ?", status, limit).map((r) => ({
+      eventId: String(r.event_id),
+      roomId: String(r.room_id),
+      sender: String(r.sender),
+      raw: String(r.raw),
+      receivedAt: Number(r.received_at),
+      status: String(r.status) as InboundStatus,
+      ...(r.answer !== null && r.answer !== undefined ? { answer: String(r.answer) } : {}),
+    }));
+  }
+
+  async setInboundAnswer(eventId: string, answer: string): Promise<void> {
+    this.run("UPDATE inbound SET status = 'answering', answer = ? WHERE event_id = ?", answer, eventId);
+  }
+
+  async finishInbound(eventId: string): Promise<void> {
+    this.run("UPDATE inbound SET status = 'done' WHERE event_id = ?", eventId);
+  }
+
+  async pruneInbound(receivedBefore: number): Promise<number> {
+    return this.run("DELETE FROM inbound WHERE status = 'done' AND received_at < ?", receivedBefore);
+  }
+
   async getState(key: string): Promise<string | undefined> {
     const r = this.get("SELECT value FROM state WHERE key = ?", key);
     return r ? String(r.value) : undefined;
@@ -247,6 +299,19 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.db.close();
   }
+}
+
+/**
+ * The store's folder 0700, the database 0600 (created so if missing), and
+ * the WAL and SHM files 0600 when they exist. SQLite creates the WAL and SHM
+ * with the mode of the database file, so they never start out wider.
+ */
+function privateFiles(path: string): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  closeSync(openSync(path, "a", 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
 function toBinding(r: Row): RoomBinding {

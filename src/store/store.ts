@@ -96,6 +96,22 @@ export interface Store {
   listOutbox(status: "pending" | "done"): Promise<OutboxItem[]>;
   finishOutbox(id: string): Promise<void>;
 
+  /**
+   * The command journal: every message event the bot receives, recorded on
+   * receipt (before the sync position that delivered it is saved), keyed by
+   * event id, so each is handled once, in the order received, after any
+   * number of crashes. Recording an id that is already there changes nothing.
+   */
+  addInbound(events: NewInboundEvent[]): Promise<void>;
+  /** Events with `status`, in the order they were recorded, at most `limit`. */
+  listInbound(status: InboundStatus, limit: number): Promise<InboundEvent[]>;
+  /** Records the answer decided for an event, before it is sent (status "answering"). */
+  setInboundAnswer(eventId: string, answer: string): Promise<void>;
+  /** Marks an event handled: answered, or nothing to answer (status "done"). */
+  finishInbound(eventId: string): Promise<void>;
+  /** Forgets handled events recorded before `receivedBefore` (ms); returns how many. */
+  pruneInbound(receivedBefore: number): Promise<number>;
+
   /** Small key-value state: sync tokens, cursors. */
   getState(key: string): Promise<string | undefined>;
   setState(key: string, value: string): Promise<void>;
@@ -111,6 +127,29 @@ export interface OutboxItem {
   /** JSON */
   payload: string;
   createdAt: number;
+}
+
+/**
+ * new: not handled yet; answering: the answer is decided (and recorded) but
+ * may not have been sent; done.
+ */
+export type InboundStatus = "new" | "answering" | "done";
+
+/** A message event as the bot received it. */
+export interface NewInboundEvent {
+  eventId: string;
+  roomId: string;
+  sender: string;
+  /** the event as the homeserver sent it (JSON), still encrypted if it was */
+  raw: string;
+  /** ms since the epoch, by the bot's clock (never the sender's timestamp) */
+  receivedAt: number;
+}
+
+export interface InboundEvent extends NewInboundEvent {
+  status: InboundStatus;
+  /** the decided answer (JSON), once status is "answering" */
+  answer?: string;
 }
 
 export class StoreConflictError extends Error {}

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteStore } from "../../src/store/sqlite.ts";
+import { saveIndexedDB } from "../../src/matrix/crypto-persist.ts";
 import { StoreConflictError } from "../../src/store/store.ts";
 
 const ROOM = "!room:localhost";
@@ -61,5 +62,62 @@ describe("SqliteStore", () => {
     await s.finishOutbox("rotate:1");
     expect(await s.listOutbox("pending")).toEqual([]);
     expect((await s.listOutbox("done")).map((i) => i.id)).toEqual(["rotate:1"]);
+  });
+});
+
+describe("the command journal", () => {
+  const ev = (id: string, at: number) => ({ eventId: id, roomId: ROOM, sender: "@alice:localhost", raw: `{"event_id":"${id}"}`, receivedAt: at });
+
+  it("records each event id once, lists in the order received, and keeps the decided answer", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "conclave-store-")), "s.sqlite");
+    const s = new SqliteStore(path);
+    // Received later but with an earlier time: the order is the order of receipt.
+    await s.addInbound([ev("$b", 20), ev("$a", 10)]);
+    await s.addInbound([ev("$a", 30), ev("$c", 5)]);
+    expect((await s.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$b", "$a", "$c"]);
+    expect((await s.listInbound("new", 2)).map((e) => e.eventId)).toEqual(["$b", "$a"]);
+    await s.setInboundAnswer("$b", '{"text":"hi"}');
+    await s.finishInbound("$a");
+    await s.close();
+    const t = new SqliteStore(path);
+    expect((await t.listInbound("answering", 10)).map((e) => [e.eventId, e.answer])).toEqual([["$b", '{"text":"hi"}']]);
+    expect((await t.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$c"]);
+    // A handled event is never recorded again as new.
+    await t.addInbound([ev("$a", 40)]);
+    expect((await t.listInbound("done", 10)).map((e) => e.eventId)).toEqual(["$a"]);
+    expect((await t.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$c"]);
+    // Pruning forgets only handled events older than the limit.
+    expect(await t.pruneInbound(15)).toBe(1);
+    expect(await t.pruneInbound(1000)).toBe(0);
+    await t.close();
+  });
+});
+
+describe("the store's files", () => {
+  it("are readable by the bot's user only, whatever the umask", async () => {
+    const old = process.umask(0);
+    try {
+      const dir = join(mkdtempSync(join(tmpdir(), "conclave-perm-")), "data");
+      const path = join(dir, "conclave.sqlite");
+      const s = new SqliteStore(path);
+      await s.setState("k", "v");
+      const mode = (f: string) => statSync(f).mode & 0o777;
+      expect(mode(dir)).toBe(0o700);
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) expect([f, mode(f)]).toEqual([f, 0o600]);
+      // The crypto state, also when a left-over temporary file was world-readable.
+      writeFileSync(`${path}.crypto.tmp`, "old", { mode: 0o666 });
+      await saveIndexedDB(`${path}.crypto`);
+      expect(mode(`${path}.crypto`)).toBe(0o600);
+      await s.close();
+      // An existing folder and database that were too open are closed down on start.
+      const { chmodSync } = await import("node:fs");
+      chmodSync(dir, 0o755);
+      chmodSync(path, 0o644);
+      const again = new SqliteStore(path);
+      expect([mode(dir), mode(path)]).toEqual([0o700, 0o600]);
+      await again.close();
+    } finally {
+      process.umask(old);
+    }
   });
 });
