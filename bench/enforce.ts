@@ -75,7 +75,7 @@ const provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { stat
 const funder = new NonceManager(new Wallet(sys.chain.ownerKey, provider));
 const factory = factoryContract(sys.chain.factory, funder);
 const botAddress = new Wallet(sys.chain.botKey).address;
-const store = new SqliteStore(join(sys.dir, "conclave.sqlite"));
+const store = new SqliteStore(sys.storePath);
 
 const ROOMS = 10;
 const PER_ROOM = 5;

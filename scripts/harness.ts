@@ -1,6 +1,7 @@
 // The whole system, for the end-to-end tests and the demo: a real Synapse, a
 // real chain and the real bot process, plus registered users.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +30,8 @@ export interface System {
   bot: BotProcess;
   botUserId: string;
   configPath: string;
+  /** the bot's SQLite store (its folder holds the bot's data only) */
+  storePath: string;
   dir: string;
   users: Record<string, ChatUser>;
   /** starts the bot again on the same store and config */
@@ -45,6 +48,8 @@ export interface SystemOptions {
   confirmations?: number;
   /** bridge.fullPassSeconds of the bot (default 2, so tests see keeper work soon) */
   fullPassSeconds?: number;
+  /** the bot's limits (default: far above what a test sends, except where it tests them) */
+  limits?: Limits;
   /** fixed ports (the demo) */
   synapsePort?: number;
   chainPort?: number;
@@ -56,8 +61,14 @@ export interface SystemOptions {
 
 const BOT_PASSWORD = "conclave-bot-password";
 
+export interface Limits {
+  commandsPerMinutePerSender?: number;
+  commandsPerMinutePerRoom?: number;
+  gasPerRoomPerDay?: number;
+}
+
 export function botConfig(
-  s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string; confirmations?: number; fullPassSeconds?: number },
+  s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string; confirmations?: number; fullPassSeconds?: number; limits?: Limits },
   extra = "",
 ): string {
   return `homeserver:
@@ -75,6 +86,7 @@ chain:
   pollIntervalMs: 200
 store:
   path: ${s.storePath}
+  secret: { env: CONCLAVE_STORE_SECRET }
 groupDefaults:
   quorum:
     default: 50%
@@ -83,6 +95,10 @@ safety:
   minAddQuorum: 20%
 bridge:
   fullPassSeconds: ${s.fullPassSeconds ?? 2}
+limits:
+  commandsPerMinutePerSender: ${s.limits?.commandsPerMinutePerSender ?? 1000}
+  commandsPerMinutePerRoom: ${s.limits?.commandsPerMinutePerRoom ?? 10000}
+  gasPerRoomPerDay: ${s.limits?.gasPerRoomPerDay ?? 1_000_000_000}
 ${extra}`;
 }
 
@@ -156,11 +172,12 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const rpcProxy = await startProxy(Number(new URL(chain.rpcUrl).port));
     const botReg = await synapse.registerUser("conclave", BOT_PASSWORD);
     const configPath = join(dir, "config.yaml");
+    const storePath = join(dir, "bot", "conclave.sqlite");
     writeFileSync(
       configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: rpcProxy.url, factory: chain.factory, storePath: join(dir, "conclave.sqlite"), ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}) }, o.extraConfig),
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: rpcProxy.url, factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}) }, o.extraConfig),
     );
-    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey };
+    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex") };
     const sys: System = {
       synapse,
       rpcProxy,
@@ -175,6 +192,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       bot: startBot(o.root, configPath, env, o.log),
       botUserId: botReg.userId,
       configPath,
+      storePath,
       dir,
       users: {},
       async restartBot() {

@@ -4,7 +4,7 @@
  *
  * usage: node src/main.ts --config FILE
  */
-import { ContractFactory, hexlify, JsonRpcProvider, randomBytes, Wallet, ZeroAddress } from "ethers";
+import { ContractFactory, formatEther, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
 import { ConfigError, loadConfig, type Config } from "./config/load.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import { TxSender } from "./governance/tx.ts";
@@ -13,6 +13,12 @@ import { FACTORY_ABI } from "./governance/contracts.ts";
 import { Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
 import { feeDestination } from "./governance/encoding.ts";
 import { MatrixAdapter, quietSdkLogs } from "./matrix/adapter.ts";
+import { CommandJournal } from "./bot/journal.ts";
+import { CommandLimits } from "./bot/limits.ts";
+import { Spending } from "./bot/spending.ts";
+import { isCreator } from "./bot/guards.ts";
+import { storeKeys } from "./store/secret.ts";
+import { redactedUrl, urlRedactor } from "./text/redact.ts";
 import { Bot } from "./bot/bot.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import type { BotSettings } from "./bot/context.ts";
@@ -23,8 +29,11 @@ quietSdkLogs();
 
 const MODES = { vote: Mode.Vote, admin: Mode.Admin, external: Mode.External } as const;
 
+/** Takes secrets out of what is logged (RPC URLs carry API keys); set once the config is read. */
+let redact: (text: string) => string = (t) => t;
+
 function log(line: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  process.stdout.write(`${new Date().toISOString()} ${redact(line)}\n`);
 }
 
 function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destination: FeeDestination } {
@@ -96,7 +105,15 @@ async function main(): Promise<void> {
     throw e;
   }
 
-  const store = new SqliteStore(config.store.path);
+  redact = urlRedactor([config.chain.rpcUrl]);
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(config.store.path);
+  } catch (e) {
+    console.error(`store: cannot open ${config.store.path} in a private folder (0700): ${(e as Error).message}; point store.path into a folder the bot owns`);
+    process.exit(2);
+  }
+  const keys = storeKeys(config.store.secret);
   const provider = new JsonRpcProvider(config.chain.rpcUrl, config.chain.chainId, {
     ...(config.chain.chainId ? { staticNetwork: true } : {}),
     pollingInterval: config.chain.pollIntervalMs,
@@ -109,7 +126,7 @@ async function main(): Promise<void> {
       break;
     } catch (e) {
       const wait = Math.min(30_000, 500 * 2 ** attempt);
-      log(`chain: ${config.chain.rpcUrl} not reachable (${(e as Error).message.slice(0, 80)}); retrying in ${wait} ms`);
+      log(`chain: ${redactedUrl(config.chain.rpcUrl)} not reachable (${(e as Error).message.slice(0, 80)}); retrying in ${wait} ms`);
       await new Promise((r) => setTimeout(r, wait));
     }
   }
@@ -124,34 +141,26 @@ async function main(): Promise<void> {
     (e: unknown) => log(`chain: resuming pending transactions failed, will retry on use: ${(e as Error).message}`),
   );
 
-  let linkSalt = await store.getState("linkSalt");
-  if (!linkSalt) {
-    linkSalt = hexlify(randomBytes(32));
-    await store.setState("linkSalt", linkSalt);
-  }
   const serverName = config.homeserver.serverName ?? config.bot.userId.slice(config.bot.userId.indexOf(":") + 1);
   const d = defaults(config);
   const settings: BotSettings = {
     prefix: config.commandPrefix,
     serverName,
-    creators: config.creators,
+    // By default, the users of the bot's own homeserver.
+    creators: config.creators ?? [`*:${serverName}`],
     defaults: d.settings,
     defaultDestination: d.destination,
     feeDecimals: config.groupDefaults.feeDecimals,
     linkTtlMs: 60 * 60 * 1000,
     ...(config.web.publicUrl ? { webUrl: config.web.publicUrl } : {}),
-    linkSalt,
+    linkSalt: keys.linkSalt,
     botUserId: config.bot.userId,
   };
-
-  let cryptoPassphrase = await store.getState("cryptoPassphrase");
-  if (!cryptoPassphrase) {
-    cryptoPassphrase = hexlify(randomBytes(32));
-    await store.setState("cryptoPassphrase", cryptoPassphrase);
-  }
   const matrix = new MatrixAdapter({
     ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
-    cryptoPassphrase,
+    cryptoPassphrase: keys.cryptoPassphrase,
+    tokenBox: keys,
+    ...(config.acceptInvitesFrom === "creators" ? { mayInvite: (u: string) => isCreator(settings.creators, u) } : {}),
     baseUrl: config.homeserver.url,
     userId: config.bot.userId,
     ...(config.bot.password ? { password: config.bot.password } : {}),
@@ -160,7 +169,19 @@ async function main(): Promise<void> {
     store,
     log,
   });
-  const bot = new Bot({ rooms: matrix, store, chain, settings, log });
+  const spending = new Spending({
+    store,
+    funds: {
+      balance: () => provider.getBalance(wallet.address),
+      gasUsed: async (hash) => (await provider.getTransactionReceipt(hash))?.gasUsed,
+    },
+    gasPerRoomPerDay: BigInt(config.limits.gasPerRoomPerDay),
+    lowBalance: config.chain.lowBalance,
+    formatBalance: (wei) => `${formatEther(wei)} (native coin)`,
+    botAddress: wallet.address,
+    log,
+  });
+  const bot = new Bot({ rooms: matrix, store, chain, settings, log, spending, redact });
   const bridge = new Bridge({
     store,
     chain,
@@ -173,17 +194,26 @@ async function main(): Promise<void> {
     // The chain's clock decides lapses (a test chain may run ahead of the wall clock).
     now: async () => (await provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000),
   });
-  matrix.onMessage(async (m) => {
-    await bot.handle(m);
+  const journal = new CommandJournal({
+    store,
+    reader: matrix,
+    rooms: matrix,
+    bot,
+    limits: new CommandLimits({ perSenderPerMinute: config.limits.commandsPerMinutePerSender, perRoomPerMinute: config.limits.commandsPerMinutePerRoom }),
+    prefix: settings.prefix,
+    serverName,
+    log,
     // A command may have changed the group: look at the room soon.
-    if (await store.getBinding(m.roomId)) bridge.poke(m.roomId);
+    onAnswered: (roomId) => void store.getBinding(roomId).then((b) => b && bridge.poke(roomId)),
   });
+  matrix.onSynced(() => journal.poke());
   matrix.onMembershipChange((roomId) => {
     void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
   });
 
   const stop = async (signal: string) => {
     log(`stopping (${signal})`);
+    journal.stop();
     await bridge.stop();
     await matrix.stop();
     provider.destroy();
@@ -203,11 +233,14 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, wait));
     }
   }
+  journal.poke();
   bridge.start();
+  // The journal keeps a week of handled commands (a sync never brings one back later than that).
+  setInterval(() => void store.pruneInbound(Date.now() - 7 * 86_400_000).catch(() => undefined), 3_600_000).unref();
   log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}`);
 }
 
 main().catch((e: unknown) => {
-  console.error(`conclave: failed to start: ${(e as Error).stack ?? String(e)}`);
+  console.error(redact(`conclave: failed to start: ${(e as Error).stack ?? String(e)}`));
   process.exit(1);
 });

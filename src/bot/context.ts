@@ -30,11 +30,18 @@ export interface Ctx {
   roomId: string;
   sender: string;
   eventId: string;
+  /**
+   * This command already sent a transaction in an earlier run, cut off by a
+   * crash: follow what it sent instead of refusing what it changed.
+   */
+  resumed: boolean;
   rooms: RoomPort;
   store: Store;
   chain: ChainPort;
   settings: BotSettings;
   log: (line: string) => void;
+  /** what `!status` says about the bot's funds when they run low */
+  spending?: { statusLine(): Promise<string | undefined> };
 }
 
 /** A command's answer: plain text and, when useful, HTML. */

@@ -7,6 +7,13 @@ import { Refusal, type Ctx } from "./context.ts";
 import type { Link, RoomBinding } from "../store/store.ts";
 import type { MemberInfo } from "../governance/client.ts";
 
+/** Whether `userId` is one of `creators` (a user id, or a `*:server` pattern for every user of that server). */
+export function isCreator(creators: "anyone" | string[], userId: string): boolean {
+  if (creators === "anyone") return true;
+  const server = userId.slice(userId.indexOf(":") + 1);
+  return creators.some((p) => p === userId || p === `*:${server}`);
+}
+
 export async function requireBinding(ctx: Ctx): Promise<RoomBinding> {
   const b = await ctx.store.getBinding(ctx.roomId);
   if (!b) throw new Refusal(`This room is not a group yet. ${ctx.settings.prefix}dao create turns it into one.`);

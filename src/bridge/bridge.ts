@@ -171,13 +171,15 @@ export class Bridge {
           await this.warn(b.roomId, `${a.userId} is not a member of the group (${a.reason}), but has at least my power level: a room admin must remove them.`);
           continue;
         }
-        // The follow-up (new key, notice) is owed from the moment we decide to kick.
-        const id = `rotate:${b.roomId}:${a.userId}:${Date.now()}`;
-        await store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
+        // The follow-up (new key, notice) is owed from the moment we decide
+        // to kick, once: a kick cut off by a crash finds its follow-up here.
+        const owed = (await store.listOutbox("pending")).find((i) => i.kind === "rotate" && i.roomId === b.roomId && (JSON.parse(i.payload) as RoomAction).userId === a.userId);
+        const id = owed?.id ?? `rotate:${b.roomId}:${a.userId}:${Date.now()}`;
+        if (!owed) await store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
         try {
           await rooms.kick(b.roomId, a.userId, a.reason);
         } catch (e) {
-          await store.finishOutbox(id);
+          if (!owed) await store.finishOutbox(id);
           throw e;
         }
         this.o.log(`bridge: kicked ${a.userId} from ${b.roomId} (${a.reason})`);
@@ -218,7 +220,7 @@ export class Bridge {
     for (const item of await this.o.store.listOutbox("pending")) {
       const a = JSON.parse(item.payload) as RoomAction;
       try {
-        await this.o.rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`, a.userId);
+        await this.o.rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`, a.userId, item.id);
         await this.o.store.finishOutbox(item.id);
       } catch (e) {
         this.o.log(`bridge: notice after removing ${a.userId} failed, will retry: ${(e as Error).message}`);

@@ -4,10 +4,12 @@
  * the bot is in, hands message events to the bot, and offers the small room
  * capabilities the rest of the code depends on.
  */
+import { createHash } from "node:crypto";
 import {
   ClientEvent,
   EventType,
   MatrixEvent,
+  Method,
   RoomEvent,
   RoomMemberEvent,
   SyncState,
@@ -17,9 +19,11 @@ import {
   type RoomMember,
 } from "matrix-js-sdk";
 import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
-import type { Store } from "../store/store.ts";
+import { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
+import type { NewInboundEvent, Store } from "../store/store.ts";
 import { persistOnWrite, restoreIndexedDB, saveIndexedDB } from "./crypto-persist.ts";
-import type { IncomingMessage, Membership, Reply, RoomEnforcer, RoomPort } from "../ports/rooms.ts";
+import { JOURNAL_FILTER, journalEvents, type RawEvent } from "./journal.ts";
+import type { EventReader, Membership, OpenedEvent, Reply, RoomEnforcer, RoomPort } from "../ports/rooms.ts";
 
 /**
  * matrix-js-sdk logs every sync step at info; the bot's own log says what
@@ -42,13 +46,30 @@ export interface MatrixOptions {
   accessToken?: string;
   deviceName?: string;
   store: Store;
+  /** seals the access token the bot keeps in the store, and opens it */
+  tokenBox?: { seal(plain: string): string; open(sealed: string): string | undefined };
+  /** whether the bot accepts an invite from this user (default: from anyone) */
+  mayInvite?: (userId: string) => boolean;
   log: (line: string) => void;
 }
 
-export class MatrixAdapter implements RoomPort, RoomEnforcer {
+/** What `/sync` returns, as far as the journal reads it. */
+interface SyncBody {
+  rooms?: { join?: Record<string, { timeline?: { events?: RawEvent[]; limited?: boolean; prev_batch?: string } }> };
+}
+
+/** The store key of the last sync position whose events are all in the journal. */
+const POSITION = "matrix.syncPosition";
+
+/** A transaction id for a message sent once per `key`: the homeserver drops a second send with it. */
+export function onceTxnId(key: string): string {
+  return `conclave-${createHash("sha256").update(key).digest("hex").slice(0, 40)}`;
+}
+
+export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
   private client!: MatrixClient;
   private readonly o: MatrixOptions;
-  private handler: (m: IncomingMessage) => Promise<void> = async () => {};
+  private syncedHandler: () => void = () => {};
   private membershipHandler: (roomId: string, userId: string, membership: string) => void = () => {};
 
   /** Called when someone's membership in a room changes (e.g. joins). */
@@ -64,14 +85,16 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
     return this.o.userId;
   }
 
-  onMessage(handler: (m: IncomingMessage) => Promise<void>): void {
-    this.handler = handler;
+  /** Called after each sync, once what it brought is in the journal and processed by the client. */
+  onSynced(handler: () => void): void {
+    this.syncedHandler = handler;
   }
 
   /** Logs in (or reuses the saved device), starts syncing, resolves when the first sync is done. */
   async start(): Promise<void> {
-    const { store, baseUrl, userId } = this.o;
-    let accessToken = this.o.accessToken ?? (await store.getState("matrix.accessToken"));
+    const { store, baseUrl, userId, tokenBox } = this.o;
+    const saved = await store.getState("matrix.accessToken");
+    let accessToken = this.o.accessToken ?? (saved && tokenBox ? tokenBox.open(saved) : saved);
     let deviceId = await store.getState("matrix.deviceId");
     if (!accessToken) {
       if (!this.o.password) throw new Error("the bot needs a password or an access token");
@@ -85,29 +108,35 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
       });
       accessToken = res.access_token;
       deviceId = res.device_id;
-      await store.setState("matrix.accessToken", accessToken);
+      await store.setState("matrix.accessToken", tokenBox ? tokenBox.seal(accessToken) : accessToken);
       await store.setState("matrix.deviceId", deviceId);
       login.stopClient();
     }
-    this.client = createClient({ baseUrl, userId, accessToken, ...(deviceId ? { deviceId } : {}) });
+    this.client = createClient({
+      baseUrl,
+      userId,
+      accessToken,
+      ...(deviceId ? { deviceId } : {}),
+      fetchFn: (input, init) => this.fetch(input, init),
+    });
     if (this.o.cryptoFile) {
-      // Same device, same keys as last time: restore the state before the crypto starts.
+      // Same device, same keys as last time: restore the state before the
+      // crypto starts, and save every write from then on.
       const restored = await restoreIndexedDB(this.o.cryptoFile);
+      this.flushCrypto = persistOnWrite(this.o.cryptoFile, (e) => this.o.log(`matrix: saving the crypto state failed: ${(e as Error).message}`));
       await this.client.initRustCrypto({ useIndexedDB: true, storagePassword: this.o.cryptoPassphrase ?? "" });
       await saveIndexedDB(this.o.cryptoFile);
-      this.flushCrypto = persistOnWrite(this.o.cryptoFile, (e) => this.o.log(`matrix: saving the crypto state failed: ${(e as Error).message}`));
       this.o.log(`matrix: end-to-end encryption ready (${restored ? "state restored" : "new device keys"})`);
     }
     this.client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, member: RoomMember) => {
-      if (member.userId === userId) return;
-      else if (member.userId !== userId) this.membershipHandler(member.roomId, member.userId, member.membership ?? "");
+      if (member.userId !== userId) this.membershipHandler(member.roomId, member.userId, member.membership ?? "");
     });
-    // The bot's own membership: accept invites (not the old ones replayed from history).
+    // The bot's own membership: answer invites (not the old ones replayed from history).
     this.client.on(RoomEvent.MyMembership, (room: Room, membership: string) => {
-      if (membership === "invite") void this.acceptInvite(room.roomId);
+      if (membership === "invite") void this.onInvite(room);
     });
-    this.client.on(RoomEvent.Timeline, (event: MatrixEvent, room: Room | undefined) => {
-      void this.onTimeline(event, room);
+    this.client.on(ClientEvent.Sync, (state: SyncState) => {
+      if (state === SyncState.Syncing || state === SyncState.Prepared) this.syncedHandler();
     });
     const ready = new Promise<void>((resolve, reject) => {
       const onSync = (state: SyncState, _prev: SyncState | null, data?: { error?: Error }) => {
@@ -124,7 +153,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
     await ready;
     // Rooms we were invited to while away.
     for (const room of this.client.getRooms()) {
-      if (room.getMyMembership() === "invite") await this.acceptInvite(room.roomId);
+      if (room.getMyMembership() === "invite") await this.onInvite(room);
     }
     this.o.log(`matrix: synced as ${userId} (device ${deviceId ?? "?"})`);
   }
@@ -137,62 +166,128 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
     if (this.o.cryptoFile) await saveIndexedDB(this.o.cryptoFile);
   }
 
-  private async acceptInvite(roomId: string): Promise<void> {
-    try {
-      await this.client.joinRoom(roomId);
-      this.o.log(`matrix: joined ${roomId}`);
-    } catch (e) {
-      this.o.log(`matrix: could not join ${roomId}: ${(e as Error).message}`);
-    }
+  /**
+   * Every request of the client goes through here, in this order:
+   * 1. the crypto state is saved: nothing the bot sends (a message, a key,
+   *    a claim) and no sync that acknowledges what it received (to-device
+   *    messages are deleted once a later sync asks from past them) goes out
+   *    before the crypto state that produced it is on disk;
+   * 2. a sync asking from position P means the client has processed
+   *    everything before P, and the journal holds every message before P:
+   *    P is saved as the point to catch up from after a crash;
+   * 3. a sync response's messages are put in the journal (durably) before
+   *    the client sees them. If that fails, the client sees a failed sync
+   *    and asks again.
+   */
+  private async fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    await this.flushCrypto();
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const isSync = url.pathname.endsWith("/sync");
+    const since = isSync ? (url.searchParams.get("since") ?? undefined) : undefined;
+    if (since !== undefined) await this.o.store.setState(POSITION, since);
+    const res = await fetch(input, init);
+    if (isSync && res.ok) await this.journal((await res.clone().json()) as SyncBody, since);
+    return res;
   }
 
-  private async onTimeline(event: MatrixEvent, room: Room | undefined): Promise<void> {
-    if (!room) return;
-    if (event.isEncrypted()) await this.client.decryptEventIfNeeded(event);
-    if (event.getType() !== EventType.RoomMessage) return;
-    const sender = event.getSender();
-    if (!sender || sender === this.o.userId) return;
-    const content = event.getContent() as {
-      msgtype?: string;
-      body?: unknown;
-      formatted_body?: unknown;
-      "m.mentions"?: { user_ids?: unknown };
-    };
-    if (content.msgtype !== "m.text" || typeof content.body !== "string") return;
-    const ts = event.getTs();
-    const eventId = event.getId() ?? "";
-    // Commands sent while the bot was away arrive with the first sync: take
-    // each event once, in order, from where the bot stopped.
-    const last = Number((await this.o.store.getState(`matrix.lastTs:${room.roomId}`)) ?? "0");
-    if (ts < last) return;
-    if (ts === last && (await this.o.store.getState(`matrix.lastId:${room.roomId}`)) === eventId) return;
-    await this.o.store.setState(`matrix.lastTs:${room.roomId}`, String(ts));
-    await this.o.store.setState(`matrix.lastId:${room.roomId}`, eventId);
-    const mentions = Array.isArray(content["m.mentions"]?.user_ids)
-      ? (content["m.mentions"].user_ids as unknown[]).filter((u): u is string => typeof u === "string")
-      : undefined;
-    try {
-      await this.handler({
-        roomId: room.roomId,
-        eventId,
-        sender,
-        ts,
-        body: content.body,
-        ...(typeof content.formatted_body === "string" ? { formattedBody: content.formatted_body } : {}),
-        ...(mentions ? { mentions } : {}),
+  /**
+   * Records the messages a sync brought. The first sync of a process (no
+   * `since`) is a fresh snapshot: what came after the saved position is read
+   * page by page from the room's history instead, and on the very first
+   * start nothing before it counts. A limited timeline (more events than
+   * one sync carries) is completed from the history too.
+   */
+  private async journal(body: SyncBody, since: string | undefined): Promise<void> {
+    const position = since === undefined ? await this.o.store.getState(POSITION) : undefined;
+    const records: NewInboundEvent[] = [];
+    for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
+      let events = room.timeline?.events ?? [];
+      if (since === undefined) {
+        if (position === undefined) continue;
+        events = await this.history(roomId, position);
+      } else if (room.timeline?.limited && room.timeline.prev_batch) {
+        events = [...(await this.history(roomId, since, room.timeline.prev_batch)), ...events];
+      }
+      for (const e of journalEvents(events, this.o.userId)) {
+        records.push({ eventId: e.event_id, roomId, sender: e.sender, raw: JSON.stringify({ ...e, room_id: roomId }), receivedAt: Date.now() });
+      }
+    }
+    await this.o.store.addInbound(records);
+  }
+
+  /** The room's events from `from` on (up to `to`), oldest first, from `/messages`. */
+  private async history(roomId: string, from: string, to?: string): Promise<RawEvent[]> {
+    const out: RawEvent[] = [];
+    let token: string | undefined = from;
+    // At most 100 pages of 100: a bot away long enough to miss more answers the rest late or never.
+    for (let page = 0; token !== undefined && page < 100; page++) {
+      const res: { chunk?: RawEvent[]; end?: string } = await this.client.http.authedRequest(Method.Get, `/rooms/${encodeURIComponent(roomId)}/messages`, {
+        from: token,
+        dir: "f",
+        limit: "100",
+        filter: JSON.stringify(JOURNAL_FILTER),
+        ...(to !== undefined ? { to } : {}),
       });
+      const chunk = res.chunk ?? [];
+      out.push(...chunk);
+      if (chunk.length === 0 || res.end === token) break;
+      token = res.end;
+    }
+    return out;
+  }
+
+  async open(raw: string): Promise<OpenedEvent | "waiting" | "unreadable"> {
+    const ev = new MatrixEvent(JSON.parse(raw) as Record<string, unknown>);
+    if (ev.getWireType() === EventType.RoomMessageEncrypted) {
+      if (!this.client.getCrypto()) return "unreadable";
+      await this.client.decryptEventIfNeeded(ev);
+      if (ev.isDecryptionFailure()) {
+        // A key that has not arrived yet may still come; anything else will not.
+        const reason = ev.decryptionFailureReason;
+        return reason === DecryptionFailureCode.MEGOLM_UNKNOWN_INBOUND_SESSION_ID || reason === DecryptionFailureCode.UNKNOWN_ERROR ? "waiting" : "unreadable";
+      }
+    }
+    return {
+      eventId: ev.getId() ?? "",
+      roomId: ev.getRoomId() ?? "",
+      sender: ev.getSender() ?? "",
+      type: ev.getType(),
+      content: ev.getContent(),
+      encrypted: ev.isEncrypted(),
+    };
+  }
+
+  async isEncrypted(roomId: string): Promise<boolean> {
+    return this.client.getRoom(roomId)?.hasEncryptionStateEvent() ?? false;
+  }
+
+  /** Accepts an invite from someone who may invite the bot; declines any other. */
+  private async onInvite(room: Room): Promise<void> {
+    const inviter = room.getMember(this.o.userId)?.events.member?.getSender();
+    if (this.o.mayInvite && (inviter === undefined || !this.o.mayInvite(inviter))) {
+      this.o.log(`matrix: declined the invite to ${room.roomId} from ${inviter ?? "an unknown user"}: only users who may create groups may invite the bot (acceptInvitesFrom)`);
+      await this.client.leave(room.roomId).catch((e: unknown) => this.o.log(`matrix: could not decline the invite to ${room.roomId}: ${(e as Error).message}`));
+      return;
+    }
+    try {
+      await this.client.joinRoom(room.roomId);
+      this.o.log(`matrix: joined ${room.roomId}`);
     } catch (e) {
-      this.o.log(`bot: a handler failed on ${eventId}: ${(e as Error).stack ?? String(e)}`);
+      this.o.log(`matrix: could not join ${room.roomId}: ${(e as Error).message}`);
     }
   }
 
   async reply(roomId: string, reply: Reply, inReplyTo?: string): Promise<void> {
-    await this.send(roomId, {
-      msgtype: "m.notice",
-      body: reply.text,
-      ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
-      ...(inReplyTo ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } } : {}),
-    });
+    await this.send(
+      roomId,
+      {
+        msgtype: "m.notice",
+        body: reply.text,
+        ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
+        ...(inReplyTo ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } } : {}),
+      },
+      inReplyTo ? onceTxnId(`reply:${roomId}:${inReplyTo}`) : undefined,
+    );
   }
 
   async roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]> {
@@ -225,7 +320,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
     return { mine, kick: pl.kick ?? 50, invite: pl.invite ?? 0, users: pl.users ?? {}, creators: creators ? [creators] : [] };
   }
 
-  async rotateKey(roomId: string, text: string, removed: string): Promise<void> {
+  async rotateKey(roomId: string, text: string, removed: string, once: string): Promise<void> {
     // The new key must not reach the removed account: wait until this
     // client's view of the room (which decides who gets the key) has it out.
     const deadline = Date.now() + 2_000;
@@ -239,8 +334,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
     // Without end-to-end encryption there is no room key to rotate; the
     // encrypted path discards the bot's outbound session first.
     const crypto = this.client.getCrypto();
-    if (crypto && (await crypto.isEncryptionEnabledInRoom(roomId))) crypto.forceDiscardSession(roomId);
-    await this.notice(roomId, text);
+    if (crypto && (await crypto.isEncryptionEnabledInRoom(roomId))) await crypto.forceDiscardSession(roomId);
+    await this.send(roomId, { msgtype: "m.notice", body: text }, onceTxnId(`notice:${once}`));
   }
 
   async notice(roomId: string, text: string): Promise<void> {
@@ -251,9 +346,9 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
    * Sends, making sure the crypto knows the room is encrypted: after a
    * restart the room's encryption settings may not have reached it yet.
    */
-  private async send(roomId: string, content: Record<string, unknown>): Promise<void> {
+  private async send(roomId: string, content: Record<string, unknown>, txnId?: string): Promise<void> {
     try {
-      await this.client.sendMessage(roomId, content as never);
+      await this.client.sendMessage(roomId, content as never, txnId);
     } catch (e) {
       if (!/unconfigured room/.test((e as Error).message)) throw e;
       const room = this.client.getRoom(roomId);
@@ -270,7 +365,9 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer {
           content: (await this.client.getStateEvent(roomId, EventType.RoomEncryption, "")) as Record<string, unknown>,
         });
       await crypto.onCryptoEvent(room, state);
-      await this.client.sendMessage(roomId, content as never);
+      // The failed attempt is still listed as pending under its transaction id.
+      if (txnId) room.removePendingEvent(`~${roomId}:${txnId}`);
+      await this.client.sendMessage(roomId, content as never, txnId);
     }
   }
 

@@ -24,9 +24,37 @@ export interface Reply {
   html?: string;
 }
 
+/** A received event opened for reading: decrypted when it came encrypted. */
+export interface OpenedEvent {
+  eventId: string;
+  roomId: string;
+  sender: string;
+  /** the type of the cleartext event (`m.room.message` once decrypted) */
+  type: string;
+  content: Record<string, unknown>;
+  /** whether it came encrypted */
+  encrypted: boolean;
+}
+
+/** Reads the events of the command journal (the Matrix adapter implements it). */
+export interface EventReader {
+  /**
+   * The recorded event (JSON, as received) opened: decrypted when it came
+   * encrypted; "waiting" while its room key has not arrived; "unreadable"
+   * when it never will be.
+   */
+  open(raw: string): Promise<OpenedEvent | "waiting" | "unreadable">;
+  /** Whether the room is end-to-end encrypted. */
+  isEncrypted(roomId: string): Promise<boolean>;
+}
+
 /** What the command handlers may do in a room. */
 export interface RoomPort {
-  /** Sends a notice; `inReplyTo` makes it a reply to that event. */
+  /**
+   * Sends a notice; `inReplyTo` makes it a reply to that event. A reply to
+   * an event is sent once: sending it again (after a crash) sends nothing
+   * new.
+   */
   reply(roomId: string, reply: Reply, inReplyTo?: string): Promise<void>;
   /** joined members' user ids */
   joinedMembers(roomId: string): Promise<string[]>;
@@ -46,7 +74,11 @@ export interface RoomEnforcer {
 
   /** sets the power levels of the given users */
   setPowers(roomId: string, levels: Record<string, number>): Promise<void>;
-  /** once `removed` is out of the room: discards the bot's outbound room key and sends `text` under a new one */
-  rotateKey(roomId: string, text: string, removed: string): Promise<void>;
+  /**
+   * Once `removed` is out of the room: discards the bot's outbound room key
+   * and sends `text` under a new one. The notice is sent once per `once`:
+   * sending it again (after a crash) sends nothing new.
+   */
+  rotateKey(roomId: string, text: string, removed: string, once: string): Promise<void>;
   notice(roomId: string, text: string): Promise<void>;
 }

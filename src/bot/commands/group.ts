@@ -5,18 +5,12 @@ import { formatUnits, keccak256, parseUnits, toUtf8Bytes, ZeroAddress } from "et
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { GroupOptions } from "./parse.ts";
 import { answer, formatDuration, formatPercent, formatTime, shortAddress } from "../../text/format.ts";
-import { linkHash, requireBinding, requireLink, userOf } from "../guards.ts";
+import { isCreator, requireBinding, requireLink, userOf } from "../guards.ts";
+import { recordLink } from "./linking.ts";
 import { DestinationKind, Mode, QUORUM_DEFAULT, type GroupConfig, type GroupSettings } from "../../governance/types.ts";
 import type { Link } from "../../store/store.ts";
 
 const MODE_NAME = ["vote", "admin", "external"];
-
-function allowedCreator(ctx: Ctx): boolean {
-  const c = ctx.settings.creators;
-  if (c === "anyone") return true;
-  const server = ctx.sender.slice(ctx.sender.indexOf(":") + 1);
-  return c.some((p) => p === ctx.sender || p === `*:${server}`);
-}
 
 /** Applies chat options to settings; admins are resolved to linked addresses in `roomId`. */
 export async function applyOptions(ctx: Ctx, base: GroupSettings, o: GroupOptions, decimals: number): Promise<GroupSettings> {
@@ -71,10 +65,11 @@ export function describeSettings(s: GroupSettings): string[] {
 
 /** `!dao create [options]`: the room becomes a group; founders are the members who linked. */
 export async function daoCreate(ctx: Ctx, options: GroupOptions): Promise<Answer> {
-  if (await ctx.store.getBinding(ctx.roomId)) throw new Refusal("This room is already a group. !status shows it.");
-  if (!allowedCreator(ctx)) throw new Refusal("This bot's operator has not allowed you to create groups.");
+  // Run again after a crash, this command follows the group it created.
+  if (!ctx.resumed && (await ctx.store.getBinding(ctx.roomId))) throw new Refusal("This room is already a group. !status shows it.");
+  if (!isCreator(ctx.settings.creators, ctx.sender)) throw new Refusal("This bot's operator has not allowed you to create groups.");
   const joined = (await ctx.rooms.joinedMembers(ctx.roomId)).filter((u) => u !== ctx.settings.botUserId);
-  if (joined.length < 3) throw new Refusal(`A group is more than 2 people: this room has ${joined.length} besides the bot.`);
+  if (!ctx.resumed && joined.length < 3) throw new Refusal(`A group is more than 2 people: this room has ${joined.length} besides the bot.`);
   const founders: { user: string; link: Link }[] = [];
   for (const u of joined) {
     const link = await ctx.store.getLink(ctx.roomId, u);
@@ -88,22 +83,16 @@ export async function daoCreate(ctx: Ctx, options: GroupOptions): Promise<Answer
   const ref = keccak256(toUtf8Bytes(ctx.roomId));
   const { group, block } = await ctx.chain.createGroup(`create:${ctx.roomId}:${ctx.eventId}`, settings, ctx.settings.defaultDestination, addresses, ref);
   const { chainId } = await ctx.chain.domain(group);
-  await ctx.store.putBinding({ roomId: ctx.roomId, group, chainId: Number(chainId), createdBy: ctx.sender, createdAt: Date.now(), fromBlock: block });
+  if (!(await ctx.store.getBinding(ctx.roomId))) {
+    await ctx.store.putBinding({ roomId: ctx.roomId, group, chainId: Number(chainId), createdBy: ctx.sender, createdAt: Date.now(), fromBlock: block });
+  }
   const warnings: string[] = [];
   try {
     await ctx.rooms.makePrivate(ctx.roomId);
   } catch (e) {
     warnings.push(`I could not make the room invite-only with history from joining on (${(e as Error).message.slice(0, 80)}): give me power level 100 and send ${ctx.settings.prefix}status.`);
   }
-  for (const f of founders) {
-    await ctx.chain.call(
-      `link:${group}:${f.user}:${f.link.nonce}`,
-      group,
-      "recordMatrixLink",
-      [f.link.address, linkHash(ctx.settings.linkSalt, group, f.user)],
-      `record link of ${f.user}`,
-    );
-  }
+  for (const f of founders) await recordLink(ctx, group, ctx.roomId, f.user);
   return answer(`This room is now a group: ${group}`, [
     `Founders (active, first period paid): ${founders.map((f) => f.user).join(", ")}`,
     ...describeSettings(settings),
@@ -128,6 +117,8 @@ export async function status(ctx: Ctx): Promise<Answer> {
     if (m.delegatorsIn > 0) lines.push(`${m.delegatorsIn} member(s) delegate to you.`);
     lines.push(m.relayer.toLowerCase() === ctx.chain.botAddress.toLowerCase() ? "The bot may act for you from chat." : `The bot may not act for you (${ctx.settings.prefix}authorize).`);
   }
+  const funds = await ctx.spending?.statusLine();
+  if (funds) lines.push(funds);
   return answer("Group status", lines);
 }
 

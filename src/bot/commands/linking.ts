@@ -6,6 +6,7 @@ import { hexlify, randomBytes, verifyTypedData, verifyMessage, ZeroAddress } fro
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import { answer, shortAddress } from "../../text/format.ts";
 import { linkHash, requireBinding, requireLink } from "../guards.ts";
+import type { MemberInfo } from "../../governance/client.ts";
 
 const RELAYER_TYPES = {
   Relayer: [
@@ -66,7 +67,12 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
 export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
   const target = (await ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`)) ?? ctx.roomId;
   const pending = await ctx.store.getPendingLink(target, ctx.sender);
-  if (!pending) throw new Refusal(`There is nothing to verify: send ${ctx.settings.prefix}link 0xYOUR_ADDRESS first.`);
+  if (!pending) {
+    // Run again after a crash: this very command already made the link.
+    const done = await ctx.store.getState(`verify:${ctx.eventId}`);
+    if (done !== undefined) return linked(ctx, target, done);
+    throw new Refusal(`There is nothing to verify: send ${ctx.settings.prefix}link 0xYOUR_ADDRESS first.`);
+  }
   if (Date.now() - pending.createdAt > ctx.settings.linkTtlMs) {
     await ctx.store.deletePendingLink(target, ctx.sender);
     throw new Refusal(`That link request expired. Send ${ctx.settings.prefix}link again for a fresh message.`);
@@ -81,23 +87,42 @@ export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
   if (signer.toLowerCase() !== pending.address.toLowerCase()) {
     throw new Refusal(`That signature was made by ${shortAddress(signer)}, not by ${shortAddress(pending.address)}. Sign the exact message with the address you are linking.`);
   }
+  await ctx.store.setState(`verify:${ctx.eventId}`, pending.address);
   await ctx.store.putLink({ roomId: target, userId: ctx.sender, address: pending.address, nonce: pending.nonce, linkedAt: Date.now() });
   await ctx.store.deletePendingLink(target, ctx.sender);
+  return linked(ctx, target, pending.address);
+}
+
+/** The answer to a completed link, after recording it on-chain when it must be. */
+async function linked(ctx: Ctx, target: string, address: string): Promise<Answer> {
   const binding = await ctx.store.getBinding(target);
-  const lines = [`${ctx.sender} is now linked to ${pending.address}.`];
-  if (binding) {
-    await ctx.chain.call(
-      `link:${binding.group}:${ctx.sender}:${pending.nonce}`,
-      binding.group,
-      "recordMatrixLink",
-      [pending.address, linkHash(ctx.settings.linkSalt, binding.group, ctx.sender)],
-      `record link of ${ctx.sender}`,
-    );
-    lines.push(`To vote, propose and delegate from chat, send ${ctx.settings.prefix}authorize.`);
-  } else {
+  const lines = [`${ctx.sender} is now linked to ${address}.`];
+  if (!binding) {
     lines.push(`When the group is created (${ctx.settings.prefix}dao create), you will be one of its founders.`);
+    return answer("Linked", lines);
   }
+  const m = await recordLink(ctx, binding.group, target, ctx.sender);
+  if (m?.isMember) lines.push(`To vote, propose and delegate from chat, send ${ctx.settings.prefix}authorize.`);
+  else if (m?.approved) lines.push(`You are approved: send ${ctx.settings.prefix}join to accept your membership.`);
+  else lines.push(`You are not a member yet: a member can now propose adding you (${ctx.settings.prefix}propose add ${ctx.sender}).`);
   return answer("Linked", lines);
+}
+
+/**
+ * Records on-chain the salted hash of `userId`'s link in `room`, when its
+ * address is a member or approved (nobody else makes the bot pay) and the
+ * chain does not hold that very hash already (re-linking changes nothing).
+ * Returns the address's standing, or undefined when it has no link.
+ */
+export async function recordLink(ctx: Ctx, group: string, room: string, userId: string): Promise<MemberInfo | undefined> {
+  const l = await ctx.store.getLink(room, userId);
+  if (!l) return undefined;
+  const m = await ctx.chain.member(group, l.address);
+  const hash = linkHash(ctx.settings.linkSalt, group, userId);
+  if ((m.isMember || m.approved) && m.matrixLink.toLowerCase() !== hash.toLowerCase()) {
+    await ctx.chain.call(`link:${group}:${userId}:${l.nonce}`, group, "recordMatrixLink", [l.address, hash], `record link of ${userId}`);
+  }
+  return m;
 }
 
 /** `!authorize [0xSIGNATURE]`: gives the bot the relayer authority on-chain. */
@@ -156,7 +181,6 @@ export async function authorize(ctx: Ctx, signature?: string): Promise<Answer> {
 /** `!unlink`: forgets the link; the bot stops acting for the account. */
 export async function unlink(ctx: Ctx): Promise<Answer> {
   const l = await requireLink(ctx);
-  await ctx.store.deleteLink(ctx.roomId, ctx.sender);
   const binding = await ctx.store.getBinding(ctx.roomId);
   const lines = [`${ctx.sender} is no longer linked to ${l.address}; the bot will not act for it.`];
   if (binding) {
@@ -169,5 +193,7 @@ export async function unlink(ctx: Ctx): Promise<Answer> {
     }
     lines.push(`To withdraw the bot's on-chain authority too, call setRelayer(${ZeroAddress}) on ${binding.group} from your wallet.`);
   }
+  // Forgotten last: clearing the on-chain record is done for a linked member.
+  await ctx.store.deleteLink(ctx.roomId, ctx.sender);
   return answer("Unlinked", lines);
 }
