@@ -5,11 +5,11 @@ import { randomBytes } from "node:crypto";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureSynapse, startSynapse, type SynapseHandle } from "./synapse.ts";
+import { ensureSynapse, startSynapse, type AppService, type SynapseHandle } from "./synapse.ts";
 import { startChain, type ChainHandle } from "./chain.ts";
 import { ChatUser } from "./chat.ts";
 import { startProxy, type Proxy } from "./proxy.ts";
-import type { Wallet } from "ethers";
+import { Wallet } from "ethers";
 
 export interface BotProcess {
   /** every line the bot printed */
@@ -36,6 +36,8 @@ export interface System {
   users: Record<string, ChatUser>;
   /** starts the bot again on the same store and config */
   restartBot(): Promise<void>;
+  /** how many transactions the bot's key has had mined (its nonce at the latest block) */
+  botNonce(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,12 @@ export interface SystemOptions {
   synapsePort?: number;
   chainPort?: number;
   dir?: string;
+  /** application services for Synapse (see StartSynapseOptions) */
+  appServices?: AppService[];
+  /** a path (with a query) appended to the bot's RPC URL, e.g. an API key the logs must never show */
+  rpcPath?: string;
+  /** chain.lowBalance of the bot (coin units) */
+  lowBalance?: string;
   /** wallets to give users (a random one otherwise) */
   wallets?: Record<string, Wallet>;
   log?: (line: string) => void;
@@ -68,7 +76,7 @@ export interface Limits {
 }
 
 export function botConfig(
-  s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string; confirmations?: number; fullPassSeconds?: number; limits?: Limits },
+  s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string; confirmations?: number; fullPassSeconds?: number; limits?: Limits; lowBalance?: string },
   extra = "",
 ): string {
   return `homeserver:
@@ -84,6 +92,7 @@ chain:
   factory: "${s.factory}"
   privateKey: { env: CONCLAVE_CHAIN_KEY }
   pollIntervalMs: 200
+  lowBalance: "${s.lowBalance ?? "0.05"}"
 store:
   path: ${s.storePath}
   secret: { env: CONCLAVE_STORE_SECRET }
@@ -164,7 +173,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
   await ensureSynapse(o.root);
   // Synapse keeps its database in the system's dir, so it can be restarted.
   const synapseDir = join(dir, "synapse");
-  let synapse = await startSynapse({ root: o.root, dir: synapseDir, ...(o.synapsePort ? { port: o.synapsePort } : {}) });
+  const appServices = o.appServices ? { appServices: o.appServices } : {};
+  let synapse = await startSynapse({ root: o.root, dir: synapseDir, ...(o.synapsePort ? { port: o.synapsePort } : {}), ...appServices });
   const synapsePort = Number(new URL(synapse.baseUrl).port);
   let chain: ChainHandle | undefined;
   try {
@@ -175,7 +185,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const storePath = join(dir, "bot", "conclave.sqlite");
     writeFileSync(
       configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: rpcProxy.url, factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}) }, o.extraConfig),
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}) }, o.extraConfig),
     );
     const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex") };
     const sys: System = {
@@ -185,7 +195,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         await sys.synapse.stop();
       },
       async startSynapse() {
-        synapse = await startSynapse({ root: o.root, dir: synapseDir, port: synapsePort });
+        synapse = await startSynapse({ root: o.root, dir: synapseDir, port: synapsePort, ...appServices });
         sys.synapse = synapse;
       },
       chain,
@@ -195,6 +205,14 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       storePath,
       dir,
       users: {},
+      async botNonce() {
+        const res = await fetch(chain!.rpcUrl, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_getTransactionCount", params: [new Wallet(chain!.botKey).address, "latest"] }),
+        });
+        return Number(((await res.json()) as { result: string }).result);
+      },
       async restartBot() {
         await sys.bot.stop();
         sys.bot = startBot(o.root, configPath, env, o.log);

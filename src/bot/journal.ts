@@ -28,7 +28,7 @@ export interface JournalOptions {
   store: Store;
   reader: EventReader;
   rooms: RoomPort;
-  bot: Bot;
+  bot: Pick<Bot, "answer">;
   limits: CommandLimits;
   prefix: string;
   serverName: string;

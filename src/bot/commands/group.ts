@@ -7,6 +7,7 @@ import type { GroupOptions } from "./parse.ts";
 import { answer, formatDuration, formatPercent, formatTime, shortAddress } from "../../text/format.ts";
 import { isCreator, requireBinding, requireLink, userOf } from "../guards.ts";
 import { recordLink } from "./linking.ts";
+import { humanChainError } from "../../governance/errors.ts";
 import { DestinationKind, Mode, QUORUM_DEFAULT, type GroupConfig, type GroupSettings } from "../../governance/types.ts";
 import type { Link } from "../../store/store.ts";
 
@@ -92,7 +93,12 @@ export async function daoCreate(ctx: Ctx, options: GroupOptions): Promise<Answer
   } catch (e) {
     warnings.push(`I could not make the room invite-only with history from joining on (${(e as Error).message.slice(0, 80)}): give me power level 100 and send ${ctx.settings.prefix}status.`);
   }
-  for (const f of founders) await recordLink(ctx, group, ctx.roomId, f.user);
+  for (const f of founders) {
+    // The group exists: a link not recorded now (the room's gas budget, the chain) is said, not fatal.
+    await recordLink(ctx, group, ctx.roomId, f.user).catch((e: unknown) => {
+      warnings.push(`I could not record ${f.user}'s link on-chain: ${e instanceof Refusal ? e.message : humanChainError(e).human}`);
+    });
+  }
   return answer(`This room is now a group: ${group}`, [
     `Founders (active, first period paid): ${founders.map((f) => f.user).join(", ")}`,
     ...describeSettings(settings),
