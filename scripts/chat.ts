@@ -28,6 +28,16 @@ export function quietConsole(): void {
   for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
 }
 
+/** An event as the client-server API returns it. */
+export interface RawRoomEvent {
+  event_id: string;
+  type: string;
+  sender: string;
+  room_id: string;
+  origin_server_ts: number;
+  content: Record<string, unknown> & { "m.relates_to"?: { "m.in_reply_to"?: { event_id?: string } } };
+}
+
 let txn = 0;
 
 /**
@@ -198,6 +208,34 @@ export class ChatUser {
   /** Waits for the first answer `from` sends in reply to `eventId`. */
   async answerTo(roomId: string, eventId: string, from: string, ms = 60_000): Promise<string> {
     return this.until(`an answer to ${eventId}`, () => this.answersTo(roomId, eventId, from)[0], ms);
+  }
+
+  /**
+   * The room's whole history as the server keeps it (every page of
+   * `/messages`, oldest first), not what this client's timeline happened to
+   * receive: for counting what the bot sent.
+   */
+  async history(roomId: string): Promise<RawRoomEvent[]> {
+    const out: RawRoomEvent[] = [];
+    let from: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const q = new URLSearchParams({ dir: "b", limit: "100", ...(from ? { from } : {}) });
+      const res = await fetch(`${this.client.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?${q}`, {
+        headers: { authorization: `Bearer ${this.client.getAccessToken()!}` },
+      });
+      const json = (await res.json()) as { chunk?: RawRoomEvent[]; end?: string };
+      const chunk = json.chunk ?? [];
+      out.push(...chunk);
+      if (chunk.length === 0 || !json.end) break;
+      from = json.end;
+    }
+    return out.reverse().map((e) => ({ ...e, room_id: roomId }));
+  }
+
+  /** An event of `history` as this client reads it: decrypted with its keys, or undefined. */
+  async read(e: RawRoomEvent): Promise<string | undefined> {
+    if (e.type !== "m.room.encrypted") return typeof e.content.body === "string" ? e.content.body : undefined;
+    return this.tryDecrypt(new MatrixEvent(e as never));
   }
 
   /** Edits `eventId` (an `m.replace`), through this client (encrypted where the room is); returns the edit's id. */

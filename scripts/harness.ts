@@ -28,6 +28,8 @@ export interface System {
   startSynapse(): Promise<void>;
   chain: ChainHandle;
   bot: BotProcess;
+  /** every line every bot process of this system printed, restarts included */
+  botLines: string[];
   botUserId: string;
   configPath: string;
   /** the bot's SQLite store (its folder holds the bot's data only) */
@@ -111,7 +113,7 @@ limits:
 ${extra}`;
 }
 
-export function startBot(root: string, configPath: string, env: Record<string, string>, log?: (l: string) => void): BotProcess {
+export function startBot(root: string, configPath: string, env: Record<string, string>, log?: (l: string) => void, all?: string[]): BotProcess {
   const child: ChildProcess = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(root, "src/main.ts"), "--config", configPath], {
     cwd: root,
     env: { ...process.env, ...env },
@@ -123,6 +125,7 @@ export function startBot(root: string, configPath: string, env: Record<string, s
     for (const l of d.toString().split("\n")) {
       if (!l.trim()) continue;
       lines.push(l);
+      all?.push(l);
       log?.(`bot| ${l}`);
     }
     for (const w of [...waiters]) w();
@@ -183,6 +186,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const botReg = await synapse.registerUser("conclave", BOT_PASSWORD);
     const configPath = join(dir, "config.yaml");
     const storePath = join(dir, "bot", "conclave.sqlite");
+    const botLines: string[] = [];
     writeFileSync(
       configPath,
       botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}) }, o.extraConfig),
@@ -199,7 +203,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         sys.synapse = synapse;
       },
       chain,
-      bot: startBot(o.root, configPath, env, o.log),
+      bot: startBot(o.root, configPath, env, o.log, botLines),
+      botLines,
       botUserId: botReg.userId,
       configPath,
       storePath,
@@ -215,7 +220,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       },
       async restartBot() {
         await sys.bot.stop();
-        sys.bot = startBot(o.root, configPath, env, o.log);
+        sys.bot = startBot(o.root, configPath, env, o.log, botLines);
         await sys.bot.waitFor(/ready:/);
       },
       async stop() {

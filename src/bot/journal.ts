@@ -50,6 +50,8 @@ export class CommandJournal {
   private readonly busy = new Set<string>();
   private readonly queues = new Map<string, Promise<void>>();
   private readonly waitingSince = new Map<string, number>();
+  /** events that failed for now, and when to try them again */
+  private readonly notBefore = new Map<string, number>();
   private scanning: Promise<void> | undefined;
   private again = false;
   private retry: NodeJS.Timeout | undefined;
@@ -101,6 +103,12 @@ export class CommandJournal {
 
   private enqueue(e: InboundEvent, job: () => Promise<void>): void {
     if (this.busy.has(e.eventId)) return;
+    const at = this.notBefore.get(e.eventId);
+    if (at !== undefined && Date.now() < at) {
+      this.later();
+      return;
+    }
+    this.notBefore.delete(e.eventId);
     this.busy.add(e.eventId);
     const key = `${e.roomId}\n${e.sender}`;
     const next = (this.queues.get(key) ?? Promise.resolve())
@@ -108,13 +116,19 @@ export class CommandJournal {
       .catch((err: unknown) => {
         // A bug, not input: the event stays in the journal and is tried again.
         this.o.log(`journal: handling ${e.eventId} failed, will retry: ${(err as Error).stack ?? String(err)}`);
-        this.later();
+        this.backOff(e.eventId);
       })
       .finally(() => {
         this.busy.delete(e.eventId);
         if (this.queues.get(key) === next) this.queues.delete(key);
       });
     this.queues.set(key, next);
+  }
+
+  /** Leaves an event alone until the next retry. */
+  private backOff(eventId: string): void {
+    this.notBefore.set(eventId, Date.now() + (this.o.retryMs ?? 2000));
+    this.later();
   }
 
   /** Looks again soon, for what waits for a key or could not be sent. */
@@ -133,7 +147,7 @@ export class CommandJournal {
       const since = this.waitingSince.get(e.eventId) ?? Date.now();
       this.waitingSince.set(e.eventId, since);
       if (Date.now() - since < (this.o.keyWaitMs ?? 600_000)) {
-        this.later();
+        this.backOff(e.eventId);
         return;
       }
       log(`journal: no room key came for ${e.eventId} from ${e.sender} in ${e.roomId}; it cannot be read and is not answered`);
@@ -185,7 +199,7 @@ export class CommandJournal {
       await this.o.rooms.reply(e.roomId, reply, e.eventId);
     } catch (err) {
       this.o.log(`journal: could not answer ${e.eventId} in ${e.roomId}, will retry: ${(err as Error).message}`);
-      this.later();
+      this.backOff(e.eventId);
       return;
     }
     await this.o.store.finishInbound(e.eventId);

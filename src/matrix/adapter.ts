@@ -4,12 +4,14 @@
  * the bot is in, hands message events to the bot, and offers the small room
  * capabilities the rest of the code depends on.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomInt } from "node:crypto";
 import {
   ClientEvent,
+  EventStatus,
   EventType,
   MatrixEvent,
   Method,
+  PendingEventOrdering,
   RoomEvent,
   RoomMemberEvent,
   SyncState,
@@ -149,7 +151,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
       };
       this.client.on(ClientEvent.Sync, onSync);
     });
-    await this.client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true });
+    // Detached: the bot's own pending messages are kept apart from the timeline, where a failed one can be dropped.
+    await this.client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true, pendingEventOrdering: PendingEventOrdering.Detached });
     await ready;
     // Rooms we were invited to while away.
     for (const room of this.client.getRooms()) {
@@ -159,6 +162,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
   }
 
   private flushCrypto: () => Promise<void> = async () => {};
+  /** makes this process's first sync request differ from an earlier process's */
+  private readonly firstSyncSalt = randomInt(1, 1_000_000);
 
   async stop(): Promise<void> {
     this.client?.stopClient();
@@ -185,6 +190,15 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     const isSync = url.pathname.endsWith("/sync");
     const since = isSync ? (url.searchParams.get("since") ?? undefined) : undefined;
     if (since !== undefined) await this.o.store.setState(POSITION, since);
+    if (isSync && since === undefined && !(input instanceof Request)) {
+      // Synapse keeps a sync response for two minutes, by its request: a bot
+      // restarted within them would be served the previous process's first
+      // sync, an old snapshot (a room not yet encrypted, a position long
+      // past). A timeout of its own makes this request its own; a first
+      // sync returns at once whatever the timeout.
+      url.searchParams.set("timeout", String(1 + this.firstSyncSalt));
+      input = url;
+    }
     const res = await fetch(input, init);
     if (isSync && res.ok) await this.journal((await res.clone().json()) as SyncBody, since);
     return res;
@@ -348,7 +362,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
    */
   private async send(roomId: string, content: Record<string, unknown>, txnId?: string): Promise<void> {
     try {
-      await this.client.sendMessage(roomId, content as never, txnId);
+      await this.sendOnce(roomId, content, txnId);
     } catch (e) {
       if (!/unconfigured room/.test((e as Error).message)) throw e;
       const room = this.client.getRoom(roomId);
@@ -365,10 +379,20 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
           content: (await this.client.getStateEvent(roomId, EventType.RoomEncryption, "")) as Record<string, unknown>,
         });
       await crypto.onCryptoEvent(room, state);
-      // The failed attempt is still listed as pending under its transaction id.
-      if (txnId) room.removePendingEvent(`~${roomId}:${txnId}`);
-      await this.client.sendMessage(roomId, content as never, txnId);
+      await this.sendOnce(roomId, content, txnId);
     }
+  }
+
+  /**
+   * One attempt. The client keeps a failed message under its transaction id
+   * and refuses a new one with that id: the next attempt resends that very
+   * event (the same id, so the homeserver keeps one copy).
+   */
+  private async sendOnce(roomId: string, content: Record<string, unknown>, txnId?: string): Promise<void> {
+    const room = this.client.getRoom(roomId);
+    const failed = txnId === undefined ? undefined : room?.getEventForTxnId(txnId);
+    if (room && failed?.status === EventStatus.NOT_SENT) await this.client.resendEvent(failed, room);
+    else await this.client.sendMessage(roomId, content as never, txnId);
   }
 
   async joinedMembers(roomId: string): Promise<string[]> {

@@ -99,7 +99,7 @@ describe("what chat may cost", () => {
       await sys.rpcProxy.restore();
     }
     // Nothing the bot printed since its start holds a secret of the URL.
-    const leaks = sys.bot.lines.filter((l) => SECRETS.some((s) => l.includes(s)));
+    const leaks = sys.botLines.filter((l) => SECRETS.some((s) => l.includes(s)));
     expect(leaks).toEqual([]);
     // The bot did reach the chain through that URL (the test tests what it says).
     expect(sys.bot.lines.some((l) => /ready: .* chain \d+/.test(l))).toBe(true);

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { ZeroAddress, Wallet } from "ethers";
 import { Bot } from "../../src/bot/bot.ts";
+import { Spending } from "../../src/bot/spending.ts";
 import type { BotSettings } from "../../src/bot/context.ts";
 import type { ChainPort } from "../../src/ports/chain.ts";
 import type { Reply, RoomPort } from "../../src/ports/rooms.ts";
@@ -124,7 +125,17 @@ describe("the bot under hostile input", () => {
     const chain = new FakeChain();
     const rooms = new FakeRooms();
     const logs: string[] = [];
-    const bot = new Bot({ rooms, store, chain, settings: SETTINGS, log: (l) => logs.push(l) });
+    // The spending guard in front of the chain, as in the bot.
+    const spending = new Spending({
+      store,
+      funds: { balance: async () => 10n ** 18n, gasUsed: async () => 0n },
+      gasPerRoomPerDay: 10n ** 9n,
+      lowBalance: 0n,
+      formatBalance: String,
+      botAddress: chain.botAddress,
+      log: (l) => logs.push(l),
+    });
+    const bot = new Bot({ rooms, store, chain, settings: SETTINGS, log: (l) => logs.push(l), spending });
     let handled = 0;
     for (let i = 0; i < 10_000; i++) {
       const msg = hostile(rand);
