@@ -127,6 +127,15 @@ describe("governing a room from chat", () => {
     const proposed = await ask(alice, "!propose config voting=2d");
     expect(proposed).toMatch(/Proposal #2/);
     expect(proposed).toMatch(/of 3 members = 2 vote/);
+    // The whole effect, and only it, in the plain body and in HTML alike.
+    expect(proposed).toMatch(/What: change the settings: voting 3d → 2d\n/);
+    expect(proposed).not.toMatch(/quorum 50%|period 30d|grace/);
+    const html = alice.eventWith(room, /^Proposal #2 by/)?.getContent<{ formatted_body?: string }>().formatted_body;
+    expect(html).toContain("What: change the settings: voting 3d → 2d");
+    // A proposal that changes nothing is refused before anything is sent.
+    const nonce = await sys.botNonce();
+    expect(await ask(alice, "!propose config voting=3d")).toMatch(/That changes nothing/);
+    expect(await sys.botNonce()).toBe(nonce);
     // alice carries bob's point.
     expect(await ask(alice, "!vote 2 yes")).toMatch(/FOR 2 · AGAINST 0/);
     txLatencies.push(alice.lastLatencyMs);
@@ -137,5 +146,15 @@ describe("governing a room from chat", () => {
     expect(done).toMatch(/FOR 2 · AGAINST 1/);
     expect(done).toMatch(/passed and was executed/);
     expect(await ask(alice, "!status")).toMatch(/Voting period: 2d/);
+    // After it was executed, it still says what it changed from.
+    expect(await ask(bob, "!proposal 2")).toMatch(/What: change the settings: voting 3d → 2d/);
+    expect(await ask(bob, "!proposals")).toMatch(/#2 executed: change the settings: voting 3d → 2d —/);
+  });
+
+  it("shows a fee destination with every recipient and share", async () => {
+    const [a, b] = [alice.wallet.address, bob.wallet.address];
+    const proposed = await ask(alice, `!propose fee-destination release ${a}=60% ${b}=40%`);
+    expect(proposed).toContain(`What: fee destination → release, at most once a month, to 2 recipient(s)\n  • @alice:localhost (${a}) 60%\n  • @bob:localhost (${b}) 40%`);
+    expect(await ask(bob, "!proposals")).toContain(`fee destination → release, at most once a month, to 2 recipient(s): @alice:localhost (${a}) 60%; @bob:localhost (${b}) 40%`);
   });
 });

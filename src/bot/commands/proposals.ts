@@ -4,9 +4,10 @@
 import { AbiCoder, ZeroAddress } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { FeeDestinationSpec, GroupOptions, VoteChoice } from "./parse.ts";
-import { answer, formatPercent, formatTime, shortAddress } from "../../text/format.ts";
+import { answer, formatPercent, formatTime } from "../../text/format.ts";
 import { addressOf, requireActive, requireBinding, requireLink, requireRelayer, userOf } from "../guards.ts";
-import { applyOptions, describeSettings } from "./group.ts";
+import { applyOptions } from "./group.ts";
+import { effectOf, oneLine, settingsChanges, type Effect } from "./effects.ts";
 import { recordLink } from "./linking.ts";
 import { groupInterface } from "../../governance/contracts.ts";
 import { decodeChainError } from "../../governance/errors.ts";
@@ -28,28 +29,21 @@ async function actor(ctx: Ctx) {
   return { b, l, m };
 }
 
-/** What a proposal does, in words. */
-export async function describeAction(ctx: Ctx, action: number, payload: string): Promise<string> {
-  try {
-    if (action === Action.AddMember || action === Action.RemoveMember) {
-      const [a] = AbiCoder.defaultAbiCoder().decode(["address"], payload);
-      const who = await userOf(ctx, String(a));
-      return `${action === Action.AddMember ? "add" : "remove"} ${who ? `${who} (${shortAddress(String(a))})` : String(a)}`;
-    }
-    if (action === Action.Config) {
-      const s = groupInterface.decodeFunctionResult("decodeSettings", payload)[0];
-      return `change the settings: default quorum ${formatPercent(Number(s.config.defaultQuorumBps))}, voting ${Number(s.config.votingPeriod)}s, period ${Number(s.config.period)}s…`;
-    }
-    if (action === Action.FeeDestination) return "change where fees go";
-    return "a custom call";
-  } catch {
-    return "an action this bot cannot read";
-  }
+/**
+ * What a proposal does, compared (for a settings change) with the settings
+ * at the block it was created in. A node that keeps no old state gives none:
+ * then every setting is listed with its new value.
+ */
+async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<Effect> {
+  const before = p.action === Action.Config ? await ctx.chain.settings(group, p.blockNumber).catch(() => undefined) : undefined;
+  return effectOf(ctx, p.action, p.payload, before);
 }
 
-async function announce(ctx: Ctx, p: ProposalInfo, title: string): Promise<Answer> {
+async function announce(ctx: Ctx, group: string, p: ProposalInfo, title: string): Promise<Answer> {
+  const e = await effect(ctx, group, p);
   return answer(title, [
-    `What: ${await describeAction(ctx, p.action, p.payload)}`,
+    `What: ${e.summary}`,
+    ...e.changes.map((c) => `  • ${c}`),
     `Quorum: ${formatPercent(p.quorumBps)} of ${p.influence} members = ${p.quorumVotes} vote(s) FOR, and more FOR than AGAINST`,
     `Deadline: ${formatTime(p.deadline)}`,
     `Vote: ${ctx.settings.prefix}vote ${p.number} yes | no | abstain`,
@@ -86,7 +80,7 @@ async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) =
   }
   const p = await ctx.chain.proposalByNumber(b.group, createdNumber(receipt));
   if (!p) throw new Error("the new proposal is not visible yet");
-  return announce(ctx, p, `Proposal #${p.number} by ${ctx.sender}`);
+  return announce(ctx, b.group, p, `Proposal #${p.number} by ${ctx.sender}`);
 }
 
 export async function proposeAdd(ctx: Ctx, target: string): Promise<Answer> {
@@ -117,18 +111,18 @@ export async function proposeRemove(ctx: Ctx, target: string): Promise<Answer> {
 }
 
 export async function proposeConfig(ctx: Ctx, changes: GroupOptions): Promise<Answer> {
-  let next: Awaited<ReturnType<typeof applyOptions>> | undefined;
-  const a = await proposeAction(
+  return proposeAction(
     ctx,
     Action.Config,
     async (b) => {
-      next = await applyOptions(ctx, await ctx.chain.settings(b.group), changes, ctx.settings.feeDecimals);
+      const now = await ctx.chain.settings(b.group);
+      const next = await applyOptions(ctx, now, changes, ctx.settings.feeDecimals);
+      // A proposal that changes nothing would cost gas and members' attention for nothing.
+      if ((await settingsChanges(ctx, now, next)).length === 0) throw new Refusal("That changes nothing: the settings already are so. !status shows them.");
       return encodeSettings(next);
     },
     "a settings change",
   );
-  const lines = next ? describeSettings(next) : [];
-  return { text: `${a.text}\nNew settings:\n${lines.join("\n")}`, ...(a.html ? { html: a.html } : {}) };
 }
 
 export async function proposeFeeDestination(ctx: Ctx, spec: FeeDestinationSpec): Promise<Answer> {
@@ -146,7 +140,7 @@ async function findProposal(ctx: Ctx, b: RoomBinding, number: number): Promise<P
 export async function executeIfPassed(ctx: Ctx, b: RoomBinding, p: ProposalInfo): Promise<string[]> {
   if (p.state !== ProposalState.Succeeded) return [];
   await ctx.chain.call(`execute:${b.group}:${p.number}`, b.group, "execute", [p.number, p.action, p.payload], `execute proposal #${p.number}`);
-  const lines = [`Proposal #${p.number} passed and was executed: ${await describeAction(ctx, p.action, p.payload)}.`];
+  const lines = [`Proposal #${p.number} passed and was executed: ${oneLine(await effect(ctx, b.group, p))}.`];
   if (p.action === Action.AddMember) {
     const [a] = AbiCoder.defaultAbiCoder().decode(["address"], p.payload);
     const who = await userOf(ctx, String(a));
@@ -196,7 +190,7 @@ export async function proposals(ctx: Ctx): Promise<Answer> {
   if (all.length === 0) return answer("No proposals yet", [`${ctx.settings.prefix}propose add @user starts one.`]);
   const lines: string[] = [];
   for (const p of all.slice(0, 20)) {
-    lines.push(`#${p.number} ${STATE[p.state]}: ${await describeAction(ctx, p.action, p.payload)} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
+    lines.push(`#${p.number} ${STATE[p.state]}: ${oneLine(await effect(ctx, b.group, p))} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
   }
   return answer(`${all.length} proposal(s)`, lines);
 }
@@ -204,7 +198,7 @@ export async function proposals(ctx: Ctx): Promise<Answer> {
 export async function proposal(ctx: Ctx, number: number): Promise<Answer> {
   const b = await requireBinding(ctx);
   const p = await findProposal(ctx, b, number);
-  const a = await announce(ctx, p, `Proposal #${p.number}: ${STATE[p.state]}`);
+  const a = await announce(ctx, b.group, p, `Proposal #${p.number}: ${STATE[p.state]}`);
   const tally = `Tally: FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes}`;
   return { text: `${a.text}\n${tally}`, ...(a.html ? { html: `${a.html}<br>${tally}` } : {}) };
 }
