@@ -75,7 +75,7 @@ const provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { stat
 const funder = new NonceManager(new Wallet(sys.chain.ownerKey, provider));
 const factory = factoryContract(sys.chain.factory, funder);
 const botAddress = new Wallet(sys.chain.botKey).address;
-const store = new SqliteStore(join(sys.dir, "conclave.sqlite"));
+const store = new SqliteStore(sys.storePath);
 
 const ROOMS = 10;
 const PER_ROOM = 5;
@@ -93,10 +93,10 @@ for (let r = 0; r < ROOMS; r++) {
     const reg = await sys.synapse.registerUser(`u${r}x${i}`, "pw");
     const wallet = Wallet.createRandom().connect(provider) as unknown as Wallet;
     await (await funder.sendTransaction({ to: wallet.address, value: 10n ** 17n })).wait();
-    store.putLink({ roomId, userId: reg.userId, address: wallet.address, nonce: `bench-${r}-${i}`, linkedAt: Date.now() });
+    await store.putLink({ roomId, userId: reg.userId, address: wallet.address, nonce: `bench-${r}-${i}`, linkedAt: Date.now() });
     users.push({ chat: reg.userId, wallet });
   }
-  store.putBinding({ roomId, group, chainId: sys.chain.chainId, createdBy: admin.userId, createdAt: Date.now(), fromBlock: block });
+  await store.putBinding({ roomId, group, chainId: sys.chain.chainId, createdBy: admin.userId, createdAt: Date.now(), fromBlock: block });
   rooms.push({ roomId, group, founders, users });
 }
 say(`bench:enforce: ${ROOMS} rooms bound; deciding ${ROOMS * PER_ROOM} adds`);
@@ -130,7 +130,7 @@ for (const room of rooms) {
     kickToNewSession.push(performance.now() - tKick);
   }
 }
-store.close();
+await store.close();
 provider.destroy();
 await sys.stop();
 const d = stats(decisionToRoom);

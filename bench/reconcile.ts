@@ -6,14 +6,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
-import { Wallet, type Contract } from "ethers";
-import { Bridge, type RoomEnforcer } from "../src/bridge/bridge.ts";
+import { Contract, Wallet } from "ethers";
+import { deployFactory } from "../src/governance/deploy.ts";
+import { FACTORY_ABI } from "../src/governance/contracts.ts";
+import { Bridge } from "../src/bridge/bridge.ts";
 import { ChainClient } from "../src/governance/client.ts";
 import { TxSender } from "../src/governance/tx.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
 import { Mode, QUORUM_DEFAULT } from "../src/governance/types.ts";
-import type { Membership } from "../src/bridge/desired.ts";
+import type { Membership, RoomEnforcer } from "../src/ports/rooms.ts";
 
 export async function measureReconcile(roomCount: number, membersPerRoom: number) {
   const { ethers } = await network.connect();
@@ -33,18 +35,18 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
     const rc = await (await factory.getFunction("createGroup")([settingsValues(s), destinationValues(LOCKED_DESTINATION), addresses], ethers.ZeroHash)).wait();
     const ev = rc.logs.map((l: never) => factory.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "GroupCreated");
     const roomId = `!room${r}:localhost`;
-    store.putBinding({ roomId, group: ev.args.group, chainId: 31337, createdBy: "@a:localhost", createdAt: 0, fromBlock: rc.blockNumber });
+    await store.putBinding({ roomId, group: ev.args.group, chainId: 31337, createdBy: "@a:localhost", createdAt: 0, fromBlock: rc.blockNumber });
     const list: { userId: string; membership: Membership }[] = [{ userId: "@conclave:localhost", membership: "join" }];
-    addresses.forEach((a, i) => {
+    for (const [i, a] of addresses.entries()) {
       const userId = `@m${r}x${i}:localhost`;
-      store.putLink({ roomId, userId, address: a, nonce: `n${r}x${i}`, linkedAt: 0 });
+      await store.putLink({ roomId, userId, address: a, nonce: `n${r}x${i}`, linkedAt: 0 });
       list.push({ userId, membership: "join" });
-    });
+    }
     members.set(roomId, list);
   }
   // As after the bridge read every event: reconcile reads the chain at its cursor.
   const head = await ethers.provider.getBlockNumber();
-  for (const b of store.listBindings()) store.setState(`cursor:${b.group}`, String(head));
+  for (const b of await store.listBindings()) await store.setState(`cursor:${b.group}`, String(head));
   let actions = 0;
   let reads = 0;
   const rooms: RoomEnforcer = {
@@ -70,11 +72,11 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
   const t0 = performance.now();
-  for (const b of store.listBindings()) await bridge.reconcile(b);
+  for (const b of await store.listBindings()) await bridge.reconcile(b);
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
-  store.close();
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
   if (actions !== 0) throw new Error(`a pass over rooms that match their groups took ${actions} actions`);
   if (reads !== roomCount * membersPerRoom) throw new Error(`the pass saw ${reads} members, not ${roomCount * membersPerRoom}`);

@@ -28,6 +28,31 @@ export function quietConsole(): void {
   for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
 }
 
+/** An event as the client-server API returns it. */
+export interface RawRoomEvent {
+  event_id: string;
+  type: string;
+  sender: string;
+  room_id: string;
+  origin_server_ts: number;
+  content: Record<string, unknown> & { "m.relates_to"?: { "m.in_reply_to"?: { event_id?: string } } };
+}
+
+let txn = 0;
+
+/**
+ * PUT /rooms/{roomId}/send/{type}/{txnId} with `token`; `query` adds
+ * parameters (an application service may set `ts`, the event's claimed time).
+ */
+export async function sendEvent(baseUrl: string, token: string, roomId: string, type: string, content: Record<string, unknown>, query: Record<string, string> = {}): Promise<string> {
+  const q = new URLSearchParams(query).toString();
+  const url = `${baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${encodeURIComponent(type)}/raw-${Date.now()}-${txn++}${q ? `?${q}` : ""}`;
+  const res = await fetch(url, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(content) });
+  const json = (await res.json()) as { event_id?: string; error?: string };
+  if (!res.ok || !json.event_id) throw new Error(`send ${type} to ${roomId}: ${res.status} ${json.error ?? ""}`);
+  return json.event_id;
+}
+
 interface Seen {
   event: MatrixEvent;
   sender: string;
@@ -165,6 +190,64 @@ export class ChatUser {
 
   /** Milliseconds between the last `ask` and its answer. */
   lastLatencyMs = 0;
+
+  /**
+   * Sends an event through the client-server API directly, as another
+   * client would: unencrypted, whatever the room says, with any content.
+   * Returns the event id.
+   */
+  async sendRaw(roomId: string, content: Record<string, unknown>, type = "m.room.message"): Promise<string> {
+    return sendEvent(this.client.baseUrl, this.client.getAccessToken()!, roomId, type, content);
+  }
+
+  /** The bodies of every answer `from` sent in reply to `eventId`, as this client received them. */
+  answersTo(roomId: string, eventId: string, from: string): string[] {
+    return (this.seen.get(roomId) ?? []).filter((s) => s.sender === from && s.inReplyTo === eventId).map((s) => s.body);
+  }
+
+  /** Waits for the first answer `from` sends in reply to `eventId`. */
+  async answerTo(roomId: string, eventId: string, from: string, ms = 60_000): Promise<string> {
+    return this.until(`an answer to ${eventId}`, () => this.answersTo(roomId, eventId, from)[0], ms);
+  }
+
+  /**
+   * The room's whole history as the server keeps it (every page of
+   * `/messages`, oldest first), not what this client's timeline happened to
+   * receive: for counting what the bot sent.
+   */
+  async history(roomId: string): Promise<RawRoomEvent[]> {
+    const out: RawRoomEvent[] = [];
+    let from: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const q = new URLSearchParams({ dir: "b", limit: "100", ...(from ? { from } : {}) });
+      const res = await fetch(`${this.client.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?${q}`, {
+        headers: { authorization: `Bearer ${this.client.getAccessToken()!}` },
+      });
+      const json = (await res.json()) as { chunk?: RawRoomEvent[]; end?: string };
+      const chunk = json.chunk ?? [];
+      out.push(...chunk);
+      if (chunk.length === 0 || !json.end) break;
+      from = json.end;
+    }
+    return out.reverse().map((e) => ({ ...e, room_id: roomId }));
+  }
+
+  /** An event of `history` as this client reads it: decrypted with its keys, or undefined. */
+  async read(e: RawRoomEvent): Promise<string | undefined> {
+    if (e.type !== "m.room.encrypted") return typeof e.content.body === "string" ? e.content.body : undefined;
+    return this.tryDecrypt(new MatrixEvent(e as never));
+  }
+
+  /** Edits `eventId` (an `m.replace`), through this client (encrypted where the room is); returns the edit's id. */
+  async edit(roomId: string, eventId: string, body: string, fallbackPrefix = true): Promise<string> {
+    const { event_id } = await this.client.sendMessage(roomId, {
+      msgtype: "m.text",
+      body: fallbackPrefix ? `* ${body}` : body,
+      "m.new_content": { msgtype: "m.text", body },
+      "m.relates_to": { rel_type: "m.replace", event_id: eventId },
+    } as never);
+    return event_id;
+  }
 
   /** The message event whose body matches, as this client received it. */
   eventWith(roomId: string, match: RegExp): MatrixEvent | undefined {

@@ -1,14 +1,15 @@
 // The whole system, for the end-to-end tests and the demo: a real Synapse, a
 // real chain and the real bot process, plus registered users.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureSynapse, startSynapse, type SynapseHandle } from "./synapse.ts";
+import { ensureSynapse, startSynapse, type AppService, type SynapseHandle } from "./synapse.ts";
 import { startChain, type ChainHandle } from "./chain.ts";
 import { ChatUser } from "./chat.ts";
 import { startProxy, type Proxy } from "./proxy.ts";
-import type { Wallet } from "ethers";
+import { Wallet } from "ethers";
 
 export interface BotProcess {
   /** every line the bot printed */
@@ -27,12 +28,18 @@ export interface System {
   startSynapse(): Promise<void>;
   chain: ChainHandle;
   bot: BotProcess;
+  /** every line every bot process of this system printed, restarts included */
+  botLines: string[];
   botUserId: string;
   configPath: string;
+  /** the bot's SQLite store (its folder holds the bot's data only) */
+  storePath: string;
   dir: string;
   users: Record<string, ChatUser>;
   /** starts the bot again on the same store and config */
   restartBot(): Promise<void>;
+  /** how many transactions the bot's key has had mined (its nonce at the latest block) */
+  botNonce(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -45,10 +52,20 @@ export interface SystemOptions {
   confirmations?: number;
   /** bridge.fullPassSeconds of the bot (default 2, so tests see keeper work soon) */
   fullPassSeconds?: number;
+  /** the bot's limits (default: far above what a test sends, except where it tests them) */
+  limits?: Limits;
   /** fixed ports (the demo) */
   synapsePort?: number;
   chainPort?: number;
   dir?: string;
+  /** application services for Synapse (see StartSynapseOptions) */
+  appServices?: AppService[];
+  /** a path (with a query) appended to the bot's RPC URL, e.g. an API key the logs must never show */
+  rpcPath?: string;
+  /** chain.lowBalance of the bot (coin units) */
+  lowBalance?: string;
+  /** store.url of the bot: a PostgreSQL database instead of the SQLite file */
+  storeUrl?: string;
   /** wallets to give users (a random one otherwise) */
   wallets?: Record<string, Wallet>;
   log?: (line: string) => void;
@@ -56,8 +73,25 @@ export interface SystemOptions {
 
 const BOT_PASSWORD = "conclave-bot-password";
 
+export interface Limits {
+  commandsPerMinutePerSender?: number;
+  commandsPerMinutePerRoom?: number;
+  gasPerRoomPerDay?: number;
+}
+
 export function botConfig(
-  s: { baseUrl: string; serverName: string; rpcUrl: string; factory: string; storePath: string; confirmations?: number; fullPassSeconds?: number },
+  s: {
+    baseUrl: string;
+    serverName: string;
+    rpcUrl: string;
+    factory: string;
+    storePath: string;
+    storeUrl?: string;
+    confirmations?: number;
+    fullPassSeconds?: number;
+    limits?: Limits;
+    lowBalance?: string;
+  },
   extra = "",
 ): string {
   return `homeserver:
@@ -73,8 +107,10 @@ chain:
   factory: "${s.factory}"
   privateKey: { env: CONCLAVE_CHAIN_KEY }
   pollIntervalMs: 200
+  lowBalance: "${s.lowBalance ?? "0.05"}"
 store:
   path: ${s.storePath}
+  secret: { env: CONCLAVE_STORE_SECRET }${s.storeUrl ? `\n  url: ${s.storeUrl}` : ""}
 groupDefaults:
   quorum:
     default: 50%
@@ -83,10 +119,14 @@ safety:
   minAddQuorum: 20%
 bridge:
   fullPassSeconds: ${s.fullPassSeconds ?? 2}
+limits:
+  commandsPerMinutePerSender: ${s.limits?.commandsPerMinutePerSender ?? 1000}
+  commandsPerMinutePerRoom: ${s.limits?.commandsPerMinutePerRoom ?? 10000}
+  gasPerRoomPerDay: ${s.limits?.gasPerRoomPerDay ?? 1_000_000_000}
 ${extra}`;
 }
 
-export function startBot(root: string, configPath: string, env: Record<string, string>, log?: (l: string) => void): BotProcess {
+export function startBot(root: string, configPath: string, env: Record<string, string>, log?: (l: string) => void, all?: string[]): BotProcess {
   const child: ChildProcess = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(root, "src/main.ts"), "--config", configPath], {
     cwd: root,
     env: { ...process.env, ...env },
@@ -98,6 +138,7 @@ export function startBot(root: string, configPath: string, env: Record<string, s
     for (const l of d.toString().split("\n")) {
       if (!l.trim()) continue;
       lines.push(l);
+      all?.push(l);
       log?.(`bot| ${l}`);
     }
     for (const w of [...waiters]) w();
@@ -148,7 +189,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
   await ensureSynapse(o.root);
   // Synapse keeps its database in the system's dir, so it can be restarted.
   const synapseDir = join(dir, "synapse");
-  let synapse = await startSynapse({ root: o.root, dir: synapseDir, ...(o.synapsePort ? { port: o.synapsePort } : {}) });
+  const appServices = o.appServices ? { appServices: o.appServices } : {};
+  let synapse = await startSynapse({ root: o.root, dir: synapseDir, ...(o.synapsePort ? { port: o.synapsePort } : {}), ...appServices });
   const synapsePort = Number(new URL(synapse.baseUrl).port);
   let chain: ChainHandle | undefined;
   try {
@@ -156,11 +198,13 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const rpcProxy = await startProxy(Number(new URL(chain.rpcUrl).port));
     const botReg = await synapse.registerUser("conclave", BOT_PASSWORD);
     const configPath = join(dir, "config.yaml");
+    const storePath = join(dir, "bot", "conclave.sqlite");
+    const botLines: string[] = [];
     writeFileSync(
       configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: rpcProxy.url, factory: chain.factory, storePath: join(dir, "conclave.sqlite"), ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}) }, o.extraConfig),
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, o.extraConfig),
     );
-    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey };
+    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex") };
     const sys: System = {
       synapse,
       rpcProxy,
@@ -168,18 +212,28 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         await sys.synapse.stop();
       },
       async startSynapse() {
-        synapse = await startSynapse({ root: o.root, dir: synapseDir, port: synapsePort });
+        synapse = await startSynapse({ root: o.root, dir: synapseDir, port: synapsePort, ...appServices });
         sys.synapse = synapse;
       },
       chain,
-      bot: startBot(o.root, configPath, env, o.log),
+      bot: startBot(o.root, configPath, env, o.log, botLines),
+      botLines,
       botUserId: botReg.userId,
       configPath,
+      storePath,
       dir,
       users: {},
+      async botNonce() {
+        const res = await fetch(chain!.rpcUrl, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_getTransactionCount", params: [new Wallet(chain!.botKey).address, "latest"] }),
+        });
+        return Number(((await res.json()) as { result: string }).result);
+      },
       async restartBot() {
         await sys.bot.stop();
-        sys.bot = startBot(o.root, configPath, env, o.log);
+        sys.bot = startBot(o.root, configPath, env, o.log, botLines);
         await sys.bot.waitFor(/ready:/);
       },
       async stop() {

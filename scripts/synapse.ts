@@ -214,6 +214,20 @@ export interface StartSynapseOptions {
   serverName?: string;
   /** Receives Synapse's stdout/stderr lines (little: the real log is `<dir>/homeserver.log`). */
   log?: (line: string) => void;
+  /**
+   * Application services to register (no URL: nothing is pushed to them).
+   * Their requests may set `?ts=`, so a test can send events whose
+   * `origin_server_ts` lies, as a homeserver could.
+   */
+  appServices?: AppService[];
+}
+
+export interface AppService {
+  id: string;
+  /** the token the service authenticates with */
+  asToken: string;
+  /** its own user, @<senderLocalpart>:<server> */
+  senderLocalpart: string;
 }
 
 /** Error from the Matrix / admin API, with the HTTP status and Matrix errcode. */
@@ -296,7 +310,7 @@ function rateLimits(): Record<string, unknown> {
   };
 }
 
-function writeConfig(dir: string, port: number, serverName: string, sharedSecret: string): string {
+function writeConfig(dir: string, port: number, serverName: string, sharedSecret: string, appServices: AppService[] = []): string {
   const logFile = join(dir, "homeserver.log");
   const logConfig = join(dir, "log.config.yaml");
   writeFileSync(
@@ -315,8 +329,17 @@ function writeConfig(dir: string, port: number, serverName: string, sharedSecret
   const signingKey = join(dir, `${serverName}.signing.key`);
   if (!existsSync(signingKey)) writeFileSync(signingKey, signingKeyFile(), { mode: 0o600 });
 
+  const registrations = appServices.map((a) => {
+    const file = join(dir, `appservice-${a.id}.yaml`);
+    writeFileSync(
+      file,
+      stringify({ id: a.id, url: null, as_token: a.asToken, hs_token: randomBytes(16).toString("hex"), sender_localpart: a.senderLocalpart, namespaces: { users: [], rooms: [], aliases: [] }, rate_limited: false }),
+    );
+    return file;
+  });
   const config = {
     server_name: serverName,
+    ...(registrations.length > 0 ? { app_service_config_files: registrations } : {}),
     public_baseurl: `http://127.0.0.1:${port}/`,
     pid_file: join(dir, "homeserver.pid"),
     listeners: [
@@ -414,7 +437,7 @@ async function startOnce(opts: StartSynapseOptions, python: string, port: number
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "conclave-synapse-"));
   mkdirSync(dir, { recursive: true });
   const sharedSecret = randomBytes(32).toString("hex");
-  const configPath = writeConfig(dir, port, serverName, sharedSecret);
+  const configPath = writeConfig(dir, port, serverName, sharedSecret, opts.appServices);
   const logFile = join(dir, "homeserver.log");
   const baseUrl = `http://127.0.0.1:${port}`;
 

@@ -4,32 +4,38 @@
  *
  * usage: node src/main.ts --config FILE
  */
-import { hexlify, JsonRpcProvider, randomBytes, Wallet, ZeroAddress } from "ethers";
+import { dirname } from "node:path";
+import { formatEther, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
 import { ConfigError, loadConfig, type Config } from "./config/load.ts";
-import { SqliteStore } from "./store/sqlite.ts";
+import { privateFolder, SqliteStore } from "./store/sqlite.ts";
+import { PostgresStore } from "./store/postgres.ts";
 import { TxSender } from "./governance/tx.ts";
 import { ChainClient } from "./governance/client.ts";
 import { factoryContract } from "./governance/contracts.ts";
 import { deployFactory } from "./governance/deploy.ts";
 import { Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
 import { feeDestination } from "./governance/encoding.ts";
-import { MatrixAdapter } from "./bot/matrix.ts";
+import { MatrixAdapter, quietSdkLogs } from "./matrix/adapter.ts";
+import { CommandJournal } from "./bot/journal.ts";
+import { CommandLimits } from "./bot/limits.ts";
+import { Spending } from "./bot/spending.ts";
+import { isCreator } from "./bot/guards.ts";
+import { storeKeys } from "./store/secret.ts";
+import { redactedUrl, urlRedactor } from "./text/redact.ts";
 import { Bot } from "./bot/bot.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import type { BotSettings } from "./bot/context.ts";
 import type { Store } from "./store/store.ts";
-import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 
-// matrix-js-sdk logs every sync step at info; the bot's own log says what matters.
-(sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
-// Its child loggers print through console.log/info/debug regardless; the bot's
-// own log goes to stdout directly, so those are dropped.
-for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
+quietSdkLogs();
 
 const MODES = { vote: Mode.Vote, admin: Mode.Admin, external: Mode.External } as const;
 
+/** Takes secrets out of what is logged (RPC URLs carry API keys); set once the config is read. */
+let redact: (text: string) => string = (t) => t;
+
 function log(line: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  process.stdout.write(`${new Date().toISOString()} ${redact(line)}\n`);
 }
 
 function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destination: FeeDestination } {
@@ -64,7 +70,7 @@ function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destina
 async function factoryAddress(c: Config, wallet: Wallet, store: Store, chainId: number): Promise<string> {
   if (c.chain.factory !== "deploy") return c.chain.factory;
   const key = `factory:${chainId}`;
-  const known = store.getState(key);
+  const known = await store.getState(key);
   if (known && (await wallet.provider!.getCode(known)) !== "0x") return known;
   log("chain: deploying a GroupFactory (chain.factory is \"deploy\")");
   const address = await deployFactory(wallet, wallet.address, { minAddQuorumBps: c.safety.minAddQuorum, minNativeFee: c.safety.minFee });
@@ -72,7 +78,7 @@ async function factoryAddress(c: Config, wallet: Wallet, store: Store, chainId: 
   for (const [token, min] of Object.entries(c.safety.minTokenFees)) {
     await (await (f.getFunction("setMinFee") as (...a: unknown[]) => Promise<{ wait(): Promise<unknown> }>)(token, true, min)).wait();
   }
-  store.setState(key, address);
+  await store.setState(key, address);
   log(`chain: factory ${address}`);
   return address;
 }
@@ -97,12 +103,26 @@ async function main(): Promise<void> {
     throw e;
   }
 
+  redact = urlRedactor([config.chain.rpcUrl]);
+  let store: Store;
   if (config.store.url !== undefined) {
-    // The PostgreSQL store is asynchronous; the bot's callers are not yet.
-    console.error("config: store.url: this build runs on SQLite only (store.path); PostgreSQL is wired in with the asynchronous store");
-    process.exit(2);
+    try {
+      // The encryption state stays a file beside store.path, in a folder of the bot's own.
+      if (config.store.path !== ":memory:") privateFolder(dirname(config.store.path));
+      store = await PostgresStore.open(config.store.url, config.store.password !== undefined ? { password: config.store.password } : {});
+    } catch (e) {
+      console.error(`store: cannot open the PostgreSQL store at ${config.store.url}: ${(e as Error).message}`);
+      process.exit(2);
+    }
+  } else {
+    try {
+      store = new SqliteStore(config.store.path);
+    } catch (e) {
+      console.error(`store: cannot open ${config.store.path} in a private folder (0700): ${(e as Error).message}; point store.path into a folder the bot owns`);
+      process.exit(2);
+    }
   }
-  const store = new SqliteStore(config.store.path);
+  const keys = storeKeys(config.store.secret);
   const provider = new JsonRpcProvider(config.chain.rpcUrl, config.chain.chainId, {
     ...(config.chain.chainId ? { staticNetwork: true } : {}),
     pollingInterval: config.chain.pollIntervalMs,
@@ -115,7 +135,7 @@ async function main(): Promise<void> {
       break;
     } catch (e) {
       const wait = Math.min(30_000, 500 * 2 ** attempt);
-      log(`chain: ${config.chain.rpcUrl} not reachable (${(e as Error).message.slice(0, 80)}); retrying in ${wait} ms`);
+      log(`chain: ${redactedUrl(config.chain.rpcUrl)} not reachable (${(e as Error).message.slice(0, 80)}); retrying in ${wait} ms`);
       await new Promise((r) => setTimeout(r, wait));
     }
   }
@@ -130,35 +150,27 @@ async function main(): Promise<void> {
     (e: unknown) => log(`chain: resuming pending transactions failed, will retry on use: ${(e as Error).message}`),
   );
 
-  let linkSalt = store.getState("linkSalt");
-  if (!linkSalt) {
-    linkSalt = hexlify(randomBytes(32));
-    store.setState("linkSalt", linkSalt);
-  }
   const serverName = config.homeserver.serverName ?? config.bot.userId.slice(config.bot.userId.indexOf(":") + 1);
   const d = defaults(config);
   const settings: BotSettings = {
     prefix: config.commandPrefix,
     serverName,
-    creators: config.creators,
+    // By default, the users of the bot's own homeserver.
+    creators: config.creators ?? [`*:${serverName}`],
     defaults: d.settings,
     defaultDestination: d.destination,
     feeDecimals: config.groupDefaults.feeDecimals,
     linkTtlMs: 60 * 60 * 1000,
     authorizationDays: config.bot.authorizationDays,
     ...(config.web.publicUrl ? { webUrl: config.web.publicUrl } : {}),
-    linkSalt,
+    linkSalt: keys.linkSalt,
     botUserId: config.bot.userId,
   };
-
-  let cryptoPassphrase = store.getState("cryptoPassphrase");
-  if (!cryptoPassphrase) {
-    cryptoPassphrase = hexlify(randomBytes(32));
-    store.setState("cryptoPassphrase", cryptoPassphrase);
-  }
   const matrix = new MatrixAdapter({
     ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
-    cryptoPassphrase,
+    cryptoPassphrase: keys.cryptoPassphrase,
+    tokenBox: keys,
+    ...(config.acceptInvitesFrom === "creators" ? { mayInvite: (u: string) => isCreator(settings.creators, u) } : {}),
     baseUrl: config.homeserver.url,
     userId: config.bot.userId,
     ...(config.bot.password ? { password: config.bot.password } : {}),
@@ -167,7 +179,19 @@ async function main(): Promise<void> {
     store,
     log,
   });
-  const bot = new Bot({ rooms: matrix, store, chain, settings, log });
+  const spending = new Spending({
+    store,
+    funds: {
+      balance: () => provider.getBalance(wallet.address),
+      gasUsed: async (hash) => (await provider.getTransactionReceipt(hash))?.gasUsed,
+    },
+    gasPerRoomPerDay: BigInt(config.limits.gasPerRoomPerDay),
+    lowBalance: config.chain.lowBalance,
+    formatBalance: (wei) => `${formatEther(wei)} (native coin)`,
+    botAddress: wallet.address,
+    log,
+  });
+  const bot = new Bot({ rooms: matrix, store, chain, settings, log, spending, redact });
   const bridge = new Bridge({
     store,
     chain,
@@ -180,21 +204,30 @@ async function main(): Promise<void> {
     // The chain's clock decides lapses (a test chain may run ahead of the wall clock).
     now: async () => (await provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000),
   });
-  matrix.onMessage(async (m) => {
-    await bot.handle(m);
+  const journal = new CommandJournal({
+    store,
+    reader: matrix,
+    rooms: matrix,
+    bot,
+    limits: new CommandLimits({ perSenderPerMinute: config.limits.commandsPerMinutePerSender, perRoomPerMinute: config.limits.commandsPerMinutePerRoom }),
+    prefix: settings.prefix,
+    serverName,
+    log,
     // A command may have changed the group: look at the room soon.
-    if (store.getBinding(m.roomId)) bridge.poke(m.roomId);
+    onAnswered: (roomId) => void store.getBinding(roomId).then((b) => b && bridge.poke(roomId)),
   });
+  matrix.onSynced(() => journal.poke());
   matrix.onMembershipChange((roomId) => {
-    if (store.getBinding(roomId)) bridge.poke(roomId);
+    void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
   });
 
   const stop = async (signal: string) => {
     log(`stopping (${signal})`);
+    journal.stop();
     await bridge.stop();
     await matrix.stop();
     provider.destroy();
-    store.close();
+    await store.close();
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
@@ -210,11 +243,14 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, wait));
     }
   }
+  journal.poke();
   bridge.start();
+  // The journal keeps a week of handled commands (a sync never brings one back later than that).
+  setInterval(() => void store.pruneInbound(Date.now() - 7 * 86_400_000).catch(() => undefined), 3_600_000).unref();
   log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}`);
 }
 
 main().catch((e: unknown) => {
-  console.error(`conclave: failed to start: ${(e as Error).stack ?? String(e)}`);
+  console.error(redact(`conclave: failed to start: ${(e as Error).stack ?? String(e)}`));
   process.exit(1);
 });

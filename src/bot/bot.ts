@@ -1,51 +1,69 @@
 /**
- * The bot: turns a chat message into a command, runs it, answers in the room.
- * It never throws on input: refusals and chain errors become replies; only a
- * bug reaches the log, and even then the user gets an answer.
+ * The bot: turns a chat message into a command, runs it, and says what to
+ * answer. It never throws on input: refusals and chain errors become
+ * answers; only a bug reaches the log, and even then the user gets an answer.
+ *
+ * A command can be run again after a crash (the journal, `journal.ts`, runs
+ * every recorded command that has no answer yet): `ctx.resumed` tells the
+ * handlers that this command already sent a transaction, so they follow it
+ * instead of refusing what it already changed.
  */
 import { parseCommand, helpText, type Command } from "./commands/parse.ts";
 import { Refusal, type Answer, type Ctx } from "./context.ts";
-import { answer } from "./format.ts";
+import { answer } from "../text/format.ts";
 import { humanChainError } from "../governance/errors.ts";
 import * as linking from "./commands/linking.ts";
 import * as group from "./commands/group.ts";
 import * as props from "./commands/proposals.ts";
-import type { IncomingMessage } from "./matrix.ts";
+import { Spending } from "./spending.ts";
+import type { IncomingMessage, Reply } from "../ports/rooms.ts";
 
-export type BotDeps = Omit<Ctx, "roomId" | "sender" | "eventId">;
+export type BotDeps = Omit<Ctx, "roomId" | "sender" | "eventId" | "resumed"> & {
+  /** guards the transactions commands send; none = unguarded (tests of parsing only) */
+  spending?: Spending;
+  /** takes secrets (RPC URLs) out of what is sent */
+  redact?: (text: string) => string;
+};
 
 export class Bot {
   private readonly deps: BotDeps;
-  /** Commands of one room run one at a time, in order. */
-  private readonly queues = new Map<string, Promise<void>>();
+  /** Creating a group is one per room at a time: two creators must not both succeed. */
+  private readonly creating = new Map<string, Promise<unknown>>();
 
   constructor(deps: BotDeps) {
     this.deps = deps;
   }
 
-  /** Handles one message; resolves when the answer was sent (or the message ignored). */
-  handle(m: IncomingMessage): Promise<void> {
-    const prev = this.queues.get(m.roomId) ?? Promise.resolve();
-    const next = prev.then(() => this.run(m));
-    this.queues.set(
-      m.roomId,
-      next.catch(() => undefined),
-    );
-    return next;
+  /** Handles one message and sends the answer (for tests and tools; the journal sends its own). */
+  async handle(m: IncomingMessage): Promise<void> {
+    const reply = await this.answer(m);
+    if (!reply) return;
+    try {
+      await this.deps.rooms.reply(m.roomId, reply, m.eventId);
+    } catch (e) {
+      this.deps.log(`could not answer in ${m.roomId}: ${(e as Error).message}`);
+    }
   }
 
-  private async run(m: IncomingMessage): Promise<void> {
-    const { settings, rooms, log } = this.deps;
+  /** The answer to a message, or undefined when it is not a command. */
+  async answer(m: IncomingMessage): Promise<Reply | undefined> {
+    const { settings, log } = this.deps;
     const parsed = parseCommand(
       { body: m.body, ...(m.formattedBody !== undefined ? { formattedBody: m.formattedBody } : {}), ...(m.mentions ? { mentions: m.mentions } : {}) },
       { prefix: settings.prefix, defaultServer: settings.serverName },
     );
-    if (parsed.kind === "none") return;
+    if (parsed.kind === "none") return undefined;
     let reply: Answer;
     if (parsed.kind === "error") {
       reply = answer(parsed.message, parsed.usage ? [`Usage: ${settings.prefix}${parsed.usage}`] : []);
     } else {
-      const ctx: Ctx = { ...this.deps, roomId: m.roomId, sender: m.sender, eventId: m.eventId };
+      const asker = { roomId: m.roomId, sender: m.sender, eventId: m.eventId };
+      const ctx: Ctx = {
+        ...this.deps,
+        ...asker,
+        resumed: (await this.deps.store.getState(Spending.startedKey(m.eventId))) !== undefined,
+        chain: this.deps.spending ? this.deps.spending.chainFor(asker, this.deps.chain) : this.deps.chain,
+      };
       const started = Date.now();
       try {
         reply = await this.execute(ctx, parsed.command);
@@ -61,19 +79,25 @@ export class Bot {
         }
       }
     }
-    try {
-      await rooms.reply(m.roomId, reply, m.eventId);
-    } catch (e) {
-      log(`could not answer in ${m.roomId}: ${(e as Error).message}`);
-    }
+    const redact = this.deps.redact;
+    return redact ? { text: redact(reply.text), ...(reply.html !== undefined ? { html: redact(reply.html) } : {}) } : reply;
   }
 
   private async execute(ctx: Ctx, c: Command): Promise<Answer> {
     switch (c.name) {
       case "help":
         return { text: helpText(c.topic, ctx.settings.prefix) };
-      case "dao-create":
-        return group.daoCreate(ctx, c.options);
+      case "dao-create": {
+        const before = this.creating.get(ctx.roomId) ?? Promise.resolve();
+        const run = before.catch(() => undefined).then(() => group.daoCreate(ctx, c.options));
+        this.creating.set(ctx.roomId, run);
+        void run
+          .catch(() => undefined)
+          .finally(() => {
+            if (this.creating.get(ctx.roomId) === run) this.creating.delete(ctx.roomId);
+          });
+        return run;
+      }
       case "link":
         return linking.link(ctx, c.address, c.room);
       case "verify":

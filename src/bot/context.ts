@@ -1,32 +1,10 @@
 /**
  * What a command handler gets: who asks, where, and narrow capabilities.
  */
-import type { TransactionReceipt } from "ethers";
-import type { Reply, RoomPort } from "./matrix.ts";
+import type { Reply, RoomPort } from "../ports/rooms.ts";
+import type { ChainPort } from "../ports/chain.ts";
 import type { Store } from "../store/store.ts";
 import type { FeeDestination, GroupSettings } from "../governance/types.ts";
-import type { MemberInfo, ProposalInfo } from "../governance/client.ts";
-
-/** The chain as command handlers see it (ChainClient implements it). */
-export interface ChainPort {
-  readonly botAddress: string;
-  createGroup(
-    intent: string,
-    settings: GroupSettings,
-    destination: FeeDestination,
-    founders: string[],
-    ref: string,
-  ): Promise<{ group: string; block: number }>;
-  call(intent: string, group: string, fn: string, args: unknown[], description: string): Promise<TransactionReceipt>;
-  proposalByNumber(group: string, number: number): Promise<ProposalInfo | undefined>;
-  proposals(group: string, fromBlock: number): Promise<ProposalInfo[]>;
-  member(group: string, address: string, blockTag?: number): Promise<MemberInfo>;
-  voteOf(group: string, proposalId: bigint, voter: string): Promise<number>;
-  members(group: string): Promise<MemberInfo[]>;
-  settings(group: string, blockTag?: number): Promise<GroupSettings>;
-  domain(group: string): Promise<{ name: string; version: string; chainId: bigint; verifyingContract: string }>;
-  nonce(group: string, account: string): Promise<bigint>;
-}
 
 /** Settings the bot was configured with. */
 export interface BotSettings {
@@ -54,11 +32,18 @@ export interface Ctx {
   roomId: string;
   sender: string;
   eventId: string;
+  /**
+   * This command already sent a transaction in an earlier run, cut off by a
+   * crash: follow what it sent instead of refusing what it changed.
+   */
+  resumed: boolean;
   rooms: RoomPort;
   store: Store;
   chain: ChainPort;
   settings: BotSettings;
   log: (line: string) => void;
+  /** what `!status` says about the bot's funds when they run low */
+  spending?: { statusLine(): Promise<string | undefined> };
 }
 
 /** A command's answer: plain text and, when useful, HTML. */

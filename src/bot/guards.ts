@@ -7,14 +7,21 @@ import { Refusal, type Ctx } from "./context.ts";
 import type { Link, RoomBinding } from "../store/store.ts";
 import type { MemberInfo } from "../governance/client.ts";
 
-export function requireBinding(ctx: Ctx): RoomBinding {
-  const b = ctx.store.getBinding(ctx.roomId);
+/** Whether `userId` is one of `creators` (a user id, or a `*:server` pattern for every user of that server). */
+export function isCreator(creators: "anyone" | string[], userId: string): boolean {
+  if (creators === "anyone") return true;
+  const server = userId.slice(userId.indexOf(":") + 1);
+  return creators.some((p) => p === userId || p === `*:${server}`);
+}
+
+export async function requireBinding(ctx: Ctx): Promise<RoomBinding> {
+  const b = await ctx.store.getBinding(ctx.roomId);
   if (!b) throw new Refusal(`This room is not a group yet. ${ctx.settings.prefix}dao create turns it into one.`);
   return b;
 }
 
-export function requireLink(ctx: Ctx, roomId = ctx.roomId): Link {
-  const l = ctx.store.getLink(roomId, ctx.sender);
+export async function requireLink(ctx: Ctx, roomId = ctx.roomId): Promise<Link> {
+  const l = await ctx.store.getLink(roomId, ctx.sender);
   if (!l) throw new Refusal(`You have not linked an address yet. Send ${ctx.settings.prefix}link 0xYOUR_ADDRESS first.`);
   return l;
 }
@@ -43,8 +50,8 @@ export function requireRelayer(ctx: Ctx, m: MemberInfo): void {
 }
 
 /** The address linked to `userId` in this room, or a refusal saying how to link. */
-export function addressOf(ctx: Ctx, userId: string): string {
-  const l = ctx.store.getLink(ctx.roomId, userId);
+export async function addressOf(ctx: Ctx, userId: string): Promise<string> {
+  const l = await ctx.store.getLink(ctx.roomId, userId);
   if (!l) {
     throw new Refusal(
       `${userId} has not linked an address for this group. They can send me, here or in a direct message, ${ctx.settings.prefix}link 0xTHEIR_ADDRESS ${ctx.roomId}`,
@@ -54,8 +61,8 @@ export function addressOf(ctx: Ctx, userId: string): string {
 }
 
 /** The Matrix account linked to `address` in this room, if any. */
-export function userOf(ctx: Ctx, address: string): string | undefined {
-  return ctx.store.getLinkByAddress(ctx.roomId, address)?.userId;
+export async function userOf(ctx: Ctx, address: string): Promise<string | undefined> {
+  return (await ctx.store.getLinkByAddress(ctx.roomId, address))?.userId;
 }
 
 /** The salted hash recorded on-chain for a link: it never reveals the Matrix id. */

@@ -4,9 +4,9 @@
  * it again. The constructors never throw: they return `undefined` for
  * anything invalid, including values that are not strings at all.
  *
- * Pure: imports ethers' address helpers only.
+ * Pure: no SDK (the EIP-55 checksum needs only Keccak-256).
  */
-import { getAddress, isAddress } from "ethers";
+import { keccak_256 } from "@noble/hashes/sha3";
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -80,11 +80,22 @@ export function isServerName(s: unknown): s is string {
  */
 export function address(s: unknown): Address | undefined {
   if (typeof s !== "string" || !HEX_ADDRESS.test(s)) return undefined;
-  try {
-    return isAddress(s) ? (getAddress(s) as Address) : undefined;
-  } catch {
-    return undefined;
+  const hex = s.slice(2);
+  const checksummed = checksum(hex);
+  if (hex === hex.toLowerCase() || hex === hex.toUpperCase()) return checksummed;
+  return s === checksummed ? checksummed : undefined;
+}
+
+/** EIP-55: a hex digit is upper case when the matching nibble of keccak256(lower-case hex) is 8 or more. */
+function checksum(hex: string): Address {
+  const lower = hex.toLowerCase();
+  const hash = keccak_256(new TextEncoder().encode(lower));
+  let out = "0x";
+  for (let i = 0; i < 40; i++) {
+    const nibble = ((hash[i >> 1] ?? 0) >> (i % 2 === 0 ? 4 : 0)) & 0xf;
+    out += nibble >= 8 ? lower[i]!.toUpperCase() : lower[i]!;
   }
+  return out as Address;
 }
 
 /**

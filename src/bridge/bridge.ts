@@ -13,39 +13,14 @@
  * most once a month when the destination is "release".
  */
 import { id, ZeroAddress } from "ethers";
-import { diffRoom, lapsedPastGrace, powerChanges, type Membership, type RoomAction, type Standing } from "./desired.ts";
-import type { ChainPort } from "../bot/context.ts";
+import { diffRoom, lapsedPastGrace, powerChanges, type RoomAction, type Standing } from "./desired.ts";
+import type { BridgeChain } from "../ports/chain.ts";
+import type { RoomEnforcer } from "../ports/rooms.ts";
 import type { GroupEvent } from "../governance/client.ts";
 import { humanChainError } from "../governance/errors.ts";
 import { DestinationKind, Mode } from "../governance/types.ts";
 import type { RoomBinding, Store } from "../store/store.ts";
-import { formatTime } from "../bot/format.ts";
-
-/** What the bridge needs of the room side (MatrixAdapter implements it). */
-export interface RoomEnforcer {
-  roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]>;
-  invite(roomId: string, userId: string): Promise<void>;
-  kick(roomId: string, userId: string, reason: string): Promise<void>;
-  /** the bot's power level and the levels it needs */
-  powers(roomId: string): Promise<{ mine: number; kick: number; invite: number; users: Record<string, number>; creators: string[] }>;
-
-  /** sets the power levels of the given users */
-  setPowers(roomId: string, levels: Record<string, number>): Promise<void>;
-  /** once `removed` is out of the room: discards the bot's outbound room key and sends `text` under a new one */
-  rotateKey(roomId: string, text: string, removed: string): Promise<void>;
-  notice(roomId: string, text: string): Promise<void>;
-}
-
-/** What the bridge needs of the chain beyond the bot's port. */
-export interface BridgeChain extends ChainPort {
-  head(): Promise<number>;
-  events(group: string, from: number, to: number): Promise<GroupEvent[]>;
-  feeDestinationKind(group: string): Promise<{ kind: number; nextReleaseAt: (token: string) => Promise<number>; balance: (token: string) => Promise<bigint> }>;
-  /** the name of the group function a transaction called, if it called one */
-  calledFunction(txHash: string): Promise<string | undefined>;
-  /** the standing of many accounts at a block, in few calls */
-  standings(group: string, addresses: string[], blockTag: number): Promise<Map<string, { isMember: boolean; active: boolean; approved: boolean; expiresAt: number }>>;
-}
+import { formatTime } from "../text/format.ts";
 
 export interface BridgeOptions {
   store: Store;
@@ -104,23 +79,23 @@ export class Bridge {
   async tick(): Promise<void> {
     const { store, chain, log } = this.o;
     const safe = (await chain.head()) - this.o.confirmations;
-    for (const b of store.listBindings()) {
+    for (const b of await store.listBindings()) {
       const key = `cursor:${b.group}`;
-      const cursor = Number(store.getState(key) ?? String(b.fromBlock - 1));
+      const cursor = Number((await store.getState(key)) ?? String(b.fromBlock - 1));
       if (safe <= cursor) continue;
       const events = await chain.events(b.group, cursor + 1, safe);
       if (events.length > 0) {
         await this.noteReasons(b, events);
         this.dirty.add(b.roomId);
       }
-      store.setState(key, String(safe));
+      await store.setState(key, String(safe));
     }
     const full = Date.now() - this.lastFull >= this.o.fullPassMs;
-    const rooms = full ? store.listBindings().map((b) => b.roomId) : [...this.dirty];
+    const rooms = full ? (await store.listBindings()).map((b) => b.roomId) : [...this.dirty];
     this.dirty.clear();
     if (full) this.lastFull = Date.now();
     for (const roomId of rooms) {
-      const b = store.getBinding(roomId);
+      const b = await store.getBinding(roomId);
       if (!b) continue;
       try {
         if (full) await this.keeper(b, safe);
@@ -136,7 +111,7 @@ export class Bridge {
   /** Remembers why each removed address left: the proposal that removed it, or its lapse. */
   private async noteReasons(b: RoomBinding, events: GroupEvent[]): Promise<void> {
     for (const e of events) {
-      if (e.name === "ProposalCreated") this.o.store.setState(`number:${b.group}:${String(e.args.proposalId)}`, String(e.args.number));
+      if (e.name === "ProposalCreated") await this.o.store.setState(`number:${b.group}:${String(e.args.proposalId)}`, String(e.args.number));
     }
     const executedIn = new Map<string, string>();
     for (const e of events) if (e.name === "ProposalExecuted") executedIn.set(e.txHash, String(e.args.proposalId));
@@ -144,14 +119,14 @@ export class Bridge {
       if (e.name !== "MemberRemoved") continue;
       const account = String(e.args.account).toLowerCase();
       const pid = executedIn.get(e.txHash);
-      const number = pid ? this.o.store.getState(`number:${b.group}:${pid}`) : undefined;
+      const number = pid ? await this.o.store.getState(`number:${b.group}:${pid}`) : undefined;
       let reason: string;
       if (pid) reason = `removed by proposal ${number ? `#${number}` : pid.slice(0, 10)}`;
       else if ((await this.o.chain.calledFunction(e.txHash)) === "removeLapsed") reason = "membership lapsed: not paid through the grace period";
       else reason = "removed by the group's admins or its governing contract";
       // The keeper's own, more precise reason (with the date) wins.
       const key = `reason:${b.group}:${account}`;
-      if (pid || !this.o.store.getState(key)) this.o.store.setState(key, reason);
+      if (pid || !(await this.o.store.getState(key))) await this.o.store.setState(key, reason);
     }
   }
 
@@ -163,15 +138,15 @@ export class Bridge {
     const room = await rooms.roomMembers(b.roomId);
     // No further than the events already read: a removal seen here has its
     // reason (the proposal, the lapse) recorded.
-    const cursor = Number(store.getState(`cursor:${b.group}`) ?? String(b.fromBlock - 1));
+    const cursor = Number((await store.getState(`cursor:${b.group}`)) ?? String(b.fromBlock - 1));
     const at = Math.min((await chain.head()) - this.o.confirmations, cursor);
     if (at < b.fromBlock) return [];
-    const links = store.listLinks(b.roomId);
+    const links = await store.listLinks(b.roomId);
     const byAddress = await chain.standings(b.group, links.map((l) => l.address), at);
     const standings: Standing[] = links.map((l) => ({ userId: l.userId, address: l.address, ...byAddress.get(l.address.toLowerCase())! }));
     const reasons = new Map<string, string>();
     for (const s of standings) {
-      const r = store.getState(`reason:${b.group}:${s.address.toLowerCase()}`);
+      const r = await store.getState(`reason:${b.group}:${s.address.toLowerCase()}`);
       if (r) reasons.set(s.address.toLowerCase(), r);
     }
     const actions = diffRoom({ botUserId: this.o.botUserId, room, standings, removalReasons: reasons });
@@ -196,13 +171,15 @@ export class Bridge {
           await this.warn(b.roomId, `${a.userId} is not a member of the group (${a.reason}), but has at least my power level: a room admin must remove them.`);
           continue;
         }
-        // The follow-up (new key, notice) is owed from the moment we decide to kick.
-        const id = `rotate:${b.roomId}:${a.userId}:${Date.now()}`;
-        store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
+        // The follow-up (new key, notice) is owed from the moment we decide
+        // to kick, once: a kick cut off by a crash finds its follow-up here.
+        const owed = (await store.listOutbox("pending")).find((i) => i.kind === "rotate" && i.roomId === b.roomId && (JSON.parse(i.payload) as RoomAction).userId === a.userId);
+        const id = owed?.id ?? `rotate:${b.roomId}:${a.userId}:${Date.now()}`;
+        if (!owed) await store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
         try {
           await rooms.kick(b.roomId, a.userId, a.reason);
         } catch (e) {
-          store.finishOutbox(id);
+          if (!owed) await store.finishOutbox(id);
           throw e;
         }
         this.o.log(`bridge: kicked ${a.userId} from ${b.roomId} (${a.reason})`);
@@ -218,9 +195,13 @@ export class Bridge {
   /** In admin mode the group's admins are room moderators. */
   private async followMode(b: RoomBinding, at: number, current: Record<string, number>, creators: string[]): Promise<void> {
     const settings = await this.o.chain.settings(b.group, at);
-    const adminUsers = settings.admins.map((a) => this.o.store.getLinkByAddress(b.roomId, a)?.userId).filter((u): u is string => u !== undefined);
+    const adminUsers: string[] = [];
+    for (const a of settings.admins) {
+      const u = (await this.o.store.getLinkByAddress(b.roomId, a))?.userId;
+      if (u !== undefined) adminUsers.push(u);
+    }
     const key = `promoted:${b.roomId}`;
-    const promotedByBot = JSON.parse(this.o.store.getState(key) ?? "[]") as string[];
+    const promotedByBot = JSON.parse((await this.o.store.getState(key)) ?? "[]") as string[];
     const { set, promoted } = powerChanges({ adminMode: settings.config.mode === Mode.Admin, adminUsers, current, promotedByBot });
     if (Object.keys(set).length > 0) {
       try {
@@ -231,16 +212,16 @@ export class Bridge {
         return;
       }
     }
-    this.o.store.setState(key, JSON.stringify(promoted));
+    await this.o.store.setState(key, JSON.stringify(promoted));
   }
 
   /** After a kick: a new key for the bot's messages, and the notice, once. */
   private async drainOutbox(): Promise<void> {
-    for (const item of this.o.store.listOutbox("pending")) {
+    for (const item of await this.o.store.listOutbox("pending")) {
       const a = JSON.parse(item.payload) as RoomAction;
       try {
-        await this.o.rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`, a.userId);
-        this.o.store.finishOutbox(item.id);
+        await this.o.rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`, a.userId, item.id);
+        await this.o.store.finishOutbox(item.id);
       } catch (e) {
         this.o.log(`bridge: notice after removing ${a.userId} failed, will retry: ${(e as Error).message}`);
       }
@@ -268,7 +249,7 @@ export class Bridge {
       const intent = `lapse:${b.group}:${id(batch.map((m) => `${m.address.toLowerCase()}@${m.expiresAt}`).join(","))}`;
       await chain.call(intent, b.group, "removeLapsedBatch", [batch.map((m) => m.address)], `remove ${batch.length} lapsed members`);
       for (const m of batch) {
-        store.setState(`reason:${b.group}:${m.address.toLowerCase()}`, `membership lapsed: not paid since ${formatTime(m.expiresAt)}`);
+        await store.setState(`reason:${b.group}:${m.address.toLowerCase()}`, `membership lapsed: not paid since ${formatTime(m.expiresAt)}`);
       }
       this.dirty.add(b.roomId);
     }

@@ -3,7 +3,7 @@
  * Pure: no SDK, no I/O.
  */
 
-export type Membership = "join" | "invite" | "leave" | "ban" | "knock";
+import type { Membership } from "../ports/rooms.ts";
 
 /** A Matrix account's standing in the group, through its linked address. */
 export interface Standing {

@@ -218,6 +218,10 @@ function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv, baseDir: string): st
     }
   }
   if (value === "") throw new Error(`${ref.describe()} is empty`);
+  if (ref.format === "strong" && value.length < 32) {
+    // Never quote the value.
+    throw new Error(`${ref.describe()} is too short: expected at least 32 characters (e.g. openssl rand -hex 32)`);
+  }
   if (ref.format === "privateKey") {
     const key = value.trim();
     // Never quote the value: it is (meant to be) a private key.

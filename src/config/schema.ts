@@ -205,7 +205,22 @@ function url(what: string, protocols: readonly string[]) {
 }
 
 const httpUrl = url('an http(s) URL like "https://matrix.example.org"', ["http:", "https:"]);
-const rpcUrl = url('an http(s) or ws(s) URL like "https://rpc.example.org"', ["http:", "https:", "ws:", "wss:"]);
+
+const RPC_URL = 'an http(s) or ws(s) URL like "https://rpc.example.org"';
+/** An RPC URL: never echoed in an error, since API keys live in them. */
+const rpcUrl = z.string({ error: (iss: RawIssue) => (iss.input === undefined ? `missing (expected ${RPC_URL})` : `expected ${RPC_URL}`) }).transform((s, ctx): string => {
+  let u: URL | undefined;
+  try {
+    u = new URL(s);
+  } catch {
+    u = undefined;
+  }
+  if (u === undefined || !["http:", "https:", "ws:", "wss:"].includes(u.protocol) || u.hostname === "") {
+    ctx.issues.push({ code: "custom", message: `expected ${RPC_URL} (the value is not shown: it may hold an API key)`, input: "" });
+    return z.NEVER;
+  }
+  return s;
+});
 
 const serverName = text('a server name like "example.org" or "example.org:8448"', (s) => {
   if (s.length > 255 || !SERVER_NAME_RE.test(s)) fail('a server name like "example.org" or "example.org:8448"', s);
@@ -260,7 +275,7 @@ function duration(options: DurationOptions & { positive?: boolean } = {}) {
 // ---------------------------------------------------------------------------
 
 /** How a resolved secret is checked. */
-export type SecretFormat = "text" | "privateKey";
+export type SecretFormat = "text" | "privateKey" | "strong";
 
 /**
  * Where a secret is read from. `loadConfig` replaces every SecretRef of the
@@ -356,6 +371,7 @@ const chain = section("a mapping with the chain's rpcUrl, factory and privateKey
   }),
   privateKey: secret("privateKey"),
   pollIntervalMs: int(10).prefault(1000),
+  lowBalance: text(AMOUNT, (s) => parseAmount(s, 18), QUOTE_AMOUNTS).prefault("0.05"),
 });
 
 const POSTGRES_URL = 'a PostgreSQL URL like "postgres://conclave@db.example.org/conclave"';
@@ -380,8 +396,9 @@ const postgresUrl = text(POSTGRES_URL, (s) => {
   return s;
 });
 
-const store = section("a mapping", {
-  path: nonEmpty("a file path").prefault("./conclave.sqlite"),
+const store = section("a mapping with the store's secret", {
+  path: nonEmpty("a file path").prefault("./data/conclave.sqlite"),
+  secret: secret("strong"),
   url: postgresUrl.optional(),
   password: secret().optional(),
 })
@@ -389,8 +406,13 @@ const store = section("a mapping", {
     if (st.password !== undefined && st.url === undefined) {
       ctx.addIssue({ code: "custom", path: ["password"], message: "a password is only for a PostgreSQL store: give store.url too" });
     }
-  })
-  .prefault({});
+  });
+
+const limits = section("a mapping", {
+  commandsPerMinutePerSender: int(1).prefault(10),
+  commandsPerMinutePerRoom: int(1).prefault(60),
+  gasPerRoomPerDay: int(0).prefault(2_000_000),
+}).prefault({});
 
 const quorum = section("a mapping of quorums", {
   default: percent.prefault("50%"),
@@ -569,7 +591,11 @@ const creators = z
     });
     return v as string[];
   })
-  .prefault("anyone");
+  .optional();
+
+const acceptInvitesFrom = z
+  .enum(["creators", "anyone"], { error: expect('"creators" or "anyone"') })
+  .prefault("creators");
 
 const PREFIX = 'a command prefix of 1 to 3 characters without spaces, like "!"';
 const commandPrefix = text(PREFIX, (s) => {
@@ -613,6 +639,8 @@ export const configSchema = section("a mapping at the top level", {
   groupDefaults,
   safety,
   creators,
+  acceptInvitesFrom,
+  limits,
   commandPrefix,
   web,
   bridge,

@@ -87,6 +87,7 @@ const SENTENCES: Record<string, (args: readonly unknown[]) => string> = {
   ERC721NonexistentToken: () => "No member holds that token.",
   InsufficientBalance: () => "The group's treasury does not hold enough for that.",
   FactoryInvalidMinimum: () => "A safe minimum quorum cannot be over 100%.",
+  FactoryInvalidImplementation: () => "The factory needs a deployed group implementation (deploy GroupExtension and Group first).",
   UnsafeGroupConfig: (a) =>
     `Unsafe: the add quorum ${pct(a[0] as bigint)} is below the safe minimum ${pct(a[1] as bigint)} and the fee ` +
     `${formatUnits(a[2] as bigint)} is below the safe minimum ${formatUnits(a[3] as bigint)}. Raise either.`,

@@ -54,15 +54,15 @@ export class TxSender {
    * revert data) and nothing is recorded or sent.
    */
   async send(intent: string, request: TransactionRequest, description: string): Promise<TxOutcome> {
-    const existing = this.store.getTx(intent);
+    const existing = await this.store.getTx(intent);
     if (existing) return this.follow(existing);
     const record = await this.serial(async () => {
-      const again = this.store.getTx(intent);
+      const again = await this.store.getTx(intent);
       if (again) return again;
       const populated = await this.wallet.populateTransaction({ ...request, from: this.wallet.address });
       // The store's nonce wins over the node's when the node forgot pending ones.
       const chainNonce = await this.provider.getTransactionCount(this.wallet.address, "pending");
-      const stored = this.store.maxNonce(this.wallet.address);
+      const stored = await this.store.maxNonce(this.wallet.address);
       populated.nonce = Math.max(chainNonce, stored === undefined ? 0 : stored + 1);
       const raw = await this.wallet.signTransaction(populated);
       const rec: TxRecord = {
@@ -76,7 +76,7 @@ export class TxSender {
         description,
       };
       // Recorded before it is sent: a crash from here on re-sends these same bytes.
-      this.store.putTx(rec);
+      await this.store.putTx(rec);
       return rec;
     });
     return this.follow(record);
@@ -84,7 +84,7 @@ export class TxSender {
 
   /** Re-broadcasts and follows every transaction still pending (after a restart). */
   async resumePending(): Promise<TxOutcome[]> {
-    return Promise.all(this.store.listTxs("pending").map((r) => this.follow(r)));
+    return Promise.all((await this.store.listTxs("pending")).map((r) => this.follow(r)));
   }
 
   private async follow(rec: TxRecord): Promise<TxOutcome> {
@@ -96,7 +96,7 @@ export class TxSender {
     const receipt = await this.waitIncluded(rec.hash);
     if (!receipt) throw new Error(`transaction ${rec.hash} (${rec.description}) not mined yet`);
     const status = receipt.status === 1 ? "mined" : "failed";
-    this.store.setTxStatus(rec.intent, status, status === "failed" ? "reverted" : undefined);
+    await this.store.setTxStatus(rec.intent, status, status === "failed" ? "reverted" : undefined);
     this.opts.log?.(`tx ${status}: ${rec.description} ${rec.hash}`);
     return { hash: rec.hash, status, receipt };
   }

@@ -11,11 +11,14 @@
  */
 import pg from "pg";
 import type { Fence, Lease, RoomLeases } from "./leases.ts";
-import { toBinding, toLink, toOutbox, toPendingLink, toTx, type Row } from "./rows.ts";
+import { toBinding, toInbound, toLink, toOutbox, toPendingLink, toTx, type Row } from "./rows.ts";
 import {
   NonceTakenError,
   StoreConflictError,
+  type InboundEvent,
+  type InboundStatus,
   type Link,
+  type NewInboundEvent,
   type OutboxItem,
   type PendingLink,
   type RoomBinding,
@@ -23,14 +26,6 @@ import {
   type TxRecord,
   type TxStatus,
 } from "./store.ts";
-
-/**
- * {@link Store} with every method returning a Promise: the shape Store
- * itself takes once it is asynchronous, when this alias goes.
- */
-export type AsyncStore = {
-  [K in keyof Store]: Store[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : Store[K];
-};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS bindings (
@@ -51,6 +46,10 @@ CREATE TABLE IF NOT EXISTS txs (
   CONSTRAINT txs_sender_nonce UNIQUE (sender, nonce));
 CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inbound (
+  seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+  sender TEXT NOT NULL, raw TEXT NOT NULL, received_at BIGINT NOT NULL, status TEXT NOT NULL, answer TEXT);
+CREATE INDEX IF NOT EXISTS inbound_status ON inbound (status, seq);
 CREATE TABLE IF NOT EXISTS outbox (
   id TEXT PRIMARY KEY, room_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
   status TEXT NOT NULL, created_at BIGINT NOT NULL);
@@ -76,7 +75,7 @@ export interface PostgresOptions {
   maxConnections?: number;
 }
 
-export class PostgresStore implements AsyncStore {
+export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
 
   private constructor(pool: pg.Pool) {
@@ -289,6 +288,33 @@ export class PostgresStore implements AsyncStore {
         [id, fence.roomId, fence.worker, fence.token],
       )) > 0
     );
+  }
+
+  async addInbound(events: NewInboundEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    // One statement: one durable write for a whole sync response, in order.
+    await this.run(
+      "INSERT INTO inbound (event_id, room_id, sender, raw, received_at, status) " +
+        "SELECT e, r, s, w, t, 'new' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS x(e, r, s, w, t, i) " +
+        "ORDER BY i ON CONFLICT (event_id) DO NOTHING",
+      [events.map((e) => e.eventId), events.map((e) => e.roomId), events.map((e) => e.sender), events.map((e) => e.raw), events.map((e) => e.receivedAt)],
+    );
+  }
+
+  async listInbound(status: InboundStatus, limit: number): Promise<InboundEvent[]> {
+    return (await this.rows("SELECT * FROM inbound WHERE status = $1 ORDER BY seq LIMIT $2", [status, limit])).map(toInbound);
+  }
+
+  async setInboundAnswer(eventId: string, answer: string): Promise<void> {
+    await this.run("UPDATE inbound SET status = 'answering', answer = $1 WHERE event_id = $2", [answer, eventId]);
+  }
+
+  async finishInbound(eventId: string): Promise<void> {
+    await this.run("UPDATE inbound SET status = 'done' WHERE event_id = $1", [eventId]);
+  }
+
+  async pruneInbound(receivedBefore: number): Promise<number> {
+    return this.run("DELETE FROM inbound WHERE status = 'done' AND received_at < $1", [receivedBefore]);
   }
 
   async getState(key: string): Promise<string | undefined> {

@@ -2,7 +2,7 @@
  * Rows of the store's tables as the domain's records: the SQLite and the
  * PostgreSQL store keep the same columns.
  */
-import type { Link, OutboxItem, PendingLink, RoomBinding, TxRecord, TxStatus } from "./store.ts";
+import type { InboundEvent, InboundStatus, Link, OutboxItem, PendingLink, RoomBinding, TxRecord, TxStatus } from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -59,5 +59,17 @@ export function toOutbox(r: Row): OutboxItem {
     kind: String(r["kind"]),
     payload: String(r["payload"]),
     createdAt: Number(r["created_at"]),
+  };
+}
+
+export function toInbound(r: Row): InboundEvent {
+  return {
+    eventId: String(r["event_id"]),
+    roomId: String(r["room_id"]),
+    sender: String(r["sender"]),
+    raw: String(r["raw"]),
+    receivedAt: Number(r["received_at"]),
+    status: String(r["status"]) as InboundStatus,
+    ...(r["answer"] !== null && r["answer"] !== undefined ? { answer: String(r["answer"]) } : {}),
   };
 }

@@ -1,14 +1,21 @@
 /**
  * The SQLite store, on Node's built-in `node:sqlite` (no native build).
+ *
+ * The driver is synchronous: each method does its work before its promise
+ * settles, so a transaction (BEGIN … COMMIT) inside one method never
+ * interleaves with another call.
  */
 import { DatabaseSync } from "node:sqlite";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import { toBinding, toLink, toOutbox, toPendingLink, toTx } from "./rows.ts";
+import { toBinding, toInbound, toLink, toOutbox, toPendingLink, toTx } from "./rows.ts";
 import {
   NonceTakenError,
   StoreConflictError,
   type Link,
+  type InboundEvent,
+  type InboundStatus,
+  type NewInboundEvent,
   type OutboxItem,
   type PendingLink,
   type RoomBinding,
@@ -35,6 +42,10 @@ CREATE TABLE IF NOT EXISTS txs (
 CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
 CREATE UNIQUE INDEX IF NOT EXISTS txs_sender_nonce ON txs (sender, nonce);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inbound (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+  sender TEXT NOT NULL, raw TEXT NOT NULL, received_at INTEGER NOT NULL, status TEXT NOT NULL, answer TEXT);
+CREATE INDEX IF NOT EXISTS inbound_status ON inbound (status, seq);
 CREATE TABLE IF NOT EXISTS outbox (
   id TEXT PRIMARY KEY, room_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
   status TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -45,12 +56,17 @@ type Row = Record<string, string | number | null>;
 export class SqliteStore implements Store {
   private readonly db: DatabaseSync;
 
-  /** Opens (and creates) the store at `path`; ":memory:" for tests. */
+  /**
+   * Opens (and creates) the store at `path`; ":memory:" for tests. The
+   * folder is made readable by the bot's user only (0700) and the database
+   * and its WAL and SHM files 0600, whatever the umask.
+   */
   constructor(path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") privateFiles(path);
     this.db = new DatabaseSync(path);
     // WAL keeps readers and the writer apart; a crash loses nothing committed.
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+    if (path !== ":memory:") privateFiles(path);
     this.db.exec(SCHEMA);
   }
 
@@ -66,21 +82,21 @@ export class SqliteStore implements Store {
     return Number(this.db.prepare(sql).run(...args).changes);
   }
 
-  getBinding(roomId: string): RoomBinding | undefined {
+  async getBinding(roomId: string): Promise<RoomBinding | undefined> {
     const r = this.get("SELECT * FROM bindings WHERE room_id = ?", roomId);
     return r && toBinding(r);
   }
 
-  getBindingByGroup(group: string): RoomBinding | undefined {
+  async getBindingByGroup(group: string): Promise<RoomBinding | undefined> {
     const r = this.get("SELECT * FROM bindings WHERE grp = ?", group.toLowerCase());
     return r && toBinding(r);
   }
 
-  listBindings(): RoomBinding[] {
+  async listBindings(): Promise<RoomBinding[]> {
     return this.all("SELECT * FROM bindings ORDER BY created_at").map(toBinding);
   }
 
-  putBinding(b: RoomBinding): void {
+  async putBinding(b: RoomBinding): Promise<void> {
     this.run(
       "INSERT INTO bindings (room_id, grp, chain_id, created_by, created_at, from_block) VALUES (?, ?, ?, ?, ?, ?) " +
         "ON CONFLICT (room_id) DO UPDATE SET grp = excluded.grp, chain_id = excluded.chain_id, " +
@@ -94,22 +110,24 @@ export class SqliteStore implements Store {
     );
   }
 
-  getLink(roomId: string, userId: string): Link | undefined {
+  async getLink(roomId: string, userId: string): Promise<Link | undefined> {
     const r = this.get("SELECT * FROM links WHERE room_id = ? AND user_id = ?", roomId, userId);
     return r && toLink(r);
   }
 
-  getLinkByAddress(roomId: string, address: string): Link | undefined {
+  async getLinkByAddress(roomId: string, address: string): Promise<Link | undefined> {
     const r = this.get("SELECT * FROM links WHERE room_id = ? AND address = ?", roomId, address.toLowerCase());
     return r && toLink(r);
   }
 
-  listLinks(roomId: string): Link[] {
+  async listLinks(roomId: string): Promise<Link[]> {
     return this.all("SELECT * FROM links WHERE room_id = ? ORDER BY linked_at", roomId).map(toLink);
   }
 
-  putLink(link: Link): void {
-    const holder = this.getLinkByAddress(link.roomId, link.address);
+  async putLink(link: Link): Promise<void> {
+    // Read and write without yielding: no other call runs in between.
+    const r = this.get("SELECT * FROM links WHERE room_id = ? AND address = ?", link.roomId, link.address.toLowerCase());
+    const holder = r && toLink(r);
     if (holder && holder.userId !== link.userId) {
       throw new StoreConflictError(`address ${link.address} is linked to ${holder.userId}`);
     }
@@ -133,20 +151,20 @@ export class SqliteStore implements Store {
     }
   }
 
-  deleteLink(roomId: string, userId: string): boolean {
+  async deleteLink(roomId: string, userId: string): Promise<boolean> {
     return this.run("DELETE FROM links WHERE room_id = ? AND user_id = ?", roomId, userId) > 0;
   }
 
-  nonceUsed(nonce: string): boolean {
+  async nonceUsed(nonce: string): Promise<boolean> {
     return this.get("SELECT 1 AS x FROM used_nonces WHERE nonce = ?", nonce) !== undefined;
   }
 
-  getPendingLink(roomId: string, userId: string): PendingLink | undefined {
+  async getPendingLink(roomId: string, userId: string): Promise<PendingLink | undefined> {
     const r = this.get("SELECT * FROM pending_links WHERE room_id = ? AND user_id = ?", roomId, userId);
     return r && toPendingLink(r);
   }
 
-  putPendingLink(p: PendingLink): void {
+  async putPendingLink(p: PendingLink): Promise<void> {
     this.run(
       "INSERT INTO pending_links (room_id, user_id, address, nonce, message, created_at) VALUES (?, ?, ?, ?, ?, ?) " +
         "ON CONFLICT (room_id, user_id) DO UPDATE SET address = excluded.address, nonce = excluded.nonce, " +
@@ -160,16 +178,16 @@ export class SqliteStore implements Store {
     );
   }
 
-  deletePendingLink(roomId: string, userId: string): void {
+  async deletePendingLink(roomId: string, userId: string): Promise<void> {
     this.run("DELETE FROM pending_links WHERE room_id = ? AND user_id = ?", roomId, userId);
   }
 
-  getTx(intent: string): TxRecord | undefined {
+  async getTx(intent: string): Promise<TxRecord | undefined> {
     const r = this.get("SELECT * FROM txs WHERE intent = ?", intent);
     return r && toTx(r);
   }
 
-  putTx(tx: TxRecord): void {
+  async putTx(tx: TxRecord): Promise<void> {
     try {
       this.insertTx(tx);
     } catch (e) {
@@ -195,20 +213,20 @@ export class SqliteStore implements Store {
     );
   }
 
-  setTxStatus(intent: string, status: TxStatus, error?: string): void {
+  async setTxStatus(intent: string, status: TxStatus, error?: string): Promise<void> {
     this.run("UPDATE txs SET status = ?, error = ? WHERE intent = ?", status, error ?? null, intent);
   }
 
-  listTxs(status: TxStatus): TxRecord[] {
+  async listTxs(status: TxStatus): Promise<TxRecord[]> {
     return this.all("SELECT * FROM txs WHERE status = ? ORDER BY nonce", status).map(toTx);
   }
 
-  maxNonce(from: string): number | undefined {
+  async maxNonce(from: string): Promise<number | undefined> {
     const r = this.get("SELECT MAX(nonce) AS n FROM txs WHERE sender = ?", from.toLowerCase());
     return r?.n === null || r?.n === undefined ? undefined : Number(r.n);
   }
 
-  addOutbox(item: OutboxItem): boolean {
+  async addOutbox(item: OutboxItem): Promise<boolean> {
     return (
       this.run(
         "INSERT INTO outbox (id, room_id, kind, payload, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT (id) DO NOTHING",
@@ -221,24 +239,73 @@ export class SqliteStore implements Store {
     );
   }
 
-  listOutbox(status: "pending" | "done"): OutboxItem[] {
+  async listOutbox(status: "pending" | "done"): Promise<OutboxItem[]> {
     return this.all("SELECT * FROM outbox WHERE status = ? ORDER BY created_at, id", status).map(toOutbox);
   }
 
-  finishOutbox(id: string): void {
+  async finishOutbox(id: string): Promise<void> {
     this.run("UPDATE outbox SET status = 'done' WHERE id = ?", id);
   }
 
-  getState(key: string): string | undefined {
+  async addInbound(events: NewInboundEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    // One transaction: one durable write for a whole sync response.
+    this.db.exec("BEGIN");
+    try {
+      const insert = this.db.prepare(
+        "INSERT INTO inbound (event_id, room_id, sender, raw, received_at, status) VALUES (?, ?, ?, ?, ?, 'new') ON CONFLICT (event_id) DO NOTHING",
+      );
+      for (const e of events) insert.run(e.eventId, e.roomId, e.sender, e.raw, e.receivedAt);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  async listInbound(status: InboundStatus, limit: number): Promise<InboundEvent[]> {
+    return this.all("SELECT * FROM inbound WHERE status = ? ORDER BY seq LIMIT ?", status, limit).map(toInbound);
+  }
+
+  async setInboundAnswer(eventId: string, answer: string): Promise<void> {
+    this.run("UPDATE inbound SET status = 'answering', answer = ? WHERE event_id = ?", answer, eventId);
+  }
+
+  async finishInbound(eventId: string): Promise<void> {
+    this.run("UPDATE inbound SET status = 'done' WHERE event_id = ?", eventId);
+  }
+
+  async pruneInbound(receivedBefore: number): Promise<number> {
+    return this.run("DELETE FROM inbound WHERE status = 'done' AND received_at < ?", receivedBefore);
+  }
+
+  async getState(key: string): Promise<string | undefined> {
     const r = this.get("SELECT value FROM state WHERE key = ?", key);
     return r ? String(r.value) : undefined;
   }
 
-  setState(key: string, value: string): void {
+  async setState(key: string, value: string): Promise<void> {
     this.run("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
+}
+
+/**
+ * The store's folder 0700, the database 0600 (created so if missing), and
+ * the WAL and SHM files 0600 when they exist. SQLite creates the WAL and SHM
+ * with the mode of the database file, so they never start out wider.
+ */
+function privateFiles(path: string): void {
+  privateFolder(dirname(path));
+  closeSync(openSync(path, "a", 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
+/** A folder for the bot's files only (0700), made if missing. */
+export function privateFolder(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
 }

@@ -1,6 +1,7 @@
 /**
  * What the bot keeps between restarts, behind one interface so that a
- * PostgreSQL store can replace the SQLite one. Pure types: no driver here.
+ * PostgreSQL store can replace the SQLite one: the store port, imported by
+ * the bot, the bridge and the chain adapter alike. Pure types: no driver here.
  */
 
 /** A Matrix account linked to an address in one room's group. */
@@ -55,49 +56,71 @@ export interface TxRecord {
   error?: string;
 }
 
+/**
+ * Every method returns a promise, so that a store over the network
+ * (PostgreSQL) implements the same interface. A method resolves once what it
+ * wrote is durable (committed), and rejects only on a storage failure or the
+ * conflicts documented on it.
+ */
 export interface Store {
-  getBinding(roomId: string): RoomBinding | undefined;
-  getBindingByGroup(group: string): RoomBinding | undefined;
-  listBindings(): RoomBinding[];
-  putBinding(b: RoomBinding): void;
+  getBinding(roomId: string): Promise<RoomBinding | undefined>;
+  getBindingByGroup(group: string): Promise<RoomBinding | undefined>;
+  listBindings(): Promise<RoomBinding[]>;
+  putBinding(b: RoomBinding): Promise<void>;
 
-  getLink(roomId: string, userId: string): Link | undefined;
-  getLinkByAddress(roomId: string, address: string): Link | undefined;
-  listLinks(roomId: string): Link[];
+  getLink(roomId: string, userId: string): Promise<Link | undefined>;
+  getLinkByAddress(roomId: string, address: string): Promise<Link | undefined>;
+  listLinks(roomId: string): Promise<Link[]>;
   /** Replaces the user's link in the room; refuses an address linked to someone else. */
-  putLink(link: Link): void;
-  deleteLink(roomId: string, userId: string): boolean;
+  putLink(link: Link): Promise<void>;
+  deleteLink(roomId: string, userId: string): Promise<boolean>;
   /** Whether `nonce` was ever used for a link (used nonces are kept forever). */
-  nonceUsed(nonce: string): boolean;
+  nonceUsed(nonce: string): Promise<boolean>;
 
-  getPendingLink(roomId: string, userId: string): PendingLink | undefined;
-  putPendingLink(p: PendingLink): void;
-  deletePendingLink(roomId: string, userId: string): void;
+  getPendingLink(roomId: string, userId: string): Promise<PendingLink | undefined>;
+  putPendingLink(p: PendingLink): Promise<void>;
+  deletePendingLink(roomId: string, userId: string): Promise<void>;
 
-  getTx(intent: string): TxRecord | undefined;
+  getTx(intent: string): Promise<TxRecord | undefined>;
   /**
-   * Records a signed transaction. Throws StoreConflictError when its intent
-   * is already recorded, NonceTakenError when its sender's nonce is.
+   * Records a signed transaction. Rejects with StoreConflictError when its
+   * intent is already recorded, NonceTakenError when its sender's nonce is.
    */
-  putTx(tx: TxRecord): void;
-  setTxStatus(intent: string, status: TxStatus, error?: string): void;
-  listTxs(status: TxStatus): TxRecord[];
+  putTx(tx: TxRecord): Promise<void>;
+  setTxStatus(intent: string, status: TxStatus, error?: string): Promise<void>;
+  listTxs(status: TxStatus): Promise<TxRecord[]>;
   /** The highest nonce recorded for `from`, or undefined. */
-  maxNonce(from: string): number | undefined;
+  maxNonce(from: string): Promise<number | undefined>;
 
   /**
    * Outbox of room actions: recorded before they are applied, marked done
    * after, so a crash in between re-applies (idempotently) rather than loses.
    */
-  addOutbox(item: OutboxItem): boolean;
-  listOutbox(status: "pending" | "done"): OutboxItem[];
-  finishOutbox(id: string): void;
+  addOutbox(item: OutboxItem): Promise<boolean>;
+  listOutbox(status: "pending" | "done"): Promise<OutboxItem[]>;
+  finishOutbox(id: string): Promise<void>;
+
+  /**
+   * The command journal: every message event the bot receives, recorded on
+   * receipt (before the sync position that delivered it is saved), keyed by
+   * event id, so each is handled once, in the order received, after any
+   * number of crashes. Recording an id that is already there changes nothing.
+   */
+  addInbound(events: NewInboundEvent[]): Promise<void>;
+  /** Events with `status`, in the order they were recorded, at most `limit`. */
+  listInbound(status: InboundStatus, limit: number): Promise<InboundEvent[]>;
+  /** Records the answer decided for an event, before it is sent (status "answering"). */
+  setInboundAnswer(eventId: string, answer: string): Promise<void>;
+  /** Marks an event handled: answered, or nothing to answer (status "done"). */
+  finishInbound(eventId: string): Promise<void>;
+  /** Forgets handled events recorded before `receivedBefore` (ms); returns how many. */
+  pruneInbound(receivedBefore: number): Promise<number>;
 
   /** Small key-value state: sync tokens, cursors. */
-  getState(key: string): string | undefined;
-  setState(key: string, value: string): void;
+  getState(key: string): Promise<string | undefined>;
+  setState(key: string, value: string): Promise<void>;
 
-  close(): void;
+  close(): Promise<void>;
 }
 
 export interface OutboxItem {
@@ -108,6 +131,29 @@ export interface OutboxItem {
   /** JSON */
   payload: string;
   createdAt: number;
+}
+
+/**
+ * new: not handled yet; answering: the answer is decided (and recorded) but
+ * may not have been sent; done.
+ */
+export type InboundStatus = "new" | "answering" | "done";
+
+/** A message event as the bot received it. */
+export interface NewInboundEvent {
+  eventId: string;
+  roomId: string;
+  sender: string;
+  /** the event as the homeserver sent it (JSON), still encrypted if it was */
+  raw: string;
+  /** ms since the epoch, by the bot's clock (never the sender's timestamp) */
+  receivedAt: number;
+}
+
+export interface InboundEvent extends NewInboundEvent {
+  status: InboundStatus;
+  /** the decided answer (JSON), once status is "answering" */
+  answer?: string;
 }
 
 export class StoreConflictError extends Error {}

@@ -131,11 +131,21 @@ describe("docker/compose.yaml", () => {
     const text = read("docker/conclave.yaml");
     const used = [...text.matchAll(/\/run\/secrets\/(\w+)/g)].map((m) => m[1]!);
     expect(new Set(used)).toEqual(new Set(bot.secrets));
-    const values: Record<string, string> = { bot_password: "pw", chain_key: `0x${"ab".repeat(32)}`, postgres_password: "pg" };
+    const values: Record<string, string> = {
+      bot_password: "pw",
+      chain_key: `0x${"ab".repeat(32)}`,
+      postgres_password: "pg",
+      store_secret: "cd".repeat(32),
+    };
     for (const name of used) writeFileSync(join(secretsDir, name), `${values[name] ?? "x"}\n`);
     const { config, warnings } = parseConfig(text.replaceAll("/run/secrets/", `${secretsDir}/`), { env: {}, source: "docker/conclave.yaml" });
     expect(warnings).toEqual([]);
-    expect([config.bot.password, config.chain.privateKey, config.store.password]).toEqual(["pw", values["chain_key"], "pg"]);
+    expect([config.bot.password, config.chain.privateKey, config.store.password, config.store.secret]).toEqual([
+      "pw",
+      values["chain_key"],
+      "pg",
+      values["store_secret"],
+    ]);
 
     const host = (url: string): string => new URL(url).hostname;
     expect(host(config.homeserver.url)).toBe("synapse");

@@ -53,7 +53,7 @@ describe("faults", () => {
     expect(proposed).toMatch(/Proposal #1/);
     const nonce = await provider.getTransactionCount(botAddress, "latest");
     await provider.send("evm_setAutomine", [false]);
-    await alice.say(room, "!vote 1 yes");
+    const vote = await alice.say(room, "!vote 1 yes");
     // Wait until the bot's signed vote is in the node's pending block, then kill it.
     for (let i = 0; ; i++) {
       const pending = (await provider.send("eth_getBlockByNumber", ["pending", true])) as { transactions: { from: string }[] };
@@ -67,11 +67,14 @@ describe("faults", () => {
     await provider.send("evm_setAutomine", [true]);
     await sys.bot.waitFor(/resumed 0x[0-9a-f]+: mined|tx mined: vote/);
     expect(await provider.getTransactionCount(botAddress, "latest")).toBe(nonce + 1);
+    // The vote cut off by the kill is confirmed to the voter, once, with its outcome read from the chain.
+    expect(await alice.answerTo(room, vote, bot)).toMatch(/@alice:localhost voted for on #1[\s\S]*FOR 1 · AGAINST 0/);
     const p = await alice.ask(room, "!proposal 1", bot);
     expect(p).toMatch(/FOR 1 · AGAINST 0/);
     // Voting again is refused by the contract: the vote was counted once.
     expect(await alice.ask(room, "!vote 1 yes", bot)).toMatch(/already voted/);
     expect(await provider.getTransactionCount(botAddress, "latest")).toBe(nonce + 1);
+    expect(alice.answersTo(room, vote, bot)).toHaveLength(1);
   });
 
   it("catches up after Synapse was stopped and restarted", async () => {

@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
-import { Wallet } from "ethers";
 
 const root = join(import.meta.dirname, "../..");
 let sys: System;
@@ -36,16 +35,6 @@ afterAll(async () => {
   }
   await sys?.stop();
 }, 60_000);
-
-/** How many transactions the bot's key has sent. */
-async function botNonce(): Promise<number> {
-  const res = await fetch(sys.chain.rpcUrl, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_getTransactionCount", params: [new Wallet(sys.chain.botKey).address, "latest"] }),
-  });
-  return Number(((await res.json()) as { result: string }).result);
-}
 
 async function ask(u: ChatUser, text: string, r = room): Promise<string> {
   return u.ask(r, text, bot);
@@ -100,12 +89,12 @@ describe("governing a room from chat", () => {
   });
 
   it("refuses unlinked users, non-members and unknown users, sending nothing on-chain", async () => {
-    const before = await botNonce();
+    const before = await sys.botNonce();
     expect(await ask(alice, "!propose add @nobody:localhost")).toMatch(/@nobody:localhost has not linked an address/);
     expect(await ask(alice, "!vote 1 maybe")).toMatch(/Usage: !vote/);
     expect(await ask(alice, "!proposal 7")).toMatch(/no proposal #7/);
     expect(await ask(alice, "!delegate @nobody:localhost")).toMatch(/has not linked an address/);
-    expect(await botNonce()).toBe(before);
+    expect(await sys.botNonce()).toBe(before);
   });
 
   it("adds carol by a proposal that passes on chat votes; carol accepts", async () => {
@@ -125,9 +114,9 @@ describe("governing a room from chat", () => {
     expect(await ask(bob, "!vote 1 no")).toMatch(/closed/);
     await carol.join(room);
     // Approved but not yet accepted: no influence, and told what to do.
-    const before = await botNonce();
+    const before = await sys.botNonce();
     expect(await ask(carol, "!delegate @alice:localhost")).toMatch(/approved but have not accepted yet: send !join/);
-    expect(await botNonce()).toBe(before);
+    expect(await sys.botNonce()).toBe(before);
     expect(await authorize(carol, room, bot)).toMatch(/Authorised/);
     expect(await ask(carol, "!join")).toMatch(/Welcome/);
     expect(await ask(carol, "!members")).toMatch(/3 member\(s\), 3 active/);
@@ -138,6 +127,15 @@ describe("governing a room from chat", () => {
     const proposed = await ask(alice, "!propose config voting=2d");
     expect(proposed).toMatch(/Proposal #2/);
     expect(proposed).toMatch(/of 3 members = 2 vote/);
+    // The whole effect, and only it, in the plain body and in HTML alike.
+    expect(proposed).toMatch(/What: change the settings: voting 3d → 2d\n/);
+    expect(proposed).not.toMatch(/quorum 50%|period 30d|grace/);
+    const html = alice.eventWith(room, /^Proposal #2 by/)?.getContent<{ formatted_body?: string }>().formatted_body;
+    expect(html).toContain("What: change the settings: voting 3d → 2d");
+    // A proposal that changes nothing is refused before anything is sent.
+    const nonce = await sys.botNonce();
+    expect(await ask(alice, "!propose config voting=3d")).toMatch(/That changes nothing/);
+    expect(await sys.botNonce()).toBe(nonce);
     // alice carries bob's point.
     expect(await ask(alice, "!vote 2 yes")).toMatch(/FOR 2 · AGAINST 0/);
     txLatencies.push(alice.lastLatencyMs);
@@ -148,5 +146,15 @@ describe("governing a room from chat", () => {
     expect(done).toMatch(/FOR 2 · AGAINST 1/);
     expect(done).toMatch(/passed and was executed/);
     expect(await ask(alice, "!status")).toMatch(/Voting period: 2d/);
+    // After it was executed, it still says what it changed from.
+    expect(await ask(bob, "!proposal 2")).toMatch(/What: change the settings: voting 3d → 2d/);
+    expect(await ask(bob, "!proposals")).toMatch(/#2 executed: change the settings: voting 3d → 2d —/);
+  });
+
+  it("shows a fee destination with every recipient and share", async () => {
+    const [a, b] = [alice.wallet.address, bob.wallet.address];
+    const proposed = await ask(alice, `!propose fee-destination release ${a}=60% ${b}=40%`);
+    expect(proposed).toContain(`What: fee destination → release, at most once a month, to 2 recipient(s)\n  • @alice:localhost (${a}) 60%\n  • @bob:localhost (${b}) 40%`);
+    expect(await ask(bob, "!proposals")).toContain(`fee destination → release, at most once a month, to 2 recipient(s): @alice:localhost (${a}) 60%; @bob:localhost (${b}) 40%`);
   });
 });

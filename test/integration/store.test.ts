@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteStore } from "../../src/store/sqlite.ts";
-import { PostgresStore, type AsyncStore } from "../../src/store/postgres.ts";
+import { PostgresStore } from "../../src/store/postgres.ts";
 import { NonceTakenError, StoreConflictError, type Store, type TxRecord } from "../../src/store/store.ts";
 import { startPostgres, type PostgresHandle } from "../../scripts/postgres.ts";
 
@@ -13,26 +13,12 @@ const ROOM = "!room:localhost";
 const ALICE = "@alice:localhost";
 const BOB = "@bob:localhost";
 
-/**
- * The SQLite store through the asynchronous interface, until Store itself
- * is asynchronous: every call is answered in a later microtask, so two
- * "workers" interleave between their calls as they would over a network.
- */
-function asAsync(s: Store): AsyncStore {
-  return new Proxy(s, {
-    get(target, key) {
-      const v: unknown = Reflect.get(target, key);
-      return typeof v === "function" ? async (...args: unknown[]) => (v as (...a: unknown[]) => unknown).apply(target, args) : v;
-    },
-  }) as unknown as AsyncStore;
-}
-
 interface Backend {
   name: string;
   /** a fresh, empty store location */
   location(): Promise<string>;
   /** a connection to the store at `location` (several may be open at once) */
-  open(location: string): Promise<AsyncStore>;
+  open(location: string): Promise<Store>;
 }
 
 let server: PostgresHandle | undefined;
@@ -42,7 +28,7 @@ const backends: Backend[] = [
   {
     name: "SQLite",
     location: async () => join(mkdtempSync(join(tmpdir(), "conclave-store-")), "s.sqlite"),
-    open: async (path) => asAsync(new SqliteStore(path)),
+    open: async (path) => new SqliteStore(path),
   },
   {
     name: "PostgreSQL",
@@ -67,7 +53,7 @@ function tx(intent: string, nonce: number, from = "0xBot"): TxRecord {
 }
 
 describe.each(backends)("$name store", (backend) => {
-  const fresh = async (): Promise<AsyncStore> => backend.open(await backend.location());
+  const fresh = async (): Promise<Store> => backend.open(await backend.location());
 
   it("keeps bindings, links, transactions, outbox and state across reopening", async () => {
     const where = await backend.location();
@@ -208,6 +194,35 @@ describe.each(backends)("$name store", (backend) => {
     // A finished item is never recorded again.
     expect(await s.addOutbox(item("a", 10))).toBe(false);
     await s.close();
+  });
+
+  it("journals each inbound event once, in the order received, with the decided answer", async () => {
+    const ev = (id: string, at: number) => ({ eventId: id, roomId: ROOM, sender: ALICE, raw: `{"event_id":"${id}"}`, receivedAt: at });
+    const where = await backend.location();
+    const s = await backend.open(where);
+    await s.addInbound([]);
+    // Received later but with an earlier time: the order is the order of receipt.
+    await s.addInbound([ev("$b", 20), ev("$a", 10)]);
+    await s.addInbound([ev("$a", 30), ev("$c", 5)]);
+    expect((await s.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$b", "$a", "$c"]);
+    expect((await s.listInbound("new", 2)).map((e) => e.eventId)).toEqual(["$b", "$a"]);
+    expect((await s.listInbound("new", 1))[0]).toEqual({ ...ev("$b", 20), status: "new" });
+    await s.setInboundAnswer("$b", '{"text":"hi"}');
+    await s.finishInbound("$a");
+    await s.close();
+    const t = await backend.open(where);
+    expect((await t.listInbound("answering", 10)).map((e) => [e.eventId, e.answer])).toEqual([["$b", '{"text":"hi"}']]);
+    expect((await t.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$c"]);
+    // A handled event is never recorded again as new.
+    await t.addInbound([ev("$a", 40)]);
+    expect((await t.listInbound("done", 10)).map((e) => [e.eventId, e.receivedAt])).toEqual([["$a", 10]]);
+    expect((await t.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$c"]);
+    // Pruning forgets only handled events older than the limit.
+    expect(await t.pruneInbound(5)).toBe(0);
+    expect(await t.pruneInbound(15)).toBe(1);
+    expect(await t.pruneInbound(1000)).toBe(0);
+    expect((await t.listInbound("answering", 10)).map((e) => e.eventId)).toEqual(["$b"]);
+    await t.close();
   });
 
   it("overwrites state values", async () => {

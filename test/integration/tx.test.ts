@@ -41,7 +41,7 @@ describe("TxSender", () => {
     const populated = await wallet.populateTransaction({ to, value: 5n });
     const raw = await wallet.signTransaction(populated);
     const hash = ethers.Transaction.from(raw).hash!;
-    store.putTx({ intent: "pay:5", hash, raw, nonce: Number(populated.nonce), from: wallet.address, status: "pending", createdAt: 0, description: "pay 5" });
+    await store.putTx({ intent: "pay:5", hash, raw, nonce: Number(populated.nonce), from: wallet.address, status: "pending", createdAt: 0, description: "pay 5" });
     const sender = new TxSender(wallet, store);
     const [outcome] = await sender.resumePending();
     expect(outcome!.hash).toBe(hash);
@@ -57,6 +57,6 @@ describe("TxSender", () => {
     const data = token.interface.encodeFunctionData("transfer", [Wallet.createRandom().address, 1n]);
     const sender = new TxSender(wallet, store);
     await expect(sender.send("bad", { to: await token.getAddress(), data }, "transfer without balance")).rejects.toThrow(/ERC20InsufficientBalance|revert/);
-    expect(store.getTx("bad")).toBeUndefined();
+    expect(await store.getTx("bad")).toBeUndefined();
   });
 });

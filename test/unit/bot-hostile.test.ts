@@ -6,8 +6,10 @@
 import { describe, expect, it } from "vitest";
 import { ZeroAddress, Wallet } from "ethers";
 import { Bot } from "../../src/bot/bot.ts";
-import type { BotSettings, ChainPort } from "../../src/bot/context.ts";
-import type { Reply, RoomPort } from "../../src/bot/matrix.ts";
+import { Spending } from "../../src/bot/spending.ts";
+import type { BotSettings } from "../../src/bot/context.ts";
+import type { ChainPort } from "../../src/ports/chain.ts";
+import type { Reply, RoomPort } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { Mode, QUORUM_DEFAULT, DestinationKind } from "../../src/governance/types.ts";
 import type { MemberInfo } from "../../src/governance/client.ts";
@@ -119,12 +121,22 @@ describe("the bot under hostile input", () => {
     const rand = prng(20261124);
     const store = new SqliteStore(":memory:");
     // One room is a group; in it mallory is linked but not a member.
-    store.putBinding({ roomId: "!group:localhost", group: "0x" + "11".repeat(20), chainId: 31337, createdBy: "@alice:localhost", createdAt: 0, fromBlock: 0 });
-    store.putLink({ roomId: "!group:localhost", userId: "@mallory:localhost", address: "0x" + "22".repeat(20), nonce: "n", linkedAt: 0 });
+    await store.putBinding({ roomId: "!group:localhost", group: "0x" + "11".repeat(20), chainId: 31337, createdBy: "@alice:localhost", createdAt: 0, fromBlock: 0 });
+    await store.putLink({ roomId: "!group:localhost", userId: "@mallory:localhost", address: "0x" + "22".repeat(20), nonce: "n", linkedAt: 0 });
     const chain = new FakeChain();
     const rooms = new FakeRooms();
     const logs: string[] = [];
-    const bot = new Bot({ rooms, store, chain, settings: SETTINGS, log: (l) => logs.push(l) });
+    // The spending guard in front of the chain, as in the bot.
+    const spending = new Spending({
+      store,
+      funds: { balance: async () => 10n ** 18n, gasUsed: async () => 0n },
+      gasPerRoomPerDay: 10n ** 9n,
+      lowBalance: 0n,
+      formatBalance: String,
+      botAddress: chain.botAddress,
+      log: (l) => logs.push(l),
+    });
+    const bot = new Bot({ rooms, store, chain, settings: SETTINGS, log: (l) => logs.push(l), spending });
     let handled = 0;
     for (let i = 0; i < 10_000; i++) {
       const msg = hostile(rand);

@@ -20,7 +20,8 @@ import { QUORUM_DEFAULT } from "../../src/governance/types.ts";
 
 const EXAMPLE = fileURLToPath(new URL("../../config/example.yaml", import.meta.url));
 const KEY = "0x" + "ab".repeat(32);
-const ENV = { CONCLAVE_BOT_PASSWORD: "pw", CONCLAVE_CHAIN_KEY: KEY };
+const STORE_SECRET = "s".repeat(64);
+const ENV = { CONCLAVE_BOT_PASSWORD: "pw", CONCLAVE_CHAIN_KEY: KEY, CONCLAVE_STORE_SECRET: STORE_SECRET };
 const A1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const A2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 const USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
@@ -33,6 +34,7 @@ function minimal(): Raw {
     homeserver: { url: "https://matrix.example.org" },
     bot: { userId: "@conclave:example.org", password: { env: "CONCLAVE_BOT_PASSWORD" } },
     chain: { rpcUrl: "http://127.0.0.1:8545", factory: "deploy", privateKey: { env: "CONCLAVE_CHAIN_KEY" } },
+    store: { secret: { env: "CONCLAVE_STORE_SECRET" } },
   };
 }
 
@@ -99,7 +101,8 @@ describe("config/example.yaml", () => {
     expect(config.groupDefaults.quorum.add).toBe(QUORUM_DEFAULT);
     expect(config.groupDefaults.period).toBe(30 * 86_400);
     expect(config.safety.minTokenFees).toEqual({ "0x6B175474E89094C44Da98b954EedeAC495271d0F": 10n ** 18n, [USDC]: 1_000_000n });
-    expect(config.store.path).toBe(resolve(EXAMPLE, "..", "conclave.sqlite"));
+    expect(config.store.path).toBe(resolve(EXAMPLE, "..", "data", "conclave.sqlite"));
+    expect(config.store.secret).toBe(STORE_SECRET);
   });
 
   it("names the env vars it needs", () => {
@@ -192,6 +195,14 @@ describe("errors name the key path", () => {
     ["bad url", withValue("homeserver.url", "matrix.example.org"), /^config: homeserver\.url: expected an http\(s\) URL.*, got "matrix\.example\.org"$/],
     ["url with another scheme", withValue("web.publicUrl", "ftp://x.org"), /^config: web\.publicUrl: expected an http\(s\) URL/],
     ["bad rpc url", withValue("chain.rpcUrl", "localhost:8545"), /^config: chain\.rpcUrl: expected an http\(s\) or ws\(s\) URL/],
+    // API keys live in RPC URLs: a wrong one is never quoted.
+    ["rpc url not quoted", withValue("chain.rpcUrl", "ftp://rpc.example.org/v3/KEY123SECRET"), /^config: chain\.rpcUrl: expected an http\(s\) or ws\(s\) URL like "https:\/\/rpc\.example\.org" \(the value is not shown: it may hold an API key\)$/],
+    ["missing store secret", withValue("store", undefined), /^config: store: missing \(expected a mapping with the store's secret/],
+    ["store secret in the file", withValue("store.secret", "hunter2hunter2hunter2hunter2hunter2"), "config: store.secret: secrets must not be written in the config file: use { env: NAME } or { file: PATH }"],
+    ["bad invite policy", withValue("acceptInvitesFrom", "friends"), 'config: acceptInvitesFrom: expected "creators" or "anyone", got "friends"'],
+    ["bad rate limit", withValue("limits.commandsPerMinutePerSender", 0), "config: limits.commandsPerMinutePerSender: expected an integer >= 1, got 0"],
+    ["bad gas budget", withValue("limits.gasPerRoomPerDay", "lots"), 'config: limits.gasPerRoomPerDay: expected an integer >= 0, got "lots"'],
+    ["bad low balance", withValue("chain.lowBalance", 0.05), /^config: chain\.lowBalance: expected an amount .*, got 0\.05 \(quote amounts/],
     ["bad address", withValue("chain.factory", "0x1234"), /^config: chain\.factory: expected an address \(0x followed by 40 hex digits\), got "0x1234"$/],
     ["bad checksum", withValue("groupDefaults.feeToken", USDC.replace("A0b8", "a0B8")), /^config: groupDefaults\.feeToken: expected an address with a valid checksum/],
     ["bad factory", withValue("chain.factory", "deploy-it"), `config: chain.factory: expected "deploy" or the factory's address, got "deploy-it"`],
@@ -289,8 +300,14 @@ describe("secrets", () => {
     );
   });
 
+  it("refuses a store secret shorter than 32 characters, without quoting it", () => {
+    const err = configError(() => parse(minimal(), { ...ENV, CONCLAVE_STORE_SECRET: "short-secret" }));
+    expect(err.message).toBe("config: store.secret: environment variable CONCLAVE_STORE_SECRET is too short: expected at least 32 characters (e.g. openssl rand -hex 32)");
+    expect(err.message).not.toContain("short-secret");
+  });
+
   it("names a missing env var", () => {
-    const err = configError(() => parse(minimal(), { CONCLAVE_BOT_PASSWORD: "pw" }));
+    const err = configError(() => parse(minimal(), { CONCLAVE_BOT_PASSWORD: "pw", CONCLAVE_STORE_SECRET: STORE_SECRET }));
     expect(err.message).toBe("config: chain.privateKey: environment variable CONCLAVE_CHAIN_KEY is not set");
     expect(err.path).toBe("chain.privateKey");
     expect(configError(() => parse(minimal(), { ...ENV, CONCLAVE_BOT_PASSWORD: "" })).message).toBe(
@@ -302,12 +319,14 @@ describe("secrets", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "password"), "s3cret\n");
     writeFileSync(join(dir, "key"), "ab".repeat(32) + "\r\n");
-    const data = withValue("chain.privateKey", { file: "key" }, withValue("bot.password", { file: "./password" }));
+    writeFileSync(join(dir, "store-secret"), STORE_SECRET + "\n");
+    const data = withValue("store.secret", { file: "store-secret" }, withValue("chain.privateKey", { file: "key" }, withValue("bot.password", { file: "./password" })));
     writeFileSync(join(dir, "conclave.yaml"), stringify(data));
     const { config } = loadConfig(join(dir, "conclave.yaml"), {});
     expect(config.bot.password).toBe("s3cret");
     expect(config.chain.privateKey).toBe(KEY);
-    expect(config.store.path).toBe(join(dir, "conclave.sqlite"));
+    expect(config.store.secret).toBe(STORE_SECRET);
+    expect(config.store.path).toBe(join(dir, "data", "conclave.sqlite"));
   });
 
   it("names an unreadable secret file", () => {
@@ -344,7 +363,7 @@ describe("secrets", () => {
 
   it("reports every unreadable secret at once", () => {
     const err = configError(() => parse(withValue("bot.accessToken", { env: "TOKEN" }), {}));
-    expect(err.problems.map((p) => p.path)).toEqual(["bot.password", "bot.accessToken", "chain.privateKey"]);
+    expect(err.problems.map((p) => p.path)).toEqual(["bot.password", "bot.accessToken", "chain.privateKey", "store.secret"]);
   });
 });
 
@@ -369,7 +388,7 @@ describe("store", () => {
   });
 
   it("takes the password as a secret, and only with a URL", () => {
-    const data = withValue("store", { url: "postgres://conclave@db/conclave", password: { env: "PGPW" } });
+    const data = withValue("store.password", { env: "PGPW" }, withValue("store.url", "postgres://conclave@db/conclave"));
     expect(parse(data, { ...ENV, PGPW: "s3cret" }).config.store.password).toBe("s3cret");
     expect(configError(() => parse(withValue("store.password", { env: "PGPW" }), { ...ENV, PGPW: "x" })).message).toBe(
       "config: store.password: a password is only for a PostgreSQL store: give store.url too",
@@ -440,8 +459,8 @@ describe("defaults and conversions", () => {
     expect(config).toEqual({
       homeserver: { url: "https://matrix.example.org" },
       bot: { userId: "@conclave:example.org", password: "pw", authorizationDays: 180 },
-      chain: { rpcUrl: "http://127.0.0.1:8545", confirmations: 1, factory: "deploy", privateKey: KEY, pollIntervalMs: 1000 },
-      store: { path: "/tmp/conclave.sqlite" },
+      chain: { rpcUrl: "http://127.0.0.1:8545", confirmations: 1, factory: "deploy", privateKey: KEY, pollIntervalMs: 1000, lowBalance: 50_000_000_000_000_000n },
+      store: { path: "/tmp/data/conclave.sqlite", secret: STORE_SECRET },
       groupDefaults: {
         quorum: { default: 5000, add: QUORUM_DEFAULT, remove: QUORUM_DEFAULT, config: QUORUM_DEFAULT, feeDestination: QUORUM_DEFAULT, custom: QUORUM_DEFAULT },
         fee: 0n,
@@ -456,7 +475,8 @@ describe("defaults and conversions", () => {
         maxOpenProposals: 3,
       },
       safety: { minAddQuorum: 2000, minFee: 1_000_000_000_000_000n, minTokenFees: {} },
-      creators: "anyone",
+      acceptInvitesFrom: "creators",
+      limits: { commandsPerMinutePerSender: 10, commandsPerMinutePerRoom: 60, gasPerRoomPerDay: 2_000_000 },
       commandPrefix: "!",
       web: { port: 8080, bind: "127.0.0.1" },
       bridge: { fullPassSeconds: 30 },
@@ -501,7 +521,7 @@ describe("defaults and conversions", () => {
     expectTypeOf(config.groupDefaults.fee).toEqualTypeOf<bigint>();
     expectTypeOf(config.groupDefaults.period).toEqualTypeOf<number>();
     expectTypeOf(config.groupDefaults.mode).toEqualTypeOf<"vote" | "admin" | "external">();
-    expectTypeOf(config.creators).toEqualTypeOf<"anyone" | string[]>();
+    expectTypeOf(config.creators).toEqualTypeOf<"anyone" | string[] | undefined>();
   });
 });
 

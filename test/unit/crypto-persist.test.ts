@@ -9,7 +9,7 @@ const root = join(import.meta.dirname, "../..");
 /** Runs a fresh Node process (its own, empty, in-memory IndexedDB) and returns its output. */
 function run(file: string, code: string): string {
   const script = `
-    import { restoreIndexedDB, saveIndexedDB } from ${JSON.stringify(join(root, "src/bot/crypto-persist.ts"))};
+    import { restoreIndexedDB, saveIndexedDB } from ${JSON.stringify(join(root, "src/matrix/crypto-persist.ts"))};
     import { createClient } from "matrix-js-sdk";
     import { logger } from "matrix-js-sdk/lib/logger.js";
     logger.setLevel?.("error");

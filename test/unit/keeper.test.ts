@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ZeroAddress } from "ethers";
-import { Bridge, type BridgeChain, type RoomEnforcer } from "../../src/bridge/bridge.ts";
+import { Bridge } from "../../src/bridge/bridge.ts";
+import type { BridgeChain } from "../../src/ports/chain.ts";
+import type { RoomEnforcer } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { DestinationKind, Mode, QUORUM_DEFAULT } from "../../src/governance/types.ts";
 import type { MemberInfo } from "../../src/governance/client.ts";
@@ -56,7 +58,7 @@ describe("the keeper", () => {
     const store = new SqliteStore(":memory:");
     await bridge(chain, store).keeper(binding, 0);
     expect(chain.calls.map((c) => [c.fn, c.args[0]])).toEqual([["removeLapsedBatch", ["0xaaa"]]]);
-    expect(store.getState(`reason:${GROUP}:0xaaa`)).toMatch(/^membership lapsed: not paid since /);
+    expect(await store.getState(`reason:${GROUP}:0xaaa`)).toMatch(/^membership lapsed: not paid since /);
   });
 
   it("releases fees when the destination is release and the month has passed, once a day at most per intent", async () => {

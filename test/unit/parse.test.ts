@@ -397,12 +397,16 @@ describe("pills and mentions", () => {
     expect(cmd("!delegate bob", { formattedBody: f })).toEqual({ name: "delegate", target: "@robert:other.org" });
   });
 
-  it("m.mentions alone: matched by localpart", () => {
-    expect(cmd("!delegate Dave", { mentions: ["@dave:d.org"] })).toEqual({ name: "delegate", target: "@dave:d.org" });
-    expect(cmd("!delegate dave", { mentions: ["@dave:d.org"] })).toEqual({ name: "delegate", target: "@dave:d.org" });
-    // An unrelated mention (e.g. the sender of a replied-to message) is never taken as the target.
+  it("m.mentions never choose a target: the visible text does", () => {
+    // Nobody sees m.mentions: "dave" is the text's dave, on the default server, whatever they say.
+    expect(cmd("!delegate dave", { mentions: ["@dave:d.org"] })).toEqual({ name: "delegate", target: "@dave:example.org" });
+    expect(cmd("!delegate @dave", { mentions: ["@dave:evil.org"] })).toEqual({ name: "delegate", target: "@dave:example.org" });
+    expect(cmd("!propose add @carol:example.org", { mentions: ["@mallory:evil.org"] })).toEqual({ name: "propose-add", target: "@carol:example.org" });
+    // A display name the text shows only through m.mentions names nobody.
+    expect(err("!delegate Dave", { mentions: ["@dave:d.org"] }).message).toMatch(/can't tell who “Dave”/);
     expect(err("!delegate Erin", { mentions: ["@dave:d.org"] }).message).toMatch(/can't tell who “Erin”/);
-    expect(err("!delegate dave", { mentions: ["@dave:d.org", "@dave:e.org"] }).message).toMatch(/several people/);
+    // A pill is visible: it still names its user.
+    expect(cmd("!delegate Dave", { formattedBody: `!delegate ${pill("@dave:d.org", "Dave")}`, mentions: ["@mallory:evil.org"] })).toEqual({ name: "delegate", target: "@dave:d.org" });
   });
 
   it("ambiguous and contradictory pills are refused", () => {
@@ -426,7 +430,7 @@ describe("pills and mentions", () => {
 
   it("garbage mentions and formatted bodies are ignored", () => {
     const garbage = { mentions: [5, null, "not a user", { id: "@a:b.c" }, "@dave:d.org"] as unknown as string[], formattedBody: "<a <a <a href=" };
-    expect(cmd("!delegate dave", garbage)).toEqual({ name: "delegate", target: "@dave:d.org" });
+    expect(cmd("!delegate dave", garbage)).toEqual({ name: "delegate", target: "@dave:example.org" });
     expect(cmd("!delegate dave", { mentions: "@x:y.org" as unknown as string[] })).toEqual({ name: "delegate", target: "@dave:example.org" });
   });
 });

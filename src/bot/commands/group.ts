@@ -4,21 +4,17 @@
 import { formatUnits, keccak256, parseUnits, toUtf8Bytes, ZeroAddress } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { GroupOptions } from "./parse.ts";
-import { answer, formatDuration, formatPercent, formatTime, shortAddress } from "../format.ts";
-import { linkHash, requireBinding, requireLink, userOf } from "../guards.ts";
+import { answer, formatDuration, formatPercent, formatTime, shortAddress } from "../../text/format.ts";
+import { isCreator, requireBinding, requireLink, userOf } from "../guards.ts";
+import { recordLink } from "./linking.ts";
+import { humanChainError } from "../../governance/errors.ts";
 import { DestinationKind, Mode, QUORUM_DEFAULT, type GroupConfig, type GroupSettings } from "../../governance/types.ts";
+import type { Link } from "../../store/store.ts";
 
 const MODE_NAME = ["vote", "admin", "external"];
 
-function allowedCreator(ctx: Ctx): boolean {
-  const c = ctx.settings.creators;
-  if (c === "anyone") return true;
-  const server = ctx.sender.slice(ctx.sender.indexOf(":") + 1);
-  return c.some((p) => p === ctx.sender || p === `*:${server}`);
-}
-
 /** Applies chat options to settings; admins are resolved to linked addresses in `roomId`. */
-export function applyOptions(ctx: Ctx, base: GroupSettings, o: GroupOptions, decimals: number): GroupSettings {
+export async function applyOptions(ctx: Ctx, base: GroupSettings, o: GroupOptions, decimals: number): Promise<GroupSettings> {
   const c: GroupConfig = { ...base.config };
   if (o.feeToken !== undefined) c.feeToken = o.feeToken === "native" ? ZeroAddress : o.feeToken;
   if (o.fee !== undefined) {
@@ -42,11 +38,12 @@ export function applyOptions(ctx: Ctx, base: GroupSettings, o: GroupOptions, dec
   if (o.maxOpenProposals !== undefined) c.maxOpenProposals = o.maxOpenProposals;
   let admins = base.admins;
   if (o.admins !== undefined) {
-    admins = o.admins.map((u) => {
-      const l = ctx.store.getLink(ctx.roomId, u);
+    admins = [];
+    for (const u of o.admins) {
+      const l = await ctx.store.getLink(ctx.roomId, u);
       if (!l) throw new Refusal(`Admin ${u} has not linked an address in this room.`);
-      return l.address;
-    });
+      admins.push(l.address);
+    }
   }
   const controller = o.controller ?? base.controller;
   if (c.mode === Mode.Admin && admins.length === 0) throw new Refusal("Admin mode needs admins: add admins=@alice,@bob.");
@@ -70,20 +67,27 @@ export function describeSettings(s: GroupSettings): string[] {
 
 /** `!dao create [options]`: the room becomes a group; founders are the members who linked. */
 export async function daoCreate(ctx: Ctx, options: GroupOptions): Promise<Answer> {
-  if (ctx.store.getBinding(ctx.roomId)) throw new Refusal("This room is already a group. !status shows it.");
-  if (!allowedCreator(ctx)) throw new Refusal("This bot's operator has not allowed you to create groups.");
+  // Run again after a crash, this command follows the group it created.
+  if (!ctx.resumed && (await ctx.store.getBinding(ctx.roomId))) throw new Refusal("This room is already a group. !status shows it.");
+  if (!isCreator(ctx.settings.creators, ctx.sender)) throw new Refusal("This bot's operator has not allowed you to create groups.");
   const joined = (await ctx.rooms.joinedMembers(ctx.roomId)).filter((u) => u !== ctx.settings.botUserId);
-  if (joined.length < 3) throw new Refusal(`A group is more than 2 people: this room has ${joined.length} besides the bot.`);
-  const founders = joined.map((u) => ({ user: u, link: ctx.store.getLink(ctx.roomId, u) })).filter((f) => f.link !== undefined);
+  if (!ctx.resumed && joined.length < 3) throw new Refusal(`A group is more than 2 people: this room has ${joined.length} besides the bot.`);
+  const founders: { user: string; link: Link }[] = [];
+  for (const u of joined) {
+    const link = await ctx.store.getLink(ctx.roomId, u);
+    if (link) founders.push({ user: u, link });
+  }
   if (founders.length === 0) throw new Refusal(`Nobody here has linked an address yet. Founders send ${ctx.settings.prefix}link 0xADDRESS first.`);
   if (!founders.some((f) => f.user === ctx.sender)) throw new Refusal(`Link your own address first (${ctx.settings.prefix}link 0xADDRESS): founders are the members who linked.`);
   const base: GroupSettings = { ...ctx.settings.defaults, linker: ctx.chain.botAddress };
-  const settings = applyOptions(ctx, base, options, ctx.settings.feeDecimals);
-  const addresses = founders.map((f) => f.link!.address);
+  const settings = await applyOptions(ctx, base, options, ctx.settings.feeDecimals);
+  const addresses = founders.map((f) => f.link.address);
   const ref = keccak256(toUtf8Bytes(ctx.roomId));
   const { group, block } = await ctx.chain.createGroup(`create:${ctx.roomId}:${ctx.eventId}`, settings, ctx.settings.defaultDestination, addresses, ref);
   const { chainId } = await ctx.chain.domain(group);
-  ctx.store.putBinding({ roomId: ctx.roomId, group, chainId: Number(chainId), createdBy: ctx.sender, createdAt: Date.now(), fromBlock: block });
+  if (!(await ctx.store.getBinding(ctx.roomId))) {
+    await ctx.store.putBinding({ roomId: ctx.roomId, group, chainId: Number(chainId), createdBy: ctx.sender, createdAt: Date.now(), fromBlock: block });
+  }
   const warnings: string[] = [];
   try {
     await ctx.rooms.makePrivate(ctx.roomId);
@@ -91,13 +95,10 @@ export async function daoCreate(ctx: Ctx, options: GroupOptions): Promise<Answer
     warnings.push(`I could not make the room invite-only with history from joining on (${(e as Error).message.slice(0, 80)}): give me power level 100 and send ${ctx.settings.prefix}status.`);
   }
   for (const f of founders) {
-    await ctx.chain.call(
-      `link:${group}:${f.user}:${f.link!.nonce}`,
-      group,
-      "recordMatrixLink",
-      [f.link!.address, linkHash(ctx.settings.linkSalt, group, f.user)],
-      `record link of ${f.user}`,
-    );
+    // The group exists: a link not recorded now (the room's gas budget, the chain) is said, not fatal.
+    await recordLink(ctx, group, ctx.roomId, f.user).catch((e: unknown) => {
+      warnings.push(`I could not record ${f.user}'s link on-chain: ${e instanceof Refusal ? e.message : humanChainError(e).human}`);
+    });
   }
   return answer(`This room is now a group: ${group}`, [
     `Founders (active, first period paid): ${founders.map((f) => f.user).join(", ")}`,
@@ -109,39 +110,43 @@ export async function daoCreate(ctx: Ctx, options: GroupOptions): Promise<Answer
 
 /** `!status`: the group and your standing. */
 export async function status(ctx: Ctx): Promise<Answer> {
-  const b = requireBinding(ctx);
+  const b = await requireBinding(ctx);
   const settings = await ctx.chain.settings(b.group);
   const lines = [`Group contract: ${b.group}`, ...describeSettings(settings)];
-  const l = ctx.store.getLink(ctx.roomId, ctx.sender);
+  const l = await ctx.store.getLink(ctx.roomId, ctx.sender);
   if (!l) {
     lines.push(`You: not linked (${ctx.settings.prefix}link 0xADDRESS).`);
   } else {
     const m = await ctx.chain.member(b.group, l.address);
     const standing = m.isMember ? (m.active ? `active, paid through ${formatTime(m.expiresAt)}` : `lapsed since ${formatTime(m.expiresAt)}`) : m.approved ? "approved, not accepted yet" : "not a member";
     lines.push(`You: ${shortAddress(l.address)}, ${standing}`);
-    if (m.delegate !== ZeroAddress) lines.push(`You delegate to ${userOf(ctx, m.delegate) ?? shortAddress(m.delegate)}.`);
+    if (m.delegate !== ZeroAddress) lines.push(`You delegate to ${(await userOf(ctx, m.delegate)) ?? shortAddress(m.delegate)}.`);
     if (m.delegatorsIn > 0) lines.push(`${m.delegatorsIn} member(s) delegate to you.`);
     lines.push(m.relayer.toLowerCase() === ctx.chain.botAddress.toLowerCase() ? "The bot may act for you from chat." : `The bot may not act for you (${ctx.settings.prefix}authorize).`);
   }
+  const funds = await ctx.spending?.statusLine();
+  if (funds) lines.push(funds);
   return answer("Group status", lines);
 }
 
 /** `!members`: members with their paid-through dates. */
 export async function members(ctx: Ctx): Promise<Answer> {
-  const b = requireBinding(ctx);
+  const b = await requireBinding(ctx);
   const all = (await ctx.chain.members(b.group)).filter((m) => m.isMember);
-  const lines = all.map((m) => {
-    const who = userOf(ctx, m.address) ?? shortAddress(m.address);
+  const lines: string[] = [];
+  for (const m of all) {
+    const who = (await userOf(ctx, m.address)) ?? shortAddress(m.address);
     const until = m.active ? `paid through ${formatTime(m.expiresAt)}` : `LAPSED since ${formatTime(m.expiresAt)}`;
-    return `${who} (${shortAddress(m.address)}): ${until}${m.delegate !== ZeroAddress ? `, delegates to ${userOf(ctx, m.delegate) ?? shortAddress(m.delegate)}` : ""}`;
-  });
+    const delegate = m.delegate !== ZeroAddress ? `, delegates to ${(await userOf(ctx, m.delegate)) ?? shortAddress(m.delegate)}` : "";
+    lines.push(`${who} (${shortAddress(m.address)}): ${until}${delegate}`);
+  }
   return answer(`${all.length} member(s), ${all.filter((m) => m.active).length} active`, lines);
 }
 
 /** `!join`: accept membership once approved (or renew), or say how to pay. */
 export async function join(ctx: Ctx): Promise<Answer> {
-  const b = requireBinding(ctx);
-  const l = requireLink(ctx);
+  const b = await requireBinding(ctx);
+  const l = await requireLink(ctx);
   const [m, s] = await Promise.all([ctx.chain.member(b.group, l.address), ctx.chain.settings(b.group)]);
   const c = s.config;
   const open = c.mode !== Mode.External && (c.addQuorumBps === QUORUM_DEFAULT ? c.defaultQuorumBps : c.addQuorumBps) === 0;

@@ -6,8 +6,9 @@ import { hexlify, randomBytes, verifyTypedData, verifyMessage, ZeroAddress } fro
 import { scopeWords } from "../../governance/errors.ts";
 import { MAX_RELAYER_DURATION, RelayerScope } from "../../governance/types.ts";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
-import { answer, formatTime, shortAddress } from "../format.ts";
+import { answer, formatTime, shortAddress } from "../../text/format.ts";
 import { linkHash, requireBinding, requireLink } from "../guards.ts";
+import type { MemberInfo } from "../../governance/client.ts";
 
 const RELAYER_TYPES = {
   Relayer: [
@@ -70,10 +71,10 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
     );
     if (!ok) throw new Refusal(`I am not in ${room}; give the id of a room I am in.`);
   }
-  const holder = ctx.store.getLinkByAddress(target, address);
+  const holder = await ctx.store.getLinkByAddress(target, address);
   if (holder && holder.userId !== ctx.sender) throw new Refusal(`That address is already linked to another Matrix account in this group.`);
   const nonce = hexlify(randomBytes(16));
-  const group = ctx.store.getBinding(target)?.group;
+  const group = (await ctx.store.getBinding(target))?.group;
   const message = linkMessage({
     userId: ctx.sender,
     roomId: target,
@@ -82,8 +83,8 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
     nonce,
     botAddress: ctx.chain.botAddress,
   });
-  ctx.store.putPendingLink({ roomId: target, userId: ctx.sender, address, nonce, message, createdAt: Date.now() });
-  ctx.store.setState(`pendingIn:${ctx.roomId}:${ctx.sender}`, target);
+  await ctx.store.putPendingLink({ roomId: target, userId: ctx.sender, address, nonce, message, createdAt: Date.now() });
+  await ctx.store.setState(`pendingIn:${ctx.roomId}:${ctx.sender}`, target);
   const lines = [
     `Sign the message below with ${shortAddress(address)} (personal_sign / "Sign message" in your wallet), then send ${ctx.settings.prefix}verify 0xSIGNATURE here within ${Math.round(ctx.settings.linkTtlMs / 60_000)} minutes.`,
   ];
@@ -93,14 +94,19 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
 
 /** `!verify 0xSIGNATURE`: completes the pending link. */
 export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
-  const target = ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`) ?? ctx.roomId;
-  const pending = ctx.store.getPendingLink(target, ctx.sender);
-  if (!pending) throw new Refusal(`There is nothing to verify: send ${ctx.settings.prefix}link 0xYOUR_ADDRESS first.`);
+  const target = (await ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`)) ?? ctx.roomId;
+  const pending = await ctx.store.getPendingLink(target, ctx.sender);
+  if (!pending) {
+    // Run again after a crash: this very command already made the link.
+    const done = await ctx.store.getState(`verify:${ctx.eventId}`);
+    if (done !== undefined) return linked(ctx, target, done);
+    throw new Refusal(`There is nothing to verify: send ${ctx.settings.prefix}link 0xYOUR_ADDRESS first.`);
+  }
   if (Date.now() - pending.createdAt > ctx.settings.linkTtlMs) {
-    ctx.store.deletePendingLink(target, ctx.sender);
+    await ctx.store.deletePendingLink(target, ctx.sender);
     throw new Refusal(`That link request expired. Send ${ctx.settings.prefix}link again for a fresh message.`);
   }
-  if (ctx.store.nonceUsed(pending.nonce)) throw new Refusal("That message was already used. Send !link again for a fresh one.");
+  if (await ctx.store.nonceUsed(pending.nonce)) throw new Refusal("That message was already used. Send !link again for a fresh one.");
   let signer: string;
   try {
     signer = verifyMessage(pending.message, signature);
@@ -110,23 +116,42 @@ export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
   if (signer.toLowerCase() !== pending.address.toLowerCase()) {
     throw new Refusal(`That signature was made by ${shortAddress(signer)}, not by ${shortAddress(pending.address)}. Sign the exact message with the address you are linking.`);
   }
-  ctx.store.putLink({ roomId: target, userId: ctx.sender, address: pending.address, nonce: pending.nonce, linkedAt: Date.now() });
-  ctx.store.deletePendingLink(target, ctx.sender);
-  const binding = ctx.store.getBinding(target);
-  const lines = [`${ctx.sender} is now linked to ${pending.address}.`];
-  if (binding) {
-    await ctx.chain.call(
-      `link:${binding.group}:${ctx.sender}:${pending.nonce}`,
-      binding.group,
-      "recordMatrixLink",
-      [pending.address, linkHash(ctx.settings.linkSalt, binding.group, ctx.sender)],
-      `record link of ${ctx.sender}`,
-    );
-    lines.push(`To vote, propose and delegate from chat, send ${ctx.settings.prefix}authorize.`);
-  } else {
+  await ctx.store.setState(`verify:${ctx.eventId}`, pending.address);
+  await ctx.store.putLink({ roomId: target, userId: ctx.sender, address: pending.address, nonce: pending.nonce, linkedAt: Date.now() });
+  await ctx.store.deletePendingLink(target, ctx.sender);
+  return linked(ctx, target, pending.address);
+}
+
+/** The answer to a completed link, after recording it on-chain when it must be. */
+async function linked(ctx: Ctx, target: string, address: string): Promise<Answer> {
+  const binding = await ctx.store.getBinding(target);
+  const lines = [`${ctx.sender} is now linked to ${address}.`];
+  if (!binding) {
     lines.push(`When the group is created (${ctx.settings.prefix}dao create), you will be one of its founders.`);
+    return answer("Linked", lines);
   }
+  const m = await recordLink(ctx, binding.group, target, ctx.sender);
+  if (m?.isMember) lines.push(`To vote, propose and delegate from chat, send ${ctx.settings.prefix}authorize.`);
+  else if (m?.approved) lines.push(`You are approved: send ${ctx.settings.prefix}join to accept your membership.`);
+  else lines.push(`You are not a member yet: a member can now propose adding you (${ctx.settings.prefix}propose add ${ctx.sender}).`);
   return answer("Linked", lines);
+}
+
+/**
+ * Records on-chain the salted hash of `userId`'s link in `room`, when its
+ * address is a member or approved (nobody else makes the bot pay) and the
+ * chain does not hold that very hash already (re-linking changes nothing).
+ * Returns the address's standing, or undefined when it has no link.
+ */
+export async function recordLink(ctx: Ctx, group: string, room: string, userId: string): Promise<MemberInfo | undefined> {
+  const l = await ctx.store.getLink(room, userId);
+  if (!l) return undefined;
+  const m = await ctx.chain.member(group, l.address);
+  const hash = linkHash(ctx.settings.linkSalt, group, userId);
+  if ((m.isMember || m.approved) && m.matrixLink.toLowerCase() !== hash.toLowerCase()) {
+    await ctx.chain.call(`link:${group}:${userId}:${l.nonce}`, group, "recordMatrixLink", [l.address, hash], `record link of ${userId}`);
+  }
+  return m;
 }
 
 /**
@@ -134,10 +159,10 @@ export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
  * words and the typed data to sign; `!authorize 0xSIGNATURE` gives it on-chain.
  */
 export async function authorize(ctx: Ctx, signature?: string, extraScope = 0, days?: number): Promise<Answer> {
-  const target = ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`) ?? ctx.roomId;
-  const room = ctx.store.getBinding(ctx.roomId) ? ctx.roomId : target;
-  const binding = ctx.store.getBinding(room) ?? requireBinding(ctx);
-  const l = requireLink(ctx, room);
+  const target = (await ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`)) ?? ctx.roomId;
+  const room = (await ctx.store.getBinding(ctx.roomId)) ? ctx.roomId : target;
+  const binding = (await ctx.store.getBinding(room)) ?? (await requireBinding(ctx));
+  const l = await requireLink(ctx, room);
   const key = `auth:${room}:${ctx.sender}`;
   if (!signature) {
     const now = Math.floor(Date.now() / 1000);
@@ -145,7 +170,7 @@ export async function authorize(ctx: Ctx, signature?: string, extraScope = 0, da
     const until = now + Math.min((days ?? ctx.settings.authorizationDays) * 86_400, MAX_RELAYER_DURATION - 3600);
     const nonce = await ctx.chain.nonce(binding.group, l.address);
     const deadline = now + 3600;
-    ctx.store.setState(key, JSON.stringify({ nonce: nonce.toString(), deadline, scope, until }));
+    await ctx.store.setState(key, JSON.stringify({ nonce: nonce.toString(), deadline, scope, until }));
     const domain = await ctx.chain.domain(binding.group);
     const typed = {
       domain: { ...domain, chainId: Number(domain.chainId) },
@@ -163,7 +188,7 @@ export async function authorize(ctx: Ctx, signature?: string, extraScope = 0, da
       JSON.stringify(typed, null, 2),
     );
   }
-  const saved = ctx.store.getState(key);
+  const saved = await ctx.store.getState(key);
   if (!saved) throw new Refusal(`Send ${ctx.settings.prefix}authorize first to get the message to sign.`);
   const { nonce, deadline, scope, until } = JSON.parse(saved) as { nonce: string; deadline: number; scope: number; until: number };
   if (deadline * 1000 < Date.now()) throw new Refusal(`That authorisation expired; send ${ctx.settings.prefix}authorize again.`);
@@ -184,15 +209,14 @@ export async function authorize(ctx: Ctx, signature?: string, extraScope = 0, da
     [l.address, ctx.chain.botAddress, scope, until, nonce, deadline, signature],
     `authorise the bot for ${ctx.sender}`,
   );
-  ctx.store.setState(key, "");
+  await ctx.store.setState(key, "");
   return answer("Authorised", [`The bot now acts for ${shortAddress(l.address)} on your chat commands in this group until ${formatTime(until)}.`]);
 }
 
 /** `!unlink`: forgets the link; the bot stops acting for the account. */
 export async function unlink(ctx: Ctx): Promise<Answer> {
-  const l = requireLink(ctx);
-  ctx.store.deleteLink(ctx.roomId, ctx.sender);
-  const binding = ctx.store.getBinding(ctx.roomId);
+  const l = await requireLink(ctx);
+  const binding = await ctx.store.getBinding(ctx.roomId);
   const lines = [`${ctx.sender} is no longer linked to ${l.address}; the bot will not act for it.`];
   if (binding) {
     // Clear the on-chain record only when there is one.
@@ -215,5 +239,7 @@ export async function unlink(ctx: Ctx): Promise<Answer> {
         );
     }
   }
+  // Forgotten last: clearing the on-chain record is done for a linked member.
+  await ctx.store.deleteLink(ctx.roomId, ctx.sender);
   return answer("Unlinked", lines);
 }

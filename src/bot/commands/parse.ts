@@ -34,7 +34,10 @@ export interface CommandInput {
   body: string;
   /** The event's `formatted_body` (HTML), where Element puts mention pills. */
   formattedBody?: string;
-  /** The event's `m.mentions.user_ids`. */
+  /**
+   * The event's `m.mentions.user_ids`. Never used to choose a target: they
+   * are invisible, so a client could name someone the text does not.
+   */
   mentions?: string[];
 }
 
@@ -169,7 +172,6 @@ const MAX_FORMATTED = 65536;
 const MAX_PILLS = 64;
 /** Longest HTML inside one pill (display names are at most a few hundred characters). */
 const MAX_PILL_HTML = 2048;
-const MAX_MENTIONS = 64;
 const MAX_RECIPIENTS = 32;
 const MAX_UINT32 = 0xffffffff;
 
@@ -515,29 +517,12 @@ interface Context {
   /** The command text after the prefix. */
   text: string;
   formattedBody: string | undefined;
-  rawMentions: unknown;
   pillCache?: Pill[];
-  mentionCache?: UserId[];
 }
 
 function pills(ctx: Context): Pill[] {
   if (ctx.pillCache === undefined) ctx.pillCache = ctx.formattedBody === undefined ? [] : extractPills(ctx.formattedBody);
   return ctx.pillCache;
-}
-
-function mentions(ctx: Context): UserId[] {
-  if (ctx.mentionCache === undefined) {
-    const out = new Set<UserId>();
-    if (Array.isArray(ctx.rawMentions)) {
-      const list: unknown[] = ctx.rawMentions;
-      for (let i = 0; i < list.length && i < MAX_MENTIONS; i++) {
-        const id = userId(list[i]);
-        if (id !== undefined) out.add(id);
-      }
-    }
-    ctx.mentionCache = [...out];
-  }
-  return ctx.mentionCache;
 }
 
 function distinct(ids: Iterable<UserId>): UserId[] {
@@ -555,9 +540,11 @@ function loose(s: string): string {
  *    unless a pill with that very text links to someone else (refused);
  * 2. a pill of the formatted body whose text is `written` (the display name
  *    Element leaves in the plain body), exact, then ignoring case and `@`;
- * 3. a mentioned user (m.mentions or a pill) whose localpart is `written`;
+ * 3. a pill's user whose localpart is `written`;
  * 4. a bare `alice` / `@alice` (strict localpart grammar) on the default server.
- * A pill wins over a bare name: it is what the sender picked.
+ * A pill wins over a bare name: it is what the sender picked, and it shows.
+ * `m.mentions` play no part: nobody sees them, so they could name a target
+ * the visible text does not.
  */
 function resolveUser(ctx: Context, written: string): { id: UserId } | { error: string } {
   const w = normName(written);
@@ -580,7 +567,7 @@ function resolveUser(ctx: Context, written: string): { id: UserId } | { error: s
   if (pill !== undefined) return { id: pill };
 
   const lp = loose(w);
-  const known = distinct([...mentions(ctx), ...ps.map((p) => p.id)]).filter((id) => localpart(id).toLowerCase() === lp);
+  const known = distinct(ps.map((p) => p.id)).filter((id) => localpart(id).toLowerCase() === lp);
   if (known.length > 1) {
     return { error: `${quote(w)} could mean several people: write the full Matrix ID, like @alice:server.` };
   }
@@ -1118,7 +1105,6 @@ export function parseCommand(input: CommandInput, opts: ParseOptions): ParseResu
       defaultServer: isServerName(rawServer) ? rawServer : undefined,
       text,
       formattedBody: str((inp as Record<string, unknown>)["formattedBody"]),
-      rawMentions: (inp as Record<string, unknown>)["mentions"],
     };
 
     let name = SINGLE.get(word);

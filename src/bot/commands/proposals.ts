@@ -1,17 +1,20 @@
 /**
  * `!propose …`, `!vote`, `!delegate`, `!undelegate`, `!proposals`, `!proposal`.
  */
-import { AbiCoder, ZeroAddress, type TransactionReceipt } from "ethers";
+import { AbiCoder, ZeroAddress } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { FeeDestinationSpec, GroupOptions, VoteChoice } from "./parse.ts";
-import { answer, formatPercent, formatTime, shortAddress } from "../format.ts";
+import { answer, formatPercent, formatTime } from "../../text/format.ts";
 import { addressOf, requireActive, requireBinding, requireLink, requireRelayer, userOf } from "../guards.ts";
-import { applyOptions, describeSettings } from "./group.ts";
+import { applyOptions } from "./group.ts";
+import { effectOf, oneLine, settingsChanges, type Effect } from "./effects.ts";
+import { recordLink } from "./linking.ts";
 import { groupInterface } from "../../governance/contracts.ts";
 import { decodeChainError } from "../../governance/errors.ts";
 import { encodeAccount, encodeFeeDestination, encodeSettings, feeDestination } from "../../governance/encoding.ts";
 import { Action, ProposalState, VoteType } from "../../governance/types.ts";
 import type { ProposalInfo } from "../../governance/client.ts";
+import type { Receipt } from "../../ports/chain.ts";
 import type { RoomBinding } from "../../store/store.ts";
 
 const STATE = ["open", "defeated", "passed", "executed", "expired"];
@@ -19,42 +22,35 @@ const CHOICE: Record<VoteChoice, number> = { for: VoteType.For, against: VoteTyp
 
 /** The sender, checked to be linked, active and to have authorised the bot. */
 async function actor(ctx: Ctx) {
-  const b = requireBinding(ctx);
-  const l = requireLink(ctx);
+  const b = await requireBinding(ctx);
+  const l = await requireLink(ctx);
   const m = await requireActive(ctx, b, l);
   requireRelayer(ctx, m);
   return { b, l, m };
 }
 
-/** What a proposal does, in words. */
-export function describeAction(ctx: Ctx, action: number, payload: string): string {
-  try {
-    if (action === Action.AddMember || action === Action.RemoveMember) {
-      const [a] = AbiCoder.defaultAbiCoder().decode(["address"], payload);
-      const who = userOf(ctx, String(a));
-      return `${action === Action.AddMember ? "add" : "remove"} ${who ? `${who} (${shortAddress(String(a))})` : String(a)}`;
-    }
-    if (action === Action.Config) {
-      const s = groupInterface.decodeFunctionResult("decodeSettings", payload)[0];
-      return `change the settings: default quorum ${formatPercent(Number(s.config.defaultQuorumBps))}, voting ${Number(s.config.votingPeriod)}s, period ${Number(s.config.period)}s…`;
-    }
-    if (action === Action.FeeDestination) return "change where fees go";
-    return "a custom call";
-  } catch {
-    return "an action this bot cannot read";
-  }
+/**
+ * What a proposal does, compared (for a settings change) with the settings
+ * at the block it was created in. A node that keeps no old state gives none:
+ * then every setting is listed with its new value.
+ */
+async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<Effect> {
+  const before = p.action === Action.Config ? await ctx.chain.settings(group, p.blockNumber).catch(() => undefined) : undefined;
+  return effectOf(ctx, p.action, p.payload, before);
 }
 
-function announce(ctx: Ctx, p: ProposalInfo, title: string): Answer {
+async function announce(ctx: Ctx, group: string, p: ProposalInfo, title: string): Promise<Answer> {
+  const e = await effect(ctx, group, p);
   return answer(title, [
-    `What: ${describeAction(ctx, p.action, p.payload)}`,
+    `What: ${e.summary}`,
+    ...e.changes.map((c) => `  • ${c}`),
     `Quorum: ${formatPercent(p.quorumBps)} of ${p.influence} members = ${p.quorumVotes} vote(s) FOR, and more FOR than AGAINST`,
     `Deadline: ${formatTime(p.deadline)}`,
     `Vote: ${ctx.settings.prefix}vote ${p.number} yes | no | abstain`,
   ]);
 }
 
-function createdNumber(receipt: TransactionReceipt): number {
+function createdNumber(receipt: Receipt): number {
   for (const log of receipt.logs) {
     try {
       const parsed = groupInterface.parseLog(log);
@@ -69,8 +65,10 @@ function createdNumber(receipt: TransactionReceipt): number {
 /** Who asks is checked first; then `build` checks the target and makes the payload. */
 async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) => Promise<string>, what: string): Promise<Answer> {
   const { b, l } = await actor(ctx);
-  const payload = await build(b);
-  let receipt: TransactionReceipt | undefined;
+  // Run again after a crash, the proposal this command sent is followed:
+  // what it checked then may have changed since (it was proposed).
+  const payload = ctx.resumed ? await build(b).catch(() => "0x") : await build(b);
+  let receipt: Receipt | undefined;
   for (let attempt = 0; !receipt; attempt++) {
     try {
       receipt = await ctx.chain.call(`propose:${ctx.roomId}:${ctx.eventId}`, b.group, "proposeFor", [l.address, action, payload], `propose ${what}`);
@@ -82,7 +80,7 @@ async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) =
   }
   const p = await ctx.chain.proposalByNumber(b.group, createdNumber(receipt));
   if (!p) throw new Error("the new proposal is not visible yet");
-  return announce(ctx, p, `Proposal #${p.number} by ${ctx.sender}`);
+  return announce(ctx, b.group, p, `Proposal #${p.number} by ${ctx.sender}`);
 }
 
 export async function proposeAdd(ctx: Ctx, target: string): Promise<Answer> {
@@ -90,7 +88,7 @@ export async function proposeAdd(ctx: Ctx, target: string): Promise<Answer> {
     ctx,
     Action.AddMember,
     async (b) => {
-      const address = addressOf(ctx, target);
+      const address = await addressOf(ctx, target);
       if ((await ctx.chain.member(b.group, address)).isMember) throw new Refusal(`${target} is already a member.`);
       return encodeAccount(address);
     },
@@ -103,7 +101,7 @@ export async function proposeRemove(ctx: Ctx, target: string): Promise<Answer> {
     ctx,
     Action.RemoveMember,
     async (b) => {
-      const address = addressOf(ctx, target);
+      const address = await addressOf(ctx, target);
       const m = await ctx.chain.member(b.group, address);
       if (!m.isMember && !m.approved) throw new Refusal(`${target} is not a member.`);
       return encodeAccount(address);
@@ -113,18 +111,18 @@ export async function proposeRemove(ctx: Ctx, target: string): Promise<Answer> {
 }
 
 export async function proposeConfig(ctx: Ctx, changes: GroupOptions): Promise<Answer> {
-  let next: ReturnType<typeof applyOptions> | undefined;
-  const a = await proposeAction(
+  return proposeAction(
     ctx,
     Action.Config,
     async (b) => {
-      next = applyOptions(ctx, await ctx.chain.settings(b.group), changes, ctx.settings.feeDecimals);
+      const now = await ctx.chain.settings(b.group);
+      const next = await applyOptions(ctx, now, changes, ctx.settings.feeDecimals);
+      // A proposal that changes nothing would cost gas and members' attention for nothing.
+      if ((await settingsChanges(ctx, now, next)).length === 0) throw new Refusal("That changes nothing: the settings already are so. !status shows them.");
       return encodeSettings(next);
     },
     "a settings change",
   );
-  const lines = next ? describeSettings(next) : [];
-  return { text: `${a.text}\nNew settings:\n${lines.join("\n")}`, ...(a.html ? { html: a.html } : {}) };
 }
 
 export async function proposeFeeDestination(ctx: Ctx, spec: FeeDestinationSpec): Promise<Answer> {
@@ -142,10 +140,12 @@ async function findProposal(ctx: Ctx, b: RoomBinding, number: number): Promise<P
 export async function executeIfPassed(ctx: Ctx, b: RoomBinding, p: ProposalInfo): Promise<string[]> {
   if (p.state !== ProposalState.Succeeded) return [];
   await ctx.chain.call(`execute:${b.group}:${p.number}`, b.group, "execute", [p.number, p.action, p.payload], `execute proposal #${p.number}`);
-  const lines = [`Proposal #${p.number} passed and was executed: ${describeAction(ctx, p.action, p.payload)}.`];
+  const lines = [`Proposal #${p.number} passed and was executed: ${oneLine(await effect(ctx, b.group, p))}.`];
   if (p.action === Action.AddMember) {
     const [a] = AbiCoder.defaultAbiCoder().decode(["address"], p.payload);
-    const who = userOf(ctx, String(a));
+    const who = await userOf(ctx, String(a));
+    // Approved now: its link is recorded on-chain like a member's.
+    if (who) await recordLink(ctx, b.group, ctx.roomId, who).catch((e: unknown) => ctx.log(`could not record the link of ${who}: ${(e as Error).message}`));
     // The room follows the chain: the bridge invites once the block is confirmed.
     if (who) lines.push(`${who}: you are approved; you will be invited. Join the room and send ${ctx.settings.prefix}join to accept.`);
   }
@@ -155,9 +155,12 @@ export async function executeIfPassed(ctx: Ctx, b: RoomBinding, p: ProposalInfo)
 export async function vote(ctx: Ctx, number: number, choice: VoteChoice): Promise<Answer> {
   const { b, l } = await actor(ctx);
   const before = await findProposal(ctx, b, number);
-  if (before.state !== ProposalState.Active) throw new Refusal(`Voting on #${number} is closed: it is ${STATE[before.state]}.`);
-  const mine = await ctx.chain.voteOf(b.group, before.id, l.address);
-  if (mine !== 0) throw new Refusal(`You have already voted ${["against", "for", "abstain"][mine - 1]} on #${number}; a vote cannot be changed.`);
+  // Run again after a crash, this command's vote is followed, not refused as a second one.
+  if (!ctx.resumed) {
+    if (before.state !== ProposalState.Active) throw new Refusal(`Voting on #${number} is closed: it is ${STATE[before.state]}.`);
+    const mine = await ctx.chain.voteOf(b.group, before.id, l.address);
+    if (mine !== 0) throw new Refusal(`You have already voted ${["against", "for", "abstain"][mine - 1]} on #${number}; a vote cannot be changed.`);
+  }
   await ctx.chain.call(`vote:${b.group}:${number}:${l.address}`, b.group, "castVoteFor", [l.address, before.id, CHOICE[choice]], `vote ${choice} on #${number}`);
   const p = await findProposal(ctx, b, number);
   const lines = [`FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes} (quorum ${p.quorumVotes} of ${p.influence}); ${STATE[p.state]}`];
@@ -167,10 +170,10 @@ export async function vote(ctx: Ctx, number: number, choice: VoteChoice): Promis
 
 export async function delegate(ctx: Ctx, target: string | undefined): Promise<Answer> {
   const { b, l, m } = await actor(ctx);
-  const to = target ? addressOf(ctx, target) : ZeroAddress;
+  const to = target ? await addressOf(ctx, target) : ZeroAddress;
   if (to.toLowerCase() === l.address.toLowerCase()) throw new Refusal(`You cannot delegate to yourself; ${ctx.settings.prefix}undelegate takes your vote back.`);
-  if (m.delegate.toLowerCase() === to.toLowerCase()) throw new Refusal(target ? `You already delegate to ${target}.` : "You do not delegate to anyone.");
-  if (target) {
+  if (!ctx.resumed && m.delegate.toLowerCase() === to.toLowerCase()) throw new Refusal(target ? `You already delegate to ${target}.` : "You do not delegate to anyone.");
+  if (target && !ctx.resumed) {
     const t = await ctx.chain.member(b.group, to);
     if (!t.isMember) throw new Refusal(`${target} is not a member of this group.`);
   }
@@ -182,17 +185,20 @@ export async function delegate(ctx: Ctx, target: string | undefined): Promise<An
 }
 
 export async function proposals(ctx: Ctx): Promise<Answer> {
-  const b = requireBinding(ctx);
+  const b = await requireBinding(ctx);
   const all = await ctx.chain.proposals(b.group, b.fromBlock);
   if (all.length === 0) return answer("No proposals yet", [`${ctx.settings.prefix}propose add @user starts one.`]);
-  const lines = all.slice(0, 20).map((p) => `#${p.number} ${STATE[p.state]}: ${describeAction(ctx, p.action, p.payload)} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
+  const lines: string[] = [];
+  for (const p of all.slice(0, 20)) {
+    lines.push(`#${p.number} ${STATE[p.state]}: ${oneLine(await effect(ctx, b.group, p))} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
+  }
   return answer(`${all.length} proposal(s)`, lines);
 }
 
 export async function proposal(ctx: Ctx, number: number): Promise<Answer> {
-  const b = requireBinding(ctx);
+  const b = await requireBinding(ctx);
   const p = await findProposal(ctx, b, number);
-  const a = announce(ctx, p, `Proposal #${p.number}: ${STATE[p.state]}`);
+  const a = await announce(ctx, b.group, p, `Proposal #${p.number}: ${STATE[p.state]}`);
   const tally = `Tally: FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes}`;
   return { text: `${a.text}\n${tally}`, ...(a.html ? { html: `${a.html}<br>${tally}` } : {}) };
 }

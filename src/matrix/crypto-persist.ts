@@ -13,7 +13,7 @@
  * (coalesced: at most one save runs, and one more follows if needed).
  */
 import "fake-indexeddb/auto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { deserialize, serialize } from "node:v8";
 
 interface IndexDump {
@@ -88,6 +88,8 @@ export async function saveIndexedDB(file: string): Promise<void> {
   const data = serialize(await dumpAll());
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, data, { mode: 0o600 });
+  // A left-over temporary file keeps its old mode: set it, whatever it was.
+  chmodSync(tmp, 0o600);
   renameSync(tmp, file);
 }
 
@@ -128,25 +130,52 @@ export async function restoreIndexedDB(file: string): Promise<boolean> {
 
 /**
  * Saves `file` after every committed read-write IndexedDB transaction from
- * now on. Returns a function that waits for the last save to finish.
+ * now on. Returns `flush`: it resolves once every write committed before it
+ * was called is on disk. (Not "once no save runs": under a steady stream of
+ * writes that moment may never come.) A failed save is tried again a second
+ * later; until one succeeds, `flush` waits.
  */
 export function persistOnWrite(file: string, onError: (e: unknown) => void): () => Promise<void> {
   let running: Promise<void> | undefined;
   let again = false;
+  /** writes committed so far, and how many of them the file holds */
+  let written = 0;
+  let saved = 0;
+  const waiters = new Set<{ target: number; resolve: () => void }>();
   const save = (): void => {
     if (running) {
       again = true;
       return;
     }
+    // Every write committed before the dump starts is in it.
+    const upTo = written;
     running = saveIndexedDB(file)
-      .catch(onError)
+      .then(
+        () => {
+          saved = Math.max(saved, upTo);
+        },
+        (e: unknown) => {
+          onError(e);
+          setTimeout(save, 1000).unref();
+        },
+      )
       .finally(() => {
         running = undefined;
+        for (const w of waiters) {
+          if (w.target <= saved) {
+            waiters.delete(w);
+            w.resolve();
+          }
+        }
         if (again) {
           again = false;
           save();
         }
       });
+  };
+  const onWrite = (): void => {
+    written++;
+    save();
   };
   const proto = IDBDatabase.prototype as unknown as { transaction: (...a: unknown[]) => IDBTransaction; __conclavePatched?: boolean };
   if (!proto.__conclavePatched) {
@@ -158,9 +187,11 @@ export function persistOnWrite(file: string, onError: (e: unknown) => void): () 
     };
     proto.__conclavePatched = true;
   }
-  hooks.add(save);
-  return async () => {
-    while (running) await running;
+  hooks.add(onWrite);
+  return () => {
+    const target = written;
+    if (saved >= target) return Promise.resolve();
+    return new Promise<void>((resolve) => waiters.add({ target, resolve }));
   };
 }
 

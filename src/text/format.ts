@@ -2,7 +2,7 @@
  * Rendering for the room: every answer has a plain-text body and HTML, and
  * anything that came from a user is escaped.
  */
-import type { Answer } from "./context.ts";
+import type { Reply } from "../ports/rooms.ts";
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
@@ -31,7 +31,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** An answer from lines: the first is bold in HTML; `code` lines are monospace. */
-export function answer(title: string, lines: string[] = [], code?: string): Answer {
+export function answer(title: string, lines: string[] = [], code?: string): Reply {
   const text = [title, ...lines, ...(code ? [code] : [])].join("\n");
   const html =
     `<b>${escapeHtml(title)}</b>` +

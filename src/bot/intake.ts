@@ -1,0 +1,72 @@
+/**
+ * What a received message is to the bot: a command, an edited command, a
+ * command sent in the clear in an encrypted room, or nothing for it. Pure.
+ *
+ * - Only `m.text` messages are read (notices are other bots talking).
+ * - An edit (`m.replace`) never runs a command, whatever its body looks
+ *   like (with or without the `* ` fallback prefix); the bot says once that
+ *   edits are not commands.
+ * - A command that arrived unencrypted in an encrypted room is refused: a
+ *   homeserver or anyone between could have written it.
+ * - The sender's timestamp plays no part: it is set by the sender's server.
+ */
+import { parseCommand } from "./commands/parse.ts";
+import type { IncomingMessage, OpenedEvent } from "../ports/rooms.ts";
+
+export type Intake =
+  | { kind: "ignore" }
+  | { kind: "command"; message: IncomingMessage }
+  /** an edit of `original` whose text is a command */
+  | { kind: "edit"; original: string }
+  | { kind: "cleartext" };
+
+export interface IntakeOptions {
+  prefix: string;
+  serverName: string;
+  /** whether the room is end-to-end encrypted */
+  roomEncrypted: boolean;
+}
+
+function isCommand(body: unknown, o: IntakeOptions): boolean {
+  return typeof body === "string" && parseCommand({ body }, { prefix: o.prefix, defaultServer: o.serverName }).kind !== "none";
+}
+
+export function intake(ev: OpenedEvent, o: IntakeOptions): Intake {
+  if (ev.type !== "m.room.message") return { kind: "ignore" };
+  const c = ev.content as {
+    msgtype?: unknown;
+    body?: unknown;
+    formatted_body?: unknown;
+    "m.mentions"?: { user_ids?: unknown };
+    "m.relates_to"?: { rel_type?: unknown; event_id?: unknown };
+    "m.new_content"?: { body?: unknown };
+  };
+  if (c.msgtype !== "m.text" || typeof c.body !== "string") return { kind: "ignore" };
+  const relation = c["m.relates_to"];
+  if (relation?.rel_type === "m.replace") {
+    const fallback = c.body.replace(/^\* /, "");
+    const edited = isCommand(c["m.new_content"]?.body, o) || isCommand(fallback, o) || isCommand(c.body, o);
+    return edited && typeof relation.event_id === "string" ? { kind: "edit", original: relation.event_id } : { kind: "ignore" };
+  }
+  if (!isCommand(c.body, o)) return { kind: "ignore" };
+  if (o.roomEncrypted && !ev.encrypted) return { kind: "cleartext" };
+  const mentions = Array.isArray(c["m.mentions"]?.user_ids)
+    ? (c["m.mentions"].user_ids as unknown[]).filter((u): u is string => typeof u === "string")
+    : undefined;
+  return {
+    kind: "command",
+    message: {
+      roomId: ev.roomId,
+      eventId: ev.eventId,
+      sender: ev.sender,
+      // The bot's clock, never the sender's: see the module comment.
+      ts: Date.now(),
+      body: c.body,
+      ...(typeof c.formatted_body === "string" ? { formattedBody: c.formatted_body } : {}),
+      ...(mentions ? { mentions } : {}),
+    },
+  };
+}
+
+export const EDIT_ANSWER = "Edits are not commands: send it again.";
+export const CLEARTEXT_ANSWER = "This room is encrypted: I do not act on unencrypted commands here. Send it again with encryption on.";

@@ -1,0 +1,207 @@
+/**
+ * The command journal: answers every command recorded in the store exactly
+ * once, after any number of crashes.
+ *
+ * The Matrix adapter records each message event on receipt, keyed by event
+ * id, before the sync position that delivered it is saved. From there:
+ *   new ─(read, decrypt, check, run the command)─> answering (the answer is
+ *   recorded) ─(send it, once per event)─> done
+ * A crash while a command runs leaves it "new": it runs again, and its
+ * handler follows the transaction the first run sent (`ctx.resumed`), so
+ * the answer says what happened, read from the chain. A crash after the
+ * answer was decided leaves it "answering": the same answer is sent again,
+ * and the homeserver drops the copy (same transaction id). Events are
+ * handled in the order received, never by the timestamps senders claim.
+ *
+ * Each sender's commands in a room run one at a time, in order; different
+ * senders do not wait for each other, so a flood from one account (which
+ * the rate limits answer once and then ignore) never delays anyone else.
+ */
+import { CLEARTEXT_ANSWER, EDIT_ANSWER, intake } from "./intake.ts";
+import type { Bot } from "./bot.ts";
+import type { CommandLimits } from "./limits.ts";
+import { answer } from "../text/format.ts";
+import type { EventReader, Reply, RoomPort } from "../ports/rooms.ts";
+import type { InboundEvent, Store } from "../store/store.ts";
+
+export interface JournalOptions {
+  store: Store;
+  reader: EventReader;
+  rooms: RoomPort;
+  bot: Pick<Bot, "answer">;
+  limits: CommandLimits;
+  prefix: string;
+  serverName: string;
+  log: (line: string) => void;
+  /** after a command was answered: its room may need a look */
+  onAnswered?: (roomId: string) => void;
+  /** how long an encrypted event may wait for its room key (ms); default 10 minutes */
+  keyWaitMs?: number;
+  /** how soon to try again what could not be done now (ms); default 2 s */
+  retryMs?: number;
+}
+
+/** How many recorded events one look takes up. */
+const BATCH = 500;
+
+export class CommandJournal {
+  private readonly o: JournalOptions;
+  /** events queued or being handled in this process */
+  private readonly busy = new Set<string>();
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly waitingSince = new Map<string, number>();
+  /** events that failed for now, and when to try them again */
+  private readonly notBefore = new Map<string, number>();
+  private scanning: Promise<void> | undefined;
+  private again = false;
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(o: JournalOptions) {
+    this.o = o;
+  }
+
+  /** Looks for recorded events to handle. Call after each sync and at start; calls coalesce. */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.scanning) {
+      this.again = true;
+      return;
+    }
+    this.scanning = this.scan()
+      .catch((e: unknown) => {
+        this.o.log(`journal: reading the journal failed, will retry: ${(e as Error).message}`);
+        this.later();
+      })
+      .finally(() => {
+        this.scanning = undefined;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
+      });
+  }
+
+  /** Resolves when everything queued so far is handled (for stopping and tests). */
+  async idle(): Promise<void> {
+    while (this.scanning || this.busy.size > 0) {
+      await this.scanning;
+      await Promise.all([...this.queues.values()]);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+  }
+
+  private async scan(): Promise<void> {
+    const { store } = this.o;
+    for (const e of await store.listInbound("answering", BATCH)) this.enqueue(e, () => this.resend(e));
+    for (const e of await store.listInbound("new", BATCH)) this.enqueue(e, () => this.handle(e));
+  }
+
+  private enqueue(e: InboundEvent, job: () => Promise<void>): void {
+    if (this.busy.has(e.eventId)) return;
+    const at = this.notBefore.get(e.eventId);
+    if (at !== undefined && Date.now() < at) {
+      this.later();
+      return;
+    }
+    this.notBefore.delete(e.eventId);
+    this.busy.add(e.eventId);
+    const key = `${e.roomId}\n${e.sender}`;
+    const next = (this.queues.get(key) ?? Promise.resolve())
+      .then(job)
+      .catch((err: unknown) => {
+        // A bug, not input: the event stays in the journal and is tried again.
+        this.o.log(`journal: handling ${e.eventId} failed, will retry: ${(err as Error).stack ?? String(err)}`);
+        this.backOff(e.eventId);
+      })
+      .finally(() => {
+        this.busy.delete(e.eventId);
+        if (this.queues.get(key) === next) this.queues.delete(key);
+      });
+    this.queues.set(key, next);
+  }
+
+  /** Leaves an event alone until the next retry. */
+  private backOff(eventId: string): void {
+    this.notBefore.set(eventId, Date.now() + (this.o.retryMs ?? 2000));
+    this.later();
+  }
+
+  /** Looks again soon, for what waits for a key or could not be sent. */
+  private later(): void {
+    if (this.retry || this.stopped) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.poke();
+    }, this.o.retryMs ?? 2000);
+  }
+
+  private async handle(e: InboundEvent): Promise<void> {
+    const { store, reader, log } = this.o;
+    const opened = await reader.open(e.raw);
+    if (opened === "waiting") {
+      const since = this.waitingSince.get(e.eventId) ?? Date.now();
+      this.waitingSince.set(e.eventId, since);
+      if (Date.now() - since < (this.o.keyWaitMs ?? 600_000)) {
+        this.backOff(e.eventId);
+        return;
+      }
+      log(`journal: no room key came for ${e.eventId} from ${e.sender} in ${e.roomId}; it cannot be read and is not answered`);
+      this.waitingSince.delete(e.eventId);
+      await store.finishInbound(e.eventId);
+      return;
+    }
+    this.waitingSince.delete(e.eventId);
+    if (opened === "unreadable") {
+      log(`journal: ${e.eventId} from ${e.sender} in ${e.roomId} cannot be decrypted; not answered`);
+      await store.finishInbound(e.eventId);
+      return;
+    }
+    const what = intake(opened, { prefix: this.o.prefix, serverName: this.o.serverName, roomEncrypted: await reader.isEncrypted(e.roomId) });
+    if (what.kind === "ignore") {
+      await store.finishInbound(e.eventId);
+      return;
+    }
+    const verdict = await this.o.limits.take(e.roomId, e.sender);
+    let reply: Reply | undefined;
+    if (!verdict.ok) {
+      log(`journal: ${e.sender} in ${e.roomId} is over the command rate limit; ${verdict.answer ? "told to slow down" : "not answered"}`);
+      reply = verdict.answer === undefined ? undefined : answer(verdict.answer);
+    } else if (what.kind === "edit") {
+      // One answer per edited message, however often it is edited.
+      reply = (await store.getState(`edit:${what.original}`)) === undefined ? answer(EDIT_ANSWER) : undefined;
+    } else if (what.kind === "cleartext") {
+      log(`journal: refused an unencrypted command from ${e.sender} in the encrypted room ${e.roomId}`);
+      reply = answer(CLEARTEXT_ANSWER);
+    } else {
+      reply = await this.o.bot.answer(what.message);
+    }
+    if (reply === undefined) {
+      await store.finishInbound(e.eventId);
+      return;
+    }
+    await store.setInboundAnswer(e.eventId, JSON.stringify(reply));
+    if (what.kind === "edit") await store.setState(`edit:${what.original}`, e.eventId);
+    await this.deliver(e, reply);
+    if (what.kind === "command") this.o.onAnswered?.(e.roomId);
+  }
+
+  private async resend(e: InboundEvent): Promise<void> {
+    await this.deliver(e, JSON.parse(e.answer ?? "{}") as Reply);
+  }
+
+  private async deliver(e: InboundEvent, reply: Reply): Promise<void> {
+    try {
+      await this.o.rooms.reply(e.roomId, reply, e.eventId);
+    } catch (err) {
+      this.o.log(`journal: could not answer ${e.eventId} in ${e.roomId}, will retry: ${(err as Error).message}`);
+      this.backOff(e.eventId);
+      return;
+    }
+    await this.o.store.finishInbound(e.eventId);
+  }
+}

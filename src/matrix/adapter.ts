@@ -1,0 +1,419 @@
+/**
+ * The Matrix adapter: with its siblings, the only code that imports matrix-js-sdk.
+ * It logs in (reusing the device it was given or saved), follows the rooms
+ * the bot is in, hands message events to the bot, and offers the small room
+ * capabilities the rest of the code depends on.
+ */
+import { createHash, randomInt } from "node:crypto";
+import {
+  ClientEvent,
+  EventStatus,
+  EventType,
+  MatrixEvent,
+  Method,
+  PendingEventOrdering,
+  RoomEvent,
+  RoomMemberEvent,
+  SyncState,
+  createClient,
+  type MatrixClient,
+  type Room,
+  type RoomMember,
+} from "matrix-js-sdk";
+import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
+import { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
+import type { NewInboundEvent, Store } from "../store/store.ts";
+import { persistOnWrite, restoreIndexedDB, saveIndexedDB } from "./crypto-persist.ts";
+import { JOURNAL_FILTER, journalEvents, type RawEvent } from "./journal.ts";
+import type { EventReader, Membership, OpenedEvent, Reply, RoomEnforcer, RoomPort } from "../ports/rooms.ts";
+
+/**
+ * matrix-js-sdk logs every sync step at info; the bot's own log says what
+ * matters. Its child loggers print through console.log/info/debug whatever
+ * the level, and the bot's own log goes to stdout directly: those are dropped.
+ */
+export function quietSdkLogs(): void {
+  (sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
+  for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
+}
+
+export interface MatrixOptions {
+  /** file for the end-to-end encryption state; none = no encryption support */
+  cryptoFile?: string;
+  /** passphrase protecting the encryption state at rest */
+  cryptoPassphrase?: string;
+  baseUrl: string;
+  userId: string;
+  password?: string;
+  accessToken?: string;
+  deviceName?: string;
+  store: Store;
+  /** seals the access token the bot keeps in the store, and opens it */
+  tokenBox?: { seal(plain: string): string; open(sealed: string): string | undefined };
+  /** whether the bot accepts an invite from this user (default: from anyone) */
+  mayInvite?: (userId: string) => boolean;
+  log: (line: string) => void;
+}
+
+/** What `/sync` returns, as far as the journal reads it. */
+interface SyncBody {
+  rooms?: { join?: Record<string, { timeline?: { events?: RawEvent[]; limited?: boolean; prev_batch?: string } }> };
+}
+
+/** The store key of the last sync position whose events are all in the journal. */
+const POSITION = "matrix.syncPosition";
+
+/** A transaction id for a message sent once per `key`: the homeserver drops a second send with it. */
+export function onceTxnId(key: string): string {
+  return `conclave-${createHash("sha256").update(key).digest("hex").slice(0, 40)}`;
+}
+
+export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
+  private client!: MatrixClient;
+  private readonly o: MatrixOptions;
+  private syncedHandler: () => void = () => {};
+  private membershipHandler: (roomId: string, userId: string, membership: string) => void = () => {};
+
+  /** Called when someone's membership in a room changes (e.g. joins). */
+  onMembershipChange(handler: (roomId: string, userId: string, membership: string) => void): void {
+    this.membershipHandler = handler;
+  }
+
+  constructor(o: MatrixOptions) {
+    this.o = o;
+  }
+
+  get userId(): string {
+    return this.o.userId;
+  }
+
+  /** Called after each sync, once what it brought is in the journal and processed by the client. */
+  onSynced(handler: () => void): void {
+    this.syncedHandler = handler;
+  }
+
+  /** Logs in (or reuses the saved device), starts syncing, resolves when the first sync is done. */
+  async start(): Promise<void> {
+    const { store, baseUrl, userId, tokenBox } = this.o;
+    const saved = await store.getState("matrix.accessToken");
+    let accessToken = this.o.accessToken ?? (saved && tokenBox ? tokenBox.open(saved) : saved);
+    let deviceId = await store.getState("matrix.deviceId");
+    if (!accessToken) {
+      if (!this.o.password) throw new Error("the bot needs a password or an access token");
+      const login = createClient({ baseUrl });
+      const res = await login.loginRequest({
+        type: "m.login.password",
+        identifier: { type: "m.id.user", user: userId },
+        password: this.o.password,
+        initial_device_display_name: this.o.deviceName ?? "Conclave bot",
+        ...(deviceId ? { device_id: deviceId } : {}),
+      });
+      accessToken = res.access_token;
+      deviceId = res.device_id;
+      await store.setState("matrix.accessToken", tokenBox ? tokenBox.seal(accessToken) : accessToken);
+      await store.setState("matrix.deviceId", deviceId);
+      login.stopClient();
+    }
+    this.client = createClient({
+      baseUrl,
+      userId,
+      accessToken,
+      ...(deviceId ? { deviceId } : {}),
+      fetchFn: (input, init) => this.fetch(input, init),
+    });
+    if (this.o.cryptoFile) {
+      // Same device, same keys as last time: restore the state before the
+      // crypto starts, and save every write from then on.
+      const restored = await restoreIndexedDB(this.o.cryptoFile);
+      this.flushCrypto = persistOnWrite(this.o.cryptoFile, (e) => this.o.log(`matrix: saving the crypto state failed: ${(e as Error).message}`));
+      await this.client.initRustCrypto({ useIndexedDB: true, storagePassword: this.o.cryptoPassphrase ?? "" });
+      await saveIndexedDB(this.o.cryptoFile);
+      this.o.log(`matrix: end-to-end encryption ready (${restored ? "state restored" : "new device keys"})`);
+    }
+    this.client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, member: RoomMember) => {
+      if (member.userId !== userId) this.membershipHandler(member.roomId, member.userId, member.membership ?? "");
+    });
+    // The bot's own membership: answer invites (not the old ones replayed from history).
+    this.client.on(RoomEvent.MyMembership, (room: Room, membership: string) => {
+      if (membership === "invite") void this.onInvite(room);
+    });
+    this.client.on(ClientEvent.Sync, (state: SyncState) => {
+      if (state === SyncState.Syncing || state === SyncState.Prepared) this.syncedHandler();
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      const onSync = (state: SyncState, _prev: SyncState | null, data?: { error?: Error }) => {
+        if (state === SyncState.Prepared || state === SyncState.Syncing) {
+          this.client.off(ClientEvent.Sync, onSync);
+          resolve();
+        } else if (state === SyncState.Error && data?.error && /M_UNKNOWN_TOKEN/.test(String(data.error))) {
+          reject(data.error);
+        }
+      };
+      this.client.on(ClientEvent.Sync, onSync);
+    });
+    // Detached: the bot's own pending messages are kept apart from the timeline, where a failed one can be dropped.
+    await this.client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true, pendingEventOrdering: PendingEventOrdering.Detached });
+    await ready;
+    // Rooms we were invited to while away.
+    for (const room of this.client.getRooms()) {
+      if (room.getMyMembership() === "invite") await this.onInvite(room);
+    }
+    this.o.log(`matrix: synced as ${userId} (device ${deviceId ?? "?"})`);
+  }
+
+  private flushCrypto: () => Promise<void> = async () => {};
+  /** makes this process's first sync request differ from an earlier process's */
+  private readonly firstSyncSalt = randomInt(1, 1_000_000);
+
+  async stop(): Promise<void> {
+    this.client?.stopClient();
+    await this.flushCrypto();
+    if (this.o.cryptoFile) await saveIndexedDB(this.o.cryptoFile);
+  }
+
+  /**
+   * Every request of the client goes through here, in this order:
+   * 1. the crypto state is saved: nothing the bot sends (a message, a key,
+   *    a claim) and no sync that acknowledges what it received (to-device
+   *    messages are deleted once a later sync asks from past them) goes out
+   *    before the crypto state that produced it is on disk;
+   * 2. a sync asking from position P means the client has processed
+   *    everything before P, and the journal holds every message before P:
+   *    P is saved as the point to catch up from after a crash;
+   * 3. a sync response's messages are put in the journal (durably) before
+   *    the client sees them. If that fails, the client sees a failed sync
+   *    and asks again.
+   */
+  private async fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    await this.flushCrypto();
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const isSync = url.pathname.endsWith("/sync");
+    const since = isSync ? (url.searchParams.get("since") ?? undefined) : undefined;
+    if (since !== undefined) await this.o.store.setState(POSITION, since);
+    if (isSync && since === undefined && !(input instanceof Request)) {
+      // Synapse keeps a sync response for two minutes, by its request: a bot
+      // restarted within them would be served the previous process's first
+      // sync, an old snapshot (a room not yet encrypted, a position long
+      // past). A timeout of its own makes this request its own; a first
+      // sync returns at once whatever the timeout.
+      url.searchParams.set("timeout", String(1 + this.firstSyncSalt));
+      input = url;
+    }
+    const res = await fetch(input, init);
+    if (isSync && res.ok) await this.journal((await res.clone().json()) as SyncBody, since);
+    return res;
+  }
+
+  /**
+   * Records the messages a sync brought. The first sync of a process (no
+   * `since`) is a fresh snapshot: what came after the saved position is read
+   * page by page from the room's history instead, and on the very first
+   * start nothing before it counts. A limited timeline (more events than
+   * one sync carries) is completed from the history too.
+   */
+  private async journal(body: SyncBody, since: string | undefined): Promise<void> {
+    const position = since === undefined ? await this.o.store.getState(POSITION) : undefined;
+    const records: NewInboundEvent[] = [];
+    for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
+      let events = room.timeline?.events ?? [];
+      if (since === undefined) {
+        if (position === undefined) continue;
+        events = await this.history(roomId, position);
+      } else if (room.timeline?.limited && room.timeline.prev_batch) {
+        events = [...(await this.history(roomId, since, room.timeline.prev_batch)), ...events];
+      }
+      for (const e of journalEvents(events, this.o.userId)) {
+        records.push({ eventId: e.event_id, roomId, sender: e.sender, raw: JSON.stringify({ ...e, room_id: roomId }), receivedAt: Date.now() });
+      }
+    }
+    await this.o.store.addInbound(records);
+  }
+
+  /** The room's events from `from` on (up to `to`), oldest first, from `/messages`. */
+  private async history(roomId: string, from: string, to?: string): Promise<RawEvent[]> {
+    const out: RawEvent[] = [];
+    let token: string | undefined = from;
+    // At most 100 pages of 100: a bot away long enough to miss more answers the rest late or never.
+    for (let page = 0; token !== undefined && page < 100; page++) {
+      const res: { chunk?: RawEvent[]; end?: string } = await this.client.http.authedRequest(Method.Get, `/rooms/${encodeURIComponent(roomId)}/messages`, {
+        from: token,
+        dir: "f",
+        limit: "100",
+        filter: JSON.stringify(JOURNAL_FILTER),
+        ...(to !== undefined ? { to } : {}),
+      });
+      const chunk = res.chunk ?? [];
+      out.push(...chunk);
+      if (chunk.length === 0 || res.end === token) break;
+      token = res.end;
+    }
+    return out;
+  }
+
+  async open(raw: string): Promise<OpenedEvent | "waiting" | "unreadable"> {
+    const ev = new MatrixEvent(JSON.parse(raw) as Record<string, unknown>);
+    if (ev.getWireType() === EventType.RoomMessageEncrypted) {
+      if (!this.client.getCrypto()) return "unreadable";
+      await this.client.decryptEventIfNeeded(ev);
+      if (ev.isDecryptionFailure()) {
+        // A key that has not arrived yet may still come; anything else will not.
+        const reason = ev.decryptionFailureReason;
+        return reason === DecryptionFailureCode.MEGOLM_UNKNOWN_INBOUND_SESSION_ID || reason === DecryptionFailureCode.UNKNOWN_ERROR ? "waiting" : "unreadable";
+      }
+    }
+    return {
+      eventId: ev.getId() ?? "",
+      roomId: ev.getRoomId() ?? "",
+      sender: ev.getSender() ?? "",
+      type: ev.getType(),
+      content: ev.getContent(),
+      encrypted: ev.isEncrypted(),
+    };
+  }
+
+  async isEncrypted(roomId: string): Promise<boolean> {
+    return this.client.getRoom(roomId)?.hasEncryptionStateEvent() ?? false;
+  }
+
+  /** Accepts an invite from someone who may invite the bot; declines any other. */
+  private async onInvite(room: Room): Promise<void> {
+    const inviter = room.getMember(this.o.userId)?.events.member?.getSender();
+    if (this.o.mayInvite && (inviter === undefined || !this.o.mayInvite(inviter))) {
+      this.o.log(`matrix: declined the invite to ${room.roomId} from ${inviter ?? "an unknown user"}: only users who may create groups may invite the bot (acceptInvitesFrom)`);
+      await this.client.leave(room.roomId).catch((e: unknown) => this.o.log(`matrix: could not decline the invite to ${room.roomId}: ${(e as Error).message}`));
+      return;
+    }
+    try {
+      await this.client.joinRoom(room.roomId);
+      this.o.log(`matrix: joined ${room.roomId}`);
+    } catch (e) {
+      this.o.log(`matrix: could not join ${room.roomId}: ${(e as Error).message}`);
+    }
+  }
+
+  async reply(roomId: string, reply: Reply, inReplyTo?: string): Promise<void> {
+    await this.send(
+      roomId,
+      {
+        msgtype: "m.notice",
+        body: reply.text,
+        ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
+        ...(inReplyTo ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } } : {}),
+      },
+      inReplyTo ? onceTxnId(`reply:${roomId}:${inReplyTo}`) : undefined,
+    );
+  }
+
+  async roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]> {
+    // The SDK types this response loosely; it is the spec's { chunk: m.room.member events }.
+    const res = (await this.client.members(roomId)) as unknown as { chunk: { state_key?: string; content?: { membership?: string } }[] };
+    return res.chunk
+      .filter((e) => typeof e.state_key === "string")
+      .map((e) => ({ userId: e.state_key!, membership: (e.content?.membership ?? "leave") as Membership }));
+  }
+
+  async kick(roomId: string, userId: string, reason: string): Promise<void> {
+    await this.client.kick(roomId, userId, reason);
+  }
+
+  async setPowers(roomId: string, levels: Record<string, number>): Promise<void> {
+    const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as { users?: Record<string, number> };
+    await this.client.sendStateEvent(roomId, EventType.RoomPowerLevels, { ...pl, users: { ...(pl.users ?? {}), ...levels } } as never, "");
+  }
+
+  async powers(roomId: string): Promise<{ mine: number; kick: number; invite: number; users: Record<string, number>; creators: string[] }> {
+    const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as {
+      users?: Record<string, number>;
+      users_default?: number;
+      kick?: number;
+      invite?: number;
+    };
+    // In room version 12 the creators have unlimited power and are not listed.
+    const creators = this.client.getRoom(roomId)?.currentState.getStateEvents(EventType.RoomCreate, "")?.getSender();
+    const mine = creators === this.o.userId ? Infinity : (pl.users?.[this.o.userId] ?? pl.users_default ?? 0);
+    return { mine, kick: pl.kick ?? 50, invite: pl.invite ?? 0, users: pl.users ?? {}, creators: creators ? [creators] : [] };
+  }
+
+  async rotateKey(roomId: string, text: string, removed: string, once: string): Promise<void> {
+    // The new key must not reach the removed account: wait until this
+    // client's view of the room (which decides who gets the key) has it out.
+    const deadline = Date.now() + 2_000;
+    for (;;) {
+      const m = this.client.getRoom(roomId)?.getMember(removed)?.membership;
+      if (m !== "join" && m !== "invite") break;
+      // Not yet: the caller tries again on its next pass.
+      if (Date.now() > deadline) throw new Error(`${removed} still shows as ${m} in ${roomId}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Without end-to-end encryption there is no room key to rotate; the
+    // encrypted path discards the bot's outbound session first.
+    const crypto = this.client.getCrypto();
+    if (crypto && (await crypto.isEncryptionEnabledInRoom(roomId))) await crypto.forceDiscardSession(roomId);
+    await this.send(roomId, { msgtype: "m.notice", body: text }, onceTxnId(`notice:${once}`));
+  }
+
+  async notice(roomId: string, text: string): Promise<void> {
+    await this.send(roomId, { msgtype: "m.notice", body: text });
+  }
+
+  /**
+   * Sends, making sure the crypto knows the room is encrypted: after a
+   * restart the room's encryption settings may not have reached it yet.
+   */
+  private async send(roomId: string, content: Record<string, unknown>, txnId?: string): Promise<void> {
+    try {
+      await this.sendOnce(roomId, content, txnId);
+    } catch (e) {
+      if (!/unconfigured room/.test((e as Error).message)) throw e;
+      const room = this.client.getRoom(roomId);
+      const ev = room?.currentState.getStateEvents(EventType.RoomEncryption, "");
+      const crypto = this.client.getCrypto() as unknown as { onCryptoEvent?: (r: Room, e: MatrixEvent) => Promise<void> } | undefined;
+      this.o.log(`matrix: ${roomId}: the crypto has not set up this room's encryption yet; setting it up`);
+      if (!room || !crypto?.onCryptoEvent) throw e;
+      const state =
+        ev ??
+        new MatrixEvent({
+          type: EventType.RoomEncryption,
+          state_key: "",
+          room_id: roomId,
+          content: (await this.client.getStateEvent(roomId, EventType.RoomEncryption, "")) as Record<string, unknown>,
+        });
+      await crypto.onCryptoEvent(room, state);
+      await this.sendOnce(roomId, content, txnId);
+    }
+  }
+
+  /**
+   * One attempt. The client keeps a failed message under its transaction id
+   * and refuses a new one with that id: the next attempt resends that very
+   * event (the same id, so the homeserver keeps one copy).
+   */
+  private async sendOnce(roomId: string, content: Record<string, unknown>, txnId?: string): Promise<void> {
+    const room = this.client.getRoom(roomId);
+    const failed = txnId === undefined ? undefined : room?.getEventForTxnId(txnId);
+    if (room && failed?.status === EventStatus.NOT_SENT) await this.client.resendEvent(failed, room);
+    else await this.client.sendMessage(roomId, content as never, txnId);
+  }
+
+  async joinedMembers(roomId: string): Promise<string[]> {
+    const res = await this.client.getJoinedRoomMembers(roomId);
+    return Object.keys(res.joined);
+  }
+
+  async makePrivate(roomId: string): Promise<void> {
+    await this.client.sendStateEvent(roomId, EventType.RoomJoinRules, { join_rule: "invite" } as never, "");
+    await this.client.sendStateEvent(roomId, EventType.RoomHistoryVisibility, { history_visibility: "joined" } as never, "");
+    if (this.o.cryptoFile) {
+      const state = this.client.getRoom(roomId)?.currentState.getStateEvents(EventType.RoomEncryption, "");
+      if (!state) await this.client.sendStateEvent(roomId, EventType.RoomEncryption, { algorithm: "m.megolm.v1.aes-sha2" } as never, "");
+    }
+  }
+
+  async invite(roomId: string, userId: string): Promise<void> {
+    await this.client.invite(roomId, userId);
+  }
+
+  displayName(roomId: string, userId: string): string {
+    return this.client.getRoom(roomId)?.getMember(userId)?.name ?? userId;
+  }
+}

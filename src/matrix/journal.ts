@@ -1,0 +1,51 @@
+/**
+ * Which events of a room's timeline go into the command journal. Pure: the
+ * adapter gives it events as the homeserver sent them (a sync response's
+ * timeline, or pages of `/messages`).
+ */
+
+/** A client-server API event, as received: only what is read here is typed. */
+export interface RawEvent {
+  event_id?: unknown;
+  type?: unknown;
+  sender?: unknown;
+  state_key?: unknown;
+  content?: { membership?: unknown } & Record<string, unknown>;
+  unsigned?: { prev_content?: { membership?: unknown } } & Record<string, unknown>;
+  prev_content?: { membership?: unknown };
+}
+
+/** The event types a command can arrive as. */
+export const MESSAGE_TYPES = ["m.room.message", "m.room.encrypted"] as const;
+
+/** What `/messages` is asked for: messages, and members (to see the bot's own join). */
+export const JOURNAL_FILTER = { types: [...MESSAGE_TYPES, "m.room.member"], lazy_load_members: true };
+
+function ownJoin(e: RawEvent, me: string): boolean {
+  if (e.type !== "m.room.member" || e.state_key !== me || e.content?.membership !== "join") return false;
+  // A profile change is a join after a join; only a real join starts anew.
+  const before = e.unsigned?.prev_content?.membership ?? e.prev_content?.membership;
+  return before !== "join";
+}
+
+/**
+ * The message events of `events` (oldest first) that may be commands to
+ * `me`: sent by someone else, after the bot's own latest join (what came
+ * before is history it was not there for), each with an event id.
+ */
+export function journalEvents(events: readonly RawEvent[], me: string): (RawEvent & { event_id: string; sender: string })[] {
+  let start = 0;
+  events.forEach((e, i) => {
+    if (ownJoin(e, me)) start = i + 1;
+  });
+  return events
+    .slice(start)
+    .filter(
+      (e): e is RawEvent & { event_id: string; sender: string } =>
+        typeof e.event_id === "string" &&
+        typeof e.sender === "string" &&
+        e.sender !== me &&
+        e.state_key === undefined &&
+        (MESSAGE_TYPES as readonly unknown[]).includes(e.type),
+    );
+}

@@ -1,0 +1,48 @@
+/**
+ * What the bot and the bridge need of the chain. The governance adapter
+ * (`src/governance/`, `ChainClient`) implements these. Pure types: the
+ * views of groups, members and proposals are the adapter's, imported as
+ * types only.
+ */
+import type { FeeDestination, GroupSettings } from "../governance/types.ts";
+import type { GroupEvent, MemberInfo, ProposalInfo } from "../governance/client.ts";
+
+/** What the bot reads of a mined transaction. */
+export interface Receipt {
+  hash: string;
+  blockNumber: number;
+  gasUsed: bigint;
+  logs: readonly { topics: readonly string[]; data: string }[];
+}
+
+/** The chain as command handlers see it. */
+export interface ChainPort {
+  readonly botAddress: string;
+  createGroup(
+    intent: string,
+    settings: GroupSettings,
+    destination: FeeDestination,
+    founders: string[],
+    ref: string,
+  ): Promise<{ group: string; block: number }>;
+  call(intent: string, group: string, fn: string, args: unknown[], description: string): Promise<Receipt>;
+  proposalByNumber(group: string, number: number): Promise<ProposalInfo | undefined>;
+  proposals(group: string, fromBlock: number): Promise<ProposalInfo[]>;
+  member(group: string, address: string, blockTag?: number): Promise<MemberInfo>;
+  voteOf(group: string, proposalId: bigint, voter: string): Promise<number>;
+  members(group: string): Promise<MemberInfo[]>;
+  settings(group: string, blockTag?: number): Promise<GroupSettings>;
+  domain(group: string): Promise<{ name: string; version: string; chainId: bigint; verifyingContract: string }>;
+  nonce(group: string, account: string): Promise<bigint>;
+}
+
+/** What the bridge needs of the chain beyond the bot's port. */
+export interface BridgeChain extends ChainPort {
+  head(): Promise<number>;
+  events(group: string, from: number, to: number): Promise<GroupEvent[]>;
+  feeDestinationKind(group: string): Promise<{ kind: number; nextReleaseAt: (token: string) => Promise<number>; balance: (token: string) => Promise<bigint> }>;
+  /** the name of the group function a transaction called, if it called one */
+  calledFunction(txHash: string): Promise<string | undefined>;
+  /** the standing of many accounts at a block, in few calls */
+  standings(group: string, addresses: string[], blockTag: number): Promise<Map<string, { isMember: boolean; active: boolean; approved: boolean; expiresAt: number }>>;
+}

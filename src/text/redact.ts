@@ -1,0 +1,42 @@
+/**
+ * Secrets that live in URLs (RPC endpoints carry API keys in the path, the
+ * query or the user part) kept out of logs and answers. Pure.
+ */
+
+/** The URL as it may be shown: scheme and host only, and "/…" when something was left out. */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const hidden = u.username !== "" || u.password !== "" || (u.pathname !== "/" && u.pathname !== "") || u.search !== "" || u.hash !== "";
+    return `${u.protocol}//${u.host}${hidden ? "/…" : ""}`;
+  } catch {
+    return "(a URL)";
+  }
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * A function that replaces, in any text, each of `urls` (in the forms it
+ * may be printed in) by its redacted form, and their secret parts (user
+ * part, path, query) wherever they appear alone.
+ */
+export function urlRedactor(urls: readonly string[]): (text: string) => string {
+  const rules: [RegExp, string][] = [];
+  for (const url of urls) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      continue;
+    }
+    const shown = redactedUrl(url);
+    const forms = new Set([url, u.href, u.href.replace(/\/$/, "")]);
+    for (const f of [...forms].sort((a, b) => b.length - a.length)) rules.push([new RegExp(escape(f), "g"), shown]);
+    const parts = [u.pathname + u.search + u.hash, u.search, u.password, u.username].filter((p) => p.length >= 4);
+    for (const p of parts.sort((a, b) => b.length - a.length)) rules.push([new RegExp(escape(p), "g"), "…"]);
+  }
+  return (text) => rules.reduce((t, [re, to]) => t.replace(re, to), text);
+}

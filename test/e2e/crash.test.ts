@@ -1,0 +1,166 @@
+/**
+ * Nothing is lost at a crash: the real bot is killed (SIGKILL) at random
+ * moments during bursts of commands and of decisions, and restarted. Every
+ * command is answered exactly once, chain actions cut off are answered with
+ * their outcome, every removal has exactly one notice, and every answer and
+ * notice decrypts for the members (the bot's saved crypto state was never
+ * behind what it sent). Counted from the rooms' history as the server keeps
+ * it, not from what one client happened to receive.
+ *
+ * The seed of the random moments is printed; CONCLAVE_CRASH_SEED=N repeats a run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { JsonRpcProvider } from "ethers";
+import { startSystem, type System } from "../../scripts/harness.ts";
+import { authorize, decideOnChain, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { quietConsole, type ChatUser, type RawRoomEvent } from "../../scripts/chat.ts";
+import { Action } from "../../src/governance/types.ts";
+import { prng } from "../unit/prng.ts";
+
+const root = join(import.meta.dirname, "../..");
+const seed = Number(process.env.CONCLAVE_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const rand = prng(seed);
+const between = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const TARGETS = ["u1", "u2", "u3", "u4"];
+let sys: System;
+let users: Record<string, ChatUser>;
+let bot: string;
+let provider: JsonRpcProvider;
+
+beforeAll(async () => {
+  quietConsole();
+  process.stdout.write(`crash test seed: ${seed}\n`);
+  sys = await startSystem({ root, users: ["alice", "bob", "carol", ...TARGETS] });
+  users = sys.users;
+  bot = sys.botUserId;
+  provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });
+}, 300_000);
+
+afterAll(async () => {
+  provider?.destroy();
+  await sys?.stop();
+}, 60_000);
+
+/**
+ * Runs `work` while the bot is killed `kills` times at random moments (all
+ * of them, also after `work` is done: while the bot still answers), each
+ * time restarted.
+ */
+async function withKills(kills: number, work: () => Promise<void>): Promise<void> {
+  const killer = (async () => {
+    for (let i = 0; i < kills; i++) {
+      await sleep(between(300, 2500));
+      await sys.bot.stop("SIGKILL");
+      await sleep(between(0, 800));
+      await sys.restartBot();
+    }
+  })();
+  await Promise.all([work(), killer]);
+}
+
+/** The bot's answers in `roomId`, by the event they reply to (the relation is in the clear). */
+async function answersByEvent(reader: ChatUser, roomId: string): Promise<Map<string, RawRoomEvent[]>> {
+  const out = new Map<string, RawRoomEvent[]>();
+  for (const e of await reader.history(roomId)) {
+    const to = e.content["m.relates_to"]?.["m.in_reply_to"]?.event_id;
+    if (e.sender !== bot || to === undefined) continue;
+    out.set(to, [...(out.get(to) ?? []), e]);
+  }
+  return out;
+}
+
+/** Waits until `check` holds, reading again every second. */
+async function eventually(what: string, check: () => Promise<boolean>, ms = 180_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (seed ${seed})`);
+    await sleep(1000);
+  }
+}
+
+describe("a crash loses nothing", () => {
+  it("answers every command of a burst exactly once across random kills, with the outcome of cut-off transactions", async () => {
+    const { alice, bob, carol } = users as Record<string, ChatUser>;
+    const room = await groupRoom(alice!, [bob!, carol!], bot);
+    for (const u of [alice!, bob!, carol!]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
+    expect(await alice!.ask(room, "!dao create quorum=50%", bot)).toMatch(/This room is now a group/);
+    for (const u of [alice!, bob!]) expect(await authorize(u, room, bot)).toMatch(/Authorised/);
+
+    // What each command must be answered with: reads, and chain actions.
+    const expected: { id: string; text: string; answer: RegExp }[] = [];
+    const plan: [ChatUser, string, RegExp][] = [];
+    for (let i = 0; i < 4; i++) {
+      plan.push([alice!, `!propose config voting=${i + 2}d`, /^Proposal #\d+ by @alice:localhost/]);
+      plan.push([bob!, "!delegate @alice:localhost", /^@bob:localhost delegates to @alice:localhost/]);
+      plan.push([carol!, "!status", /^Group status/]);
+      plan.push([bob!, "!undelegate", /^@bob:localhost takes their vote back/]);
+      plan.push([carol!, "!members", /^3 member\(s\)/]);
+      plan.push([alice!, "!proposals", /proposal|No proposals/]);
+    }
+    await withKills(4, async () => {
+      for (const [u, text, answer] of plan) {
+        expected.push({ id: await u.say(room, text), text, answer });
+        await sleep(between(50, 600));
+      }
+    });
+    await eventually("every command answered", async () => {
+      const got = await answersByEvent(alice!, room);
+      return expected.every((c) => got.has(c.id));
+    });
+    // Anything sent twice would arrive within this.
+    await sleep(3000);
+    const got = await answersByEvent(alice!, room);
+    for (const c of expected) {
+      const answers = got.get(c.id) ?? [];
+      expect([c.text, answers.length], `seed ${seed}`).toEqual([c.text, 1]);
+      // The answer decrypts for a member, and says what happened.
+      const body = await alice!.read(answers[0]!);
+      expect(body, `${c.text} (seed ${seed})`).toMatch(c.answer);
+    }
+    // Four proposals, once each: no command ran twice on-chain.
+    expect(await alice!.ask(room, "!proposals", bot)).toMatch(/^4 proposal\(s\)/);
+    // The crypto state on disk was never behind: no process failed to read its peers' messages.
+    expect(sys.botLines.filter((l) => /non-pre-key message|Failed to decrypt/i.test(l)), `seed ${seed}`).toEqual([]);
+  }, 600_000);
+
+  it("sends every removal's notice exactly once across random kills during a burst of decisions", async () => {
+    const { alice, bob } = users as Record<string, ChatUser>;
+    const targets = TARGETS.map((t) => users[t]!);
+    const room = await groupRoom(alice!, [bob!, ...targets], bot);
+    for (const u of [alice!, bob!, ...targets]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
+    const group = /0x[0-9a-fA-F]{40}/.exec(await alice!.ask(room, "!dao create quorum=25%", bot))![0];
+    await withKills(3, async () => {
+      for (const [i, t] of targets.entries()) {
+        // Decided from the members' own wallets (everyone still in votes, so it passes at once): only the room side is the bot's.
+        const voters = [alice!, bob!, ...targets.slice(i + 1)];
+        await decideOnChain({ provider, funderKey: sys.chain.ownerKey, group, voters, action: Action.RemoveMember, account: t.wallet.address });
+        await sleep(between(0, 1500));
+      }
+    });
+    const notices = async () => {
+      const out = new Map<string, number>();
+      for (const e of await alice!.history(room)) {
+        if (e.sender !== bot) continue;
+        const body = await alice!.read(e);
+        const m = body === undefined ? null : /^Removed (@\w+:localhost): removed by proposal #\d+/.exec(body);
+        if (m) out.set(m[1]!, (out.get(m[1]!) ?? 0) + 1);
+      }
+      return out;
+    };
+    await eventually("every target out, with its notice", async () => {
+      const n = await notices();
+      return targets.every((t) => alice!.client.getRoom(room)?.getMember(t.userId)?.membership !== "join" && n.has(t.userId));
+    });
+    await sleep(3000);
+    const n = await notices();
+    expect(Object.fromEntries(targets.map((t) => [t.userId, n.get(t.userId)])), `seed ${seed}`).toEqual(Object.fromEntries(targets.map((t) => [t.userId, 1])));
+    // Every message of the bot in the room decrypts for a remaining member.
+    const unreadable: string[] = [];
+    for (const e of await alice!.history(room)) if (e.sender === bot && e.type === "m.room.encrypted" && (await alice!.read(e)) === undefined) unreadable.push(e.event_id);
+    expect(unreadable, `seed ${seed}`).toEqual([]);
+    expect(sys.botLines.filter((l) => /non-pre-key message|Failed to decrypt/i.test(l)), `seed ${seed}`).toEqual([]);
+  }, 600_000);
+});

@@ -1,0 +1,191 @@
+/**
+ * The command journal with the real SQLite store and fake rooms: each
+ * command answered exactly once after crashes, in the order received,
+ * edits and cleartext commands refused, floods answered once and never
+ * delaying others.
+ */
+import { describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CommandJournal } from "../../src/bot/journal.ts";
+import { CommandLimits } from "../../src/bot/limits.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
+import type { EventReader, IncomingMessage, OpenedEvent, Reply, RoomPort } from "../../src/ports/rooms.ts";
+import type { Store } from "../../src/store/store.ts";
+
+const ROOM = "!room:x.org";
+
+/** Events as the fake reader opens them: the raw JSON is the opened event, "encrypted" unless it says not. */
+function raw(id: string, sender: string, body: string, extra: Record<string, unknown> = {}): { eventId: string; roomId: string; sender: string; raw: string; receivedAt: number } {
+  const opened: OpenedEvent = { eventId: id, roomId: ROOM, sender, type: "m.room.message", content: { msgtype: "m.text", body, ...extra }, encrypted: true };
+  return { eventId: id, roomId: ROOM, sender, raw: JSON.stringify(opened), receivedAt: Date.now() };
+}
+
+class Reader implements EventReader {
+  waiting = new Set<string>();
+  async open(r: string): Promise<OpenedEvent | "waiting" | "unreadable"> {
+    const e = JSON.parse(r) as OpenedEvent & { cleartext?: boolean };
+    if (this.waiting.has(e.eventId)) return "waiting";
+    return e.content["cleartext"] ? { ...e, encrypted: false } : e;
+  }
+  async isEncrypted(): Promise<boolean> {
+    return true;
+  }
+}
+
+class Rooms implements RoomPort {
+  sent: { inReplyTo: string; text: string }[] = [];
+  failNext = 0;
+  async reply(_roomId: string, reply: Reply, inReplyTo?: string) {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error("homeserver away");
+    }
+    this.sent.push({ inReplyTo: inReplyTo ?? "", text: reply.text });
+  }
+  async joinedMembers() {
+    return [];
+  }
+  async makePrivate() {}
+  displayName(_r: string, u: string) {
+    return u;
+  }
+  async invite() {}
+}
+
+/** A bot that answers "ok: BODY", and can be held for one sender. */
+class Bot {
+  ran: string[] = [];
+  held = new Map<string, Promise<void>>();
+  async answer(m: IncomingMessage): Promise<Reply | undefined> {
+    await this.held.get(m.sender);
+    this.ran.push(m.eventId);
+    return { text: `ok: ${m.body}` };
+  }
+}
+
+function journal(store: Store, o: { rooms: Rooms; bot: Bot; reader?: Reader; perSender?: number }) {
+  return new CommandJournal({
+    store,
+    reader: o.reader ?? new Reader(),
+    rooms: o.rooms,
+    bot: o.bot,
+    limits: new CommandLimits({ perSenderPerMinute: o.perSender ?? 100, perRoomPerMinute: 1000 }),
+    prefix: "!",
+    serverName: "x.org",
+    log: () => {},
+    retryMs: 10,
+  });
+}
+
+async function settle(j: CommandJournal): Promise<void> {
+  j.poke();
+  await j.idle();
+}
+
+const tempStore = () => join(mkdtempSync(join(tmpdir(), "conclave-journal-")), "s.sqlite");
+
+describe("the command journal", () => {
+  it("answers each recorded command once, in the order received, and ignores chat", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const bot = new Bot();
+    await store.addInbound([raw("$1", "@alice:x.org", "!status"), raw("$2", "@alice:x.org", "hello"), raw("$3", "@alice:x.org", "!members")]);
+    // The same event delivered again (a second sync, the history after a restart).
+    await store.addInbound([raw("$1", "@alice:x.org", "!status")]);
+    const j = journal(store, { rooms, bot });
+    await settle(j);
+    await settle(j);
+    expect(rooms.sent).toEqual([
+      { inReplyTo: "$1", text: "ok: !status" },
+      { inReplyTo: "$3", text: "ok: !members" },
+    ]);
+    expect(await store.listInbound("new", 10)).toEqual([]);
+  });
+
+  it("after a crash, runs again what had no answer, and sends again (never recomputes) what had one", async () => {
+    const path = tempStore();
+    const store = new SqliteStore(path);
+    await store.addInbound([raw("$a", "@alice:x.org", "!status"), raw("$b", "@bob:x.org", "!members")]);
+    // A first process decided $a's answer but the homeserver was away, then died.
+    const rooms1 = new Rooms();
+    rooms1.failNext = 1;
+    const bot1 = new Bot();
+    bot1.held.set("@bob:x.org", new Promise(() => {}));
+    const first = journal(store, { rooms: rooms1, bot: bot1 });
+    first.poke();
+    for (let i = 0; i < 100 && (await store.listInbound("answering", 10)).length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    first.stop();
+    expect(rooms1.sent).toEqual([]);
+    expect((await store.listInbound("answering", 10)).map((e) => e.eventId)).toEqual(["$a"]);
+    // The next process: $a's recorded answer is sent as it was; $b (cut off while running) runs again.
+    const again = new SqliteStore(path);
+    const rooms2 = new Rooms();
+    const bot2 = new Bot();
+    await settle(journal(again, { rooms: rooms2, bot: bot2 }));
+    expect(rooms2.sent).toEqual([
+      { inReplyTo: "$a", text: "ok: !status" },
+      { inReplyTo: "$b", text: "ok: !members" },
+    ]);
+    expect(bot2.ran).toEqual(["$b"]);
+  });
+
+  it("answers an edited command once, however often it is edited, and never runs it", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const bot = new Bot();
+    const edit = (id: string) => raw(id, "@alice:x.org", "* !propose add @bob", { "m.relates_to": { rel_type: "m.replace", event_id: "$orig" }, "m.new_content": { msgtype: "m.text", body: "!propose add @bob" } });
+    await store.addInbound([edit("$e1"), edit("$e2")]);
+    await settle(journal(store, { rooms, bot }));
+    expect(rooms.sent).toEqual([{ inReplyTo: "$e1", text: "Edits are not commands: send it again." }]);
+    expect(bot.ran).toEqual([]);
+  });
+
+  it("refuses a command that came unencrypted in an encrypted room", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const bot = new Bot();
+    await store.addInbound([raw("$c", "@mallory:x.org", "!propose add @mallory", { cleartext: true })]);
+    await settle(journal(store, { rooms, bot }));
+    expect(rooms.sent.map((s) => s.text)).toEqual([expect.stringMatching(/^This room is encrypted: I do not act on unencrypted commands here/)]);
+    expect(bot.ran).toEqual([]);
+  });
+
+  it("waits for a room key, then answers", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const reader = new Reader();
+    reader.waiting.add("$k");
+    await store.addInbound([raw("$k", "@alice:x.org", "!status")]);
+    const j = journal(store, { rooms, bot: new Bot(), reader });
+    await settle(j);
+    expect(rooms.sent).toEqual([]);
+    reader.waiting.delete("$k");
+    for (let i = 0; i < 100 && rooms.sent.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(rooms.sent).toEqual([{ inReplyTo: "$k", text: "ok: !status" }]);
+    j.stop();
+  });
+
+  it("answers a flood once, then not at all, and never makes others wait", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const bot = new Bot();
+    // mallory's commands are slow (held); alice's must not wait for them.
+    let release: () => void = () => {};
+    bot.held.set("@mallory:x.org", new Promise<void>((r) => (release = r)));
+    const flood = Array.from({ length: 30 }, (_, i) => raw(`$m${i}`, "@mallory:x.org", "!status"));
+    await store.addInbound([...flood, raw("$alice", "@alice:x.org", "!status")]);
+    const j = journal(store, { rooms, bot, perSender: 5 });
+    j.poke();
+    for (let i = 0; i < 200 && !rooms.sent.some((s) => s.inReplyTo === "$alice"); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(rooms.sent.find((s) => s.inReplyTo === "$alice")?.text).toBe("ok: !status");
+    release();
+    await j.idle();
+    const mallory = rooms.sent.filter((s) => s.inReplyTo.startsWith("$m"));
+    expect(mallory.filter((s) => s.text.startsWith("ok:"))).toHaveLength(5);
+    expect(mallory.filter((s) => /^Slow down: you sent more than 5 commands in a minute/.test(s.text)).map((s) => s.inReplyTo)).toEqual(["$m5"]);
+    expect(mallory).toHaveLength(6);
+    expect(bot.ran.filter((id) => id.startsWith("$m"))).toHaveLength(5);
+  });
+});
