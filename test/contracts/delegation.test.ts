@@ -11,6 +11,7 @@ import {
   groupInterface,
   impersonated,
   joinEach,
+  openFreeGroup,
   propose,
   receiptOf,
   sendFrom,
@@ -142,13 +143,9 @@ describe("delegation", () => {
   it("costs the same gas for a delegate's vote with 4 or 1,000 delegators", async () => {
     const gas: bigint[] = [];
     for (const n of [4, 1000]) {
-      const factory = await deployFactory(undefined, 0n);
       const [, alice, bob] = await ethers.getSigners();
       const b = await bob!.getAddress();
-      const group = await createGroup(factory, {
-        founders: await addresses([alice!, bob!]),
-        settings: defaultSettings({}, { addQuorumBps: 0, fee: 0n, votingPeriod: 30 * DAY }),
-      });
+      const group = await openFreeGroup(await addresses([alice!, bob!]), { votingPeriod: 30 * DAY });
       const delegators = await impersonated(n, n);
       await joinEach(group, delegators);
       const to = await group.getAddress();

@@ -14,6 +14,7 @@ import {
   type Overrides,
   type Signer,
   type TransactionReceipt,
+  type TypedDataDomain,
 } from "ethers";
 import { GROUP_ABI } from "../../src/governance/contracts.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../../src/governance/encoding.ts";
@@ -72,6 +73,24 @@ export async function deployFactory(owner?: Signer, minNativeFee: bigint = MIN_N
   const factory = await ethers.deployContract("GroupFactory", [await o.getAddress(), MIN_ADD_QUORUM_BPS, minNativeFee]);
   await factory.waitForDeployment();
   return factory as unknown as Contract;
+}
+
+/**
+ * A group anyone may join for nothing (add quorum 0, fee 0, from a factory
+ * whose safe minimum fee is 0): the setting sybils like best.
+ */
+export async function openFreeGroup(founders: string[], config: Partial<GroupConfig> = {}): Promise<Contract> {
+  const factory = await deployFactory(undefined, 0n);
+  return createGroup(factory, { founders, settings: defaultSettings({}, { addQuorumBps: 0, fee: 0n, ...config }) });
+}
+
+/** A group of `founders` with the default settings but for `config`, from a new factory. */
+export async function groupOf(founders: Signer[], config: Partial<GroupConfig> = {}, destination?: FeeDestination): Promise<Contract> {
+  return createGroup(await deployFactory(), {
+    founders: await addresses(founders),
+    settings: defaultSettings({}, config),
+    ...(destination ? { destination } : {}),
+  });
 }
 
 export interface CreateOptions {
@@ -291,4 +310,63 @@ export async function joinEach(group: Contract, accounts: string[]): Promise<voi
   const to = await group.getAddress();
   const data = groupInterface.encodeFunctionData("join", []);
   for (const a of accounts) await sendFrom(a, to, data);
+}
+
+/** The paid-through times (unix seconds; 0 = no longer a member) of every token id, read in pages. */
+export async function allExpiries(group: Contract): Promise<bigint[]> {
+  const last = Number(await group.getFunction("lastTokenId")());
+  const out: bigint[] = [];
+  for (let from = 1; from <= last; from += 500) {
+    const [, expiries] = await group.getFunction("membersPage")(from, 500);
+    out.push(...(expiries as bigint[]));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------- signatures
+
+/** The EIP-712 types a group checks (contracts/group/*.sol, contracts/GroupExtension.sol). */
+export const VOTE_TYPES = {
+  Vote: [
+    { name: "proposalId", type: "uint256" },
+    { name: "support", type: "uint8" },
+    { name: "voter", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+export const ACCEPT_TYPES = {
+  Accept: [
+    { name: "account", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+export const RELAYER_TYPES = {
+  Relayer: [
+    { name: "member", type: "address" },
+    { name: "relayer", type: "address" },
+    { name: "scope", type: "uint8" },
+    { name: "until", type: "uint64" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+/** The EIP-712 domain of `group`. */
+export async function domainOf(group: Contract): Promise<TypedDataDomain> {
+  const { chainId } = await ethers.provider.getNetwork();
+  return { name: "Conclave Group", version: "1", chainId, verifyingContract: await group.getAddress() };
+}
+
+/** `signer`'s signature of its vote `support` on `proposalId` with unordered nonce `nonce`. */
+export async function signVote(
+  signer: Signer,
+  group: Contract,
+  proposalId: bigint,
+  support: number,
+  nonce: bigint | number,
+  deadline: bigint | number,
+): Promise<string> {
+  return signer.signTypedData(await domainOf(group), VOTE_TYPES, { proposalId, support, voter: await signer.getAddress(), nonce, deadline });
 }

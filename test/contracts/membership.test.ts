@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { Contract, type Signer } from "ethers";
 import {
+  ACCEPT_TYPES,
   addresses,
   as,
   createGroup,
   DAY,
   defaultSettings,
   deployFactory,
+  domainOf,
   ethers,
   execute,
   MIN_NATIVE_FEE,
@@ -140,12 +142,10 @@ describe("accepting = paying", () => {
     const { group, alice, bob, carol, dave } = await setup({ fee: 0n, addQuorumBps: 5000 });
     await approve(group, [alice, bob], carol);
     const c = await carol.getAddress();
-    const { chainId } = await ethers.provider.getNetwork();
-    const domain = { name: "Conclave Group", version: "1", chainId, verifyingContract: await group.getAddress() };
-    const types = { Accept: [{ name: "account", type: "address" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] };
+    const domain = await domainOf(group);
     const deadline = (await time.latest()) + 3600;
-    const sig = await carol.signTypedData(domain, types, { account: c, nonce: 0, deadline });
-    const forged = await dave.signTypedData(domain, types, { account: c, nonce: 0, deadline });
+    const sig = await carol.signTypedData(domain, ACCEPT_TYPES, { account: c, nonce: 0, deadline });
+    const forged = await dave.signTypedData(domain, ACCEPT_TYPES, { account: c, nonce: 0, deadline });
     await expect(as(group, dave).getFunction("acceptFor")(c, 0, deadline, forged)).rejects.toThrow(/GroupInvalidSignature/);
     await (await as(group, dave).getFunction("acceptFor")(c, 0, deadline, sig)).wait();
     expect(await group.getFunction("isActive")(c)).toBe(true);

@@ -1,18 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { ZeroAddress, type Signer, type TypedDataDomain } from "ethers";
-import { addresses, as, createGroup, DAY, defaultSettings, deployFactory, ethers, propose, tally, time, vote } from "./fixture.ts";
+import { ZeroAddress } from "ethers";
+import {
+  addresses,
+  as,
+  createGroup,
+  DAY,
+  defaultSettings,
+  deployFactory,
+  domainOf,
+  ethers,
+  propose,
+  RELAYER_TYPES,
+  signVote,
+  tally,
+  time,
+  vote,
+  VOTE_TYPES,
+} from "./fixture.ts";
 import { Action, RelayerScope, VoteType } from "../../src/governance/types.ts";
 import { encodeAccount } from "../../src/governance/encoding.ts";
-
-const VOTE_TYPES = {
-  Vote: [
-    { name: "proposalId", type: "uint256" },
-    { name: "support", type: "uint8" },
-    { name: "voter", type: "address" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
 
 async function setup() {
   const factory = await deployFactory();
@@ -21,29 +27,18 @@ async function setup() {
   const settings = defaultSettings({}, { defaultQuorumBps: 10000 });
   const group = await createGroup(factory, { founders, settings });
   const other = await createGroup(factory, { founders, settings });
-  const { chainId } = await ethers.provider.getNetwork();
-  const domain = async (g = group): Promise<TypedDataDomain> => ({
-    name: "Conclave Group",
-    version: "1",
-    chainId,
-    verifyingContract: await g.getAddress(),
-  });
-  return { group, other, alice: alice!, bob: bob!, carol: carol!, relayer: relayer!, domain };
-}
-
-async function signVote(signer: Signer, domain: TypedDataDomain, proposalId: bigint, support: number, nonce: number, deadline: number) {
-  return signer.signTypedData(domain, VOTE_TYPES, { proposalId, support, voter: await signer.getAddress(), nonce, deadline });
+  return { group, other, alice: alice!, bob: bob!, carol: carol!, relayer: relayer! };
 }
 
 describe("EIP-712 votes", () => {
   it("counts a signed vote submitted by anyone exactly as if the voter sent it", async () => {
-    const { group, alice, bob, relayer, domain } = await setup();
+    const { group, alice, bob, relayer } = await setup();
     const a = await alice.getAddress();
     await (await as(group, alice).getFunction("delegate")(await bob.getAddress())).wait();
     const p = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
     await vote(group, bob, p, VoteType.For);
     const deadline = (await time.latest()) + 600;
-    const sig = await signVote(alice, await domain(), p.id, VoteType.Against, 0, deadline);
+    const sig = await signVote(alice, group, p.id, VoteType.Against, 0, deadline);
     await (await as(group, relayer).getFunction("castVoteBySig")(p.id, VoteType.Against, a, 0, deadline, sig)).wait();
     // alice's signed vote overrides her delegation, as a direct vote would.
     expect(await tally(group, p)).toMatchObject({ for: 1, against: 1 });
@@ -53,26 +48,26 @@ describe("EIP-712 votes", () => {
   });
 
   it("refuses a replayed, expired, foreign-domain or wrongly signed vote", async () => {
-    const { group, other, alice, bob, relayer, domain } = await setup();
+    const { group, other, alice, bob, relayer } = await setup();
     const a = await alice.getAddress();
     const p = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
     const q = await propose(group, bob, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
     const deadline = (await time.latest()) + 600;
     const g = as(group, relayer);
 
-    const forOther = await signVote(alice, await domain(other), p.id, VoteType.For, 0, deadline);
+    const forOther = await signVote(alice, other, p.id, VoteType.For, 0, deadline);
     await expect(g.getFunction("castVoteBySig")(p.id, VoteType.For, a, 0, deadline, forOther)).rejects.toThrow(/GroupInvalidSignature/);
-    const byBob = await bob.signTypedData(await domain(), VOTE_TYPES, { proposalId: p.id, support: 1, voter: a, nonce: 0, deadline });
+    const byBob = await bob.signTypedData(await domainOf(group), VOTE_TYPES, { proposalId: p.id, support: 1, voter: a, nonce: 0, deadline });
     await expect(g.getFunction("castVoteBySig")(p.id, VoteType.For, a, 0, deadline, byBob)).rejects.toThrow(/GroupInvalidSignature/);
-    const good = await signVote(alice, await domain(), p.id, VoteType.For, 0, deadline);
+    const good = await signVote(alice, group, p.id, VoteType.For, 0, deadline);
     // Changing what was signed breaks it.
     await expect(g.getFunction("castVoteBySig")(p.id, VoteType.Against, a, 0, deadline, good)).rejects.toThrow(/GroupInvalidSignature/);
     await (await g.getFunction("castVoteBySig")(p.id, VoteType.For, a, 0, deadline, good)).wait();
     await expect(g.getFunction("castVoteBySig")(p.id, VoteType.For, a, 0, deadline, good)).rejects.toThrow(new RegExp(`GroupNonceUsed\\("${a}", 0\\)`));
     // Same nonce on another proposal: still a replay of nonce 0.
-    const again = await signVote(alice, await domain(), q.id, VoteType.For, 0, deadline);
+    const again = await signVote(alice, group, q.id, VoteType.For, 0, deadline);
     await expect(g.getFunction("castVoteBySig")(q.id, VoteType.For, a, 0, deadline, again)).rejects.toThrow(new RegExp(`GroupNonceUsed\\("${a}", 0\\)`));
-    const expired = await signVote(alice, await domain(), q.id, VoteType.For, 1, deadline);
+    const expired = await signVote(alice, group, q.id, VoteType.For, 1, deadline);
     await time.increaseTo(deadline + 1);
     await expect(g.getFunction("castVoteBySig")(q.id, VoteType.For, a, 1, deadline, expired)).rejects.toThrow(
       new RegExp(`GroupSignatureExpired\\(${deadline}\\)`),
@@ -132,22 +127,12 @@ describe("relayer", () => {
   });
 
   it("takes the authorisation, with its scope and end, as an EIP-712 signature anyone may submit, once", async () => {
-    const { group, alice, relayer, domain } = await setup();
+    const { group, alice, relayer } = await setup();
     const a = await alice.getAddress();
     const rel = await relayer.getAddress();
-    const types = {
-      Relayer: [
-        { name: "member", type: "address" },
-        { name: "relayer", type: "address" },
-        { name: "scope", type: "uint8" },
-        { name: "until", type: "uint64" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    };
     const deadline = (await time.latest()) + 600;
     const until = await dayAhead();
-    const sig = await alice.signTypedData(await domain(), types, { member: a, relayer: rel, scope: CHAT_SCOPE, until, nonce: 0, deadline });
+    const sig = await alice.signTypedData(await domainOf(group), RELAYER_TYPES, { member: a, relayer: rel, scope: CHAT_SCOPE, until, nonce: 0, deadline });
     const g = as(group, relayer);
     await expect(g.getFunction("setRelayerBySig")(a, ZeroAddress, CHAT_SCOPE, until, 0, deadline, sig)).rejects.toThrow(/GroupInvalidSignature/);
     // The scope and the end are signed: a wider scope or a later end is refused.
