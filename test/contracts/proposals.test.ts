@@ -229,6 +229,17 @@ describe("proposals", () => {
     expect([a.quorumBps, a.deadline - a.snapshot]).toEqual([10000n, BigInt(DAY)]);
   });
 
+  it("lets a member at its cap of open proposals propose again once one of them is executed (closed)", async () => {
+    // GroupTooManyOpenProposals: "it may propose again when one closes". An executed proposal is closed.
+    const { group, members } = await setup(2, { defaultQuorumBps: 5000, maxOpenProposals: 1 });
+    const p = await propose(group, members[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    for (const m of members) await vote(group, m, p, VoteType.For);
+    await execute(group, members[1]!, p);
+    expect((await tally(group, p)).state).toBe(ProposalState.Executed);
+    await propose(group, members[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    expect(await group.getFunction("proposalCount")()).toBe(2n);
+  });
+
   it("keeps a proposal's quorum when the config changes during its vote", async () => {
     const { group, members } = await setup(2, { defaultQuorumBps: 5000 });
     const add = await propose(group, members[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
