@@ -4,7 +4,7 @@
  * clones them. From the committed bytecode (`abi/factory.bytecode.json`,
  * kept equal to the contracts by a test), so the bot needs no compiler.
  */
-import { ContractFactory, type Signer } from "ethers";
+import { ContractFactory, NonceManager, type Signer } from "ethers";
 import { FACTORY_ABI } from "./contracts.ts";
 import bytecode from "./abi/factory.bytecode.json" with { type: "json" };
 
@@ -27,6 +27,8 @@ export async function deployFactory(
   m: FactoryMinimums,
   onStep: (what: "extension" | "group" | "factory", address: string) => void = () => {},
 ): Promise<string> {
+  // Nonces counted here: a node may still report the previous count right after a receipt.
+  signer = new NonceManager(signer);
   const extension = await new ContractFactory([], bytecode.extension, signer).deploy();
   await extension.waitForDeployment();
   const extensionAddress = await extension.getAddress();
