@@ -70,7 +70,10 @@ export function defaultSettings(overrides: Partial<GroupSettings> = {}, config: 
 export async function deployFactory(owner?: Signer, minNativeFee: bigint = MIN_NATIVE_FEE): Promise<Contract> {
   const [deployer] = await ethers.getSigners();
   const o = owner ?? deployer!;
-  const factory = await ethers.deployContract("GroupFactory", [await o.getAddress(), MIN_ADD_QUORUM_BPS, minNativeFee]);
+  // The implementation first: with the factory it exceeds one creation's code limit (EIP-3860).
+  const extension = await ethers.deployContract("GroupExtension");
+  const implementation = await ethers.deployContract("Group", [await extension.getAddress()]);
+  const factory = await ethers.deployContract("GroupFactory", [await o.getAddress(), MIN_ADD_QUORUM_BPS, minNativeFee, await implementation.getAddress()]);
   await factory.waitForDeployment();
   return factory as unknown as Contract;
 }
