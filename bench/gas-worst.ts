@@ -16,6 +16,7 @@
 import { Contract, Interface, keccak256, toBeHex, Wallet, type JsonRpcProvider } from "ethers";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { deployFactory } from "../src/governance/deploy.ts";
+import { ACCEPT_TYPES } from "../src/governance/typed.ts";
 import { FACTORY_ABI, GROUP_ABI } from "../src/governance/contracts.ts";
 import { destinationValues, encodeAccount, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
 import { Action, Mode, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
@@ -27,19 +28,20 @@ const group = new Interface(GROUP_ABI);
 export type Op = "join" | "renew" | "vote" | "propose" | "execute" | "delegate" | "sweep64";
 export type WorstCase = Record<Op, Record<string, number>>;
 
-function settings(period: number): GroupSettings {
+/** The bench's groups: vote mode, fee 0, a 10% quorum, `period`, `addQuorumBps` and `gracePeriod` as given. */
+export function benchSettings(period: number, addQuorumBps: number, gracePeriod: number): GroupSettings {
   return {
     config: {
       // 10%: the hub's points alone pass a proposal at its deadline.
       defaultQuorumBps: 1000,
-      addQuorumBps: 0,
+      addQuorumBps,
       removeQuorumBps: QUORUM_DEFAULT,
       configQuorumBps: QUORUM_DEFAULT,
       feeDestinationQuorumBps: QUORUM_DEFAULT,
       customQuorumBps: QUORUM_DEFAULT,
       votingPeriod: 3 * DAY,
       period,
-      gracePeriod: 0,
+      gracePeriod,
       mode: Mode.Vote,
       customCallsAllowed: false,
       maxOpenProposals: 3,
@@ -117,7 +119,7 @@ async function makeGroup(c: Chain, factory: Contract, n: number, period: number,
   await c.send("evm_setNextBlockTimestamp", [toBeHex(t0)]);
   const created = (await c.queue(
     await factory.getAddress(),
-    factory.interface.encodeFunctionData("createGroup", [[settingsValues(settings(period)), destinationValues(LOCKED_DESTINATION), founders.map((w) => w.address)], keccak256("0x")]),
+    factory.interface.encodeFunctionData("createGroup", [[settingsValues(benchSettings(period, 0, 0)), destinationValues(LOCKED_DESTINATION), founders.map((w) => w.address)], keccak256("0x")]),
   )) as string;
   await c.mine();
   const rc = await c.provider.getTransactionReceipt(created);
@@ -125,7 +127,7 @@ async function makeGroup(c: Chain, factory: Contract, n: number, period: number,
   const g = ev!.args.group as string;
   // The others accept by signature, submitted by the bench account, 500 per block.
   const domain = { name: "Conclave Group", version: "1", chainId: 31337, verifyingContract: g };
-  const types = { Accept: [{ name: "account", type: "address" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] };
+  const types = ACCEPT_TYPES;
   const deadline = t0 + 365 * DAY;
   for (let i = founders.length; i < n; i += 500) {
     for (const w of members.slice(i, i + 500)) {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { Contract, type Signer, type TransactionReceipt } from "ethers";
 import { measureOz } from "./oz.ts";
-import { measureWorstCase, type WorstCase } from "./gas-worst.ts";
+import { benchSettings, measureWorstCase, type WorstCase } from "./gas-worst.ts";
 import { deployFactory } from "../src/governance/deploy.ts";
 import { FACTORY_ABI, GROUP_ABI } from "../src/governance/contracts.ts";
 import { destinationValues, encodeAccount, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
@@ -22,29 +22,8 @@ const ZERO = "0x0000000000000000000000000000000000000000";
 
 const ABI = GROUP_ABI;
 
-function settings(period: number): GroupSettings {
-  return {
-    config: {
-      defaultQuorumBps: 1000,
-      addQuorumBps: QUORUM_DEFAULT,
-      removeQuorumBps: QUORUM_DEFAULT,
-      configQuorumBps: QUORUM_DEFAULT,
-      feeDestinationQuorumBps: QUORUM_DEFAULT,
-      customQuorumBps: QUORUM_DEFAULT,
-      votingPeriod: 3 * DAY,
-      period,
-      gracePeriod: 7 * DAY,
-      mode: Mode.Vote,
-      customCallsAllowed: false,
-      maxOpenProposals: 3,
-      fee: 0n,
-      feeToken: ZERO,
-    },
-    controller: ZERO,
-    linker: ZERO,
-    admins: [],
-  };
-}
+// The same group as the worst case's, but closed (add quorum = the default) and with a grace period.
+const settings = (period: number): GroupSettings => benchSettings(period, QUORUM_DEFAULT, 7 * DAY);
 
 async function send(c: Contract, from: Signer, fn: string, args: unknown[], value?: bigint): Promise<TransactionReceipt> {
   const tx = await (c.connect(from) as Contract).getFunction(fn)(...args, ...(value !== undefined ? [{ value }] : []));

@@ -12,7 +12,7 @@ import {
   MIN_NATIVE_FEE,
   time,
 } from "./fixture.ts";
-import { MAX_DURATION, Mode } from "../../src/governance/types.ts";
+import { MAX_DURATION, MIN_PERIOD, Mode } from "../../src/governance/types.ts";
 
 describe("GroupFactory", () => {
   it("creates a group as a minimal-proxy clone with founders active and their first period paid", async () => {
@@ -106,9 +106,11 @@ describe("GroupFactory", () => {
     const cases: [ReturnType<typeof defaultSettings>, RegExp][] = [
       [defaultSettings({}, { defaultQuorumBps: 10_001 }), /GroupInvalidQuorum\(10001\)/],
       [defaultSettings({}, { removeQuorumBps: 20_000 }), /GroupInvalidQuorum\(20000\)/],
-      [defaultSettings({}, { votingPeriod: 0 }), new RegExp(`GroupInvalidDuration\\(0, 0, ${MAX_DURATION}\\)`)],
-      [defaultSettings({}, { period: MAX_DURATION + 1 }), new RegExp(`GroupInvalidDuration\\(1, ${MAX_DURATION + 1}, ${MAX_DURATION}\\)`)],
-      [defaultSettings({}, { gracePeriod: MAX_DURATION + 1 }), new RegExp(`GroupInvalidDuration\\(2, ${MAX_DURATION + 1}, ${MAX_DURATION}\\)`)],
+      [defaultSettings({}, { votingPeriod: 0 }), new RegExp(`GroupInvalidDuration\\(0, 0, 1, ${MAX_DURATION}\\)`)],
+      [defaultSettings({}, { period: MAX_DURATION + 1 }), new RegExp(`GroupInvalidDuration\\(1, ${MAX_DURATION + 1}, ${MIN_PERIOD}, ${MAX_DURATION}\\)`)],
+      // A period shorter than a day (other than 0, for life).
+      [defaultSettings({}, { period: MIN_PERIOD - 1 }), new RegExp(`GroupInvalidDuration\\(1, ${MIN_PERIOD - 1}, ${MIN_PERIOD}, ${MAX_DURATION}\\)`)],
+      [defaultSettings({}, { gracePeriod: MAX_DURATION + 1 }), new RegExp(`GroupInvalidDuration\\(2, ${MAX_DURATION + 1}, 0, ${MAX_DURATION}\\)`)],
       [defaultSettings({}, { maxOpenProposals: 0 }), /GroupInvalidMaxOpenProposals\(0, 3\)/],
       [defaultSettings({}, { maxOpenProposals: 4 }), /GroupInvalidMaxOpenProposals\(4, 3\)/],
       [defaultSettings({}, { mode: Mode.Admin }), /GroupAdminsRequired/],

@@ -48,6 +48,7 @@ import {
   Action,
   DestinationKind,
   MAX_DURATION,
+  MIN_PERIOD,
   MAX_RELAYER_DURATION,
   Mode,
   ProposalState,
@@ -61,6 +62,8 @@ import { encodeAccount, encodeCustom, encodeFeeDestination, encodeSettings, sett
 /** The group's names of its settings' durations, as in `GroupInvalidDuration`. */
 const Duration = { VotingPeriod: 0, Period: 1, GracePeriod: 2 } as const;
 type Duration = (typeof Duration)[keyof typeof Duration];
+/** The shortest value of each duration, as `GroupInvalidDuration` names it (a fee period may also be 0). */
+const MIN_OF: Record<Duration, number> = { [Duration.VotingPeriod]: 1, [Duration.Period]: MIN_PERIOD, [Duration.GracePeriod]: 0 };
 const FEE = MIN_NATIVE_FEE;
 
 const YEAR = 365 * DAY;
@@ -320,6 +323,7 @@ describe("finding 4: durations are limited to 3,650 days, so nothing overflows",
       await expectGroupError(createGroup(factory, { founders, settings: defaultSettings({}, { [setting]: value }) }), "GroupInvalidDuration", [
         BigInt(which),
         BigInt(value),
+        BigInt(MIN_OF[which]),
         BigInt(MAX_DURATION),
       ]);
     }
@@ -334,7 +338,7 @@ describe("finding 4: durations are limited to 3,650 days, so nothing overflows",
     const controllerAddr = await controller.getAddress();
     const external = await createGroup(factory, { founders, settings: defaultSettings({ controller: controllerAddr }, { mode: Mode.External }) });
     for (const [setting, which, value] of too) {
-      const error = [BigInt(which), BigInt(value), BigInt(MAX_DURATION)];
+      const error = [BigInt(which), BigInt(value), BigInt(MIN_OF[which]), BigInt(MAX_DURATION)];
       await expectGroupError(propose(group, alice!, Action.Config, encodeSettings(defaultSettings({}, { [setting]: value }))), "GroupInvalidDuration", error);
       const update = call("updateSettings", [settingsValues(defaultSettings({ controller: controllerAddr }, { mode: Mode.External, [setting]: value }))]);
       await expectGroupError(as(controller, owner!).getFunction("forward")(await external.getAddress(), update), "GroupInvalidDuration", error);

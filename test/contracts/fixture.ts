@@ -17,6 +17,7 @@ import {
   type TypedDataDomain,
 } from "ethers";
 import { GROUP_ABI } from "../../src/governance/contracts.ts";
+import { ACCEPT_TYPES, RELAYER_TYPES, VOTE_TYPES } from "../../src/governance/typed.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../../src/governance/encoding.ts";
 import {
   Action,
@@ -70,7 +71,10 @@ export function defaultSettings(overrides: Partial<GroupSettings> = {}, config: 
 export async function deployFactory(owner?: Signer, minNativeFee: bigint = MIN_NATIVE_FEE): Promise<Contract> {
   const [deployer] = await ethers.getSigners();
   const o = owner ?? deployer!;
-  const factory = await ethers.deployContract("GroupFactory", [await o.getAddress(), MIN_ADD_QUORUM_BPS, minNativeFee]);
+  // The implementation first: with the factory it exceeds one creation's code limit (EIP-3860).
+  const extension = await ethers.deployContract("GroupExtension");
+  const implementation = await ethers.deployContract("Group", [await extension.getAddress()]);
+  const factory = await ethers.deployContract("GroupFactory", [await o.getAddress(), MIN_ADD_QUORUM_BPS, minNativeFee, await implementation.getAddress()]);
   await factory.waitForDeployment();
   return factory as unknown as Contract;
 }
@@ -325,33 +329,7 @@ export async function allExpiries(group: Contract): Promise<bigint[]> {
 
 // ---------------------------------------------------------- signatures
 
-/** The EIP-712 types a group checks (contracts/group/*.sol, contracts/GroupExtension.sol). */
-export const VOTE_TYPES = {
-  Vote: [
-    { name: "proposalId", type: "uint256" },
-    { name: "support", type: "uint8" },
-    { name: "voter", type: "address" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
-export const ACCEPT_TYPES = {
-  Accept: [
-    { name: "account", type: "address" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
-export const RELAYER_TYPES = {
-  Relayer: [
-    { name: "member", type: "address" },
-    { name: "relayer", type: "address" },
-    { name: "scope", type: "uint8" },
-    { name: "until", type: "uint64" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+export { ACCEPT_TYPES, RELAYER_TYPES, VOTE_TYPES };
 
 /** The EIP-712 domain of `group`. */
 export async function domainOf(group: Contract): Promise<TypedDataDomain> {

@@ -5,21 +5,12 @@
 import { hexlify, randomBytes, verifyTypedData, verifyMessage, ZeroAddress } from "ethers";
 import { scopeWords } from "../../governance/errors.ts";
 import { MAX_RELAYER_DURATION, RelayerScope } from "../../governance/types.ts";
+import { RELAYER_TYPES } from "../../governance/typed.ts";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import { answer, formatTime, shortAddress } from "../../text/format.ts";
 import { linkHash, requireBinding, requireLink } from "../guards.ts";
 import type { MemberInfo } from "../../governance/client.ts";
 
-const RELAYER_TYPES = {
-  Relayer: [
-    { name: "member", type: "address" },
-    { name: "relayer", type: "address" },
-    { name: "scope", type: "uint8" },
-    { name: "until", type: "uint64" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
 
 /** What `!authorize` grants unless the member adds more: the everyday chat commands. */
 export const BASE_SCOPE = RelayerScope.Vote | RelayerScope.Propose | RelayerScope.Delegate | RelayerScope.Accept;
