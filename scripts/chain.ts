@@ -1,5 +1,6 @@
-// A local chain for the demo and the end-to-end tests: a Hardhat node on a
-// free loopback port, with the group factory deployed.
+// A local chain for the demo and the end-to-end tests: a Hardhat node (or
+// Foundry's anvil, from its npm package, when CONCLAVE_CHAIN=anvil) on a free
+// loopback port, with the group factory deployed.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -48,20 +49,30 @@ function killAll() {
 }
 process.on("exit", killAll);
 
+/** The node implementations the tests run against: any EVM node must do. */
+export type ChainNode = "hardhat" | "anvil";
+
 export interface StartChainOptions {
   root: string;
   port?: number;
+  /** which node; default: CONCLAVE_CHAIN, else hardhat */
+  node?: ChainNode;
   /** safe minimums of the deployment */
   minAddQuorumBps?: number;
   minNativeFee?: bigint;
   log?: (line: string) => void;
 }
 
-/** Starts a Hardhat node and deploys the factory. Needs compiled artifacts. */
+/** Starts a node and deploys the factory (from the committed bytecode). */
 export async function startChain(o: StartChainOptions): Promise<ChainHandle> {
   const port = o.port ?? (await freePort());
-  const hardhat = join(o.root, "node_modules", ".bin", "hardhat");
-  const child = spawn(hardhat, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
+  const node = o.node ?? (process.env.CONCLAVE_CHAIN === "anvil" ? "anvil" : "hardhat");
+  // Both use the same development accounts (the same well-known mnemonic) and chain id.
+  const [cmd, args] =
+    node === "anvil"
+      ? [join(o.root, "node_modules", ".bin", "anvil"), ["--host", "127.0.0.1", "--port", String(port), "--chain-id", "31337", "--silent"]]
+      : [join(o.root, "node_modules", ".bin", "hardhat"), ["node", "--hostname", "127.0.0.1", "--port", String(port)]];
+  const child = spawn(cmd, args, {
     cwd: o.root,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -91,7 +102,7 @@ export async function startChain(o: StartChainOptions): Promise<ChainHandle> {
   const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true });
   const owner = new Wallet(DEV_KEYS[1], provider);
   const factory = await deployFactory(owner, owner.address, { minAddQuorumBps: o.minAddQuorumBps ?? 2000, minNativeFee: o.minNativeFee ?? 10n ** 15n });
-  o.log?.(`chain ${rpcUrl} (chain id ${chainId}), factory ${factory}`);
+  o.log?.(`chain ${rpcUrl} (${node}, chain id ${chainId}), factory ${factory}`);
   provider.destroy();
   return {
     rpcUrl,

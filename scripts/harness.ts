@@ -84,6 +84,8 @@ export function botConfig(
     baseUrl: string;
     serverName: string;
     rpcUrl: string;
+    /** the node's WebSocket endpoint, for new blocks as they come */
+    wsUrl?: string;
     factory: string;
     storePath: string;
     storeUrl?: string;
@@ -102,7 +104,7 @@ bot:
   password: { env: CONCLAVE_BOT_PASSWORD }
   deviceName: Conclave bot
 chain:
-  rpcUrl: ${s.rpcUrl}
+  rpcUrl: ${s.rpcUrl}${s.wsUrl ? `\n  wsUrl: ${s.wsUrl}` : ""}
   confirmations: ${s.confirmations ?? 0}
   factory: "${s.factory}"
   privateKey: { env: CONCLAVE_CHAIN_KEY }
@@ -202,7 +204,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const botLines: string[] = [];
     writeFileSync(
       configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, o.extraConfig),
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain.rpcUrl.replace(/^http/, "ws"), factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, o.extraConfig),
     );
     const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex") };
     const sys: System = {

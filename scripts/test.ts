@@ -2,7 +2,7 @@
 // `N passed, N failed`, summed over the suites. Exit code 0 only when every
 // suite ran and nothing failed.
 //
-// usage: node scripts/test.ts [--only=typecheck|solidity|vitest] [vitest args...]
+// usage: node scripts/test.ts [--only=typecheck|solidity|vitest|e2e-anvil] [vitest args...]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,9 +15,9 @@ interface SuiteResult {
   exitCode: number;
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
@@ -47,7 +47,7 @@ async function solidity(): Promise<SuiteResult> {
   return { name: "solidity", passed, failed, exitCode: code };
 }
 
-async function vitest(extra: string[]): Promise<SuiteResult> {
+async function vitest(extra: string[], name = "vitest", env: NodeJS.ProcessEnv = process.env): Promise<SuiteResult> {
   const dir = mkdtempSync(join(tmpdir(), "conclave-vitest-"));
   const report = join(dir, "report.json");
   try {
@@ -58,7 +58,7 @@ async function vitest(extra: string[]): Promise<SuiteResult> {
       "--reporter=json",
       `--outputFile.json=${report}`,
       ...extra,
-    ]);
+    ], env);
     let passed = 0;
     let failed = 0;
     try {
@@ -73,7 +73,7 @@ async function vitest(extra: string[]): Promise<SuiteResult> {
     } catch {
       failed = 1;
     }
-    return { name: "vitest", passed, failed, exitCode: code };
+    return { name, passed, failed, exitCode: code };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -95,6 +95,11 @@ if (!only || only === "vitest") {
   const pg = await run("bash", ["scripts/postgres-install.sh"]);
   if (pg.code !== 0) results.push({ name: "postgres", passed: 0, failed: 1, exitCode: pg.code });
   results.push(await vitest(rest));
+}
+// The end-to-end suite once more against a second node implementation
+// (Foundry's anvil, from npm): nothing may depend on Hardhat's node.
+if (!only || only === "e2e-anvil") {
+  results.push(await vitest(["test/e2e", ...(only ? rest : [])], "e2e on anvil", { ...process.env, CONCLAVE_CHAIN: "anvil" }));
 }
 
 let passed = 0;

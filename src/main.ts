@@ -13,6 +13,7 @@ import { TxSender } from "./governance/tx.ts";
 import { ChainClient } from "./governance/client.ts";
 import { factoryContract } from "./governance/contracts.ts";
 import { deployFactory } from "./governance/deploy.ts";
+import { watchHeads } from "./governance/heads.ts";
 import { Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
 import { feeDestination } from "./governance/encoding.ts";
 import { MatrixAdapter, quietSdkLogs } from "./matrix/adapter.ts";
@@ -204,6 +205,8 @@ async function main(): Promise<void> {
     // The chain's clock decides lapses (a test chain may run ahead of the wall clock).
     now: async () => (await provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000),
   });
+  // New blocks as soon as the node has them, where it offers a WebSocket; polling goes on beside it.
+  const heads = config.chain.wsUrl ? watchHeads(config.chain.wsUrl, () => bridge.wake(), log, redactedUrl(config.chain.wsUrl)) : undefined;
   const journal = new CommandJournal({
     store,
     reader: matrix,
@@ -224,6 +227,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     log(`stopping (${signal})`);
     journal.stop();
+    heads?.stop();
     await bridge.stop();
     await matrix.stop();
     provider.destroy();

@@ -45,6 +45,7 @@ export class Bridge {
   private readonly dirty = new Set<string>();
   private readonly warned = new Map<string, number>();
   private busy: Promise<void> = Promise.resolve();
+  private waking = false;
 
   constructor(o: BridgeOptions) {
     this.o = o;
@@ -53,21 +54,34 @@ export class Bridge {
   start(): void {
     this.running = true;
     this.lastFull = 0;
-    const tick = () => {
-      if (!this.running) return;
-      this.busy = this.tick()
-        .catch((e: unknown) => this.o.log(`bridge: ${humanChainError(e).log}`))
-        .finally(() => {
-          if (this.running) this.timer = setTimeout(tick, this.o.pollMs);
-        });
-    };
-    tick();
+    this.loop();
+  }
+
+  private loop(): void {
+    if (!this.running) return;
+    this.busy = this.tick()
+      .catch((e: unknown) => this.o.log(`bridge: ${humanChainError(e).log}`))
+      .finally(() => {
+        if (this.running) this.timer = setTimeout(() => this.loop(), this.o.pollMs);
+      });
   }
 
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     await this.busy;
+  }
+
+  /** A new block: look now instead of at the next poll (the tick in progress finishes first). */
+  wake(): void {
+    if (!this.running || this.waking) return;
+    this.waking = true;
+    void this.busy.then(() => {
+      this.waking = false;
+      if (!this.running) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.loop();
+    });
   }
 
   /** Asks for a look at `roomId` soon (a member joined, a command changed something). */
@@ -79,16 +93,23 @@ export class Bridge {
   async tick(): Promise<void> {
     const { store, chain, log } = this.o;
     const safe = (await chain.head()) - this.o.confirmations;
+    // Groups whose cursors agree (all of them, once caught up) are read with one eth_getLogs
+    // per range: the calls per new block do not grow with the number of groups.
+    const behind = new Map<number, RoomBinding[]>();
     for (const b of await store.listBindings()) {
-      const key = `cursor:${b.group}`;
-      const cursor = Number((await store.getState(key)) ?? String(b.fromBlock - 1));
-      if (safe <= cursor) continue;
-      const events = await chain.events(b.group, cursor + 1, safe);
-      if (events.length > 0) {
-        await this.noteReasons(b, events);
-        this.dirty.add(b.roomId);
+      const cursor = Number((await store.getState(`cursor:${b.group}`)) ?? String(b.fromBlock - 1));
+      if (safe > cursor) behind.set(cursor, [...(behind.get(cursor) ?? []), b]);
+    }
+    for (const [cursor, bindings] of behind) {
+      const events = await chain.eventsOf(bindings.map((b) => b.group), cursor + 1, safe);
+      for (const b of bindings) {
+        const mine = events.get(b.group.toLowerCase()) ?? [];
+        if (mine.length > 0) {
+          await this.noteReasons(b, mine);
+          this.dirty.add(b.roomId);
+        }
+        await store.setState(`cursor:${b.group}`, String(safe));
       }
-      await store.setState(key, String(safe));
     }
     const full = Date.now() - this.lastFull >= this.o.fullPassMs;
     const rooms = full ? (await store.listBindings()).map((b) => b.roomId) : [...this.dirty];
@@ -122,7 +143,9 @@ export class Bridge {
       const number = pid ? await this.o.store.getState(`number:${b.group}:${pid}`) : undefined;
       let reason: string;
       if (pid) reason = `removed by proposal ${number ? `#${number}` : pid.slice(0, 10)}`;
-      else if ((await this.o.chain.calledFunction(e.txHash)) === "removeLapsed") reason = "membership lapsed: not paid through the grace period";
+      else if (["removeLapsed", "removeLapsedBatch"].includes((await this.o.chain.calledFunction(e.txHash)) ?? "")) {
+        reason = "membership lapsed: not paid through the grace period";
+      }
       else reason = "removed by the group's admins or its governing contract";
       // The keeper's own, more precise reason (with the date) wins.
       const key = `reason:${b.group}:${account}`;
@@ -241,8 +264,7 @@ export class Bridge {
     const { chain, store } = this.o;
     const settings = await chain.settings(b.group, at);
     const now = this.o.now ? await this.o.now() : Math.floor(Date.now() / 1000);
-    const all = await chain.members(b.group);
-    const due = lapsedPastGrace(all, settings.config.gracePeriod, now);
+    const due = lapsedPastGrace(await chain.expiries(b.group, at), settings.config.gracePeriod, now);
     // 64 per transaction (the contract's batch limit); each batch is sent once (its intent names its members).
     for (let i = 0; i < due.length; i += 64) {
       const batch = due.slice(i, i + 64);

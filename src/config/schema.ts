@@ -206,21 +206,27 @@ function url(what: string, protocols: readonly string[]) {
 
 const httpUrl = url('an http(s) URL like "https://matrix.example.org"', ["http:", "https:"]);
 
-const RPC_URL = 'an http(s) or ws(s) URL like "https://rpc.example.org"';
+const RPC_URL = 'an http(s) URL like "https://rpc.example.org"';
 /** An RPC URL: never echoed in an error, since API keys live in them. */
-const rpcUrl = z.string({ error: (iss: RawIssue) => (iss.input === undefined ? `missing (expected ${RPC_URL})` : `expected ${RPC_URL}`) }).transform((s, ctx): string => {
-  let u: URL | undefined;
-  try {
-    u = new URL(s);
-  } catch {
-    u = undefined;
-  }
-  if (u === undefined || !["http:", "https:", "ws:", "wss:"].includes(u.protocol) || u.hostname === "") {
-    ctx.issues.push({ code: "custom", message: `expected ${RPC_URL} (the value is not shown: it may hold an API key)`, input: "" });
-    return z.NEVER;
-  }
-  return s;
-});
+/** An endpoint URL with one of `protocols`; the value is never echoed (it may hold an API key). */
+function endpoint(expected: string, protocols: string[]) {
+  return z.string({ error: (iss: RawIssue) => (iss.input === undefined ? `missing (expected ${expected})` : `expected ${expected}`) }).transform((s, ctx): string => {
+    let u: URL | undefined;
+    try {
+      u = new URL(s);
+    } catch {
+      u = undefined;
+    }
+    if (u === undefined || !protocols.includes(u.protocol) || u.hostname === "") {
+      ctx.issues.push({ code: "custom", message: `expected ${expected} (the value is not shown: it may hold an API key)`, input: "" });
+      return z.NEVER;
+    }
+    return s;
+  });
+}
+
+const rpcUrl = endpoint(RPC_URL, ["http:", "https:"]);
+const wsUrl = endpoint("a ws:// or wss:// URL", ["ws:", "wss:"]);
 
 const serverName = text('a server name like "example.org" or "example.org:8448"', (s) => {
   if (s.length > 255 || !SERVER_NAME_RE.test(s)) fail('a server name like "example.org" or "example.org:8448"', s);
@@ -360,6 +366,7 @@ const FACTORY = '"deploy" or the factory\'s address';
 
 const chain = section("a mapping with the chain's rpcUrl, factory and privateKey", {
   rpcUrl,
+  wsUrl: wsUrl.optional(),
   chainId: int(1, Number.MAX_SAFE_INTEGER).optional(),
   confirmations: int(0).prefault(1),
   factory: text(FACTORY, (s): "deploy" | Address => {

@@ -3,7 +3,7 @@
  * (through `TxSender`, so none is sent twice). Only this module and its
  * siblings import ethers.
  */
-import { Contract, ZeroAddress, ZeroHash, type Provider, type TransactionReceipt } from "ethers";
+import { Contract, ZeroAddress, ZeroHash, type Log, type Provider, type TransactionReceipt } from "ethers";
 import { factoryContract, groupContract, groupInterface } from "./contracts.ts";
 import { destinationValues, settingsValues } from "./encoding.ts";
 import type { TxSender } from "./tx.ts";
@@ -250,19 +250,46 @@ export class ChainClient {
     return this.provider.getBlockNumber();
   }
 
-  /** The group's events in blocks [from, to], in order, with their transaction hashes. */
-  async events(group: string, from: number, to: number): Promise<GroupEvent[]> {
-    const logs = await this.provider.getLogs({ address: group, fromBlock: from, toBlock: to });
-    const out: GroupEvent[] = [];
-    for (const log of logs) {
-      try {
-        const parsed = groupInterface.parseLog(log);
-        if (parsed) out.push({ name: parsed.name, args: parsed.args, txHash: log.transactionHash, blockNumber: log.blockNumber, logIndex: log.index });
-      } catch {
-        /* not one of ours */
+  /**
+   * Every account that ever held a token in `group`, with its paid-through
+   * time (0 = no longer a member), at `blockTag`: one call per 500 accounts.
+   */
+  async expiries(group: string, blockTag?: number): Promise<{ address: string; isMember: boolean; expiresAt: number }[]> {
+    const g = this.group(group);
+    const at = blockTag !== undefined ? [{ blockTag }] : [];
+    const last = Number(await g.getFunction("lastTokenId")(...at));
+    const out: { address: string; isMember: boolean; expiresAt: number }[] = [];
+    for (let from = 1; from <= last; from += 500) {
+      const [accounts, expiries] = (await g.getFunction("membersPage")(from, 500, ...at)) as [string[], bigint[]];
+      accounts.forEach((a, i) => out.push({ address: a, isMember: expiries[i] !== 0n, expiresAt: Number(expiries[i]) }));
+    }
+    return out;
+  }
+
+  /**
+   * The events of all `groups` in blocks [from, to], per group (lower-case
+   * address), in order. One eth_getLogs per `maxAddresses` groups and per
+   * `maxBlockRange` blocks (what public endpoints accept), however many groups.
+   */
+  async eventsOf(groups: string[], from: number, to: number, limits = { maxAddresses: 500, maxBlockRange: 2000 }): Promise<Map<string, GroupEvent[]>> {
+    const out = new Map<string, GroupEvent[]>(groups.map((g) => [g.toLowerCase(), []]));
+    for (let i = 0; i < groups.length; i += limits.maxAddresses) {
+      const address = groups.slice(i, i + limits.maxAddresses);
+      for (let start = from; start <= to; start += limits.maxBlockRange) {
+        const end = Math.min(to, start + limits.maxBlockRange - 1);
+        const logs = await this.provider.getLogs({ address, fromBlock: start, toBlock: end });
+        for (const log of logs) {
+          const parsed = parseGroupLog(log);
+          if (parsed) out.get(log.address.toLowerCase())?.push(parsed);
+        }
       }
     }
     return out;
+  }
+
+  /** The group's events in blocks [from, to], in order, with their transaction hashes. */
+  async events(group: string, from: number, to: number): Promise<GroupEvent[]> {
+    return (await this.eventsOf([group], from, to)).get(group.toLowerCase()) ?? [];
   }
 
   /** The EIP-712 domain of `group`, for signatures users make. */
@@ -293,6 +320,17 @@ export class ChainClient {
     if (!receipt || receipt.status !== 1) throw new Error(`the transaction to ${what} failed on-chain`);
     return receipt;
   }
+}
+
+/** A log of a group, parsed; undefined when it is not one of ours. */
+function parseGroupLog(log: Log): GroupEvent | undefined {
+  try {
+    const parsed = groupInterface.parseLog(log);
+    if (parsed) return { name: parsed.name, args: parsed.args, txHash: log.transactionHash, blockNumber: log.blockNumber, logIndex: log.index };
+  } catch {
+    /* not one of ours */
+  }
+  return undefined;
 }
 
 export const NO_REF = ZeroHash;

@@ -40,6 +40,10 @@ export interface ChainPort {
 export interface BridgeChain extends ChainPort {
   head(): Promise<number>;
   events(group: string, from: number, to: number): Promise<GroupEvent[]>;
+  /** the events of many groups in blocks [from, to], per lower-case group address, in few calls */
+  eventsOf(groups: string[], from: number, to: number): Promise<Map<string, GroupEvent[]>>;
+  /** every account that ever held a token, with its paid-through time (0 = no longer a member), in few calls */
+  expiries(group: string, blockTag?: number): Promise<{ address: string; isMember: boolean; expiresAt: number }[]>;
   feeDestinationKind(group: string): Promise<{ kind: number; nextReleaseAt: (token: string) => Promise<number>; balance: (token: string) => Promise<bigint> }>;
   /** the name of the group function a transaction called, if it called one */
   calledFunction(txHash: string): Promise<string | undefined>;

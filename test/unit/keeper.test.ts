@@ -25,7 +25,7 @@ function fakeChain(o: { members: MemberInfo[]; kind: number; nextReleaseAt: numb
         controller: ZeroAddress, linker: ZeroAddress, admins: [],
       };
     },
-    async members() {
+    async expiries() {
       return o.members;
     },
     async call(intent: string, _g: string, fn: string, args: unknown[]) {
