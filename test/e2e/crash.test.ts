@@ -93,7 +93,7 @@ describe("a crash loses nothing", () => {
     const expected: { id: string; text: string; answer: RegExp }[] = [];
     const plan: [ChatUser, string, RegExp][] = [];
     for (let i = 0; i < 4; i++) {
-      plan.push([alice!, `!propose config voting=${i + 2}d`, /^Proposal #\d+ by @alice:localhost/]);
+      plan.push([alice!, `!propose config voting=${i + 4}d`, /^Proposal #\d+ by @alice:localhost/]);
       plan.push([bob!, "!delegate @alice:localhost", /^@bob:localhost delegates to @alice:localhost/]);
       plan.push([carol!, "!status", /^Group status/]);
       plan.push([bob!, "!undelegate", /^@bob:localhost takes their vote back/]);
