@@ -275,6 +275,10 @@ export class SqliteStore implements Store {
     }));
   }
 
+  async waitInbound(eventId: string): Promise<void> {
+    this.run("UPDATE inbound SET status = 'waiting' WHERE event_id = ?", eventId);
+  }
+
   async setInboundAnswer(eventId: string, answer: string): Promise<void> {
     this.run("UPDATE inbound SET status = 'answering', answer = ? WHERE event_id = ?", answer, eventId);
   }

@@ -76,16 +76,19 @@ describe("the command journal", () => {
     await s.addInbound([ev("$a", 30), ev("$c", 5)]);
     expect((await s.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$b", "$a", "$c"]);
     expect((await s.listInbound("new", 2)).map((e) => e.eventId)).toEqual(["$b", "$a"]);
+    await s.waitInbound("$c");
+    expect((await s.listInbound("waiting", 10)).map((e) => e.eventId)).toEqual(["$c"]);
+    expect((await s.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$b", "$a"]);
     await s.setInboundAnswer("$b", '{"text":"hi"}');
     await s.finishInbound("$a");
     await s.close();
     const t = new SqliteStore(path);
     expect((await t.listInbound("answering", 10)).map((e) => [e.eventId, e.answer])).toEqual([["$b", '{"text":"hi"}']]);
-    expect((await t.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$c"]);
+    expect((await t.listInbound("waiting", 10)).map((e) => e.eventId)).toEqual(["$c"]);
     // A handled event is never recorded again as new.
     await t.addInbound([ev("$a", 40)]);
     expect((await t.listInbound("done", 10)).map((e) => e.eventId)).toEqual(["$a"]);
-    expect((await t.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$c"]);
+    expect((await t.listInbound("waiting", 10)).map((e) => e.eventId)).toEqual(["$c"]);
     // Pruning forgets only handled events older than the limit.
     expect(await t.pruneInbound(15)).toBe(1);
     expect(await t.pruneInbound(1000)).toBe(0);
