@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { Contract, type Signer, type TransactionReceipt } from "ethers";
 import { measureOz } from "./oz.ts";
-import { GROUP_ABI } from "../src/governance/contracts.ts";
+import { benchSettings, measureWorstCase, type WorstCase } from "./gas-worst.ts";
+import { deployFactory } from "../src/governance/deploy.ts";
+import { FACTORY_ABI, GROUP_ABI } from "../src/governance/contracts.ts";
 import { destinationValues, encodeAccount, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
 import { Action, Mode, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
 
@@ -20,28 +22,8 @@ const ZERO = "0x0000000000000000000000000000000000000000";
 
 const ABI = GROUP_ABI;
 
-function settings(period: number): GroupSettings {
-  return {
-    config: {
-      defaultQuorumBps: 1000,
-      addQuorumBps: QUORUM_DEFAULT,
-      removeQuorumBps: QUORUM_DEFAULT,
-      configQuorumBps: QUORUM_DEFAULT,
-      feeDestinationQuorumBps: QUORUM_DEFAULT,
-      customQuorumBps: QUORUM_DEFAULT,
-      votingPeriod: 3 * DAY,
-      period,
-      gracePeriod: 7 * DAY,
-      mode: Mode.Vote,
-      customCallsAllowed: false,
-      fee: 0n,
-      feeToken: ZERO,
-    },
-    controller: ZERO,
-    linker: ZERO,
-    admins: [],
-  };
-}
+// The same group as the worst case's, but closed (add quorum = the default) and with a grace period.
+const settings = (period: number): GroupSettings => benchSettings(period, QUORUM_DEFAULT, 7 * DAY);
 
 async function send(c: Contract, from: Signer, fn: string, args: unknown[], value?: bigint): Promise<TransactionReceipt> {
   const tx = await (c.connect(from) as Contract).getFunction(fn)(...args, ...(value !== undefined ? [{ value }] : []));
@@ -70,8 +52,11 @@ async function measureOurs(signers: Signer[]) {
   const members = rest.slice(0, 10);
   const newMember = rest[10]!;
   const addrs = await Promise.all(members.map((m) => m.getAddress()));
-  const factory = (await ethers.deployContract("GroupFactory", [await deployer!.getAddress(), 0, 0])) as unknown as Contract;
-  const factoryRc = await factory.deploymentTransaction()!.wait();
+  // The deployment is three creations (extension, implementation, factory), one block each here.
+  const before = await ethers.provider.getBlockNumber();
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
+  let factoryDeploy = 0;
+  for (let b = before + 1; b <= (await ethers.provider.getBlockNumber()); b++) factoryDeploy += Number((await ethers.provider.getBlock(b))!.gasUsed);
   const { group, rc: createRc } = await createGroup(factory, deployer!, addrs, settings(30 * DAY));
 
   // X (members[1]) delegates to Y (members[2]) before the proposal.
@@ -98,7 +83,7 @@ async function measureOurs(signers: Signer[]) {
   if (await group.getFunction("isMember")(addrs[9])) throw new Error("remove did not remove");
 
   return {
-    factoryDeploy: gas(factoryRc!),
+    factoryDeploy,
     create: gas(createRc),
     propose: gas(add.rc),
     firstVote,
@@ -114,7 +99,7 @@ async function measureOurs(signers: Signer[]) {
 
 /** Vote gas in a group of `n` members: member n votes right after member n-1 (same ballot word). */
 async function voteGasAt(n: number, deployer: Signer) {
-  const factory = (await ethers.deployContract("GroupFactory", [await deployer.getAddress(), 0, 0])) as unknown as Contract;
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
   const founder = deployer;
   const { group } = await createGroup(factory, deployer, [await founder.getAddress()], { ...settings(30 * DAY), config: { ...settings(30 * DAY).config, addQuorumBps: 0 } });
   // Members join an open group one by one, as they would.
@@ -172,7 +157,20 @@ console.log("vote gas by group size:", voteGasByMembers);
 const spread = (voteGasByMembers["1000"]! - voteGasByMembers["10"]!) / voteGasByMembers["10"]!;
 console.log(`vote gas at 1000 vs 10 members: ${(spread * 100).toFixed(2)}%`);
 
+// The worst case, on a network of its own: blocks may share a second and hold thousands of transactions.
+const sizes = (process.env.GAS_SIZES ?? "10,1000,10000").split(",").map(Number);
+const worst = await network.connect({ override: { allowBlocksWithSameTimestamp: true, blockGasLimit: 2n ** 40n } } as never);
+const worstCase: WorstCase = await measureWorstCase(worst.ethers, sizes, (l) => console.log(l));
+console.log(`\nworst case (the higher of "prepaid a year ahead" and "lapsed in one second"), gas per transaction:`);
+console.log(`${"operation".padEnd(12)}${sizes.map((n) => pad(n, 10)).join("")}  spread`);
+for (const [op, bySize] of Object.entries(worstCase)) {
+  const v = sizes.map((n) => bySize[String(n)] ?? 0);
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  console.log(`${op.padEnd(12)}${v.map((x) => pad(x, 10)).join("")}  ${(((hi - lo) / lo) * 100).toFixed(1)}%`);
+}
+
 const out = join(import.meta.dirname, "results");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, "gas.json"), JSON.stringify({ operations, voteGasByMembers, factoryDeploy: ours.factoryDeploy }, null, 2) + "\n");
+writeFileSync(join(out, "gas.json"), JSON.stringify({ operations, voteGasByMembers, factoryDeploy: ours.factoryDeploy, worstCase }, null, 2) + "\n");
 console.log(`wrote ${join("bench", "results", "gas.json")}`);

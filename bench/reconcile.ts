@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
-import { Wallet, type Contract } from "ethers";
+import { Contract, Wallet } from "ethers";
+import { deployFactory } from "../src/governance/deploy.ts";
+import { FACTORY_ABI } from "../src/governance/contracts.ts";
 import { Bridge } from "../src/bridge/bridge.ts";
 import { ChainClient } from "../src/governance/client.ts";
 import { TxSender } from "../src/governance/tx.ts";
@@ -18,14 +20,14 @@ import type { Membership, RoomEnforcer } from "../src/ports/rooms.ts";
 export async function measureReconcile(roomCount: number, membersPerRoom: number) {
   const { ethers } = await network.connect();
   const [deployer] = await ethers.getSigners();
-  const factory = (await ethers.deployContract("GroupFactory", [await deployer!.getAddress(), 0, 0])) as unknown as Contract;
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
   const dir = mkdtempSync(join(tmpdir(), "conclave-reconcile-"));
   const store = new SqliteStore(join(dir, "s.sqlite"));
   const members = new Map<string, { userId: string; membership: Membership }[]>();
   const config = {
     defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
     feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 86400, period: 30 * 86400, gracePeriod: 86400,
-    mode: Mode.Vote, customCallsAllowed: false, fee: 0n, feeToken: ethers.ZeroAddress,
+    mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ethers.ZeroAddress,
   };
   for (let r = 0; r < roomCount; r++) {
     const addresses = Array.from({ length: membersPerRoom }, () => Wallet.createRandom().address);

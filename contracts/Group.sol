@@ -8,8 +8,8 @@ import {GroupGovernance} from "./group/GroupGovernance.sol";
 import {IGroupExtensionInternal} from "./interfaces/IGroupExtensionInternal.sol";
 import {IGroupMembership} from "./interfaces/IGroupMembership.sol";
 import {IERC5192} from "./interfaces/IERC5192.sol";
-import {IERC5643} from "./interfaces/IERC5643.sol";
-import {Mode} from "./interfaces/IGroupTypes.sol";
+import {ExpiryTree} from "./group/ExpiryTree.sol";
+import {GroupConstants, Mode} from "./interfaces/IGroupTypes.sol";
 
 /**
  * @title Group
@@ -38,8 +38,8 @@ contract Group is Initializable, GroupGovernance {
 
     /**
      * @notice Set the group up: settings and fee destination (ABI-encoded
-     * `Settings` and `FeeDestination`) and founders, who are active members
-     * from the start with their first period paid.
+     * `Settings` and `FeeDestination`) and founders (at most 256), who are
+     * active members from the start with their first period paid.
      */
     function initialize(
         address factory_,
@@ -49,17 +49,29 @@ contract Group is Initializable, GroupGovernance {
     ) external initializer {
         _factory = factory_;
         IGroupExtensionInternal(address(this)).applyInitial(settings, destination);
-        if (founders.length == 0) revert GroupNoFounders();
-        GroupState memory s = _loadState();
-        for (uint256 i = 0; i < founders.length; ++i) {
+        uint256 n = founders.length;
+        if (n == 0) revert GroupNoFounders();
+        if (n > GroupConstants.MAX_FOUNDERS) revert GroupTooManyFounders(n, GroupConstants.MAX_FOUNDERS);
+        uint32 nowT = _now();
+        uint32 period = _config.period;
+        uint32 e = period == 0 ? GroupConstants.LIFETIME : nowT + period;
+        uint64 paidThrough = _unix(e);
+        uint256 common = (uint256(nowT) << 8) | (uint256(e) << 40);
+        for (uint256 i = 0; i < n; ++i) {
             address founder = founders[i];
             if (founder == address(0)) revert GroupInvalidAccount(founder);
-            Account storage acc = _accounts[founder];
-            Checkpoint memory c = _latest(founder, acc.nCheckpoints);
-            if (c.expiresAt != 0) revert GroupAlreadyMember(founder);
-            _mint(s, founder, acc, c);
+            if (_latest[founder] != 0) revert GroupAlreadyMember(founder);
+            uint256 token = i + 1;
+            _tokens[token] = uint160(founder);
+            _latest[founder] = common | (token << 104);
+            emit Transfer(address(0), founder, token);
+            emit Locked(token);
+            emit MemberAdded(founder);
+            emit SubscriptionUpdate(token, paidThrough);
         }
-        _storeState(s);
+        // All founders' periods end together: one entry of n in the group's tree.
+        if (e != GroupConstants.LIFETIME) ExpiryTree.add(_trees, 0, e, n);
+        _state = n | (n << 32) | (uint256(nowT) << 48) | (uint256(e) << 184);
     }
 
     /// @notice Admit `account` (admins in admin mode, the controller in external mode).
@@ -71,9 +83,8 @@ contract Group is Initializable, GroupGovernance {
     /// @notice Remove `account` at once (admins in admin mode, the controller in external mode).
     function removeMember(address account) external {
         _checkMembershipAuthority();
-        GroupState memory s = _loadSwept();
-        _remove(s, account);
-        _storeState(s);
+        uint32 nowT = _now();
+        _state = _remove(_touch(_state, nowT), account, nowT);
     }
 
     function _checkMembershipAuthority() private view {
@@ -83,14 +94,17 @@ contract Group is Initializable, GroupGovernance {
         revert GroupUnauthorized(msg.sender);
     }
 
-    /// @notice ERC-165.
+    /**
+     * @notice ERC-165: only interfaces implemented in full. (ERC-5643's
+     * `expiresAt` and `SubscriptionUpdate` are offered, but not its renewal
+     * and cancellation functions, so its id is not claimed.)
+     */
     function supportsInterface(bytes4 interfaceId) external pure returns (bool) {
         return
             interfaceId == 0x01ffc9a7 || // ERC-165
             interfaceId == 0x80ac58cd || // ERC-721
             interfaceId == 0x5b5e139f || // ERC-721 metadata
             interfaceId == type(IERC5192).interfaceId ||
-            interfaceId == type(IERC5643).interfaceId ||
             interfaceId == type(IGroupMembership).interfaceId;
     }
 

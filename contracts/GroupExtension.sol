@@ -5,14 +5,12 @@ import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {GroupStorage} from "./group/GroupStorage.sol";
 import {IGroupExtensionInternal} from "./interfaces/IGroupExtensionInternal.sol";
 import {IGroupFactory} from "./interfaces/IGroupFactory.sol";
-import {Action, Config, DestinationKind, FeeDestination, GroupConstants, Mode, Settings} from "./interfaces/IGroupTypes.sol";
+import {Action, Config, DestinationKind, Duration, FeeDestination, GroupConstants, Mode, ProposalState, RelayerScope, Settings} from "./interfaces/IGroupTypes.sol";
 
 /**
  * @title GroupExtension
@@ -25,7 +23,9 @@ import {Action, Config, DestinationKind, FeeDestination, GroupConstants, Mode, S
  * most once per 30 days per token) or custom (all to a contract, at any
  * time). `release` is open to anyone; the bot calls it as a keeper duty.
  * Fees are never forwarded during a payment, so a failing recipient can
- * never stop members from paying.
+ * never stop members from paying; and each recipient of a release is paid
+ * on its own, with bounded gas: one that fails keeps its share claimable
+ * (`claim`) and holds up nobody else.
  */
 contract GroupExtension is GroupStorage, IGroupExtensionInternal {
     using EnumerableSet for EnumerableSet.AddressSet;
@@ -58,7 +58,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
     /// @inheritdoc IGroupExtensionInternal
     function applyPayload(Action action, bytes calldata payload) external onlySelf {
         if (action == Action.Config) {
-            _applySettings(_decodeSettings(payload));
+            _applySettings(_decodeSettings(payload), true);
         } else if (action == Action.FeeDestination) {
             _applyDestination(_decodeDestination(payload));
         } else if (action == Action.Custom) {
@@ -71,7 +71,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
 
     /// @inheritdoc IGroupExtensionInternal
     function applyInitial(bytes calldata settings_, bytes calldata destination) external onlySelf {
-        _applySettings(_decodeSettings(settings_));
+        _applySettings(_decodeSettings(settings_), false);
         _applyDestination(_decodeDestination(destination));
     }
 
@@ -80,8 +80,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
     /// @notice Replace the settings (the controller, in external mode).
     function updateSettings(Settings calldata newSettings) external {
         _checkController();
-        _applySettings(newSettings);
-        _state.lastConfigTime = _now();
+        _applySettings(newSettings, true);
     }
 
     /// @notice Replace the fee destination (the controller, in external mode).
@@ -96,9 +95,10 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
 
     // ------------------------------------------------------------ settings
 
-    /// @dev Validates `s` (including the deployment's safety rule) and stores it.
-    function _applySettings(Settings memory s) private {
+    /// @dev Validates `s` (including the deployment's safety rule) and stores it; a change of mode is recorded.
+    function _applySettings(Settings memory s, bool change) private {
         _validateSettings(s);
+        if (change && s.config.mode != _config.mode) _markModeChange();
         _config = s.config;
         _controller = s.controller;
         _linker = s.linker;
@@ -122,7 +122,15 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         _checkQuorum(c.configQuorumBps, true);
         _checkQuorum(c.feeDestinationQuorumBps, true);
         _checkQuorum(c.customQuorumBps, true);
-        if (c.votingPeriod == 0) revert GroupInvalidVotingPeriod();
+        uint256 max = GroupConstants.MAX_DURATION;
+        if (c.votingPeriod == 0 || c.votingPeriod > max) revert GroupInvalidDuration(Duration.VotingPeriod, c.votingPeriod, 1, max);
+        if (c.period != 0 && (c.period < GroupConstants.MIN_PERIOD || c.period > max)) {
+            revert GroupInvalidDuration(Duration.Period, c.period, GroupConstants.MIN_PERIOD, max);
+        }
+        if (c.gracePeriod > max) revert GroupInvalidDuration(Duration.GracePeriod, c.gracePeriod, 0, max);
+        if (c.maxOpenProposals == 0 || c.maxOpenProposals > GroupConstants.MAX_OPEN_PROPOSALS) {
+            revert GroupInvalidMaxOpenProposals(c.maxOpenProposals, GroupConstants.MAX_OPEN_PROPOSALS);
+        }
         if (s.admins.length > GroupConstants.MAX_ADMINS) revert GroupInvalidAdmins();
         for (uint256 i = 0; i < s.admins.length; ++i) {
             if (s.admins[i] == address(0)) revert GroupInvalidAdmins();
@@ -209,14 +217,20 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
 
     // ------------------------------------------------------------ treasury
 
-    /// @notice Send the treasury's `token` balance (address(0) = native coin) where the fee destination says.
+    /**
+     * @notice Send the treasury's `token` balance (address(0) = native coin)
+     * where the fee destination says. Each recipient is paid on its own, with
+     * at most `PAYOUT_GAS`; a share that cannot be paid stays claimable by its
+     * recipient and is not released again.
+     */
     function release(address token) external nonReentrant {
         DestinationKind kind = _destinationKind;
         if (kind == DestinationKind.Locked) revert GroupFeesLocked();
-        uint256 balance = token == address(0) ? address(this).balance : IERC20(token).balanceOf(address(this));
+        uint256 held = token == address(0) ? address(this).balance : IERC20(token).balanceOf(address(this));
+        uint256 balance = held - _totalClaimable[token];
         if (balance == 0) revert GroupNothingToRelease(token);
         if (kind == DestinationKind.Custom) {
-            _send(token, _destinationTarget, balance);
+            _pay(token, _destinationTarget, balance);
         } else {
             uint256 last = _lastRelease[token];
             if (last != 0 && block.timestamp < last + GroupConstants.RELEASE_INTERVAL) {
@@ -230,10 +244,27 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
                 // The last recipient gets the rounding remainder.
                 uint256 amount = i + 1 == n ? balance - paid : (balance * _sharesBps[i]) / GroupConstants.BPS;
                 paid += amount;
-                _send(token, _recipients[i], amount);
+                _pay(token, _recipients[i], amount);
             }
         }
         emit FeesReleased(token, kind, balance);
+    }
+
+    /// @notice Take the share of `token` that could not be paid to the caller before.
+    function claim(address token) external nonReentrant {
+        uint256 amount = _claimable[token][msg.sender];
+        if (amount == 0) revert GroupNothingToClaim(token, msg.sender);
+        // Clear before paying, to avoid reentrancy.
+        delete _claimable[token][msg.sender];
+        _totalClaimable[token] -= amount;
+        if (token == address(0)) Address.sendValue(payable(msg.sender), amount);
+        else IERC20(token).safeTransfer(msg.sender, amount);
+        emit PayoutClaimed(token, msg.sender, amount);
+    }
+
+    /// @notice What `recipient` may claim of `token`.
+    function claimable(address token, address recipient) external view returns (uint256) {
+        return _claimable[token][recipient];
     }
 
     /// @notice When `token` may next be released to recipients (0 = now).
@@ -242,10 +273,36 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         return last == 0 ? 0 : last + GroupConstants.RELEASE_INTERVAL;
     }
 
-    function _send(address token, address to, uint256 amount) private {
+    /// @dev Pays `amount` to `to` with bounded gas, ignoring its return data; on failure the amount becomes claimable.
+    function _pay(address token, address to, uint256 amount) private {
         if (amount == 0) return;
-        if (token == address(0)) Address.sendValue(payable(to), amount);
-        else IERC20(token).safeTransfer(to, amount);
+        bool ok;
+        uint256 gasLimit = GroupConstants.PAYOUT_GAS;
+        if (token == address(0)) {
+            assembly {
+                ok := call(gasLimit, to, amount, 0, 0, 0, 0)
+            }
+        } else {
+            bytes memory data = abi.encodeCall(IERC20.transfer, (to, amount));
+            assembly {
+                ok := call(gasLimit, token, 0, add(data, 0x20), mload(data), 0, 0x20)
+                // ERC-20s return true or nothing; anything else is a failure.
+                if ok {
+                    switch returndatasize()
+                    case 0 {
+                        ok := gt(extcodesize(token), 0)
+                    }
+                    default {
+                        ok := and(gt(returndatasize(), 31), eq(mload(0), 1))
+                    }
+                }
+            }
+        }
+        if (!ok) {
+            _claimable[token][to] += amount;
+            _totalClaimable[token] += amount;
+            emit PayoutDeferred(token, to, amount);
+        }
     }
 
     // -------------------------------------------------- links and relayers
@@ -287,36 +344,86 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         return _accountOfMatrixLink[linkHash];
     }
 
-    bytes32 private constant RELAYER_TYPEHASH = keccak256("Relayer(address member,address relayer,uint256 nonce,uint256 deadline)");
+    bytes32 private constant RELAYER_TYPEHASH =
+        keccak256("Relayer(address member,address relayer,uint8 scope,uint64 until,uint256 nonce,uint256 deadline)");
 
     /**
-     * @notice Authorise `relayer` (the bot) to vote, propose, delegate and
-     * accept membership for you; address(0) withdraws it. One relayer at a time.
+     * @notice Authorise `relayer` (the bot) to act for you until `until` (unix
+     * seconds, at most 366 days ahead), for what `scope` says (bits of
+     * `RelayerScope`: vote, propose, delegate, accept, and separately config,
+     * fee-destination and custom proposals and votes). One relayer at a time;
+     * `setRelayer(address(0), 0, 0)` withdraws it.
      */
-    function setRelayer(address relayer) external {
-        _setRelayer(msg.sender, relayer);
+    function setRelayer(address relayer, uint8 scope, uint64 until) external {
+        _setRelayer(msg.sender, relayer, scope, until);
     }
 
     /**
      * @notice The same, with `member`'s EIP-712 signature of
-     * `Relayer(member, relayer, nonce, deadline)`; anyone may submit it, once.
+     * `Relayer(member, relayer, scope, until, nonce, deadline)`; anyone may submit it, once.
      */
-    function setRelayerBySig(address member, address relayer, uint256 nonce, uint256 deadline, bytes calldata signature) external {
-        if (block.timestamp > deadline) revert GroupSignatureExpired(deadline);
-        _useCheckedNonce(member, nonce);
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RELAYER_TYPEHASH, member, relayer, nonce, deadline)));
-        if (!SignatureChecker.isValidSignatureNow(member, digest, signature)) revert GroupInvalidSignature(member);
-        _setRelayer(member, relayer);
+    function setRelayerBySig(
+        address member,
+        address relayer,
+        uint8 scope,
+        uint64 until,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _checkSignature(
+            member,
+            keccak256(abi.encode(RELAYER_TYPEHASH, member, relayer, scope, until, nonce, deadline)),
+            nonce,
+            deadline,
+            signature
+        );
+        _setRelayer(member, relayer, scope, until);
     }
 
-    function _setRelayer(address member, address relayer) private {
-        _accounts[member].relayer = relayer;
-        emit RelayerChanged(member, relayer);
+    /// @notice The relayer gives up its authority for `member` (the bot does when a member unlinks).
+    function renounceRelayer(address member) external {
+        if (_rRelayer(_relayers[member]) != msg.sender || msg.sender == address(0)) revert GroupNotRelayer(member, msg.sender);
+        delete _relayers[member];
+        emit RelayerChanged(member, address(0), 0, 0);
+    }
+
+    /// @notice Who may act for `member`, for what and until when (until 0 = nobody).
+    function relayerOf(address member) external view returns (address relayer, uint8 scope, uint64 until) {
+        uint256 r = _relayers[member];
+        return (_rRelayer(r), _rScope(r), _rUntil(r));
+    }
+
+    function _setRelayer(address member, address relayer, uint8 scope, uint64 until) private {
+        if (relayer == address(0)) {
+            if (scope != 0 || until != 0) revert GroupInvalidRelayerAuthority(relayer, scope, until);
+            delete _relayers[member];
+        } else {
+            if (
+                scope == 0 ||
+                scope & ~RelayerScope.ALL != 0 ||
+                until <= block.timestamp ||
+                until > block.timestamp + GroupConstants.MAX_RELAYER_DURATION
+            ) revert GroupInvalidRelayerAuthority(relayer, scope, until);
+            _relayers[member] = uint256(uint160(relayer)) | (uint256(until) << 160) | (uint256(scope) << 224);
+        }
+        emit RelayerChanged(member, relayer, scope, until);
+    }
+
+    /// @notice Cancel the caller's unordered nonces set in `mask` of word `word`.
+    function invalidateNonces(uint256 word, uint256 mask) external {
+        _nonceBitmap[msg.sender][word] |= mask;
+        emit UnorderedNonceInvalidation(msg.sender, word, mask);
+    }
+
+    /// @notice Word `word` of `owner`'s nonce bitmap: bit i set = nonce (word << 8 | i) is used.
+    function nonceBitmap(address owner, uint256 word) external view returns (uint256) {
+        return _nonceBitmap[owner][word];
     }
 
     // --------------------------------------------------------------- views
 
-    /// @notice A member's standing, for the bot and the web page.
+    /// @notice A member's standing, for the bot and the web page. Times are unix seconds.
     struct MemberView {
         uint256 tokenId;
         bool isMember;
@@ -326,73 +433,153 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         address delegate;
         uint32 delegatorsIn;
         address relayer;
+        uint8 relayerScope;
+        uint64 relayerUntil;
         bytes32 matrixLink;
     }
 
-    /// @notice Everything about `account`'s membership now.
+    /// @notice Everything about `account`'s membership now; `delegatorsIn` counts active delegators.
     function memberInfo(address account) external view returns (MemberView memory v) {
-        Account storage acc = _accounts[account];
-        Checkpoint memory c = _latest(account, acc.nCheckpoints);
-        v.tokenId = acc.index;
-        // (c.expiresAt equals acc.expiresAt.)
-        v.isMember = c.expiresAt != 0;
-        v.active = c.expiresAt > block.timestamp;
-        v.approved = acc.approved;
-        v.expiresAt = c.expiresAt;
-        v.delegate = c.delegate;
-        v.delegatorsIn = c.delegatorsIn;
-        v.relayer = acc.relayer;
+        uint256 c = _latest[account];
+        uint32 nowT = _now();
+        uint32 e = _cExpiry(c);
+        v.tokenId = _cToken(c);
+        v.isMember = e != 0;
+        v.active = e > nowT;
+        v.approved = _cFlags(c) & FLAG_APPROVED != 0;
+        v.expiresAt = _unix(e);
+        uint32 d = _cDelegate(c);
+        if (d != 0) v.delegate = _mAccount(_tokens[d]);
+        if (c != 0) v.delegatorsIn = uint32(_carriedAt(c, nowT));
+        uint256 r = _relayers[account];
+        v.relayer = _rRelayer(r);
+        v.relayerScope = _rScope(r);
+        v.relayerUntil = _rUntil(r);
         v.matrixLink = _matrixLinkOf[account];
     }
 
     /**
-     * @notice Whether `account` was an active member at time `t`, its delegate
-     * then, and how many active members delegated to it then. Exact for any
-     * `t` up to the last proposal's snapshot; later times may not yet reflect
-     * lapses that nobody has swept.
+     * @notice Whether `account` was an active member at the snapshot of
+     * proposal `proposalId`, its delegate then, and how many active members
+     * delegated to it then: what the tally of that proposal counts. (History
+     * is kept for proposals' snapshots only; other moments are not on record.)
      */
-    function standingAt(address account, uint256 t) external view returns (bool active, address delegate, uint32 delegatorsIn) {
-        uint32 tt = SafeCast.toUint32(t);
-        Checkpoint memory c = _checkpointAt(account, _accounts[account].nCheckpoints, tt);
-        return (c.expiresAt > tt, c.delegate, c.delegatorsIn);
+    function standingAtProposal(address account, uint256 proposalId) external view returns (bool active, address delegate, uint32 delegatorsIn) {
+        uint256 p = _proposals[proposalId];
+        if (p == 0) revert GroupUnknownProposal(proposalId);
+        return _standing(account, _pSnapshot(p));
+    }
+
+    function _standing(address account, uint40 key) private view returns (bool active, address delegate, uint32 delegatorsIn) {
+        uint32 t = uint32(key >> 8);
+        uint256 c = _checkpointAt(account, key);
+        if (c == 0) return (false, address(0), 0);
+        uint32 d = _cDelegate(c);
+        return (_cExpiry(c) > t, d == 0 ? address(0) : _mAccount(_tokens[d]), uint32(_carriedAt(c, t)));
     }
 
     /**
-     * @notice Accounts with token ids in [from, from + count), with their
-     * paid-through times (0 = no longer a member). Token ids start at 1.
+     * @notice Accounts with token ids in [from, from + count), count at most 500,
+     * with their paid-through times (unix; 0 = no longer a member). Token ids start at 1.
      */
     function membersPage(uint256 from, uint256 count) external view returns (address[] memory accounts, uint64[] memory expiries) {
-        uint256 last = _state.lastIndex;
+        if (count > GroupConstants.MAX_PAGE) revert GroupBatchTooLarge(count, GroupConstants.MAX_PAGE);
+        uint256 last = _sLastToken(_state);
         if (from == 0) from = 1;
         uint256 end = from + count > last + 1 ? last + 1 : from + count;
         uint256 n = end > from ? end - from : 0;
         accounts = new address[](n);
         expiries = new uint64[](n);
         for (uint256 i = 0; i < n; ++i) {
-            address a = _nodes[uint32(from + i)].account;
+            address a = _mAccount(_tokens[from + i]);
             accounts[i] = a;
-            expiries[i] = _accounts[a].expiresAt;
+            expiries[i] = _unix(_cExpiry(_latest[a]));
         }
     }
 
     /// @notice The highest token id issued so far (ids are never reused).
     function lastTokenId() external view returns (uint256) {
-        return _state.lastIndex;
+        return _sLastToken(_state);
     }
 
-    /// @notice The number of members active now.
-    function activeMemberCount() external view returns (uint256 count) {
-        GroupState memory s = _loadState();
-        count = s.activeCount;
-        uint32 nowT = _now();
-        for (uint32 idx = s.head; idx != 0 && _nodes[idx].expiresAt <= nowT; idx = _nodes[idx].next) {
-            --count;
-        }
+    /// @notice The number of members active now (a bounded read, however many lapsed).
+    function activeMemberCount() external view returns (uint256) {
+        return _activeAt(_state, _now());
+    }
+
+    /// @notice A proposal as the bot and the web page show it. Times are unix seconds.
+    struct ProposalView {
+        ProposalState state;
+        Action action;
+        uint64 snapshot;
+        uint64 deadline;
+        uint16 influence;
+        uint16 quorumBps;
+        uint16 quorumVotes;
+        uint16 forVotes;
+        uint16 againstVotes;
+        uint16 abstainVotes;
+    }
+
+    /// @notice Where proposal `proposalId` stands, with its tally.
+    function proposal(uint256 proposalId) external view returns (ProposalView memory v) {
+        uint256 p = _proposals[proposalId];
+        if (p == 0) revert GroupUnknownProposal(proposalId);
+        v.state = _stateOf(p);
+        v.action = _pAction(p);
+        v.snapshot = _unix(uint32(_pSnapshot(p) >> 8));
+        v.deadline = _unix(_pDeadline(p));
+        v.influence = _pInfluence(p);
+        v.quorumBps = _pQuorumBps(p);
+        v.quorumVotes = _pQuorumVotes(p);
+        v.againstVotes = _pTally(p, 0);
+        v.forVotes = _pTally(p, 1);
+        v.abstainVotes = _pTally(p, 2);
+    }
+
+    /// @notice The state of `proposalId`.
+    function state(uint256 proposalId) external view returns (ProposalState) {
+        uint256 p = _proposals[proposalId];
+        if (p == 0) revert GroupUnknownProposal(proposalId);
+        return _stateOf(p);
+    }
+
+    /// @notice `voter`'s own choice on `proposalId`: 0 = none, else VoteType + 1.
+    function voteOf(uint256 proposalId, address voter) external view returns (uint8) {
+        uint256 token = _cToken(_latest[voter]);
+        if (token == 0) return 0;
+        return uint8((_ballots[proposalId][token >> 7] >> ((token & 127) << 1)) & 3);
+    }
+
+    /// @notice The unix time the group's clock counts from (one second before its creation).
+    function epoch() external view returns (uint256) {
+        return _epoch();
+    }
+
+    /// @notice Whether `account` is a member whose subscription is paid through now.
+    function isActive(address account) external view returns (bool) {
+        return _cExpiry(_latest[account]) > _now();
+    }
+
+    /// @notice The paid-through time of `tokenId` (unix seconds; type(uint64).max = for life), as in ERC-5643.
+    function expiresAt(uint256 tokenId) external view returns (uint64) {
+        return _unix(_cExpiry(_latest[_ownerOf(tokenId)]));
+    }
+
+    /// @notice ERC-721: 1 for a member, else 0.
+    function balanceOf(address owner) external view returns (uint256) {
+        if (owner == address(0)) revert GroupInvalidAccount(owner);
+        return _isMember(owner) ? 1 : 0;
+    }
+
+    /// @notice ERC-721: the member holding `tokenId`.
+    function ownerOf(uint256 tokenId) external view returns (address) {
+        return _ownerOf(tokenId);
     }
 
     /// @notice How many proposals the group has had (the last number issued).
     function proposalCount() external view returns (uint256) {
-        return _state.proposalCount;
+        return _sProposals(_state);
     }
 
     /// @notice The group's parameters.

@@ -5,7 +5,6 @@ import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
 import {Group} from "./Group.sol";
-import {GroupExtension} from "./GroupExtension.sol";
 import {IGroupFactory} from "./interfaces/IGroupFactory.sol";
 import {Action, Config, GroupConstants, GroupInit} from "./interfaces/IGroupTypes.sol";
 
@@ -42,14 +41,20 @@ contract GroupFactory is IGroupFactory, Ownable {
     /// @notice The add quorum is below the safe minimum and the fee token has no safe minimum fee.
     error UnsafeGroupConfigUnknownFeeToken(uint16 addQuorumBps, uint16 minAddQuorumBps, address feeToken);
     error FactoryInvalidMinimum();
+    /// @notice The implementation given is not a deployed contract.
+    error FactoryInvalidImplementation(address implementation);
 
     /**
      * @param owner_ who may change the safe minimums
      * @param minAddQuorumBps_ safe minimum add quorum (basis points)
      * @param minNativeFee safe minimum fee in the native coin
+     * @param implementation_ a deployed `Group` (itself pointing at a deployed
+     * `GroupExtension`): together they are larger than one creation may carry
+     * (EIP-3860), so they are deployed first, on their own.
      */
-    constructor(address owner_, uint16 minAddQuorumBps_, uint96 minNativeFee) Ownable(owner_) {
-        implementation = address(new Group(address(new GroupExtension())));
+    constructor(address owner_, uint16 minAddQuorumBps_, uint96 minNativeFee, address implementation_) Ownable(owner_) {
+        if (implementation_.code.length == 0) revert FactoryInvalidImplementation(implementation_);
+        implementation = implementation_;
         _setMinAddQuorum(minAddQuorumBps_);
         _setMinFee(address(0), true, minNativeFee);
     }
@@ -59,7 +64,8 @@ contract GroupFactory is IGroupFactory, Ownable {
      * event (the bot passes a hash naming the Matrix room).
      */
     function createGroup(GroupInit calldata init, bytes32 ref) external returns (address group) {
-        group = Clones.clone(implementation);
+        // The group's clock counts from one second before its creation (5 bytes in the clone's code).
+        group = Clones.cloneWithImmutableArgs(implementation, abi.encodePacked(uint40(block.timestamp - 1)));
         Group(payable(group)).initialize(address(this), abi.encode(init.settings), abi.encode(init.destination), init.founders);
         emit GroupCreated(group, msg.sender, ref);
     }

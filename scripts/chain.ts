@@ -1,10 +1,10 @@
 // A local chain for the demo and the end-to-end tests: a Hardhat node on a
 // free loopback port, with the group factory deployed.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { ContractFactory, JsonRpcProvider, Wallet, type InterfaceAbi } from "ethers";
+import { JsonRpcProvider, Wallet } from "ethers";
+import { deployFactory } from "../src/governance/deploy.ts";
 
 /** Hardhat's well-known development keys (public knowledge: local chains only). */
 export const DEV_KEYS = [
@@ -90,22 +90,13 @@ export async function startChain(o: StartChainOptions): Promise<ChainHandle> {
   }
   const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true });
   const owner = new Wallet(DEV_KEYS[1], provider);
-  const artifact = JSON.parse(readFileSync(join(o.root, "artifacts/contracts/GroupFactory.sol/GroupFactory.json"), "utf8")) as {
-    abi: InterfaceAbi;
-    bytecode: string;
-  };
-  const factory = await new ContractFactory(artifact.abi, artifact.bytecode, owner).deploy(
-    owner.address,
-    o.minAddQuorumBps ?? 2000,
-    o.minNativeFee ?? 10n ** 15n,
-  );
-  await factory.waitForDeployment();
-  o.log?.(`chain ${rpcUrl} (chain id ${chainId}), factory ${await factory.getAddress()}`);
+  const factory = await deployFactory(owner, owner.address, { minAddQuorumBps: o.minAddQuorumBps ?? 2000, minNativeFee: o.minNativeFee ?? 10n ** 15n });
+  o.log?.(`chain ${rpcUrl} (chain id ${chainId}), factory ${factory}`);
   provider.destroy();
   return {
     rpcUrl,
     chainId,
-    factory: await factory.getAddress(),
+    factory,
     botKey: DEV_KEYS[0],
     ownerKey: DEV_KEYS[1],
     async stop() {

@@ -16,8 +16,13 @@ const bytecode = (file: string, name: string) =>
 
 export function currentAbis(): Record<string, unknown> {
   return {
-    // The bot deploys a factory itself when its config says chain.factory: deploy.
-    "factory.bytecode.json": { bytecode: bytecode("GroupFactory.sol", "GroupFactory") },
+    // The bot deploys a factory itself when its config says chain.factory: deploy
+    // (three creations: the extension, the group implementation, the factory).
+    "factory.bytecode.json": {
+      extension: bytecode("GroupExtension.sol", "GroupExtension"),
+      group: bytecode("Group.sol", "Group"),
+      factory: bytecode("GroupFactory.sol", "GroupFactory"),
+    },
     "group.json": mergeGroupAbi(artifact("Group.sol", "Group"), artifact("GroupExtension.sol", "GroupExtension")),
     "factory.json": artifact("GroupFactory.sol", "GroupFactory"),
   };

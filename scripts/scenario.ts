@@ -17,8 +17,8 @@ export async function linkWallet(u: ChatUser, roomId: string, bot: string, group
 }
 
 /** `!authorize`, sign the typed data, `!authorize 0xSIG`. */
-export async function authorize(u: ChatUser, roomId: string, bot: string): Promise<string> {
-  const asked = await u.ask(roomId, "!authorize", bot);
+export async function authorize(u: ChatUser, roomId: string, bot: string, extra = ""): Promise<string> {
+  const asked = await u.ask(roomId, `!authorize${extra ? ` ${extra}` : ""}`, bot);
   const at = asked.indexOf("{");
   if (at < 0) throw new Error(`no typed data in: ${asked}`);
   const typed = JSON.parse(asked.slice(at)) as {

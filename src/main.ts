@@ -4,12 +4,13 @@
  *
  * usage: node src/main.ts --config FILE
  */
-import { ContractFactory, formatEther, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
+import { formatEther, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
 import { ConfigError, loadConfig, type Config } from "./config/load.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import { TxSender } from "./governance/tx.ts";
 import { ChainClient } from "./governance/client.ts";
-import { FACTORY_ABI } from "./governance/contracts.ts";
+import { factoryContract } from "./governance/contracts.ts";
+import { deployFactory } from "./governance/deploy.ts";
 import { Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
 import { feeDestination } from "./governance/encoding.ts";
 import { MatrixAdapter, quietSdkLogs } from "./matrix/adapter.ts";
@@ -23,7 +24,6 @@ import { Bot } from "./bot/bot.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import type { BotSettings } from "./bot/context.ts";
 import type { Store } from "./store/store.ts";
-import factoryBytecode from "./governance/abi/factory.bytecode.json" with { type: "json" };
 
 quietSdkLogs();
 
@@ -51,6 +51,7 @@ function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destina
       gracePeriod: g.gracePeriod,
       mode: MODES[g.mode],
       customCallsAllowed: g.customCallsAllowed,
+      maxOpenProposals: g.maxOpenProposals,
       fee: g.fee,
       feeToken: g.feeToken,
     },
@@ -70,13 +71,8 @@ async function factoryAddress(c: Config, wallet: Wallet, store: Store, chainId: 
   const known = await store.getState(key);
   if (known && (await wallet.provider!.getCode(known)) !== "0x") return known;
   log("chain: deploying a GroupFactory (chain.factory is \"deploy\")");
-  const f = await new ContractFactory(FACTORY_ABI, factoryBytecode.bytecode, wallet).deploy(
-    wallet.address,
-    c.safety.minAddQuorum,
-    c.safety.minFee,
-  );
-  await f.waitForDeployment();
-  const address = await f.getAddress();
+  const address = await deployFactory(wallet, wallet.address, { minAddQuorumBps: c.safety.minAddQuorum, minNativeFee: c.safety.minFee });
+  const f = factoryContract(address, wallet);
   for (const [token, min] of Object.entries(c.safety.minTokenFees)) {
     await (await (f.getFunction("setMinFee") as (...a: unknown[]) => Promise<{ wait(): Promise<unknown> }>)(token, true, min)).wait();
   }
@@ -152,6 +148,7 @@ async function main(): Promise<void> {
     defaultDestination: d.destination,
     feeDecimals: config.groupDefaults.feeDecimals,
     linkTtlMs: 60 * 60 * 1000,
+    authorizationDays: config.bot.authorizationDays,
     ...(config.web.publicUrl ? { webUrl: config.web.publicUrl } : {}),
     linkSalt: keys.linkSalt,
     botUserId: config.bot.userId,

@@ -1,23 +1,22 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-
 import {GroupMembership} from "./GroupMembership.sol";
 import {IGroupExtensionInternal} from "../interfaces/IGroupExtensionInternal.sol";
-import {Action, GroupConstants, Mode, ProposalState, VoteType} from "../interfaces/IGroupTypes.sol";
+import {Action, GroupConstants, Mode, ProposalState, RelayerScope, VoteType} from "../interfaces/IGroupTypes.sol";
 
 /**
  * @title GroupGovernance
  * @notice Proposals and votes of a group.
  *
  * Influence is 1 point per active member, fixed at the proposal's creation
- * (its snapshot). For each proposal a member's point goes to its own choice if
- * it voted; otherwise to its delegate's choice if the delegate voted;
- * otherwise nowhere. One vote costs the same whatever the group size and the
- * number of delegators:
- * - a voter carries its own point plus its active delegators at the snapshot
- *   (`delegatorsIn`) minus those of them who already voted themselves;
+ * (its snapshot: the group as it stood when the proposal was made, later
+ * changes in the same second included in the next proposal only). For each
+ * proposal a member's point goes to its own choice if it voted; otherwise to
+ * its delegate's choice if the delegate voted; otherwise nowhere. One vote
+ * costs the same whatever the group size and the number of delegators:
+ * - a voter carries its own point plus its delegators active at the snapshot
+ *   (see `GroupStorage._carriedAt`) minus those of them who already voted;
  * - a delegator voting after its delegate takes its point back from the
  *   delegate's choice; voting before it, it is counted among those the
  *   delegate will not carry.
@@ -25,22 +24,12 @@ import {Action, GroupConstants, Mode, ProposalState, VoteType} from "../interfac
  * A proposal passes when, at its deadline, FOR >= quorum x influence and
  * FOR > AGAINST; it is decided early when the members' own votes (which
  * cannot move) already settle it whatever the rest do.
+ *
+ * Spam is bounded per member: at most `maxOpenProposals` (1..3) of a
+ * member's proposals may be open at a time. Any number of members may
+ * propose in the same second.
  */
 abstract contract GroupGovernance is GroupMembership {
-    /// @notice A proposal as the bot and the web page show it.
-    struct ProposalView {
-        ProposalState state;
-        Action action;
-        uint32 snapshot;
-        uint32 deadline;
-        uint16 influence;
-        uint16 quorumBps;
-        uint16 quorumVotes;
-        uint16 forVotes;
-        uint16 againstVotes;
-        uint16 abstainVotes;
-    }
-
     bytes32 private constant VOTE_TYPEHASH =
         keccak256("Vote(uint256 proposalId,uint8 support,address voter,uint256 nonce,uint256 deadline)");
 
@@ -50,7 +39,7 @@ abstract contract GroupGovernance is GroupMembership {
      * @notice Propose `action` with its ABI-encoded `payload`:
      * AddMember/RemoveMember `(address)`, Config `(Settings)`,
      * FeeDestination `(FeeDestination)`, Custom `(address target, uint256 value, bytes data)`.
-     * The caller must be an active member.
+     * The caller must be an active member with fewer than `maxOpenProposals` open.
      * @return proposalId the id used to vote and query
      * @return number the group's sequential number for the proposal
      */
@@ -58,53 +47,86 @@ abstract contract GroupGovernance is GroupMembership {
         return _propose(msg.sender, action, payload);
     }
 
-    /// @notice Propose as `proposer`'s authorised relayer (see `setRelayer`).
+    /// @notice Propose as `proposer`'s relayer (scope PROPOSE, and CONFIG / FEE_DESTINATION / CUSTOM for those).
     function proposeFor(address proposer, Action action, bytes calldata payload) external returns (uint256 proposalId, uint256 number) {
-        _checkRelayer(proposer);
+        _checkRelayer(proposer, RelayerScope.PROPOSE | _scopeOf(action));
         return _propose(proposer, action, payload);
     }
 
     function _propose(address proposer, Action action, bytes calldata payload) private returns (uint256 proposalId, uint256 number) {
-        GroupState memory s = _loadSwept();
         uint32 nowT = _now();
-        if (s.lastConfigTime == nowT) revert GroupConfigJustChanged();
-        if (_config.mode == Mode.External) revert GroupProposalsDisabled();
-        if (_accounts[proposer].expiresAt <= nowT) revert GroupNotActive(proposer);
-        // One proposal per second: writes after a proposal in its second are
-        // keyed to the next second, which a second proposal's snapshot would miss.
-        if (s.lastProposalTime == nowT) revert GroupProposalJustMade();
+        uint32 deadline = _admitProposer(proposer, nowT);
         _checkProposal(action, payload);
-
-        uint16 quorumBps = _quorumFor(action);
-        number = ++s.proposalCount;
-        s.lastProposalTime = nowT;
+        uint256 s = _touch(_state, nowT);
+        if (_sModeChange(s) == nowT) revert GroupModeJustChanged();
+        uint40 snapshot = _snapshotKey(s, nowT);
+        number = _sProposals(s) + 1;
+        _state = _put(_put(s, 80, 32, number), 112, 40, snapshot);
         proposalId = hashProposal(number, action, payload);
-        // activeCount fits: it never exceeds MAX_ACTIVE_MEMBERS.
-        uint16 influence = uint16(s.activeCount);
-        uint16 quorumVotes = uint16(Math.mulDiv(influence, quorumBps, GroupConstants.BPS, Math.Rounding.Ceil));
-        uint32 deadline = nowT + _config.votingPeriod;
-        _storeProposal(proposalId, ProposalCore({
-            snapshot: nowT,
-            deadline: deadline,
-            action: action,
-            executed: false,
-            influence: influence,
-            quorumVotes: quorumVotes,
-            quorumBps: quorumBps,
-            forVotes: 0,
-            againstVotes: 0,
-            abstainVotes: 0,
-            forOwn: 0,
-            againstOwn: 0,
-            abstainOwn: 0
-        }));
-        _storeState(s);
-        emit ProposalCreated(proposalId, number, proposer, action, payload, nowT, deadline, quorumBps, influence);
+        // The active count never exceeds MAX_ACTIVE_MEMBERS, a uint16.
+        uint16 influence = _sActive(s);
+        uint16 quorumBps = _quorumFor(action);
+        _proposals[proposalId] = _newProposal(snapshot, deadline, action, influence, quorumBps);
+        emit ProposalCreated(proposalId, number, proposer, action, payload, _unix(nowT), _unix(deadline), quorumBps, influence);
+    }
+
+    /// @dev The snapshot sees every write made so far, in this second too; writes after it get a later key.
+    function _snapshotKey(uint256 s, uint32 nowT) private pure returns (uint40) {
+        uint40 last = _sLastSnapshot(s);
+        uint256 seq = uint32(last >> 8) == nowT ? (last & 0xff) + 1 : 0;
+        if (seq == 0xff) revert GroupProposalBurst();
+        return (uint40(nowT) << 8) | uint40(seq);
+    }
+
+    /// @dev Checks that `proposer` may propose now and records its open proposal; returns the deadline.
+    function _admitProposer(address proposer, uint32 nowT) private returns (uint32 deadline) {
+        if (_config.mode == Mode.External) revert GroupProposalsDisabled();
+        uint256 c = _latest[proposer];
+        if (_cExpiry(c) <= nowT) revert GroupNotActive(proposer);
+        deadline = nowT + _config.votingPeriod;
+        uint256 token = _cToken(c);
+        _tokens[token] = _openProposal(_tokens[token], proposer, deadline, nowT);
+    }
+
+    function _newProposal(uint40 snapshot, uint32 deadline, Action action, uint16 influence, uint16 quorumBps) private pure returns (uint256) {
+        return
+            uint256(snapshot) |
+            (uint256(deadline) << 40) |
+            (uint256(uint8(action)) << 72) |
+            (uint256(influence) << 88) |
+            (_quorumVotes(influence, quorumBps) << 104) |
+            (uint256(quorumBps) << 120);
+    }
+
+    /**
+     * @dev Counts `proposer`'s open proposals in its token word `m` (three
+     * deadlines, in units of 256 s rounded up, so one counts as open up to
+     * 256 s after its deadline) and records one more.
+     */
+    function _openProposal(uint256 m, address proposer, uint32 deadline, uint32 nowT) private view returns (uint256) {
+        uint8 max = _config.maxOpenProposals;
+        uint256 open = 0;
+        uint256 free = 3;
+        for (uint256 i = 0; i < 3; ++i) {
+            uint256 u = (m >> (184 + 24 * i)) & 0xffffff;
+            if (u != 0 && (u << 8) >= nowT) ++open;
+            else if (free == 3) free = i;
+        }
+        if (open >= max || free == 3) revert GroupTooManyOpenProposals(proposer, max);
+        return _put(m, 184 + 24 * free, 24, (uint256(deadline) + 255) >> 8);
     }
 
     /// @notice The id of proposal `number` carrying `action` and `payload`.
     function hashProposal(uint256 number, Action action, bytes calldata payload) public pure returns (uint256) {
         return uint256(keccak256(abi.encode(number, action, keccak256(payload))));
+    }
+
+    /// @dev What, besides VOTE or PROPOSE, a relayer needs to act on a proposal of `action`.
+    function _scopeOf(Action action) private pure returns (uint8) {
+        if (action == Action.Config) return RelayerScope.CONFIG;
+        if (action == Action.FeeDestination) return RelayerScope.FEE_DESTINATION;
+        if (action == Action.Custom) return RelayerScope.CUSTOM;
+        return 0;
     }
 
     /// @dev Refuses, at creation, a proposal that could never be executed.
@@ -115,7 +137,8 @@ abstract contract GroupGovernance is GroupMembership {
             _decodeAccount(action, payload);
         } else if (action == Action.RemoveMember) {
             address account = _decodeAccount(action, payload);
-            if (!_isMember(account) && !_accounts[account].approved) revert GroupNotMember(account);
+            uint256 c = _latest[account];
+            if (_cExpiry(c) == 0 && _cFlags(c) & FLAG_APPROVED == 0) revert GroupNotMember(account);
         } else {
             // Bulky decoding and validation live in the extension.
             IGroupExtensionInternal(address(this)).checkPayload(action, payload);
@@ -132,7 +155,8 @@ abstract contract GroupGovernance is GroupMembership {
     /**
      * @notice Cast the vote `voter` signed (EIP-712
      * `Vote(proposalId, support, voter, nonce, deadline)`). Anyone may submit
-     * it; it counts exactly as if `voter` had sent it. A signature works once.
+     * it; it counts exactly as if `voter` had sent it. Each signature works
+     * once; nonces are unordered, so a pending one holds up no other.
      */
     function castVoteBySig(
         uint256 proposalId,
@@ -152,114 +176,87 @@ abstract contract GroupGovernance is GroupMembership {
         _castVote(proposalId, voter, support);
     }
 
-    /// @notice Cast `voter`'s vote as its authorised relayer (see `setRelayer`).
+    /// @notice Cast `voter`'s vote as its relayer (scope VOTE, and CONFIG / FEE_DESTINATION / CUSTOM for those).
     function castVoteFor(address voter, uint256 proposalId, uint8 support) external {
-        _checkRelayer(voter);
+        _checkRelayer(voter, RelayerScope.VOTE | _scopeOf(_pAction(_proposals[proposalId])));
         _castVote(proposalId, voter, support);
     }
 
     function _castVote(uint256 proposalId, address voter, uint8 support) private {
-        ProposalCore memory p = _loadProposal(proposalId);
-        if (p.snapshot == 0) revert GroupUnknownProposal(proposalId);
+        uint256 p = _proposals[proposalId];
+        if (p == 0) revert GroupUnknownProposal(proposalId);
         ProposalState st = _stateOf(p);
         if (st != ProposalState.Active) revert GroupVotingClosed(proposalId, st);
         if (support > uint8(VoteType.Abstain)) revert GroupInvalidVoteType(support);
 
-        Account storage acc = _accounts[voter];
-        uint32 index = acc.index;
-        Checkpoint memory c = _checkpointAt(voter, acc.nCheckpoints, p.snapshot);
-        if (c.expiresAt <= p.snapshot) revert GroupNotActive(voter);
-
+        uint32 second = uint32(_pSnapshot(p) >> 8);
+        uint256 c = _checkpointAt(voter, _pSnapshot(p));
+        if (_cExpiry(c) <= second) revert GroupNotActive(voter);
+        uint256 token = _cToken(c);
         mapping(uint256 => uint256) storage ballots = _ballots[proposalId];
-        uint256 shift = (uint256(index) & 127) << 1;
-        uint256 word = ballots[index >> 7];
-        if ((word >> shift) & 3 != 0) revert GroupAlreadyVoted(proposalId, voter);
-        ballots[index >> 7] = word | (uint256(support) + 1) << shift;
+        _recordBallot(ballots, proposalId, voter, token, support);
 
-        // Own point, plus the active delegators at the snapshot that have not voted.
-        uint256 weight = 1 + c.delegatorsIn;
-        if (c.delegatorsIn != 0) weight -= _votedDelegators[proposalId][index];
-        _add(p, support, weight);
-        if (support == uint8(VoteType.For)) ++p.forOwn;
-        else if (support == uint8(VoteType.Against)) ++p.againstOwn;
-        else ++p.abstainOwn;
-
-        if (c.delegate != address(0)) {
-            uint32 d = _accounts[c.delegate].index;
-            uint256 dChoice = (ballots[d >> 7] >> ((uint256(d) & 127) << 1)) & 3;
-            if (dChoice != 0) {
-                // The delegate already carried this point: take it back.
-                _sub(p, uint8(dChoice - 1));
-            } else {
-                // The delegate, when it votes, must not carry this point.
-                ++_votedDelegators[proposalId][d];
-            }
-        }
-        _storeProposal(proposalId, p);
+        // Own point, plus the delegators active at the snapshot that have not voted themselves.
+        uint256 weight = 1;
+        uint256 carried = _carriedAt(c, second);
+        if (carried != 0) weight += carried - _votedDelegators[proposalId][token];
+        // Tallies never exceed the influence, a uint16: plain adds on the packed word.
+        p += weight << (P_TALLY + 16 * support);
+        p += uint256(1) << (P_OWN + 16 * support);
+        uint256 d = _cDelegate(c);
+        if (d != 0) p = _overrideDelegate(ballots, proposalId, p, d);
+        _proposals[proposalId] = p;
         emit VoteCast(voter, proposalId, support, weight);
     }
 
-    function _add(ProposalCore memory p, uint8 support, uint256 weight) private pure {
-        // Tallies never exceed the influence, a uint16.
-        uint16 w = uint16(weight);
-        if (support == uint8(VoteType.For)) p.forVotes += w;
-        else if (support == uint8(VoteType.Against)) p.againstVotes += w;
-        else p.abstainVotes += w;
+    function _recordBallot(mapping(uint256 => uint256) storage ballots, uint256 proposalId, address voter, uint256 token, uint8 support) private {
+        uint256 shift = (token & 127) << 1;
+        uint256 word = ballots[token >> 7];
+        if ((word >> shift) & 3 != 0) revert GroupAlreadyVoted(proposalId, voter);
+        ballots[token >> 7] = word | ((uint256(support) + 1) << shift);
     }
 
-    function _sub(ProposalCore memory p, uint8 support) private pure {
-        if (support == uint8(VoteType.For)) --p.forVotes;
-        else if (support == uint8(VoteType.Against)) --p.againstVotes;
-        else --p.abstainVotes;
-    }
-
-    function _stateOf(ProposalCore memory p) private view returns (ProposalState) {
-        if (p.executed) return ProposalState.Executed;
-        uint256 nowT = block.timestamp;
-        if (nowT <= p.deadline) {
-            uint256 movable = uint256(p.influence) - p.forOwn - p.againstOwn - p.abstainOwn;
-            // Worst case for FOR: every point not locked by an own vote goes against.
-            if (p.forOwn >= p.quorumVotes && p.forOwn > p.againstOwn + movable) return ProposalState.Succeeded;
-            // Best case for FOR: every such point goes for.
-            uint256 bestFor = p.forOwn + movable;
-            if (bestFor < p.quorumVotes || bestFor <= p.againstOwn) return ProposalState.Defeated;
-            return ProposalState.Active;
+    /// @dev A delegator of `d` voted itself: its point is not `d`'s to carry.
+    function _overrideDelegate(mapping(uint256 => uint256) storage ballots, uint256 proposalId, uint256 p, uint256 d) private returns (uint256) {
+        uint256 dChoice = (ballots[d >> 7] >> ((d & 127) << 1)) & 3;
+        if (dChoice != 0) {
+            // The delegate already carried this point: take it back.
+            return p - (uint256(1) << (P_TALLY + 16 * (dChoice - 1)));
         }
-        if (p.forVotes < p.quorumVotes || p.forVotes <= p.againstVotes) return ProposalState.Defeated;
-        if (nowT > uint256(p.deadline) + GroupConstants.EXECUTION_WINDOW) return ProposalState.Expired;
-        return ProposalState.Succeeded;
+        // The delegate, when it votes, must not carry this point.
+        ++_votedDelegators[proposalId][d];
+        return p;
     }
 
     // ------------------------------------------------------------ execution
 
     /**
      * @notice Execute passed proposal `number`; anyone may call. Refused for a
-     * proposal that is still open, defeated, expired or already executed.
+     * proposal that is still open, defeated, expired or already executed, and
+     * for one made before the group's latest change of mode.
      */
     function execute(uint256 number, Action action, bytes calldata payload) external payable nonReentrant returns (uint256 proposalId) {
         proposalId = hashProposal(number, action, payload);
-        ProposalCore memory p = _loadProposal(proposalId);
-        if (p.snapshot == 0) revert GroupUnknownProposal(proposalId);
+        uint256 p = _proposals[proposalId];
+        if (p == 0) revert GroupUnknownProposal(proposalId);
         ProposalState st = _stateOf(p);
         if (st == ProposalState.Executed) revert GroupProposalAlreadyExecuted(proposalId);
         if (st != ProposalState.Succeeded) revert GroupProposalNotSucceeded(proposalId, st);
         // Once the group is governed externally, proposals made before cannot run.
         if (_config.mode == Mode.External) revert GroupProposalsDisabled();
+        uint256 s = _state;
+        // Nor can any made before a change of mode, whatever the mode is now.
+        if (uint32(_pSnapshot(p) >> 8) <= _sModeChange(s)) revert GroupProposalPredatesModeChange(proposalId);
         // Mark as executed before any call, to avoid reentrancy.
-        p.executed = true;
-        _storeProposal(proposalId, p);
+        _proposals[proposalId] = p | (uint256(1) << 80);
 
-        GroupState memory s = _loadSwept();
         if (action == Action.AddMember) {
             _approve(_decodeAccount(action, payload));
         } else if (action == Action.RemoveMember) {
-            _remove(s, _decodeAccount(action, payload));
-        } else if (action == Action.Config) {
-            s.lastConfigTime = _now();
-        }
-        // State first: the extension's writes and a custom call come after it.
-        _storeState(s);
-        if (action != Action.AddMember && action != Action.RemoveMember) {
+            uint32 nowT = _now();
+            _state = _remove(_touch(s, nowT), _decodeAccount(action, payload), nowT);
+        } else {
+            // The extension's writes and a custom call come after every write of ours.
             IGroupExtensionInternal(address(this)).applyPayload(action, payload);
         }
         emit ProposalExecuted(proposalId);
@@ -272,37 +269,5 @@ abstract contract GroupGovernance is GroupMembership {
         uint256 word = abi.decode(payload, (uint256));
         if (word > type(uint160).max || word == 0) revert GroupMalformedPayload(action);
         account = address(uint160(word));
-    }
-
-    // ---------------------------------------------------------------- views
-
-    /// @notice Where proposal `proposalId` stands, with its tally.
-    function proposal(uint256 proposalId) external view returns (ProposalView memory v) {
-        ProposalCore memory p = _loadProposal(proposalId);
-        if (p.snapshot == 0) revert GroupUnknownProposal(proposalId);
-        v.state = _stateOf(p);
-        v.action = p.action;
-        v.snapshot = p.snapshot;
-        v.deadline = p.deadline;
-        v.influence = p.influence;
-        v.quorumBps = p.quorumBps;
-        v.quorumVotes = p.quorumVotes;
-        v.forVotes = p.forVotes;
-        v.againstVotes = p.againstVotes;
-        v.abstainVotes = p.abstainVotes;
-    }
-
-    /// @notice The state of `proposalId`.
-    function state(uint256 proposalId) external view returns (ProposalState) {
-        ProposalCore memory p = _loadProposal(proposalId);
-        if (p.snapshot == 0) revert GroupUnknownProposal(proposalId);
-        return _stateOf(p);
-    }
-
-    /// @notice `voter`'s own choice on `proposalId`: 0 = none, else VoteType + 1.
-    function voteOf(uint256 proposalId, address voter) external view returns (uint8) {
-        uint32 index = _accounts[voter].index;
-        if (index == 0) return 0;
-        return uint8((_ballots[proposalId][index >> 7] >> ((uint256(index) & 127) << 1)) & 3);
     }
 }

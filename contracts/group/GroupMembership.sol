@@ -3,90 +3,119 @@ pragma solidity ^0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {GroupStorage} from "./GroupStorage.sol";
-import {GroupConstants} from "../interfaces/IGroupTypes.sol";
+import {ExpiryTree} from "./ExpiryTree.sol";
+import {GroupConstants, RelayerScope} from "../interfaces/IGroupTypes.sol";
 import {IGroupMembership} from "../interfaces/IGroupMembership.sol";
 import {IERC5192} from "../interfaces/IERC5192.sol";
-import {IERC5643} from "../interfaces/IERC5643.sol";
 
 /**
  * @title GroupMembership
- * @notice The hot paths of membership: accepting, paying, lapsing, removal and
- * delegation, with the token events of a non-transferable ERC-721 (ERC-5192)
- * whose paid-through time follows ERC-5643. See `GroupStorage` for how
- * influence stays exact without looping over members.
+ * @notice The hot paths of membership: accepting, paying, removal and
+ * delegation, with the token events of a non-transferable ERC-721 (ERC-5192).
+ * See `GroupStorage` for how influence stays exact with bounded work.
+ *
+ * Every function here does a fixed amount of work whatever the state: at
+ * most three checkpoints and two expiry trees are touched, and nothing
+ * depends on how many members there are, how many lapsed, or how long
+ * nobody called the group.
  */
-abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, IERC5643 {
+abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192 {
     using SafeERC20 for IERC20;
 
     /// @dev ERC-721 `Transfer`, emitted on mint and burn only.
     event Transfer(address indexed from, address indexed to, uint256 indexed tokenId);
+    /// @notice The paid-through time of `tokenId` changed (the event of ERC-5643).
+    event SubscriptionUpdate(uint256 indexed tokenId, uint64 expiration);
 
     bytes32 private constant ACCEPT_TYPEHASH = keccak256("Accept(address account,uint256 nonce,uint256 deadline)");
-    /// @dev Lapses a state-changing call sweeps by itself; more need `sweepLapses` first.
-    uint256 internal constant MAX_SWEEP = 64;
 
     // ------------------------------------------------------------ accepting
 
     /// @notice Become a member: the caller must be approved (or the group open) and pays the fee.
     function join() external payable {
-        GroupState memory s = _loadSwept();
-        _admit(s, msg.sender);
-        _storeState(s);
-        _collectFee(msg.sender, msg.sender);
+        _admit(msg.sender, msg.sender);
     }
 
     /**
      * @notice Accept membership on behalf of `account`, with its EIP-712
      * `Accept(account, nonce, deadline)` signature; the caller pays the fee.
-     * Lets the bot relay a member's acceptance in groups with a zero fee.
+     * Nonces are unordered: any unused one works, once.
      */
     function acceptFor(address account, uint256 nonce, uint256 deadline, bytes calldata signature) external payable {
         _checkSignature(account, keccak256(abi.encode(ACCEPT_TYPEHASH, account, nonce, deadline)), nonce, deadline, signature);
-        GroupState memory s = _loadSwept();
-        _admit(s, account);
-        _storeState(s);
-        _collectFee(account, msg.sender);
+        _admit(account, msg.sender);
+    }
+
+    /// @notice Accept membership for `account` as its relayer (scope ACCEPT); the caller pays the fee.
+    function joinFor(address account) external payable {
+        _checkRelayer(account, RelayerScope.ACCEPT);
+        _admit(account, msg.sender);
     }
 
     /**
      * @notice Pay the next period of `member` (anyone may pay for anyone).
      * An active member's period extends from its paid-through time; a lapsed
-     * member's new period starts now.
+     * member's new period starts now. Refused beyond `MAX_PAID_AHEAD` ahead.
      */
     function renew(address member) external payable {
-        GroupState memory s = _loadSwept();
-        _renew(s, member);
-        _storeState(s);
+        uint32 nowT = _now();
+        uint256 c = _latest[member];
+        uint32 e = _cExpiry(c);
+        if (e == 0) revert GroupNotMember(member);
+        if (e == GroupConstants.LIFETIME) revert GroupPaidForLife(member);
+        uint32 period = _config.period;
+        uint32 next;
+        if (e > nowT) {
+            next = period == 0 ? GroupConstants.LIFETIME : e + period;
+            _checkAhead(member, next, nowT);
+            // Still active: extend in place. For any snapshot up to now, old and
+            // new paid-through times are both later, so every lookup answers the
+            // same and no new checkpoint is needed.
+            _latest[member] = _put(c, 40, 32, next);
+            if (next == GroupConstants.LIFETIME) ExpiryTree.remove(_trees, 0, e);
+            else ExpiryTree.move(_trees, 0, e, next);
+            uint32 d = _cDelegate(c);
+            if (d != 0) {
+                address holder = _mAccount(_tokens[d]);
+                _latest[holder] = _carryMove(_latest[holder], _cFlags(c), e, next);
+            }
+        } else {
+            next = period == 0 ? GroupConstants.LIFETIME : nowT + period;
+            uint256 s = _touch(_state, nowT);
+            s = _startPeriod(s, member, c, next, nowT);
+            _state = s;
+        }
+        emit SubscriptionUpdate(_cToken(c), _unix(next));
         _collectFee(member, msg.sender);
     }
 
     /// @notice Remove `account`, whose subscription lapsed more than the grace period ago. Anyone may call.
     function removeLapsed(address account) external {
-        GroupState memory s = _loadSwept();
-        uint32 expiry = _accounts[account].expiresAt;
-        if (expiry == 0) revert GroupNotMember(account);
-        uint256 removableAt = uint256(expiry) + _config.gracePeriod;
-        if (expiry == GroupConstants.LIFETIME || block.timestamp < removableAt) {
-            revert GroupGracePeriodNotOver(account, expiry == GroupConstants.LIFETIME ? type(uint256).max : removableAt);
-        }
-        _remove(s, account);
-        _storeState(s);
+        uint32 nowT = _now();
+        uint256 c = _latest[account];
+        if (_cExpiry(c) == 0) revert GroupNotMember(account);
+        uint256 removableAt = _removableAt(c);
+        if (nowT < removableAt) revert GroupGracePeriodNotOver(account, _unixOrMax(removableAt));
+        _state = _remove(_touch(_state, nowT), account, nowT);
     }
 
-    /// @notice Process up to `max` due lapses. Anyone may call; returns how many are still due.
-    function sweepLapses(uint256 max) external returns (uint256 pending) {
-        GroupState memory s = _loadState();
-        _sweep(s, max);
-        _storeState(s);
-        uint32 idx = s.head;
+    /**
+     * @notice Remove each of `accounts` (at most 64) whose subscription lapsed more
+     * than the grace period ago; others are skipped. Returns how many were removed.
+     */
+    function removeLapsedBatch(address[] calldata accounts) external returns (uint256 removed) {
+        if (accounts.length > GroupConstants.MAX_BATCH) revert GroupBatchTooLarge(accounts.length, GroupConstants.MAX_BATCH);
         uint32 nowT = _now();
-        while (idx != 0 && _nodes[idx].expiresAt <= nowT) {
-            ++pending;
-            idx = _nodes[idx].next;
+        uint256 s = _touch(_state, nowT);
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            uint256 c = _latest[accounts[i]];
+            if (_cExpiry(c) == 0 || nowT < _removableAt(c)) continue;
+            s = _remove(s, accounts[i], nowT);
+            ++removed;
         }
+        _state = s;
     }
 
     // ----------------------------------------------------------- delegation
@@ -100,190 +129,271 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
         _delegate(msg.sender, to);
     }
 
-    /// @notice Change `delegator`'s delegation as its authorised relayer (see `setRelayer`).
+    /// @notice Change `delegator`'s delegation as its relayer (scope DELEGATE).
     function delegateFor(address delegator, address to) external {
-        _checkRelayer(delegator);
+        _checkRelayer(delegator, RelayerScope.DELEGATE);
         _delegate(delegator, to);
     }
 
-    /**
-     * @notice Accept membership for `account` as its authorised relayer (see
-     * `setRelayer`); the caller pays the fee.
-     */
-    function joinFor(address account) external payable {
-        _checkRelayer(account);
-        GroupState memory s = _loadSwept();
-        _admit(s, account);
-        _storeState(s);
-        _collectFee(account, msg.sender);
+    function _delegate(address delegator, address to) private {
+        uint256 c = _latest[delegator];
+        uint32 e = _cExpiry(c);
+        if (e == 0) revert GroupNotMember(delegator);
+        if (to == delegator) revert GroupSelfDelegation();
+        uint256 tc = to == address(0) ? 0 : _latest[to];
+        if (to != address(0) && _cExpiry(tc) == 0) revert GroupNotMember(to);
+        uint32 toToken = _cToken(tc);
+        uint32 fromToken = _cDelegate(c);
+        if (fromToken == toToken) revert GroupDelegateUnchanged(to);
+        address from = fromToken == 0 ? address(0) : _mAccount(_tokens[fromToken]);
+
+        uint256 s = _state;
+        uint32 nowT = _now();
+        uint40 key = _writeKey(s, nowT);
+        uint256 flags = 0;
+        // Only an active member's point is carried; a lapsed one's is picked up when it pays again.
+        if (e > nowT) {
+            if (from != address(0)) _uncarry(s, from, _cFlags(c), e, key, nowT);
+            if (to != address(0)) flags = _carry(s, to, tc, e, key, nowT);
+        }
+        uint256 next = _rekey(c, key, nowT);
+        next = _put(next, 72, 32, toToken);
+        next = _put(next, 248, 8, flags);
+        _save(delegator, c, next, s);
+        emit DelegateChanged(delegator, from, to);
     }
 
-    function _delegate(address delegator, address to) private {
-        GroupState memory s = _loadSwept();
-        Account storage acc = _accounts[delegator];
-        Checkpoint memory c = _latest(delegator, acc.nCheckpoints);
-        if (c.expiresAt == 0) revert GroupNotMember(delegator);
-        if (to == delegator) revert GroupSelfDelegation();
-        if (to != address(0) && !_isMember(to)) revert GroupNotMember(to);
-        address from = c.delegate;
-        if (from == to) revert GroupDelegateUnchanged(to);
-        uint32 key = _key(s);
-        // Only active members count in their delegate's `delegatorsIn`.
-        if (c.expiresAt > _now()) {
-            if (from != address(0)) _adjustDelegatorsIn(from, key, false);
-            if (to != address(0)) _adjustDelegatorsIn(to, key, true);
-        }
-        c.key = key;
-        c.delegate = to;
-        _write(delegator, acc, c);
-        _storeState(s);
-        emit DelegateChanged(delegator, from, to);
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IGroupMembership
+    function isMember(address account) external view returns (bool) {
+        return _isMember(account);
+    }
+
+    /// @inheritdoc IERC5192
+    function locked(uint256 tokenId) external view returns (bool) {
+        _ownerOf(tokenId);
+        return true;
     }
 
     // ------------------------------------------------------------- internal
 
-    function _loadSwept() internal returns (GroupState memory s) {
-        s = _loadState();
-        if (!_sweep(s, MAX_SWEEP)) revert GroupLapsesPending();
+    function _admit(address account, address payer) internal {
+        if (account == address(0)) revert GroupInvalidAccount(account);
+        uint32 nowT = _now();
+        uint256 c = _latest[account];
+        if (_cExpiry(c) != 0) revert GroupAlreadyMember(account);
+        if (_cFlags(c) & FLAG_APPROVED == 0 && !_isOpen()) revert GroupNotApproved(account);
+        uint256 s = _touch(_state, nowT);
+        s = _mint(s, account, c, nowT);
+        _state = s;
+        _collectFee(account, payer);
     }
 
-    /// @dev Processes due lapses from the head of the expiry list; false if more than `max` are due.
-    function _sweep(GroupState memory s, uint256 max) internal returns (bool done) {
-        uint32 nowT = _now();
-        // Common case: nothing is due, and that costs no storage read.
-        if (s.head == 0 || s.headExpiry > nowT) return true;
-        uint32 idx = s.head;
-        uint32 expiry = s.headExpiry;
-        done = true;
-        while (true) {
-            if (max == 0) {
-                done = false;
-                break;
-            }
-            --max;
-            Node storage node = _nodes[idx];
-            address account = node.account;
-            uint32 next = node.next;
-            node.next = 0;
-            Checkpoint memory c = _latestOf(account);
-            // The lapse happened at `expiry`: that is its key (see contract doc).
-            if (c.delegate != address(0)) _adjustDelegatorsIn(c.delegate, expiry, false);
-            --s.activeCount;
-            emit MemberLapsed(account, expiry);
-            idx = next;
-            if (idx == 0) break;
-            expiry = _nodes[idx].expiresAt;
-            if (expiry > nowT) break;
+    /// @dev Brings the group's active count to `nowT` (the lapses since the last write).
+    function _touch(uint256 s, uint32 nowT) internal view returns (uint256) {
+        if (_sLastWrite(s) == nowT) return s;
+        s = _put(s, 32, 16, _activeAt(s, nowT));
+        s = _put(s, 48, 32, nowT);
+        if (_sNextEnd(s) <= nowT) s = _put(s, 184, 32, nowT + 1);
+        return s;
+    }
+
+    /// @dev One more active member whose period ends at `e`; `s` is touched.
+    function _addActive(uint256 s, uint32 e) private returns (uint256) {
+        uint256 active = _sActive(s);
+        if (active >= GroupConstants.MAX_ACTIVE_MEMBERS) revert GroupFull();
+        s = _put(s, 32, 16, active + 1);
+        if (e != GroupConstants.LIFETIME) {
+            ExpiryTree.add(_trees, 0, e, 1);
+            if (e < _sNextEnd(s)) s = _put(s, 184, 32, e);
         }
-        s.head = idx;
-        if (idx == 0) {
-            s.tail = 0;
-            s.headExpiry = 0;
-        } else {
-            _nodes[idx].prev = 0;
-            s.headExpiry = expiry;
+        return s;
+    }
+
+    /// @dev Makes `account` (latest checkpoint `c`) an active member with a first paid period.
+    function _mint(uint256 s, address account, uint256 c, uint32 nowT) internal returns (uint256) {
+        uint32 token = _cToken(c);
+        uint256 next = c;
+        if (token == 0) {
+            // Never a member: nothing to keep in history.
+            token = _sLastToken(s) + 1;
+            s = _put(s, 0, 32, token);
+            _tokens[token] = uint160(account);
+            next = _put(next, 104, 32, token);
         }
+        uint32 period = _config.period;
+        uint32 e = period == 0 ? GroupConstants.LIFETIME : nowT + period;
+        // Delegations to this account stay with it (dormant while it was not a member);
+        // its own delegation starts empty.
+        next = _rekey(next, _writeKey(s, nowT), nowT);
+        next = _put(next, 40, 32, e);
+        next = _put(next, 72, 32, 0);
+        next = _put(next, 248, 8, 0);
+        _save(account, c, next, s);
+        s = _addActive(s, e);
+        emit Transfer(address(0), account, token);
+        emit Locked(token);
+        emit MemberAdded(account);
+        emit SubscriptionUpdate(token, _unix(e));
+        return s;
+    }
+
+    /// @dev A lapsed member pays again: a new period from now, and its point goes back to its delegate.
+    function _startPeriod(uint256 s, address member, uint256 c, uint32 e, uint32 nowT) private returns (uint256) {
+        uint40 key = _writeKey(s, nowT);
+        uint256 flags = 0;
+        uint32 d = _cDelegate(c);
+        if (d != 0) {
+            address holder = _mAccount(_tokens[d]);
+            flags = _carry(s, holder, _latest[holder], e, key, nowT);
+        }
+        uint256 next = _rekey(c, key, nowT);
+        next = _put(next, 40, 32, e);
+        next = _put(next, 248, 8, flags);
+        _save(member, c, next, s);
+        return _addActive(s, e);
+    }
+
+    /// @dev Ends `account`'s membership, or withdraws its approval if it has not accepted yet.
+    function _remove(uint256 s, address account, uint32 nowT) internal returns (uint256) {
+        uint256 c = _latest[account];
+        uint32 e = _cExpiry(c);
+        if (e == 0) {
+            if (_cFlags(c) & FLAG_APPROVED == 0) revert GroupNotMember(account);
+            // A non-member's checkpoint says "not active" with or without the flag: no history needed.
+            _latest[account] = _put(c, 248, 8, 0);
+            emit MemberApprovalWithdrawn(account);
+            return s;
+        }
+        uint40 key = _writeKey(s, nowT);
+        if (e > nowT) {
+            s = _put(s, 32, 16, _sActive(s) - 1);
+            if (e != GroupConstants.LIFETIME) ExpiryTree.remove(_trees, 0, e);
+            uint32 d = _cDelegate(c);
+            if (d != 0) _uncarry(s, _mAccount(_tokens[d]), _cFlags(c), e, key, nowT);
+        }
+        uint256 next = _rekey(c, key, nowT);
+        next = _put(next, 40, 32, 0);
+        next = _put(next, 72, 32, 0);
+        next = _put(next, 248, 8, 0);
+        _save(account, c, next, s);
+        emit Transfer(account, address(0), _cToken(c));
+        emit MemberRemoved(account);
+        return s;
     }
 
     function _approve(address account) internal {
         if (account == address(0)) revert GroupInvalidAccount(account);
-        Account storage acc = _accounts[account];
-        if (acc.expiresAt != 0) revert GroupAlreadyMember(account);
-        acc.approved = true;
+        uint256 c = _latest[account];
+        if (_cExpiry(c) != 0) revert GroupAlreadyMember(account);
+        _latest[account] = c | (FLAG_APPROVED << 248);
         emit MemberApproved(account);
     }
 
-    function _admit(GroupState memory s, address account) internal {
-        Account storage acc = _accounts[account];
-        Checkpoint memory c = _latest(account, acc.nCheckpoints);
-        if (c.expiresAt != 0) revert GroupAlreadyMember(account);
-        if (!acc.approved && !_isOpen()) revert GroupNotApproved(account);
-        _mint(s, account, acc, c);
+    // --------------------------------------------------- checkpoints, carry
+
+    /// @dev `c` with key `key`, its carried count brought to `nowT` and ended inline delegators dropped.
+    function _rekey(uint256 c, uint40 key, uint32 nowT) internal view returns (uint256) {
+        if (_cKey(c) == key) return c;
+        uint256 inTree = _cInTree(c);
+        uint32 since = _cSecond(c);
+        if (inTree != 0 && since < nowT) {
+            inTree = (inTree + 0x10000 - ExpiryTree.countIn(_trees, _cToken(c), since, nowT)) & 0xffff;
+            c = _put(c, 232, 16, inTree);
+        }
+        for (uint256 i = 0; i < 3; ++i) {
+            uint32 end = _cEnd(c, i);
+            if (end != 0 && end <= nowT) c = _put(c, 136 + 32 * i, 32, 0);
+        }
+        return _put(c, 0, 40, key);
     }
 
-    /// @dev Makes `account` an active member with a first paid period.
-    function _mint(GroupState memory s, address account, Account storage acc, Checkpoint memory c) internal {
-        if (s.activeCount >= GroupConstants.MAX_ACTIVE_MEMBERS) revert GroupFull();
-        uint32 idx = acc.index;
-        if (idx == 0) {
-            idx = ++s.lastIndex;
-            acc.index = idx;
-            _nodes[idx].account = account;
+    /**
+     * @dev Stores `next` as `account`'s latest checkpoint. The one it replaces
+     * goes to history first when a proposal made since may need it: a lookup at
+     * a snapshot at or after its key and before `next`'s would read it.
+     */
+    function _save(address account, uint256 prev, uint256 next, uint256 s) internal {
+        if (_cKey(prev) != _cKey(next) && _cToken(prev) != 0 && _sLastSnapshot(s) >= _cKey(prev)) {
+            uint256 token = _cToken(prev);
+            uint256 m = _tokens[token];
+            uint256 n = _mHistory(m);
+            _history[account][n] = prev;
+            _tokens[token] = _put(m, 160, 24, n + 1);
         }
-        acc.approved = false;
-        uint32 period = _config.period;
-        uint32 expiry = period == 0 ? GroupConstants.LIFETIME : _now() + period;
-        // `delegatorsIn` is kept: delegations to a removed member stay dormant and revive.
-        c.key = _key(s);
-        c.expiresAt = expiry;
-        c.delegate = address(0);
-        _write(account, acc, c);
-        ++s.activeCount;
-        if (expiry != GroupConstants.LIFETIME) _listInsert(s, idx, expiry);
-        emit Transfer(address(0), account, idx);
-        emit Locked(idx);
-        emit MemberAdded(account);
-        emit SubscriptionUpdate(idx, expiry);
+        _latest[account] = next;
     }
 
-    function _renew(GroupState memory s, address member) internal {
-        Account storage acc = _accounts[member];
-        uint24 n = acc.nCheckpoints;
-        Checkpoint memory c = _latest(member, n);
-        if (c.expiresAt == 0) revert GroupNotMember(member);
-        if (c.expiresAt == GroupConstants.LIFETIME) revert GroupPaidForLife(member);
-        uint32 period = _config.period;
-        uint32 nowT = _now();
-        uint32 expiry;
-        if (c.expiresAt > nowT) {
-            expiry = period == 0 ? GroupConstants.LIFETIME : c.expiresAt + period;
-            // Still active: extend in place. For any past time t at or after the
-            // latest key, old and new expiry are both > now >= t, so every
-            // lookup answers the same: no new checkpoint is needed.
-            _checkpoints[member][n - 1].expiresAt = expiry;
-            acc.expiresAt = expiry;
-            _listRemove(s, acc.index);
-        } else {
-            if (s.activeCount >= GroupConstants.MAX_ACTIVE_MEMBERS) revert GroupFull();
-            expiry = period == 0 ? GroupConstants.LIFETIME : nowT + period;
-            c.key = _key(s);
-            c.expiresAt = expiry;
-            _write(member, acc, c);
-            ++s.activeCount;
-            if (c.delegate != address(0)) _adjustDelegatorsIn(c.delegate, c.key, true);
+    /// @dev `holder` (latest `hc`) carries one more active delegator whose period ends at `e`;
+    /// returns where it sits, as the delegator's flags.
+    function _carry(uint256 s, address holder, uint256 hc, uint32 e, uint40 key, uint32 nowT) private returns (uint256 flags) {
+        uint256 next = _rekey(hc, key, nowT);
+        flags = FLAG_IN_TREE;
+        for (uint256 i = 0; i < 3; ++i) {
+            if (_cEnd(next, i) == 0) {
+                next = _put(next, 136 + 32 * i, 32, e);
+                flags = (i + 1) << SLOT_SHIFT;
+                break;
+            }
         }
-        if (expiry != GroupConstants.LIFETIME) _listInsert(s, acc.index, expiry);
-        emit SubscriptionUpdate(acc.index, expiry);
+        if (flags == FLAG_IN_TREE) {
+            // The inline places are taken: count it in the holder's own tree.
+            next = _put(next, 232, 16, _cInTree(next) + 1);
+            if (e != GroupConstants.LIFETIME) ExpiryTree.add(_trees, _cToken(next), e, 1);
+        }
+        _save(holder, hc, next, s);
     }
 
-    /// @dev Ends `account`'s membership, or withdraws its approval if it has not accepted yet.
-    function _remove(GroupState memory s, address account) internal {
-        Account storage acc = _accounts[account];
-        Checkpoint memory c = _latest(account, acc.nCheckpoints);
-        if (c.expiresAt == 0) {
-            if (!acc.approved) revert GroupNotMember(account);
-            acc.approved = false;
-            emit MemberApprovalWithdrawn(account);
-            return;
+    /// @dev `holder` no longer carries an active delegator (flags `flags`, period ending at `e`).
+    function _uncarry(uint256 s, address holder, uint256 flags, uint32 e, uint40 key, uint32 nowT) private {
+        uint256 hc = _latest[holder];
+        uint256 next = _rekey(hc, key, nowT);
+        uint256 slot = (flags >> SLOT_SHIFT) & 3;
+        if (slot != 0) {
+            next = _put(next, 136 + 32 * (slot - 1), 32, 0);
+        } else if (flags & FLAG_IN_TREE != 0) {
+            next = _put(next, 232, 16, _cInTree(next) - 1);
+            if (e != GroupConstants.LIFETIME) ExpiryTree.remove(_trees, _cToken(next), e);
         }
-        uint32 key = _key(s);
-        if (c.expiresAt > _now()) {
-            --s.activeCount;
-            if (c.delegate != address(0)) _adjustDelegatorsIn(c.delegate, key, false);
-            if (c.expiresAt != GroupConstants.LIFETIME) _listRemove(s, acc.index);
-        }
-        c.key = key;
-        c.expiresAt = 0;
-        c.delegate = address(0);
-        _write(account, acc, c);
-        acc.approved = false;
-        emit Transfer(account, address(0), acc.index);
-        emit MemberRemoved(account);
+        _save(holder, hc, next, s);
     }
 
-    /// @dev Only the relayer `account` authorised may act for it.
-    function _checkRelayer(address account) internal view {
-        if (_accounts[account].relayer != msg.sender || msg.sender == address(0)) revert GroupNotRelayer(account, msg.sender);
+    /// @dev An active delegator's period now ends at `next` instead of `e`: in place, as for its own checkpoint.
+    function _carryMove(uint256 hc, uint256 flags, uint32 e, uint32 next) private returns (uint256) {
+        uint256 slot = (flags >> SLOT_SHIFT) & 3;
+        if (slot != 0) return _put(hc, 136 + 32 * (slot - 1), 32, next);
+        if (flags & FLAG_IN_TREE != 0) {
+            if (next == GroupConstants.LIFETIME) ExpiryTree.remove(_trees, _cToken(hc), e);
+            else ExpiryTree.move(_trees, _cToken(hc), e, next);
+        }
+        return hc;
+    }
+
+    // ----------------------------------------------------------- payments
+
+    function _removableAt(uint256 c) private view returns (uint256) {
+        uint32 e = _cExpiry(c);
+        return e == GroupConstants.LIFETIME ? type(uint256).max : uint256(e) + _config.gracePeriod;
+    }
+
+    function _unixOrMax(uint256 t) private view returns (uint256) {
+        return t == type(uint256).max ? t : _epoch() + t;
+    }
+
+    function _checkAhead(address member, uint32 next, uint32 nowT) private view {
+        if (next != GroupConstants.LIFETIME && next - nowT > GroupConstants.MAX_PAID_AHEAD) {
+            revert GroupPaidTooFarAhead(member, _unix(next), _epoch() + nowT + GroupConstants.MAX_PAID_AHEAD);
+        }
+    }
+
+    /// @dev Only the relayer `account` authorised, within its scope and time, may act for it.
+    function _checkRelayer(address account, uint8 needed) internal view {
+        uint256 r = _relayers[account];
+        if (_rRelayer(r) != msg.sender || msg.sender == address(0)) revert GroupNotRelayer(account, msg.sender);
+        if (block.timestamp >= _rUntil(r)) revert GroupRelayerExpired(account, _rUntil(r));
+        uint8 granted = _rScope(r);
+        if (granted & needed != needed) revert GroupRelayerScope(account, needed, granted);
     }
 
     function _collectFee(address member, address payer) internal {
@@ -295,101 +405,6 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192, I
             if (msg.value != 0) revert GroupWrongPayment(0, msg.value);
             if (fee != 0) IERC20(token).safeTransferFrom(payer, address(this), fee);
         }
-        emit FeePaid(member, payer, token, fee);
-    }
-
-    function _checkSignature(
-        address signer,
-        bytes32 structHash,
-        uint256 nonce,
-        uint256 deadline,
-        bytes calldata signature
-    ) internal {
-        if (block.timestamp > deadline) revert GroupSignatureExpired(deadline);
-        // A used nonce is refused here, so a signature works once.
-        _useCheckedNonce(signer, nonce);
-        if (!SignatureChecker.isValidSignatureNow(signer, _hashTypedDataV4(structHash), signature)) {
-            revert GroupInvalidSignature(signer);
-        }
-    }
-
-    function _adjustDelegatorsIn(address account, uint32 key, bool increase) internal {
-        Account storage acc = _accounts[account];
-        Checkpoint memory c = _latest(account, acc.nCheckpoints);
-        c.key = key;
-        c.delegatorsIn = increase ? c.delegatorsIn + 1 : c.delegatorsIn - 1;
-        _write(account, acc, c);
-    }
-
-    /// @dev Inserts `idx` in the expiry-ordered list. New expiries are usually the
-    /// latest, so the walk starts at the tail.
-    function _listInsert(GroupState memory s, uint32 idx, uint32 expiry) internal {
-        uint32 prev = s.tail;
-        while (prev != 0 && _nodes[prev].expiresAt > expiry) {
-            prev = _nodes[prev].prev;
-        }
-        uint32 next = prev == 0 ? s.head : _nodes[prev].next;
-        Node storage node = _nodes[idx];
-        node.expiresAt = expiry;
-        node.prev = prev;
-        node.next = next;
-        if (prev == 0) {
-            s.head = idx;
-            s.headExpiry = expiry;
-        } else {
-            _nodes[prev].next = idx;
-        }
-        if (next == 0) s.tail = idx;
-        else _nodes[next].prev = idx;
-    }
-
-    function _listRemove(GroupState memory s, uint32 idx) internal {
-        Node storage node = _nodes[idx];
-        uint32 prev = node.prev;
-        uint32 next = node.next;
-        if (prev == 0) {
-            s.head = next;
-            s.headExpiry = next == 0 ? 0 : _nodes[next].expiresAt;
-        } else {
-            _nodes[prev].next = next;
-        }
-        if (next == 0) s.tail = prev;
-        else _nodes[next].prev = prev;
-        node.prev = 0;
-        node.next = 0;
-    }
-
-    // ---------------------------------------------------------------- views
-
-    /// @inheritdoc IGroupMembership
-    function isMember(address account) public view returns (bool) {
-        return _isMember(account);
-    }
-
-    /// @notice Whether `account` is a member whose subscription is paid through now.
-    function isActive(address account) external view returns (bool) {
-        return _accounts[account].expiresAt > block.timestamp;
-    }
-
-    /// @inheritdoc IERC5643
-    function expiresAt(uint256 tokenId) external view returns (uint64) {
-        return _accounts[ownerOf(tokenId)].expiresAt;
-    }
-
-    /// @inheritdoc IERC5192
-    function locked(uint256 tokenId) external view returns (bool) {
-        ownerOf(tokenId);
-        return true;
-    }
-
-    /// @notice ERC-721: 1 for a member, else 0.
-    function balanceOf(address owner) external view returns (uint256) {
-        if (owner == address(0)) revert GroupInvalidAccount(owner);
-        return _isMember(owner) ? 1 : 0;
-    }
-
-    /// @notice ERC-721: the member holding `tokenId`.
-    function ownerOf(uint256 tokenId) public view returns (address) {
-        return _ownerOf(tokenId);
+        if (fee != 0) emit FeePaid(member, payer, token, fee);
     }
 }

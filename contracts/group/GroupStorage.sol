@@ -2,13 +2,14 @@
 pragma solidity ^0.8.28;
 
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {Action, Config, DestinationKind, GroupConstants, Mode, ProposalState} from "../interfaces/IGroupTypes.sol";
 import {IGroupEvents} from "../interfaces/IGroupEvents.sol";
+import {ExpiryTree} from "./ExpiryTree.sol";
 
 /**
  * @title GroupStorage
@@ -16,84 +17,32 @@ import {IGroupEvents} from "../interfaces/IGroupEvents.sol";
  *
  * A group's code lives in two contracts that share this layout: `Group` (the
  * hot paths: paying, delegating, proposing, voting, executing) and
- * `GroupExtension` (configuration, treasury, Matrix links, views), which
- * `Group` reaches by delegatecall from its fallback. Both inherit exactly
- * this contract and declare no storage of their own, so their layouts are
- * the same; a test compares them.
+ * `GroupExtension` (configuration, treasury, Matrix links, relayers, views),
+ * which `Group` reaches by delegatecall from its fallback. Both inherit exactly
+ * this contract and declare no storage of their own; a test compares them.
  *
- * How influence stays exact without looping over members:
- * - Every account has checkpoints `(key, expiresAt, delegatorsIn, delegate)`;
- *   `delegatorsIn` counts the ACTIVE members delegating to the account.
- * - A member stops being active passively, when time passes its paid-through
- *   time. Active members with a finite expiry sit in a list sorted by expiry;
- *   before any change of checkpoints, the lapses that are due are "swept" from
- *   its head, and each lapse is written with the lapse time as its key. Since
- *   every write sweeps first, keys stay in order and a lookup at any past
- *   time sees the lapses that had happened by then.
- * - A checkpoint written in the same second as a proposal's creation, after
- *   it, gets the next second as its key, so it never changes that snapshot.
+ * How influence stays exact while no transaction ever loops over members,
+ * lapses or elapsed time:
+ * - The group keeps its own clock: seconds since its creation, in 32 bits.
+ *   A "key" orders what happens within a second: `second << 8 | seq`, where
+ *   seq counts the proposals already made in that second.
+ * - Each account has a latest checkpoint, one word: (key, paid-through time,
+ *   delegate, token id, points carried). A lookup at a proposal's snapshot
+ *   reads it, or, when it changed after the snapshot, its history. History is
+ *   written only when a proposal may need it (an account changing after a
+ *   proposal was made), so quiet periods cost nothing.
+ * - A member stops being active passively, the second its paid-through time
+ *   passes. Nothing is written then. Instead every subscription end is
+ *   counted in an `ExpiryTree` when it is scheduled, and "how many ends fell
+ *   between these two moments" is a bounded read. The group's active count
+ *   is stored as of its last change and corrected by that count.
+ * - Points delegated to a member are carried in its checkpoint: the
+ *   paid-through times of up to three delegators, plus a count of further
+ *   delegators whose ends sit in the member's own tree. Both answer "how
+ *   many of them were active at that snapshot" exactly, in bounded reads.
  */
-abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGroupEvents {
+abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents {
     using EnumerableSet for EnumerableSet.AddressSet;
-
-    /// @dev Per address, one slot. `index` is the token id, kept for life, even
-    /// across removals. `expiresAt` repeats the latest checkpoint's, so that
-    /// "is a member / is active now" costs one read.
-    struct Account {
-        uint32 index;
-        uint24 nCheckpoints;
-        bool approved;
-        uint32 expiresAt;
-        address relayer;
-    }
-
-    /// @dev One slot. `expiresAt` 0 = not a member; LIFETIME = paid for life.
-    struct Checkpoint {
-        uint32 key;
-        uint32 expiresAt;
-        uint32 delegatorsIn;
-        address delegate;
-    }
-
-    /// @dev Per token id: its account and its place in the expiry-ordered list.
-    struct Node {
-        address account;
-        uint32 prev;
-        uint32 next;
-        uint32 expiresAt;
-    }
-
-    /// @dev One slot of group-wide counters, loaded and stored once per call.
-    /// `head`/`tail` bound the expiry-ordered list; `headExpiry` repeats the
-    /// head's expiry so that checking for due lapses costs no extra read.
-    struct GroupState {
-        uint32 lastIndex;
-        uint32 activeCount;
-        uint32 head;
-        uint32 tail;
-        uint32 headExpiry;
-        uint32 lastProposalTime;
-        uint32 proposalCount;
-        uint32 lastConfigTime;
-    }
-
-    /// @dev One slot: the proposal and its running tally.
-    struct ProposalCore {
-        uint32 snapshot;
-        uint32 deadline;
-        Action action;
-        bool executed;
-        uint16 influence;
-        uint16 quorumVotes;
-        uint16 quorumBps;
-        uint16 forVotes;
-        uint16 againstVotes;
-        uint16 abstainVotes;
-        // Points from members' own votes: these can no longer move.
-        uint16 forOwn;
-        uint16 againstOwn;
-        uint16 abstainOwn;
-    }
 
     // ------------------------------------------------------------- settings
     Config internal _config;
@@ -106,153 +55,254 @@ abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGro
     address[] internal _recipients;
     uint16[] internal _sharesBps;
     mapping(address token => uint256) internal _lastRelease;
+    mapping(address token => mapping(address recipient => uint256)) internal _claimable;
+    mapping(address token => uint256) internal _totalClaimable;
 
     // ----------------------------------------------------------- membership
-    mapping(address account => Account) internal _accounts;
-    mapping(address account => mapping(uint256 i => Checkpoint)) internal _checkpoints;
-    mapping(uint32 index => Node) internal _nodes;
-    GroupState internal _state;
+    /// @dev The latest checkpoint of each account (layout below, `_c*`).
+    mapping(address account => uint256) internal _latest;
+    /// @dev Earlier checkpoints a proposal may still need, in key order.
+    mapping(address account => mapping(uint256 i => uint256)) internal _history;
+    /// @dev Per token id: its account, how many history entries it has, its open proposals (layout `_m*`).
+    mapping(uint256 tokenId => uint256) internal _tokens;
+    /// @dev The expiry trees: 0 for the group, a token id for those delegating to its holder.
+    mapping(uint256 => uint256) internal _trees;
+    /// @dev One word of group-wide counters (layout `_s*`).
+    uint256 internal _state;
+    /// @dev Per member: the relayer it authorised, until when, for what (layout `_r*`).
+    mapping(address account => uint256) internal _relayers;
+    /// @dev Unordered signature nonces, as in Permit2: 256 per word.
+    mapping(address account => mapping(uint256 word => uint256)) internal _nonceBitmap;
     mapping(address account => bytes32) internal _matrixLinkOf;
     mapping(bytes32 linkHash => address) internal _accountOfMatrixLink;
 
     // ----------------------------------------------------------- governance
-    mapping(uint256 proposalId => ProposalCore) internal _proposals;
+    /// @dev One word per proposal: its snapshot, deadline and running tally (layout `_p*`).
+    mapping(uint256 proposalId => uint256) internal _proposals;
     /// @dev 2 bits per token id: 0 = not voted, else VoteType + 1.
     mapping(uint256 proposalId => mapping(uint256 word => uint256)) internal _ballots;
     /// @dev Per delegate: how many of its delegators have voted themselves while it had not.
-    mapping(uint256 proposalId => mapping(uint32 index => uint256)) internal _votedDelegators;
+    mapping(uint256 proposalId => mapping(uint256 tokenId => uint256)) internal _votedDelegators;
 
-    // -------------------------------------------------------------- helpers
+    // ================================================================ words
+    //
+    // Checkpoint (bits, from the lowest):
+    //   0..40   key          second << 8 | seq
+    //   40..72  expiresAt    paid-through second; 0 = not a member; LIFETIME = for life
+    //   72..104 delegate     token id of the delegate, 0 = none
+    //   104..136 tokenId     the account's own token id (kept for life)
+    //   136..232 ends[3]     paid-through seconds of up to three delegators (0 = free)
+    //   232..248 inTree      delegators counted in the own tree, active at key
+    //   248..256 flags       APPROVED; where this account's point sits with its delegate
+    uint256 internal constant FLAG_APPROVED = 1;
+    uint256 internal constant FLAG_IN_TREE = 2;
+    // Bits 2..3 of the flags: 1 + the inline slot of the delegate's checkpoint holding this account's end.
+    uint256 internal constant SLOT_SHIFT = 2;
 
-    // The hot structs are read and written as one word each: the compiler
-    // would otherwise read and write them field by field. Fields sit from the
-    // lowest-order bits up, in declaration order, as Solidity lays them out;
-    // the views read them the ordinary way, so tests compare both.
-
-    function _loadState() internal view returns (GroupState memory s) {
-        uint256 w;
-        assembly {
-            w := sload(_state.slot)
-        }
-        s.lastIndex = uint32(w);
-        s.activeCount = uint32(w >> 32);
-        s.head = uint32(w >> 64);
-        s.tail = uint32(w >> 96);
-        s.headExpiry = uint32(w >> 128);
-        s.lastProposalTime = uint32(w >> 160);
-        s.proposalCount = uint32(w >> 192);
-        s.lastConfigTime = uint32(w >> 224);
+    function _cKey(uint256 c) internal pure returns (uint40) {
+        return uint40(c);
     }
 
-    function _storeState(GroupState memory s) internal {
-        uint256 w = uint256(s.lastIndex) |
-            (uint256(s.activeCount) << 32) |
-            (uint256(s.head) << 64) |
-            (uint256(s.tail) << 96) |
-            (uint256(s.headExpiry) << 128) |
-            (uint256(s.lastProposalTime) << 160) |
-            (uint256(s.proposalCount) << 192) |
-            (uint256(s.lastConfigTime) << 224);
+    function _cSecond(uint256 c) internal pure returns (uint32) {
+        return uint32(c >> 8);
+    }
+
+    function _cExpiry(uint256 c) internal pure returns (uint32) {
+        return uint32(c >> 40);
+    }
+
+    function _cDelegate(uint256 c) internal pure returns (uint32) {
+        return uint32(c >> 72);
+    }
+
+    function _cToken(uint256 c) internal pure returns (uint32) {
+        return uint32(c >> 104);
+    }
+
+    function _cEnd(uint256 c, uint256 i) internal pure returns (uint32) {
+        return uint32(c >> (136 + 32 * i));
+    }
+
+    function _cInTree(uint256 c) internal pure returns (uint16) {
+        return uint16(c >> 232);
+    }
+
+    function _cFlags(uint256 c) internal pure returns (uint256) {
+        return c >> 248;
+    }
+
+    /// @dev Replaces `width` bits of `w` at `shift` by `v` (v must fit).
+    function _put(uint256 w, uint256 shift, uint256 width, uint256 v) internal pure returns (uint256) {
+        uint256 mask = ((uint256(1) << width) - 1) << shift;
+        return (w & ~mask) | (v << shift);
+    }
+
+    // Token (per token id): 0..160 account, 160..184 history length, 184..256 three open-proposal
+    // deadlines in units of 256 seconds, rounded up (0 = free).
+    function _mAccount(uint256 m) internal pure returns (address) {
+        return address(uint160(m));
+    }
+
+    function _mHistory(uint256 m) internal pure returns (uint256) {
+        return (m >> 160) & 0xffffff;
+    }
+
+    // State: 0..32 last token id, 32..48 active count at `lastWrite`, 48..80 lastWrite,
+    // 80..112 proposal count, 112..152 key of the latest proposal's snapshot,
+    // 152..184 second of the latest mode change, 184..216 a bound: no end scheduled
+    // after `lastWrite` lies before it.
+    function _sLastToken(uint256 s) internal pure returns (uint32) {
+        return uint32(s);
+    }
+
+    function _sActive(uint256 s) internal pure returns (uint16) {
+        return uint16(s >> 32);
+    }
+
+    function _sLastWrite(uint256 s) internal pure returns (uint32) {
+        return uint32(s >> 48);
+    }
+
+    function _sProposals(uint256 s) internal pure returns (uint32) {
+        return uint32(s >> 80);
+    }
+
+    function _sLastSnapshot(uint256 s) internal pure returns (uint40) {
+        return uint40(s >> 112);
+    }
+
+    function _sModeChange(uint256 s) internal pure returns (uint32) {
+        return uint32(s >> 152);
+    }
+
+    function _sNextEnd(uint256 s) internal pure returns (uint32) {
+        return uint32(s >> 184);
+    }
+
+    // Proposal: 0..40 snapshot key, 40..72 deadline, 72..80 action, 80..88 executed,
+    // 88..104 influence, 104..120 quorum votes, 120..136 quorum bps, then six 16-bit
+    // tallies from 136, in VoteType order: against, for, abstain (all points), then the
+    // members' own against, for, abstain.
+    uint256 internal constant P_TALLY = 136;
+    uint256 internal constant P_OWN = 184;
+
+    function _pSnapshot(uint256 p) internal pure returns (uint40) {
+        return uint40(p);
+    }
+
+    function _pDeadline(uint256 p) internal pure returns (uint32) {
+        return uint32(p >> 40);
+    }
+
+    function _pAction(uint256 p) internal pure returns (Action) {
+        return Action(uint8(p >> 72));
+    }
+
+    function _pExecuted(uint256 p) internal pure returns (bool) {
+        return uint8(p >> 80) != 0;
+    }
+
+    function _pInfluence(uint256 p) internal pure returns (uint16) {
+        return uint16(p >> 88);
+    }
+
+    function _pQuorumVotes(uint256 p) internal pure returns (uint16) {
+        return uint16(p >> 104);
+    }
+
+    function _pQuorumBps(uint256 p) internal pure returns (uint16) {
+        return uint16(p >> 120);
+    }
+
+    /// @dev Tally `i`: 0..2 = against/for/abstain (all points), 3..5 = the members' own votes.
+    function _pTally(uint256 p, uint256 i) internal pure returns (uint16) {
+        return uint16(p >> (P_TALLY + 16 * i));
+    }
+
+    // Relayer: 0..160 relayer, 160..224 until (unix seconds), 224..232 scope bits.
+    function _rRelayer(uint256 r) internal pure returns (address) {
+        return address(uint160(r));
+    }
+
+    function _rUntil(uint256 r) internal pure returns (uint64) {
+        return uint64(r >> 160);
+    }
+
+    function _rScope(uint256 r) internal pure returns (uint8) {
+        return uint8(r >> 224);
+    }
+
+    // ================================================================ clock
+
+    /// @dev The group's epoch: one second before its creation, carried in the clone's code.
+    function _epoch() internal view returns (uint256 e) {
         assembly {
-            sstore(_state.slot, w)
+            // The immutable argument follows the 45 bytes of the EIP-1167 proxy code.
+            extcodecopy(address(), 0, 0x2d, 32)
+            e := shr(216, mload(0))
         }
     }
 
-    function _loadProposal(uint256 proposalId) internal view returns (ProposalCore memory p) {
-        ProposalCore storage ptr = _proposals[proposalId];
-        uint256 w;
-        assembly {
-            w := sload(ptr.slot)
-        }
-        p.snapshot = uint32(w);
-        p.deadline = uint32(w >> 32);
-        p.action = Action(uint8(w >> 64));
-        p.executed = uint8(w >> 72) != 0;
-        p.influence = uint16(w >> 80);
-        p.quorumVotes = uint16(w >> 96);
-        p.quorumBps = uint16(w >> 112);
-        p.forVotes = uint16(w >> 128);
-        p.againstVotes = uint16(w >> 144);
-        p.abstainVotes = uint16(w >> 160);
-        p.forOwn = uint16(w >> 176);
-        p.againstOwn = uint16(w >> 192);
-        p.abstainOwn = uint16(w >> 208);
-    }
-
-    function _storeProposal(uint256 proposalId, ProposalCore memory p) internal {
-        ProposalCore storage ptr = _proposals[proposalId];
-        uint256 w = uint256(p.snapshot) |
-            (uint256(p.deadline) << 32) |
-            (uint256(uint8(p.action)) << 64) |
-            (p.executed ? uint256(1) << 72 : 0) |
-            (uint256(p.influence) << 80) |
-            (uint256(p.quorumVotes) << 96) |
-            (uint256(p.quorumBps) << 112) |
-            (uint256(p.forVotes) << 128) |
-            (uint256(p.againstVotes) << 144) |
-            (uint256(p.abstainVotes) << 160) |
-            (uint256(p.forOwn) << 176) |
-            (uint256(p.againstOwn) << 192) |
-            (uint256(p.abstainOwn) << 208);
-        assembly {
-            sstore(ptr.slot, w)
-        }
-    }
-
+    /// @dev Now, in the group's clock. Checked: past ~136 years after creation every call reverts.
     function _now() internal view returns (uint32) {
-        return SafeCast.toUint32(block.timestamp);
+        return uint32(block.timestamp - _epoch());
     }
 
-    /// @dev The key of a checkpoint written now: a write in the same second as a
-    /// proposal's creation, after it, must not change that proposal's snapshot.
-    function _key(GroupState memory s) internal view returns (uint32) {
-        uint32 t = _now();
-        return s.lastProposalTime == t ? t + 1 : t;
+    /// @dev The key of a write now: after the proposals already made in this second.
+    function _writeKey(uint256 s, uint32 nowT) internal pure returns (uint40) {
+        uint40 last = _sLastSnapshot(s);
+        if (uint32(last >> 8) != nowT) return uint40(nowT) << 8;
+        return (uint40(nowT) << 8) | ((last & 0xff) + 1);
     }
 
-    function _latest(address account, uint24 n) internal view returns (Checkpoint memory c) {
-        if (n != 0) c = _checkpoints[account][n - 1];
+    /// @dev Unix time of a second of the group's clock.
+    function _unix(uint32 t) internal view returns (uint64) {
+        if (t == 0) return 0;
+        if (t == GroupConstants.LIFETIME) return type(uint64).max;
+        return uint64(_epoch() + t);
     }
 
-    function _latestOf(address account) internal view returns (Checkpoint memory) {
-        return _latest(account, _accounts[account].nCheckpoints);
-    }
+    // =========================================================== lookups
 
-    /// @dev Appends `c`, or overwrites the latest checkpoint when it has the same key.
-    function _write(address account, Account storage acc, Checkpoint memory c) internal {
-        uint24 n = acc.nCheckpoints;
-        if (acc.expiresAt != c.expiresAt) acc.expiresAt = c.expiresAt;
-        if (n != 0) {
-            uint32 lastKey = _checkpoints[account][n - 1].key;
-            if (c.key < lastKey) revert GroupCheckpointOutOfOrder();
-            if (c.key == lastKey) {
-                _checkpoints[account][n - 1] = c;
-                return;
-            }
-        }
-        _checkpoints[account][n] = c;
-        acc.nCheckpoints = n + 1;
-    }
-
-    /// @dev The checkpoint of `account` in force at time `t` (the last with key <= t).
-    function _checkpointAt(address account, uint24 n, uint32 t) internal view returns (Checkpoint memory c) {
-        if (n == 0) return c;
-        c = _checkpoints[account][n - 1];
-        // Most lookups are for a snapshot taken after the account's last change.
-        if (c.key <= t) return c;
+    /// @dev The checkpoint of `account` in force at `key`: the last one with a key <= `key` (0 if none).
+    function _checkpointAt(address account, uint40 key) internal view returns (uint256 c) {
+        c = _latest[account];
+        if (_cKey(c) <= key) return c;
+        // Most lookups are for a snapshot after the account's latest change, handled above.
+        uint32 token = _cToken(c);
+        if (token == 0) return 0;
+        mapping(uint256 => uint256) storage h = _history[account];
         uint256 lo = 0;
-        uint256 hi = n - 1;
+        uint256 hi = _mHistory(_tokens[token]);
         while (lo < hi) {
             uint256 mid = (lo + hi) / 2;
-            if (_checkpoints[account][mid].key > t) hi = mid;
+            if (_cKey(h[mid]) > key) hi = mid;
             else lo = mid + 1;
         }
-        if (lo == 0) {
-            delete c;
-        } else {
-            c = _checkpoints[account][lo - 1];
+        return lo == 0 ? 0 : h[lo - 1];
+    }
+
+    /// @dev How many of the members delegating to the holder of checkpoint `c` are active at second `t`
+    /// (t at or after c's second).
+    function _carriedAt(uint256 c, uint32 t) internal view returns (uint256 n) {
+        for (uint256 i = 0; i < 3; ++i) {
+            if (_cEnd(c, i) > t) ++n;
+        }
+        uint256 inTree = _cInTree(c);
+        if (inTree != 0) {
+            // inTree counted them at c's second; the tree says how many ended since.
+            n += (inTree + 0x10000 - ExpiryTree.countIn(_trees, _cToken(c), _cSecond(c), t)) & 0xffff;
         }
     }
+
+    /// @dev The group's active count at second `nowT` (at or after its last write).
+    function _activeAt(uint256 s, uint32 nowT) internal view returns (uint256) {
+        uint32 last = _sLastWrite(s);
+        if (last == nowT || _sNextEnd(s) > nowT) return _sActive(s);
+        return (uint256(_sActive(s)) + 0x10000 - ExpiryTree.countIn(_trees, 0, last, nowT)) & 0xffff;
+    }
+
+    // ========================================================== proposals
 
     /// @dev The quorum (basis points) that proposals of `action` need now.
     function _quorumFor(Action action) internal view returns (uint16) {
@@ -265,6 +315,35 @@ abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGro
         return q == GroupConstants.QUORUM_DEFAULT ? _config.defaultQuorumBps : q;
     }
 
+    /// @dev Where a proposal stands; see `GroupGovernance` for the early-decision rule.
+    function _stateOf(uint256 p) internal view returns (ProposalState) {
+        if (_pExecuted(p)) return ProposalState.Executed;
+        uint32 nowT = _now();
+        uint256 quorum = _pQuorumVotes(p);
+        if (nowT <= _pDeadline(p)) {
+            uint256 againstOwn = _pTally(p, 3);
+            uint256 forOwn = _pTally(p, 4);
+            uint256 movable = uint256(_pInfluence(p)) - forOwn - againstOwn - _pTally(p, 5);
+            // Worst case for FOR: every point not locked by an own vote goes against.
+            if (forOwn >= quorum && forOwn > againstOwn + movable) return ProposalState.Succeeded;
+            // Best case for FOR: every such point goes for.
+            uint256 bestFor = forOwn + movable;
+            if (bestFor < quorum || bestFor <= againstOwn) return ProposalState.Defeated;
+            return ProposalState.Active;
+        }
+        uint256 forVotes = _pTally(p, 1);
+        if (forVotes < quorum || forVotes <= _pTally(p, 0)) return ProposalState.Defeated;
+        if (uint256(nowT) > uint256(_pDeadline(p)) + GroupConstants.EXECUTION_WINDOW) return ProposalState.Expired;
+        return ProposalState.Succeeded;
+    }
+
+    /// @dev The quorum in votes for `influence` points at `bps`.
+    function _quorumVotes(uint256 influence, uint256 bps) internal pure returns (uint256) {
+        return Math.mulDiv(influence, bps, GroupConstants.BPS, Math.Rounding.Ceil);
+    }
+
+    // ============================================================ members
+
     /// @dev An open group lets anyone join by paying, with no proposal.
     function _isOpen() internal view returns (bool) {
         return _config.mode != Mode.External && _quorumFor(Action.AddMember) == 0;
@@ -275,12 +354,43 @@ abstract contract GroupStorage is EIP712, Nonces, ReentrancyGuardTransient, IGro
     }
 
     function _isMember(address account) internal view returns (bool) {
-        return _accounts[account].expiresAt != 0;
+        return _cExpiry(_latest[account]) != 0;
     }
 
     /// @dev The member holding `tokenId`; reverts when none does.
     function _ownerOf(uint256 tokenId) internal view returns (address owner) {
-        if (tokenId != 0 && tokenId <= type(uint32).max) owner = _nodes[uint32(tokenId)].account;
+        if (tokenId != 0 && tokenId <= type(uint32).max) owner = _mAccount(_tokens[tokenId]);
         if (owner == address(0) || !_isMember(owner)) revert ERC721NonexistentToken(tokenId);
+    }
+
+    // ========================================================= signatures
+
+    /// @dev Uses `owner`'s unordered nonce `nonce` (Permit2's bitmap): each works once, in any order.
+    function _useNonce(address owner, uint256 nonce) internal {
+        uint256 word = nonce >> 8;
+        uint256 bit = uint256(1) << (nonce & 0xff);
+        uint256 w = _nonceBitmap[owner][word];
+        if (w & bit != 0) revert GroupNonceUsed(owner, nonce);
+        _nonceBitmap[owner][word] = w | bit;
+    }
+
+    /// @dev Checks an EIP-712 signature of `signer` over `structHash`, using its nonce.
+    function _checkSignature(
+        address signer,
+        bytes32 structHash,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) internal {
+        if (block.timestamp > deadline) revert GroupSignatureExpired(deadline);
+        _useNonce(signer, nonce);
+        if (!SignatureChecker.isValidSignatureNow(signer, _hashTypedDataV4(structHash), signature)) {
+            revert GroupInvalidSignature(signer);
+        }
+    }
+
+    /// @dev Records that the mode changed now: proposals made before can no longer run.
+    function _markModeChange() internal {
+        _state = _put(_state, 152, 32, _now());
     }
 }

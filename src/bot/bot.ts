@@ -103,7 +103,7 @@ export class Bot {
       case "verify":
         return linking.verify(ctx, c.signature);
       case "authorize":
-        return linking.authorize(ctx, c.signature);
+        return linking.authorize(ctx, c.signature, c.extraScope, c.days);
       case "unlink":
         return linking.unlink(ctx);
       case "propose-add":

@@ -18,6 +18,8 @@ export interface BotSettings {
   feeDecimals: number;
   /** how long a `!link` message may wait for its signature */
   linkTtlMs: number;
+  /** how many days the authority `!authorize` asks for lasts, unless the member says (at most 366) */
+  authorizationDays: number;
   /** base URL of the web page (signing), when there is one */
   webUrl?: string;
   /** a secret salt for the Matrix link hashes recorded on-chain */

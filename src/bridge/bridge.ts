@@ -12,12 +12,12 @@
  * Keeper duties: remove members whose grace period ended; release fees at
  * most once a month when the destination is "release".
  */
-import { ZeroAddress } from "ethers";
+import { id, ZeroAddress } from "ethers";
 import { diffRoom, lapsedPastGrace, powerChanges, type RoomAction, type Standing } from "./desired.ts";
 import type { BridgeChain } from "../ports/chain.ts";
 import type { RoomEnforcer } from "../ports/rooms.ts";
 import type { GroupEvent } from "../governance/client.ts";
-import { decodeChainError, humanChainError } from "../governance/errors.ts";
+import { humanChainError } from "../governance/errors.ts";
 import { DestinationKind, Mode } from "../governance/types.ts";
 import type { RoomBinding, Store } from "../store/store.ts";
 import { formatTime } from "../text/format.ts";
@@ -242,16 +242,15 @@ export class Bridge {
     const settings = await chain.settings(b.group, at);
     const now = this.o.now ? await this.o.now() : Math.floor(Date.now() / 1000);
     const all = await chain.members(b.group);
-    for (const m of lapsedPastGrace(all, settings.config.gracePeriod, now)) {
-      const reason = `membership lapsed: not paid since ${formatTime(m.expiresAt)}`;
-      try {
-        await chain.call(`lapse:${b.group}:${m.address}:${m.expiresAt}`, b.group, "removeLapsed", [m.address], `remove lapsed ${m.address}`);
-      } catch (e) {
-        if (decodeChainError(e)?.name !== "GroupLapsesPending") throw e;
-        await chain.call(`sweep:${b.group}:${now}`, b.group, "sweepLapses", [64], "sweep due lapses");
-        continue;
+    const due = lapsedPastGrace(all, settings.config.gracePeriod, now);
+    // 64 per transaction (the contract's batch limit); each batch is sent once (its intent names its members).
+    for (let i = 0; i < due.length; i += 64) {
+      const batch = due.slice(i, i + 64);
+      const intent = `lapse:${b.group}:${id(batch.map((m) => `${m.address.toLowerCase()}@${m.expiresAt}`).join(","))}`;
+      await chain.call(intent, b.group, "removeLapsedBatch", [batch.map((m) => m.address)], `remove ${batch.length} lapsed members`);
+      for (const m of batch) {
+        await store.setState(`reason:${b.group}:${m.address.toLowerCase()}`, `membership lapsed: not paid since ${formatTime(m.expiresAt)}`);
       }
-      await store.setState(`reason:${b.group}:${m.address.toLowerCase()}`, reason);
       this.dirty.add(b.roomId);
     }
     const d = await chain.feeDestinationKind(b.group);

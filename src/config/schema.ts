@@ -17,7 +17,7 @@
 import { z } from "zod";
 import { isIP } from "node:net";
 import { formatUnits, getAddress, parseUnits, ZeroAddress } from "ethers";
-import { QUORUM_DEFAULT } from "../governance/types.ts";
+import { MAX_DURATION as MAX_GROUP_DURATION, QUORUM_DEFAULT } from "../governance/types.ts";
 
 /** A checksummed EVM address. */
 export type Address = `0x${string}`;
@@ -264,6 +264,8 @@ function duration(options: DurationOptions & { positive?: boolean } = {}) {
   return text(allowOnce ? DURATION_OR_ONCE : DURATION, (s) => {
     const seconds = parseDuration(s, { allowOnce });
     if (options.positive === true && seconds === 0) fail(`${DURATION} longer than 0`, s);
+    // The contracts refuse longer ones; a group made with this default could never be created.
+    if (seconds > MAX_GROUP_DURATION) fail(`${DURATION} of at most ${MAX_GROUP_DURATION / 86_400}d (about ten years)`, s);
     return seconds;
   });
 }
@@ -347,6 +349,7 @@ const bot = section("a mapping with the bot's userId and password or accessToken
   password: secret().optional(),
   accessToken: secret().optional(),
   deviceName: nonEmpty("a device name").optional(),
+  authorizationDays: int(1, 365).prefault(180),
 }).superRefine((b, ctx) => {
   if (b.password === undefined && b.accessToken === undefined) {
     ctx.addIssue({ code: "custom", message: `missing password or accessToken (give one as ${SECRET_FORM})` });
@@ -468,6 +471,7 @@ const groupDefaults = section("a mapping of group defaults", {
   mode: z.enum(["vote", "admin", "external"], { error: expect('"vote", "admin" or "external"') }).prefault("vote"),
   feeDestination,
   customCallsAllowed: bool().prefault(false),
+  maxOpenProposals: int(1, 3).prefault(3),
 })
   .transform((g, ctx) => {
     const native = g.feeToken === ZeroAddress;

@@ -37,6 +37,10 @@ export interface MemberInfo {
   delegate: string;
   delegatorsIn: number;
   relayer: string;
+  /** bits of RelayerScope the relayer holds */
+  relayerScope: number;
+  /** unix seconds the relayer's authority ends (0 = none) */
+  relayerUntil: number;
   matrixLink: string;
 }
 
@@ -150,6 +154,8 @@ export class ChainClient {
       delegate: String(v.delegate),
       delegatorsIn: Number(v.delegatorsIn),
       relayer: String(v.relayer),
+      relayerScope: Number(v.relayerScope),
+      relayerUntil: Number(v.relayerUntil),
       matrixLink: String(v.matrixLink),
     };
   }
@@ -206,6 +212,7 @@ export class ChainClient {
         gracePeriod: Number(c.gracePeriod),
         mode: Number(c.mode) as GroupSettings["config"]["mode"],
         customCallsAllowed: Boolean(c.customCallsAllowed),
+        maxOpenProposals: Number(c.maxOpenProposals),
         fee: BigInt(c.fee),
         feeToken: String(c.feeToken),
       },
@@ -264,8 +271,22 @@ export class ChainClient {
     return { name: "Conclave Group", version: "1", chainId, verifyingContract: group };
   }
 
+  /**
+   * An unused signature nonce of `account`. Nonces are unordered (Permit2's
+   * bitmap): the word is today's date, so a day's signatures share one
+   * storage word, and the bit is random, so signatures prepared at the same
+   * time do not collide.
+   */
   async nonce(group: string, account: string): Promise<bigint> {
-    return BigInt(await this.group(group).getFunction("nonces")(account));
+    const day = BigInt(Math.floor(Date.now() / 86_400_000));
+    // More than 256 signatures in a day by one account: the next words of the day.
+    for (let k = 0n; ; k++) {
+      const word = day | (k << 40n);
+      const used = BigInt(await this.group(group).getFunction("nonceBitmap")(account, word));
+      const free = [...Array(256).keys()].filter((b) => ((used >> BigInt(b)) & 1n) === 0n);
+      const bit = free[Math.floor(Math.random() * free.length)];
+      if (bit !== undefined) return (word << 8n) | BigInt(bit);
+    }
   }
 
   private requireMined(receipt: TransactionReceipt | undefined, what: string): TransactionReceipt {

@@ -10,7 +10,7 @@ const coder = AbiCoder.defaultAbiCoder();
 export const CONFIG_TUPLE =
   "tuple(uint16 defaultQuorumBps,uint16 addQuorumBps,uint16 removeQuorumBps,uint16 configQuorumBps," +
   "uint16 feeDestinationQuorumBps,uint16 customQuorumBps,uint32 votingPeriod,uint32 period,uint32 gracePeriod," +
-  "uint8 mode,bool customCallsAllowed,uint96 fee,address feeToken)";
+  "uint8 mode,bool customCallsAllowed,uint8 maxOpenProposals,uint96 fee,address feeToken)";
 export const SETTINGS_TUPLE = `tuple(${CONFIG_TUPLE} config,address controller,address linker,address[] admins)`;
 export const DESTINATION_TUPLE = "tuple(uint8 kind,address target,address[] recipients,uint16[] sharesBps)";
 
@@ -27,6 +27,7 @@ function configValues(c: GroupConfig): unknown[] {
     c.gracePeriod,
     c.mode,
     c.customCallsAllowed,
+    c.maxOpenProposals,
     c.fee,
     c.feeToken,
   ];

@@ -9,7 +9,22 @@ import { factoryInterface, groupInterface } from "./contracts.ts";
 const STATE = ["still open", "defeated", "passed", "already executed", "expired"];
 const ACTION = ["add", "remove", "config", "fee destination", "custom"];
 
+const DURATION = ["voting period", "fee period", "grace period"];
+const SCOPE = ["vote", "propose", "delegate", "accept", "config proposals", "fee-destination proposals", "custom calls"];
+
 const pct = (bps: bigint | number) => `${Number(bps) / 100}%`;
+const day = (unix: unknown) => new Date(Number(unix) * 1000).toISOString().slice(0, 10);
+/** Seconds in the largest whole unit: 3650 days, 2 h, 90 s. */
+export function duration(seconds: unknown): string {
+  const s = Number(seconds);
+  for (const [unit, n] of [["d", 86_400], ["h", 3_600], ["min", 60]] as const) if (s >= n && s % n === 0) return `${s / n}${unit}`;
+  return `${s}s`;
+}
+/** The bits of a relayer scope, in words. */
+export function scopeWords(scope: number): string {
+  const words = SCOPE.filter((_, i) => (scope >> i) & 1);
+  return words.length ? words.join(", ") : "nothing";
+}
 const short = (a: unknown) => {
   const s = String(a);
   return /^0x[0-9a-fA-F]{40}$/.test(s) ? `${s.slice(0, 6)}…${s.slice(-4)}` : s;
@@ -22,8 +37,7 @@ const SENTENCES: Record<string, (args: readonly unknown[]) => string> = {
   GroupNotActive: (a) => `${short(a[0])} is not an active member (not a member, or the subscription has lapsed). Pay with !join.`,
   GroupInvalidAccount: (a) => `That address (${short(a[0])}) cannot be used.`,
   GroupNoFounders: () => "A group needs at least one founder with a linked address.",
-  GroupFull: () => "The group has the most members it can count (65,535).",
-  GroupLapsesPending: () => "Many memberships lapsed at once; the bot is processing them. Try again in a minute.",
+  GroupFull: () => "The group has the most active members it can count (32,767).",
   GroupWrongPayment: (a) => `Wrong payment: the fee is ${formatUnits(a[0] as bigint)}, and ${formatUnits(a[1] as bigint)} was sent.`,
   GroupPaidForLife: (a) => `${short(a[0])} is a member for life and never pays again.`,
   GroupGracePeriodNotOver: () => "That member's grace period is not over yet.",
@@ -34,23 +48,34 @@ const SENTENCES: Record<string, (args: readonly unknown[]) => string> = {
   GroupMatrixLinkTaken: () => "That Matrix account is already linked to another address in this group.",
   GroupSignatureExpired: () => "The signature has expired; sign again.",
   GroupInvalidSignature: () => "The signature does not match.",
-  InvalidAccountNonce: () => "That signature was already used.",
-  GroupCheckpointOutOfOrder: () => "The contract refused an out-of-order update (a bug: please report it).",
   GroupUnknownProposal: () => "There is no such proposal.",
   GroupVotingClosed: (a) => `Voting is closed: the proposal is ${STATE[Number(a[1])] ?? "closed"}.`,
   GroupInvalidVoteType: () => "Vote yes, no or abstain.",
   GroupAlreadyVoted: () => "You have already voted on this proposal.",
   GroupNotRelayer: () => "You have not authorised the bot to act for you in this group: use !authorize, or act from your wallet.",
+  GroupRelayerScope: (a) =>
+    `Your authority for the bot does not cover this (it needs: ${scopeWords(Number(a[1]))}). Authorise it again with that included, or act from your wallet.`,
+  GroupRelayerExpired: (a) => `Your authority for the bot ended on ${day(a[1])}: use !authorize again, or act from your wallet.`,
+  GroupInvalidRelayerAuthority: () => "That authority is not valid: it needs something to cover and an end within a year.",
+  GroupNonceUsed: () => "That signature was already used or cancelled; sign again.",
+  GroupTooManyOpenProposals: (a) => `${short(a[0])} already has ${String(a[1])} proposals open; propose again when one of them closes.`,
+  GroupProposalBurst: () => "Too many proposals were made this very second; try again in a moment.",
+  GroupModeJustChanged: () => "The group's mode changed this very second; propose again in a moment.",
+  GroupProposalPredatesModeChange: () => "That proposal was made before the group's mode changed, so it can no longer be executed.",
+  GroupPaidTooFarAhead: (a) => `That would pay ${short(a[0])} until ${day(a[1])}, further ahead than allowed (until ${day(a[2])}).`,
+  GroupBatchTooLarge: (a) => `At most ${String(a[1])} at a time (${String(a[0])} given).`,
+  GroupTooManyFounders: (a) => `At most ${String(a[1])} founders (${String(a[0])} given).`,
+  GroupNothingToClaim: () => "There is nothing for you to claim.",
+  GroupInvalidDuration: (a) =>
+    `The ${DURATION[Number(a[0])] ?? "duration"} of ${duration(a[1])} is out of range: it must be from ${duration(a[2])} to ${duration(a[3])}${Number(a[0]) === 1 ? " (or once, for life)" : ""}.`,
+  GroupInvalidMaxOpenProposals: (a) => `The open-proposal limit must be 1 to ${String(a[1])} (${String(a[0])} given).`,
   GroupProposalNotSucceeded: (a) => `The proposal cannot be executed: it is ${STATE[Number(a[1])] ?? "not passed"}.`,
   GroupProposalAlreadyExecuted: () => "That proposal was already executed.",
-  GroupConfigJustChanged: () => "The configuration changed in this block; propose again in a moment.",
-  GroupProposalJustMade: () => "Another proposal was made this very second; try again in a moment.",
   GroupProposalsDisabled: () => "This group is governed by an external system: members make no proposals here.",
   GroupCustomCallsDisabled: () => "This group does not allow custom calls.",
   GroupInvalidCustomTarget: () => "A custom call cannot target the group itself.",
   GroupMalformedPayload: (a) => `The ${ACTION[Number(a[0])] ?? ""} proposal is malformed.`,
   GroupInvalidQuorum: (a) => `A quorum of ${pct(a[0] as bigint)} is over 100%.`,
-  GroupInvalidVotingPeriod: () => "The voting period must be longer than zero.",
   GroupAdminsRequired: () => "Admin mode needs at least one admin.",
   GroupInvalidAdmins: () => "The admin list has an invalid or repeated entry, or more than 32 admins.",
   GroupControllerRequired: () => "External mode needs the address of the governing contract.",
@@ -62,6 +87,7 @@ const SENTENCES: Record<string, (args: readonly unknown[]) => string> = {
   ERC721NonexistentToken: () => "No member holds that token.",
   InsufficientBalance: () => "The group's treasury does not hold enough for that.",
   FactoryInvalidMinimum: () => "A safe minimum quorum cannot be over 100%.",
+  FactoryInvalidImplementation: () => "The factory needs a deployed group implementation (deploy GroupExtension and Group first).",
   UnsafeGroupConfig: (a) =>
     `Unsafe: the add quorum ${pct(a[0] as bigint)} is below the safe minimum ${pct(a[1] as bigint)} and the fee ` +
     `${formatUnits(a[2] as bigint)} is below the safe minimum ${formatUnits(a[3] as bigint)}. Raise either.`,

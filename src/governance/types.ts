@@ -20,8 +20,28 @@ export type ProposalState = (typeof ProposalState)[keyof typeof ProposalState];
 
 /** A per-action quorum equal to this means "use the default quorum". */
 export const QUORUM_DEFAULT = 0xffff;
-/** Paid-through time of a lifetime membership (period 0). */
-export const LIFETIME = 0xffffffff;
+/** Paid-through time (unix seconds, as the views give it) of a lifetime membership (period 0). */
+export const LIFETIME = 2n ** 64n - 1n;
+/** Longest voting period, fee period and grace period, in seconds (3650 days), as the contracts enforce. */
+export const MAX_DURATION = 3650 * 86_400;
+/** Shortest fee period other than 0 (for life), in seconds: one day. */
+export const MIN_PERIOD = 86_400;
+/** Most open proposals per member a group may allow. */
+export const MAX_OPEN_PROPOSALS = 3;
+/** Longest authority a member may give the bot, in seconds (366 days). */
+export const MAX_RELAYER_DURATION = 366 * 86_400;
+
+/** What a relayer may do for a member: bits of `RelayerScope` in IGroupTypes.sol. */
+export const RelayerScope = {
+  Vote: 1,
+  Propose: 2,
+  Delegate: 4,
+  Accept: 8,
+  Config: 16,
+  FeeDestination: 32,
+  Custom: 64,
+} as const;
+export const RELAYER_SCOPE_ALL = 127;
 
 export interface GroupConfig {
   defaultQuorumBps: number;
@@ -38,6 +58,8 @@ export interface GroupConfig {
   gracePeriod: number;
   mode: Mode;
   customCallsAllowed: boolean;
+  /** how many proposals one member may have open at a time (1 .. MAX_OPEN_PROPOSALS) */
+  maxOpenProposals: number;
   fee: bigint;
   /** address(0) = native coin */
   feeToken: string;

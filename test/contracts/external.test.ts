@@ -12,6 +12,7 @@ import {
   defaultSettings,
   deployFactory,
   ethers,
+  expectGroupError,
   groupInterface,
   networkHelpers,
   time,
@@ -41,39 +42,6 @@ function eventsFrom(logs: readonly Log[], address: string, iface: Interface) {
     .map((l) => iface.parseLog(l))
     .filter((p) => p !== null)
     .map((p) => ({ name: p!.name, args: p!.args }));
-}
-
-/** Finds revert data in an ethers / Hardhat error, however deeply it is wrapped. */
-function revertData(e: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const walk = (x: unknown): string | undefined => {
-    if (x === null || typeof x !== "object" || seen.has(x)) return undefined;
-    seen.add(x);
-    const o = x as Record<string, unknown>;
-    if (typeof o.data === "string" && o.data.startsWith("0x") && o.data.length >= 10) return o.data;
-    for (const k of ["error", "info", "cause", "data"]) {
-      const r = walk(o[k]);
-      if (r) return r;
-    }
-    return undefined;
-  };
-  return walk(e);
-}
-
-/** Expects `p` to revert with the group's custom error `name` (and `args`, if given). */
-async function expectGroupError(p: Promise<unknown>, name: string, args?: unknown[]) {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected a revert with ${name}`).toBeDefined();
-  const data = revertData(err);
-  expect(data, `no revert data in: ${String(err)}`).toBeDefined();
-  const parsed = groupInterface.parseError(data!);
-  expect(parsed?.name).toBe(name);
-  if (args) expect([...parsed!.args]).toEqual(args);
 }
 
 interface Call {

@@ -12,7 +12,7 @@ import {
   MIN_NATIVE_FEE,
   time,
 } from "./fixture.ts";
-import { Mode } from "../../src/governance/types.ts";
+import { MAX_DURATION, MIN_PERIOD, Mode } from "../../src/governance/types.ts";
 
 describe("GroupFactory", () => {
   it("creates a group as a minimal-proxy clone with founders active and their first period paid", async () => {
@@ -21,9 +21,12 @@ describe("GroupFactory", () => {
     const founders = await addresses(signers.slice(1, 4));
     const group = await createGroup(factory, { founders });
     const code = await ethers.provider.getCode(await group.getAddress());
-    // EIP-1167 runtime code is 45 bytes.
-    expect((code.length - 2) / 2).toBe(45);
     const now = await time.latest();
+    // EIP-1167 runtime code is 45 bytes; the group's epoch (5 bytes, one second before creation) follows it.
+    expect((code.length - 2) / 2).toBe(50);
+    expect(code.slice(0, 2 + 20)).toBe("0x363d3d373d3d3d363d73");
+    expect(BigInt("0x" + code.slice(2 + 90))).toBe(BigInt(now - 1));
+    expect(await group.getFunction("epoch")()).toBe(BigInt(now - 1));
     for (const f of founders) {
       expect(await group.getFunction("isMember")(f)).toBe(true);
       expect(await group.getFunction("isActive")(f)).toBe(true);
@@ -103,7 +106,13 @@ describe("GroupFactory", () => {
     const cases: [ReturnType<typeof defaultSettings>, RegExp][] = [
       [defaultSettings({}, { defaultQuorumBps: 10_001 }), /GroupInvalidQuorum\(10001\)/],
       [defaultSettings({}, { removeQuorumBps: 20_000 }), /GroupInvalidQuorum\(20000\)/],
-      [defaultSettings({}, { votingPeriod: 0 }), /GroupInvalidVotingPeriod/],
+      [defaultSettings({}, { votingPeriod: 0 }), new RegExp(`GroupInvalidDuration\\(0, 0, 1, ${MAX_DURATION}\\)`)],
+      [defaultSettings({}, { period: MAX_DURATION + 1 }), new RegExp(`GroupInvalidDuration\\(1, ${MAX_DURATION + 1}, ${MIN_PERIOD}, ${MAX_DURATION}\\)`)],
+      // A period shorter than a day (other than 0, for life).
+      [defaultSettings({}, { period: MIN_PERIOD - 1 }), new RegExp(`GroupInvalidDuration\\(1, ${MIN_PERIOD - 1}, ${MIN_PERIOD}, ${MAX_DURATION}\\)`)],
+      [defaultSettings({}, { gracePeriod: MAX_DURATION + 1 }), new RegExp(`GroupInvalidDuration\\(2, ${MAX_DURATION + 1}, 0, ${MAX_DURATION}\\)`)],
+      [defaultSettings({}, { maxOpenProposals: 0 }), /GroupInvalidMaxOpenProposals\(0, 3\)/],
+      [defaultSettings({}, { maxOpenProposals: 4 }), /GroupInvalidMaxOpenProposals\(4, 3\)/],
       [defaultSettings({}, { mode: Mode.Admin }), /GroupAdminsRequired/],
       [defaultSettings({ admins: [ZeroAddress] }, { mode: Mode.Admin }), /GroupInvalidAdmins/],
       [defaultSettings({ admins: [founders[0]!, founders[0]!] }, { mode: Mode.Admin }), /GroupInvalidAdmins/],
@@ -113,6 +122,8 @@ describe("GroupFactory", () => {
       await expect(createGroup(factory, { founders, settings })).rejects.toThrow(error);
     }
     await expect(createGroup(factory, { founders: [] })).rejects.toThrow(/GroupNoFounders/);
+    const many = Array.from({ length: 257 }, (_, i) => ethers.getAddress(`0x${(0x1000 + i).toString(16).padStart(40, "0")}`));
+    await expect(createGroup(factory, { founders: many })).rejects.toThrow(/GroupTooManyFounders\(257, 256\)/);
     await expect(createGroup(factory, { founders: [founders[0]!, founders[0]!] })).rejects.toThrow(/GroupAlreadyMember/);
   });
 

@@ -3,13 +3,14 @@ import { Contract, ZeroAddress, type Signer } from "ethers";
 import {
   addresses,
   as,
-  conn,
+  createdIn,
   createGroup,
   DAY,
   defaultSettings,
   deployFactory,
   ethers,
   execute,
+  inOneBlock,
   propose,
   tally,
   time,
@@ -74,7 +75,8 @@ describe("proposals", () => {
     ];
     const made = [];
     for (const [votes] of cases) {
-      const p = await propose(group, members[0]!, Action.AddMember, target());
+      // One proposer each: a member may have at most 3 proposals open.
+      const p = await propose(group, members[made.length]!, Action.AddMember, target());
       for (let i = 0; i < votes.length; i++) {
         const st = (await tally(group, p)).state;
         if (st !== ProposalState.Active) break;
@@ -201,28 +203,48 @@ describe("proposals", () => {
     expect((await group.getFunction("proposal")(q.id)).influence).toBe(1n);
   });
 
-  it("applies a config change, checks the safety rule, and refuses a proposal in the same block", async () => {
-    const { group, members } = await setup(2, { defaultQuorumBps: 5000 });
+  it("applies a config change, checks the safety rule, and gives proposals made in the same block the config as it stood when each was made", async () => {
+    const { group, members } = await setup(3, { defaultQuorumBps: 5000 });
     const unsafe = encodeSettings(defaultSettings({}, { addQuorumBps: 0, fee: 0n }));
     await expect(propose(group, members[0]!, Action.Config, unsafe)).rejects.toThrow(/UnsafeGroupConfig\(0, 2000, 0, 10000000000000000\)/);
     const next = defaultSettings({}, { defaultQuorumBps: 10000, fee: 123n, votingPeriod: DAY });
     const p = await propose(group, members[0]!, Action.Config, encodeSettings(next));
     await vote(group, members[0]!, p, VoteType.For);
     await vote(group, members[1]!, p, VoteType.For);
-    // Execute and propose in one block: the proposal is refused.
-    await conn.provider.request({ method: "evm_setAutomine", params: [false] });
-    const g0 = as(group, members[0]!);
-    const exec = await g0.getFunction("execute")(p.number, p.action, p.payload);
-    const prop = await as(group, members[1]!).getFunction("propose")(Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address), { gasLimit: 500_000 });
-    await conn.provider.request({ method: "evm_mine", params: [] });
-    await conn.provider.request({ method: "evm_setAutomine", params: [true] });
-    expect((await exec.wait()).status).toBe(1);
-    await expect(prop.wait()).rejects.toThrow();
+    // One block: a proposal, the change, another proposal. None is refused.
+    const target = () => encodeAccount(ethers.Wallet.createRandom().address);
+    const [before, exec, after] = await inOneBlock([
+      (o) => as(group, members[1]!).getFunction("propose")(Action.AddMember, target(), o),
+      (o) => as(group, members[0]!).getFunction("execute")(p.number, p.action, p.payload, o),
+      (o) => as(group, members[2]!).getFunction("propose")(Action.AddMember, target(), o),
+    ]);
+    expect([before!.status, exec!.status, after!.status]).toEqual([1, 1, 1]);
     const cfg = await group.getFunction("config")();
     expect([cfg.defaultQuorumBps, cfg.fee, cfg.votingPeriod]).toEqual([10000n, 123n, BigInt(DAY)]);
-    // In the next block proposals work again, with the new quorum.
-    const q = await propose(group, members[1]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
-    expect((await group.getFunction("proposal")(q.id)).quorumBps).toBe(10000n);
+    const b = await group.getFunction("proposal")(createdIn(before!).id);
+    const a = await group.getFunction("proposal")(createdIn(after!).id);
+    expect(a.snapshot).toBe(b.snapshot);
+    // The one made before the change keeps the old quorum and voting period, the one after has the new.
+    expect([b.quorumBps, b.deadline - b.snapshot]).toEqual([5000n, BigInt(VOTING)]);
+    expect([a.quorumBps, a.deadline - a.snapshot]).toEqual([10000n, BigInt(DAY)]);
+  });
+
+  it("counts a member's proposal against its cap until its deadline, executed or not, then lets it propose again", async () => {
+    // Documented in docs/contracts.md: spam is bounded by deadlines, which cost nothing to check.
+    const { group, members } = await setup(2, { defaultQuorumBps: 5000, maxOpenProposals: 1 });
+    const p = await propose(group, members[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    for (const m of members) await vote(group, m, p, VoteType.For);
+    await execute(group, members[1]!, p);
+    expect((await tally(group, p)).state).toBe(ProposalState.Executed);
+    await expect(
+      as(group, members[0]!).getFunction("propose")(Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address)),
+    ).rejects.toThrow(/GroupTooManyOpenProposals/);
+    // Another member is not held up by it.
+    await propose(group, members[1]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    // Past the deadline (rounded up to 256 s), the proposer may propose again.
+    await time.increase(3 * DAY + 257);
+    await propose(group, members[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
+    expect(await group.getFunction("proposalCount")()).toBe(3n);
   });
 
   it("keeps a proposal's quorum when the config changes during its vote", async () => {

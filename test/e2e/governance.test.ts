@@ -122,6 +122,18 @@ describe("governing a room from chat", () => {
     expect(await ask(carol, "!members")).toMatch(/3 member\(s\), 3 active/);
   });
 
+  it("relays config proposals and votes only for members whose authority says so", async () => {
+    // The authority !authorize gives by default covers the everyday commands, not the settings.
+    const nonce = await sys.botNonce();
+    expect(await ask(alice, "!propose config voting=2d")).toMatch(/authority for the bot does not cover this \(it needs: propose, config proposals\)/);
+    expect(await sys.botNonce()).toBe(nonce);
+    const asked = await ask(alice, "!authorize +config +fees");
+    expect(asked).toMatch(/It also covers config proposals and votes on them .*; fee-destination proposals and votes on them/);
+    expect(asked).toMatch(/It does not cover custom-call proposals and votes on them/);
+    expect(asked).toMatch(/until \d{4}-\d\d-\d\d/);
+    for (const u of [alice, bob, carol]) expect(await authorize(u, room, bot, "+config +fees")).toMatch(/Authorised/);
+  });
+
   it("counts a delegated vote as GOVERNANCE.md says, and lets the delegator override", async () => {
     expect(await ask(bob, "!delegate @alice:localhost")).toMatch(/delegates to @alice:localhost/);
     const proposed = await ask(alice, "!propose config voting=2d");

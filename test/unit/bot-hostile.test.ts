@@ -64,7 +64,7 @@ class FakeChain implements ChainPort {
     return [];
   }
   async member(_g: string, address: string): Promise<MemberInfo> {
-    return { address, tokenId: 0, isMember: false, active: false, approved: false, expiresAt: 0, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, matrixLink: "0x" };
+    return { address, tokenId: 0, isMember: false, active: false, approved: false, expiresAt: 0, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, relayerScope: 0, relayerUntil: 0, matrixLink: "0x" };
   }
   async members() {
     return [];
@@ -103,7 +103,7 @@ const SETTINGS: BotSettings = {
     config: {
       defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
       feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 3 * 86400, period: 30 * 86400,
-      gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, fee: 0n, feeToken: ZeroAddress,
+      gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ZeroAddress,
     },
     controller: ZeroAddress,
     admins: [],
@@ -111,6 +111,7 @@ const SETTINGS: BotSettings = {
   defaultDestination: { kind: DestinationKind.Locked, target: ZeroAddress, recipients: [], sharesBps: [] },
   feeDecimals: 18,
   linkTtlMs: 3_600_000,
+  authorizationDays: 180,
   linkSalt: "0x00",
   botUserId: "@conclave:localhost",
 };

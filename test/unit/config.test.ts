@@ -425,7 +425,7 @@ describe("defaults and conversions", () => {
     expect(warnings).toEqual([]);
     expect(config).toEqual({
       homeserver: { url: "https://matrix.example.org" },
-      bot: { userId: "@conclave:example.org", password: "pw" },
+      bot: { userId: "@conclave:example.org", password: "pw", authorizationDays: 180 },
       chain: { rpcUrl: "http://127.0.0.1:8545", confirmations: 1, factory: "deploy", privateKey: KEY, pollIntervalMs: 1000, lowBalance: 50_000_000_000_000_000n },
       store: { path: "/tmp/data/conclave.sqlite", secret: STORE_SECRET },
       groupDefaults: {
@@ -439,6 +439,7 @@ describe("defaults and conversions", () => {
         mode: "vote",
         feeDestination: { kind: "locked" },
         customCallsAllowed: false,
+        maxOpenProposals: 3,
       },
       safety: { minAddQuorum: 2000, minFee: 1_000_000_000_000_000n, minTokenFees: {} },
       acceptInvitesFrom: "creators",

@@ -20,7 +20,7 @@ const BASE: GroupSettings = {
   config: {
     defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
     feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 3 * 86400, period: 30 * 86400,
-    gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, fee: 0n, feeToken: ZeroAddress,
+    gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ZeroAddress,
   },
   controller: ZeroAddress,
   linker: BOB,

@@ -40,7 +40,7 @@ function fakeChain(o: { members: MemberInfo[]; kind: number; nextReleaseAt: numb
 }
 
 const member = (address: string, expiresAt: number): MemberInfo => ({
-  address, tokenId: 1, isMember: true, active: expiresAt > NOW, approved: false, expiresAt, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, matrixLink: "0x",
+  address, tokenId: 1, isMember: true, active: expiresAt > NOW, approved: false, expiresAt, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, relayerScope: 0, relayerUntil: 0, matrixLink: "0x",
 });
 
 function bridge(chain: BridgeChain, store = new SqliteStore(":memory:")) {
@@ -57,7 +57,7 @@ describe("the keeper", () => {
     });
     const store = new SqliteStore(":memory:");
     await bridge(chain, store).keeper(binding, 0);
-    expect(chain.calls.map((c) => [c.fn, c.args[0]])).toEqual([["removeLapsed", "0xaaa"]]);
+    expect(chain.calls.map((c) => [c.fn, c.args[0]])).toEqual([["removeLapsedBatch", ["0xaaa"]]]);
     expect(await store.getState(`reason:${GROUP}:0xaaa`)).toMatch(/^membership lapsed: not paid since /);
   });
 

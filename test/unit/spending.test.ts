@@ -21,7 +21,7 @@ function chain() {
   const sent: string[] = [];
   const standing = (address: string): MemberInfo => ({
     address, tokenId: 0, isMember: address === MEMBER, active: address === MEMBER, approved: address === APPROVED,
-    expiresAt: 0, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, matrixLink: "0x",
+    expiresAt: 0, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, relayerScope: 0, relayerUntil: 0, matrixLink: "0x",
   });
   const c = {
     sent,

@@ -35,6 +35,7 @@ export async function applyOptions(ctx: Ctx, base: GroupSettings, o: GroupOption
   if (o.feeDestinationQuorumBps !== undefined) c.feeDestinationQuorumBps = o.feeDestinationQuorumBps;
   if (o.customQuorumBps !== undefined) c.customQuorumBps = o.customQuorumBps;
   if (o.customCallsAllowed !== undefined) c.customCallsAllowed = o.customCallsAllowed;
+  if (o.maxOpenProposals !== undefined) c.maxOpenProposals = o.maxOpenProposals;
   let admins = base.admins;
   if (o.admins !== undefined) {
     admins = [];

@@ -3,19 +3,39 @@
  * holds an address, and giving the bot the authority to act for it.
  */
 import { hexlify, randomBytes, verifyTypedData, verifyMessage, ZeroAddress } from "ethers";
+import { scopeWords } from "../../governance/errors.ts";
+import { MAX_RELAYER_DURATION, RelayerScope } from "../../governance/types.ts";
+import { RELAYER_TYPES } from "../../governance/typed.ts";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
-import { answer, shortAddress } from "../../text/format.ts";
+import { answer, formatTime, shortAddress } from "../../text/format.ts";
 import { linkHash, requireBinding, requireLink } from "../guards.ts";
 import type { MemberInfo } from "../../governance/client.ts";
 
-const RELAYER_TYPES = {
-  Relayer: [
-    { name: "member", type: "address" },
-    { name: "relayer", type: "address" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+
+/** What `!authorize` grants unless the member adds more: the everyday chat commands. */
+export const BASE_SCOPE = RelayerScope.Vote | RelayerScope.Propose | RelayerScope.Delegate | RelayerScope.Accept;
+const SENSITIVE = [
+  [RelayerScope.Config, "+config", "config proposals and votes on them (quorums, fee, periods, mode, admins, controller)"],
+  [RelayerScope.FeeDestination, "+fees", "fee-destination proposals and votes on them (where the treasury goes)"],
+  [RelayerScope.Custom, "+custom", "custom-call proposals and votes on them"],
+] as const;
+
+/** The authority in words, as the member reads it before signing. */
+export function describeAuthority(bot: string, member: string, scope: number, until: number): string[] {
+  const lines = [
+    `This lets the bot ${shortAddress(bot)} act for ${shortAddress(member)} in this group on your chat commands, until ${formatTime(until)}: ${scopeWords(scope & BASE_SCOPE)}.`,
+  ];
+  const covered = SENSITIVE.filter(([bit]) => scope & bit);
+  const not = SENSITIVE.filter(([bit]) => !(scope & bit));
+  if (covered.length) lines.push(`It also covers ${covered.map(([, , words]) => words).join("; ")}.`);
+  if (not.length) {
+    lines.push(
+      `It does not cover ${not.map(([, , words]) => words).join("; ")}: those you sign in your wallet, or add ${not.map(([, flag]) => flag).join(" ")} to !authorize.`,
+    );
+  }
+  lines.push("It can never move your funds, and it ends by itself on that date.");
+  return lines;
+}
 
 /** The exact text a user signs to link `address` to `userId` in `room`. */
 export function linkMessage(p: { userId: string; roomId: string; group?: string; address: string; nonce: string; botAddress: string }): string {
@@ -125,42 +145,48 @@ export async function recordLink(ctx: Ctx, group: string, room: string, userId: 
   return m;
 }
 
-/** `!authorize [0xSIGNATURE]`: gives the bot the relayer authority on-chain. */
-export async function authorize(ctx: Ctx, signature?: string): Promise<Answer> {
+/**
+ * `!authorize [+config] [+fees] [+custom] [days=N]` shows the authority in
+ * words and the typed data to sign; `!authorize 0xSIGNATURE` gives it on-chain.
+ */
+export async function authorize(ctx: Ctx, signature?: string, extraScope = 0, days?: number): Promise<Answer> {
   const target = (await ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`)) ?? ctx.roomId;
   const room = (await ctx.store.getBinding(ctx.roomId)) ? ctx.roomId : target;
   const binding = (await ctx.store.getBinding(room)) ?? (await requireBinding(ctx));
   const l = await requireLink(ctx, room);
   const key = `auth:${room}:${ctx.sender}`;
   if (!signature) {
+    const now = Math.floor(Date.now() / 1000);
+    const scope = BASE_SCOPE | extraScope;
+    const until = now + Math.min((days ?? ctx.settings.authorizationDays) * 86_400, MAX_RELAYER_DURATION - 3600);
     const nonce = await ctx.chain.nonce(binding.group, l.address);
-    const deadline = Math.floor(Date.now() / 1000) + 3600;
-    await ctx.store.setState(key, JSON.stringify({ nonce: nonce.toString(), deadline }));
+    const deadline = now + 3600;
+    await ctx.store.setState(key, JSON.stringify({ nonce: nonce.toString(), deadline, scope, until }));
     const domain = await ctx.chain.domain(binding.group);
     const typed = {
       domain: { ...domain, chainId: Number(domain.chainId) },
       types: RELAYER_TYPES,
       primaryType: "Relayer",
-      message: { member: l.address, relayer: ctx.chain.botAddress, nonce: nonce.toString(), deadline },
+      message: { member: l.address, relayer: ctx.chain.botAddress, scope, until, nonce: nonce.toString(), deadline },
     };
     return answer(
       "Authorise the bot",
       [
-        `This lets the bot ${shortAddress(ctx.chain.botAddress)} vote, propose, delegate and accept membership for ${shortAddress(l.address)} in this group, from your chat commands. It can never move your funds.`,
+        ...describeAuthority(ctx.chain.botAddress, l.address, scope, until),
         `Sign this typed data (eth_signTypedData_v4) within an hour, then send ${ctx.settings.prefix}authorize 0xSIGNATURE.`,
-        `Withdraw it at any time by calling setRelayer(0x0000000000000000000000000000000000000000) on ${binding.group} from your wallet.`,
+        `Withdraw it at any time with ${ctx.settings.prefix}unlink, or by calling setRelayer(${ZeroAddress}, 0, 0) on ${binding.group} from your wallet.`,
       ],
       JSON.stringify(typed, null, 2),
     );
   }
   const saved = await ctx.store.getState(key);
   if (!saved) throw new Refusal(`Send ${ctx.settings.prefix}authorize first to get the message to sign.`);
-  const { nonce, deadline } = JSON.parse(saved) as { nonce: string; deadline: number };
+  const { nonce, deadline, scope, until } = JSON.parse(saved) as { nonce: string; deadline: number; scope: number; until: number };
   if (deadline * 1000 < Date.now()) throw new Refusal(`That authorisation expired; send ${ctx.settings.prefix}authorize again.`);
   const domain = await ctx.chain.domain(binding.group);
   let signer: string;
   try {
-    signer = verifyTypedData(domain, RELAYER_TYPES, { member: l.address, relayer: ctx.chain.botAddress, nonce, deadline }, signature);
+    signer = verifyTypedData(domain, RELAYER_TYPES, { member: l.address, relayer: ctx.chain.botAddress, scope, until, nonce, deadline }, signature);
   } catch {
     throw new Refusal("That is not a valid signature of the authorisation.");
   }
@@ -171,11 +197,11 @@ export async function authorize(ctx: Ctx, signature?: string): Promise<Answer> {
     `authorize:${binding.group}:${l.address}:${nonce}`,
     binding.group,
     "setRelayerBySig",
-    [l.address, ctx.chain.botAddress, nonce, deadline, signature],
+    [l.address, ctx.chain.botAddress, scope, until, nonce, deadline, signature],
     `authorise the bot for ${ctx.sender}`,
   );
   await ctx.store.setState(key, "");
-  return answer("Authorised", [`The bot now acts for ${shortAddress(l.address)} on your chat commands in this group.`]);
+  return answer("Authorised", [`The bot now acts for ${shortAddress(l.address)} on your chat commands in this group until ${formatTime(until)}.`]);
 }
 
 /** `!unlink`: forgets the link; the bot stops acting for the account. */
@@ -191,7 +217,18 @@ export async function unlink(ctx: Ctx): Promise<Answer> {
         .call(`unlink:${binding.group}:${ctx.sender}:${l.nonce}`, binding.group, "clearMatrixLink", [l.address], `clear link of ${ctx.sender}`)
         .catch((e: unknown) => ctx.log(`unlink: could not clear the on-chain record: ${(e as Error).message}`));
     }
-    lines.push(`To withdraw the bot's on-chain authority too, call setRelayer(${ZeroAddress}) on ${binding.group} from your wallet.`);
+    // The bot gives up its authority for the address itself: nothing is left for the member to do.
+    if (m.relayer.toLowerCase() === ctx.chain.botAddress.toLowerCase()) {
+      await ctx.chain
+        .call(`renounce:${binding.group}:${l.address}:${l.nonce}`, binding.group, "renounceRelayer", [l.address], `give up the authority of ${ctx.sender}`)
+        .then(
+          () => lines.push(`The bot gave up its authority to act for ${shortAddress(l.address)}.`),
+          (e: unknown) => {
+            ctx.log(`unlink: could not give up the relayer authority: ${(e as Error).message}`);
+            lines.push(`The bot could not give up its on-chain authority just now; call setRelayer(${ZeroAddress}, 0, 0) on ${binding.group} from your wallet to be sure.`);
+          },
+        );
+    }
   }
   // Forgotten last: clearing the on-chain record is done for a linked member.
   await ctx.store.deleteLink(ctx.roomId, ctx.sender);

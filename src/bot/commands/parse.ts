@@ -24,7 +24,7 @@
  */
 import type { Address, ProposalNumber, RoomId, UserId } from "../ids.ts";
 import { address, isServerName, localpart, proposalNumber, roomId, STRICT_LOCALPART, userId } from "../ids.ts";
-import { Mode, QUORUM_DEFAULT } from "../../governance/types.ts";
+import { MAX_DURATION, MAX_OPEN_PROPOSALS, MAX_RELAYER_DURATION, Mode, QUORUM_DEFAULT, RelayerScope } from "../../governance/types.ts";
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -71,6 +71,7 @@ export const OPTION_KEYS = [
   "quorum.custom",
   "admins",
   "custom-calls",
+  "open-proposals",
   "controller",
 ] as const;
 export type OptionKey = (typeof OPTION_KEYS)[number];
@@ -104,6 +105,8 @@ export interface GroupOptions {
   admins?: UserId[];
   /** `custom-calls`. */
   customCallsAllowed?: boolean;
+  /** `open-proposals`: how many proposals one member may have open at a time, 1..3. */
+  maxOpenProposals?: number;
   /** `controller`: the governing contract of external mode. */
   controller?: Address;
 }
@@ -127,7 +130,7 @@ export type Command =
   | { name: "dao-create"; options: GroupOptions }
   | { name: "link"; address: Address; room?: RoomId }
   | { name: "verify"; signature: `0x${string}` }
-  | { name: "authorize"; signature?: `0x${string}` }
+  | { name: "authorize"; signature?: `0x${string}`; extraScope?: number; days?: number }
   | { name: "unlink" }
   | { name: "propose-add"; target: UserId }
   | { name: "propose-remove"; target: UserId }
@@ -172,6 +175,14 @@ const MAX_PILL_HTML = 2048;
 const MAX_RECIPIENTS = 32;
 const MAX_UINT32 = 0xffffffff;
 
+/** What `!authorize` may add to the default authority (vote, propose, delegate, accept). */
+const AUTHORIZE_EXTRAS = new Map<string, number>([
+  ["+config", RelayerScope.Config],
+  ["+fees", RelayerScope.FeeDestination],
+  ["+fee-destination", RelayerScope.FeeDestination],
+  ["+custom", RelayerScope.Custom],
+]);
+
 // ---------------------------------------------------------------------------
 // The command table
 
@@ -201,8 +212,8 @@ export const COMMANDS: readonly CommandInfo[] = [
   },
   {
     name: "authorize",
-    usage: "authorize [0x signature]",
-    summary: "Let the bot vote, propose and delegate for you from chat: it gives you data to sign.",
+    usage: "authorize [+config] [+fees] [+custom] [days=N] | authorize <0x signature>",
+    summary: "Let the bot vote, propose and delegate for you from chat, for a time you choose: it gives you data to sign.",
     aliases: [],
   },
   { name: "unlink", usage: "unlink", summary: "Remove the link between your wallet and your Matrix account.", aliases: [] },
@@ -680,6 +691,10 @@ function durationSpec(key: OptionKey, set: (o: GroupOptions, s: number) => void,
         const zero = min > 0 ? " of at least 1s" : "";
         return `${key} must be a duration${zero} with a unit (s, m, h, d, w), like 30d${once ? ", or once" : ""}; got ${quote(v)}.`;
       }
+      // The contracts refuse longer ones (GroupInvalidDuration): say so before any transaction.
+      if (secs > MAX_DURATION) {
+        return `${key} can be at most ${MAX_DURATION / 86_400}d (about ten years); got ${quote(v)}.`;
+      }
       set(o, secs);
       return undefined;
     },
@@ -765,6 +780,15 @@ const OPTION_SPECS: ReadonlyMap<string, OptionSpec> = new Map(
             return `custom-calls must be on or off; got ${quote(v)}.`;
           }
           o.customCallsAllowed = b;
+          return undefined;
+        },
+      },
+      {
+        key: "open-proposals",
+        apply(v, o) {
+          const n = /^[1-9]$/.test(v) ? Number(v) : NaN;
+          if (!(n <= MAX_OPEN_PROPOSALS)) return `open-proposals must be a number from 1 to ${MAX_OPEN_PROPOSALS}; got ${quote(v)}.`;
+          o.maxOpenProposals = n;
           return undefined;
         },
       },
@@ -912,9 +936,33 @@ const HANDLERS: Record<CommandName, Handler> = {
     const usage = usageOf("authorize");
     const a = args[0];
     if (a === undefined) return ok({ name: "authorize" });
-    if (args.length > 1) return fail("Give at most one signature: 0x and 130 hex digits.", usage);
-    const sig = signatureOf(a.text);
-    return sig.startsWith("0x") ? ok({ name: "authorize", signature: sig as `0x${string}` }) : fail(sig, usage);
+    if (a.text.startsWith("0x")) {
+      if (args.length > 1) return fail("Give at most one signature: 0x and 130 hex digits.", usage);
+      const sig = signatureOf(a.text);
+      return sig.startsWith("0x") ? ok({ name: "authorize", signature: sig as `0x${string}` }) : fail(sig, usage);
+    }
+    // What the authority covers beyond voting, proposing, delegating and accepting, and for how long.
+    let extraScope = 0;
+    let days: number | undefined;
+    const maxDays = MAX_RELAYER_DURATION / 86_400;
+    for (const arg of args) {
+      const t = arg.text.toLowerCase();
+      const extra = AUTHORIZE_EXTRAS.get(t);
+      if (extra !== undefined) {
+        extraScope |= extra;
+        continue;
+      }
+      const m = /^days=(\d{1,4})$/.exec(t);
+      if (m && Number(m[1]) >= 1 && Number(m[1]) <= maxDays) {
+        days = Number(m[1]);
+        continue;
+      }
+      return fail(
+        `${quote(arg.text)} is not something an authority can cover: use +config, +fees, +custom and days=1 to days=${maxDays}.`,
+        usage,
+      );
+    }
+    return ok({ name: "authorize", ...(extraScope ? { extraScope } : {}), ...(days !== undefined ? { days } : {}) });
   },
   unlink: noArgs("unlink"),
   "propose-add": targetCommand("propose-add"),
@@ -1112,6 +1160,7 @@ const OPTION_HELP: readonly (readonly [string, string])[] = [
   ],
   ["admins=@a:server,@b:server", "admins for admin mode (or none)"],
   ["custom-calls=on|off", "whether custom-call proposals are allowed"],
+  ["open-proposals=3", "how many proposals one member may have open at a time (1 to 3)"],
   ["controller=0x…", "the governing contract (a Governor's timelock, a Safe…) for external mode"],
 ];
 
