@@ -78,8 +78,9 @@ try {
     expectMatch(await alice.ask(room, "!dao create quorum=50%", bot), /This room is now a group: (0x[0-9a-fA-F]{40})/, "dao create"),
   );
   const group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
-  await step("alice authorises the bot to act on her chat commands", async () => expectMatch(await authorize(alice, room, bot), /Authorised/, "alice authorize"));
-  await step("bob authorises the bot", async () => expectMatch(await authorize(bob, room, bot), /Authorised/, "bob authorize"));
+  // The walk-through changes a setting from chat: its members' authority covers config proposals and votes (+config).
+  await step("alice authorises the bot to act on her chat commands, settings changes included", async () => expectMatch(await authorize(alice, room, bot, "+config"), /Authorised/, "alice authorize"));
+  await step("bob authorises the bot, settings changes included", async () => expectMatch(await authorize(bob, room, bot, "+config"), /Authorised/, "bob authorize"));
 
   if (scenario) {
     const carolDm = await step("carol links her wallet in a direct message", async () => {
@@ -95,7 +96,7 @@ try {
     );
     await step("carol joins the room, authorises the bot and accepts", async () => {
       await carol.join(room);
-      expectMatch(await authorize(carol, room, bot), /Authorised/, "carol authorize");
+      expectMatch(await authorize(carol, room, bot, "+config"), /Authorised/, "carol authorize");
       return expectMatch(await carol.ask(room, "!join", bot), /Welcome/, "carol joins");
     });
     await step("bob delegates to alice", async () => expectMatch(await bob.ask(room, "!delegate @alice:localhost", bot), /delegates to/, "delegate"));

@@ -43,13 +43,15 @@ export interface JournalOptions {
 
 /** How many recorded events one look takes up. */
 const BATCH = 500;
+/** How many of one sender's messages may wait for their room keys at once. */
+const MAX_WAITING_PER_SENDER = 20;
 
 export class CommandJournal {
   private readonly o: JournalOptions;
   /** events queued or being handled in this process */
   private readonly busy = new Set<string>();
   private readonly queues = new Map<string, Promise<void>>();
-  private readonly waitingSince = new Map<string, number>();
+  private readonly waitingSince = new Map<string, { since: number; sender: string }>();
   /** events that failed for now, and when to try them again */
   private readonly notBefore = new Map<string, number>();
   private scanning: Promise<void> | undefined;
@@ -98,7 +100,8 @@ export class CommandJournal {
   private async scan(): Promise<void> {
     const { store } = this.o;
     for (const e of await store.listInbound("answering", BATCH)) this.enqueue(e, () => this.resend(e));
-    for (const e of await store.listInbound("new", BATCH)) this.enqueue(e, () => this.handle(e));
+    // Those waiting for a key are apart: however many, they hold up nothing new.
+    for (const status of ["new", "waiting"] as const) for (const e of await store.listInbound(status, BATCH)) this.enqueue(e, () => this.handle(e));
   }
 
   private enqueue(e: InboundEvent, job: () => Promise<void>): void {
@@ -144,13 +147,17 @@ export class CommandJournal {
     const { store, reader, log } = this.o;
     const opened = await reader.open(e.raw);
     if (opened === "waiting") {
-      const since = this.waitingSince.get(e.eventId) ?? Date.now();
-      this.waitingSince.set(e.eventId, since);
-      if (Date.now() - since < (this.o.keyWaitMs ?? 600_000)) {
+      const since = this.waitingSince.get(e.eventId)?.since ?? Date.now();
+      const waiting = [...this.waitingSince.values()].filter((w) => w.sender === e.sender).length;
+      // A sender's pile of messages nobody can read (a flood with bogus keys) is not kept trying.
+      const tooMany = !this.waitingSince.has(e.eventId) && waiting >= MAX_WAITING_PER_SENDER;
+      if (!tooMany && Date.now() - since < (this.o.keyWaitMs ?? 600_000)) {
+        this.waitingSince.set(e.eventId, { since, sender: e.sender });
+        if (e.status !== "waiting") await store.waitInbound(e.eventId);
         this.backOff(e.eventId);
         return;
       }
-      log(`journal: no room key came for ${e.eventId} from ${e.sender} in ${e.roomId}; it cannot be read and is not answered`);
+      log(`journal: ${tooMany ? `${e.sender} has ${waiting} messages waiting for keys already` : "no room key came"} for ${e.eventId} from ${e.sender} in ${e.roomId}; it cannot be read and is not answered`);
       this.waitingSince.delete(e.eventId);
       await store.finishInbound(e.eventId);
       return;

@@ -305,6 +305,10 @@ export class PostgresStore implements Store {
     return (await this.rows("SELECT * FROM inbound WHERE status = $1 ORDER BY seq LIMIT $2", [status, limit])).map(toInbound);
   }
 
+  async waitInbound(eventId: string): Promise<void> {
+    await this.run("UPDATE inbound SET status = 'waiting' WHERE event_id = $1", [eventId]);
+  }
+
   async setInboundAnswer(eventId: string, answer: string): Promise<void> {
     await this.run("UPDATE inbound SET status = 'answering', answer = $1 WHERE event_id = $2", [answer, eventId]);
   }

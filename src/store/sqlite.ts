@@ -267,6 +267,10 @@ export class SqliteStore implements Store {
     return this.all("SELECT * FROM inbound WHERE status = ? ORDER BY seq LIMIT ?", status, limit).map(toInbound);
   }
 
+  async waitInbound(eventId: string): Promise<void> {
+    this.run("UPDATE inbound SET status = 'waiting' WHERE event_id = ?", eventId);
+  }
+
   async setInboundAnswer(eventId: string, answer: string): Promise<void> {
     this.run("UPDATE inbound SET status = 'answering', answer = ? WHERE event_id = ?", answer, eventId);
   }

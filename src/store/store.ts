@@ -109,6 +109,8 @@ export interface Store {
   addInbound(events: NewInboundEvent[]): Promise<void>;
   /** Events with `status`, in the order they were recorded, at most `limit`. */
   listInbound(status: InboundStatus, limit: number): Promise<InboundEvent[]>;
+  /** Sets an event aside until its room key arrives (status "waiting"): it holds up no other. */
+  waitInbound(eventId: string): Promise<void>;
   /** Records the answer decided for an event, before it is sent (status "answering"). */
   setInboundAnswer(eventId: string, answer: string): Promise<void>;
   /** Marks an event handled: answered, or nothing to answer (status "done"). */
@@ -134,10 +136,11 @@ export interface OutboxItem {
 }
 
 /**
- * new: not handled yet; answering: the answer is decided (and recorded) but
- * may not have been sent; done.
+ * new: not handled yet; waiting: encrypted, its room key not arrived yet;
+ * answering: the answer is decided (and recorded) but may not have been
+ * sent; done.
  */
-export type InboundStatus = "new" | "answering" | "done";
+export type InboundStatus = "new" | "waiting" | "answering" | "done";
 
 /** A message event as the bot received it. */
 export interface NewInboundEvent {

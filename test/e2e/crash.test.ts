@@ -72,6 +72,22 @@ async function answersByEvent(reader: ChatUser, roomId: string): Promise<Map<str
   return out;
 }
 
+/**
+ * The bot's failures to decrypt a to-device message, except a message it had
+ * already read: one delivered again because the bot died after reading it
+ * and before its next sync told the homeserver so. vodozemac reports that
+ * one as MissingMessageKey (the key of that message index was used up),
+ * which means the state on disk is past that message, not behind it. Any
+ * other failure (no session, a bad MAC…) would mean lost crypto state.
+ */
+function cryptoFailures(lines: string[]): string[] {
+  const onlyUsedUp = (detail: string) => {
+    const errors = [...detail.matchAll(/\("[^"]*", (\w+)/g)].map((m) => m[1]);
+    return errors.length > 0 && errors.every((e) => e === "MissingMessageKey");
+  };
+  return lines.flatMap((l, i) => (/non-pre-key message|Failed to decrypt/i.test(l) && !onlyUsedUp(lines[i + 1] ?? "") ? [`${l} ${lines[i + 1] ?? ""}`] : []));
+}
+
 /** Waits until `check` holds, reading again every second. */
 async function eventually(what: string, check: () => Promise<boolean>, ms = 180_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -126,12 +142,13 @@ describe("a crash loses nothing", () => {
     // Four proposals, once each: no command ran twice on-chain.
     expect(await alice!.ask(room, "!proposals", bot)).toMatch(/^4 proposal\(s\)/);
     // The crypto state on disk was never behind: no process failed to read its peers' messages.
-    expect(sys.botLines.filter((l) => /non-pre-key message|Failed to decrypt/i.test(l)), `seed ${seed}`).toEqual([]);
+    expect(cryptoFailures(sys.botLines), `seed ${seed}`).toEqual([]);
   }, 600_000);
 
   it("sends every removal's notice exactly once across random kills during a burst of decisions", async () => {
     const { alice, bob } = users as Record<string, ChatUser>;
     const targets = TARGETS.map((t) => users[t]!);
+    const firstLine = sys.botLines.length;
     const room = await groupRoom(alice!, [bob!, ...targets], bot);
     for (const u of [alice!, bob!, ...targets]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
     const group = /0x[0-9a-fA-F]{40}/.exec(await alice!.ask(room, "!dao create quorum=25%", bot))![0];
@@ -165,6 +182,6 @@ describe("a crash loses nothing", () => {
     const unreadable: string[] = [];
     for (const e of await alice!.history(room)) if (e.sender === bot && e.type === "m.room.encrypted" && (await alice!.read(e)) === undefined) unreadable.push(e.event_id);
     expect(unreadable, `seed ${seed}`).toEqual([]);
-    expect(sys.botLines.filter((l) => /non-pre-key message|Failed to decrypt/i.test(l)), `seed ${seed}`).toEqual([]);
+    expect(cryptoFailures(sys.botLines.slice(firstLine)), `seed ${seed}`).toEqual([]);
   }, 600_000);
 });

@@ -207,11 +207,17 @@ describe.each(backends)("$name store", (backend) => {
     expect((await s.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$b", "$a", "$c"]);
     expect((await s.listInbound("new", 2)).map((e) => e.eventId)).toEqual(["$b", "$a"]);
     expect((await s.listInbound("new", 1))[0]).toEqual({ ...ev("$b", 20), status: "new" });
+    // An event waiting for its room key is set aside: it holds up no other.
+    await s.addInbound([ev("$d", 50)]);
+    await s.waitInbound("$d");
+    expect((await s.listInbound("waiting", 10)).map((e) => e.eventId)).toEqual(["$d"]);
+    expect((await s.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$b", "$a", "$c"]);
     await s.setInboundAnswer("$b", '{"text":"hi"}');
     await s.finishInbound("$a");
     await s.close();
     const t = await backend.open(where);
     expect((await t.listInbound("answering", 10)).map((e) => [e.eventId, e.answer])).toEqual([["$b", '{"text":"hi"}']]);
+    expect((await t.listInbound("waiting", 10)).map((e) => e.eventId)).toEqual(["$d"]);
     expect((await t.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$c"]);
     // A handled event is never recorded again as new.
     await t.addInbound([ev("$a", 40)]);

@@ -167,6 +167,26 @@ describe("the command journal", () => {
     j.stop();
   });
 
+  it("sets aside messages waiting for keys, so that a pile of unreadable ones holds up no one", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const reader = new Reader();
+    // More than one look takes up, all unreadable (a flood with bogus keys), before alice's command.
+    const pile = Array.from({ length: 700 }, (_, i) => raw(`$bogus${i}`, "@mallory:x.org", "!status"));
+    for (const e of pile) reader.waiting.add(e.eventId);
+    await store.addInbound([...pile, raw("$alice", "@alice:x.org", "!status")]);
+    const j = journal(store, { rooms, bot: new Bot(), reader });
+    for (let i = 0; i < 400 && !rooms.sent.some((s) => s.inReplyTo === "$alice"); i++) {
+      j.poke();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    j.stop();
+    expect(rooms.sent).toEqual([{ inReplyTo: "$alice", text: "ok: !status" }]);
+    // At most 20 of one sender's messages wait for keys; the rest are given up at once.
+    expect((await store.listInbound("waiting", 1000)).length).toBe(20);
+    expect((await store.listInbound("new", 1000)).length).toBe(0);
+  });
+
   it("answers a flood once, then not at all, and never makes others wait", async () => {
     const store = new SqliteStore(":memory:");
     const rooms = new Rooms();
