@@ -127,6 +127,10 @@ async function main(): Promise<void> {
   const provider = new JsonRpcProvider(config.chain.rpcUrl, config.chain.chainId, {
     ...(config.chain.chainId ? { staticNetwork: true } : {}),
     pollingInterval: config.chain.pollIntervalMs,
+    // ethers answers a repeated request from a cache for 250 ms by default: the
+    // head a new-block notice announced would be read as the one before it.
+    // Only requests made in the same moment share an answer.
+    cacheTimeout: 0,
   });
   // Wait for the chain rather than crash: it may be starting, or down for a while.
   let chainId = 0;

@@ -46,6 +46,11 @@ export class Bridge {
   private readonly warned = new Map<string, number>();
   private busy: Promise<void> = Promise.resolve();
   private waking = false;
+  private readonly cursors = new Map<string, number>();
+  private readonly stored = new Map<string, number>();
+  // When the block a tick reads was announced, and when the tick read its events (for the timing line).
+  private headAt: number | undefined;
+  private timing = { head: 0, events: 0 };
 
   constructor(o: BridgeOptions) {
     this.o = o;
@@ -74,6 +79,7 @@ export class Bridge {
 
   /** A new block: look now instead of at the next poll (the tick in progress finishes first). */
   wake(): void {
+    this.headAt ??= Date.now();
     if (!this.running || this.waking) return;
     this.waking = true;
     void this.busy.then(() => {
@@ -92,12 +98,15 @@ export class Bridge {
   /** One step: new confirmed blocks, then the rooms they touched, then (now and then) everything. */
   async tick(): Promise<void> {
     const { store, chain, log } = this.o;
+    const started = Date.now();
+    const head = this.headAt ?? started;
+    this.headAt = undefined;
     const safe = (await chain.head()) - this.o.confirmations;
     // Groups whose cursors agree (all of them, once caught up) are read with one eth_getLogs
     // per range: the calls per new block do not grow with the number of groups.
     const behind = new Map<number, RoomBinding[]>();
     for (const b of await store.listBindings()) {
-      const cursor = Number((await store.getState(`cursor:${b.group}`)) ?? String(b.fromBlock - 1));
+      const cursor = await this.cursorOf(b);
       if (safe > cursor) behind.set(cursor, [...(behind.get(cursor) ?? []), b]);
     }
     for (const [cursor, bindings] of behind) {
@@ -108,9 +117,10 @@ export class Bridge {
           await this.noteReasons(b, mine);
           this.dirty.add(b.roomId);
         }
-        await store.setState(`cursor:${b.group}`, String(safe));
+        await this.advance(b, safe, mine.length > 0);
       }
     }
+    this.timing = { head, events: Date.now() };
     const full = Date.now() - this.lastFull >= this.o.fullPassMs;
     const rooms = full ? (await store.listBindings()).map((b) => b.roomId) : [...this.dirty];
     this.dirty.clear();
@@ -127,6 +137,29 @@ export class Bridge {
       }
     }
     await this.drainOutbox();
+  }
+
+  /**
+   * Where a group's events have been read to. Kept in memory and written to
+   * the store when events were read, or every 64 blocks otherwise: a restart
+   * reads at most that many quiet blocks again, and a quiet block costs no
+   * write. (Events are only hints; the reconcile pass reads full state.)
+   */
+  private async cursorOf(b: RoomBinding): Promise<number> {
+    const known = this.cursors.get(b.group);
+    if (known !== undefined) return known;
+    const stored = Number((await this.o.store.getState(`cursor:${b.group}`)) ?? String(b.fromBlock - 1));
+    this.cursors.set(b.group, stored);
+    this.stored.set(b.group, stored);
+    return stored;
+  }
+
+  private async advance(b: RoomBinding, to: number, hadEvents: boolean): Promise<void> {
+    this.cursors.set(b.group, to);
+    if (hadEvents || to - (this.stored.get(b.group) ?? 0) >= 64) {
+      await this.o.store.setState(`cursor:${b.group}`, String(to));
+      this.stored.set(b.group, to);
+    }
   }
 
   /** Remembers why each removed address left: the proposal that removed it, or its lapse. */
@@ -158,14 +191,15 @@ export class Bridge {
     const { store, chain, rooms } = this.o;
     // The room first, then the chain: whatever the room shows was caused by
     // chain state at least as old as the block read below.
-    const room = await rooms.roomMembers(b.roomId);
     // No further than the events already read: a removal seen here has its
-    // reason (the proposal, the lapse) recorded.
-    const cursor = Number((await store.getState(`cursor:${b.group}`)) ?? String(b.fromBlock - 1));
-    const at = Math.min((await chain.head()) - this.o.confirmations, cursor);
+    // reason (the proposal, the lapse) recorded. (The room's members and the
+    // head are asked for at once; a failure of either fails the pass.)
+    const [room, head] = await Promise.all([rooms.roomMembers(b.roomId), chain.head()]);
+    const at = Math.min(head - this.o.confirmations, await this.cursorOf(b));
     if (at < b.fromBlock) return [];
     const links = await store.listLinks(b.roomId);
-    const byAddress = await chain.standings(b.group, links.map((l) => l.address), at);
+    // The room's power levels and the chain's standings at once: each is a round trip.
+    const [byAddress, p] = await Promise.all([chain.standings(b.group, links.map((l) => l.address), at), rooms.powers(b.roomId)]);
     const standings: Standing[] = links.map((l) => ({ userId: l.userId, address: l.address, ...byAddress.get(l.address.toLowerCase())! }));
     const reasons = new Map<string, string>();
     for (const s of standings) {
@@ -173,19 +207,26 @@ export class Bridge {
       if (r) reasons.set(s.address.toLowerCase(), r);
     }
     const actions = diffRoom({ botUserId: this.o.botUserId, room, standings, removalReasons: reasons });
-    const p = await rooms.powers(b.roomId);
+    // Membership first (what people wait for), then the admins' power levels.
+    await this.enforce(b, actions, p);
     await this.followMode(b, at, p.users, p.creators);
-    if (actions.length === 0) return actions;
+    return actions;
+  }
+
+  private async enforce(b: RoomBinding, actions: RoomAction[], p: Awaited<ReturnType<RoomEnforcer["powers"]>>): Promise<void> {
+    const { store, rooms } = this.o;
+    if (actions.length === 0) return;
     for (const a of actions) {
       const need = a.kind === "kick" ? p.kick : p.invite;
       if (p.mine < need) {
         await this.warn(b.roomId, `I need power level ${need} to ${a.kind} members and have ${p.mine}: the room does not follow the group until a room admin raises it.`);
         continue;
       }
+      const t = Date.now();
       try {
         if (a.kind === "invite") {
           await rooms.invite(b.roomId, a.userId);
-          this.o.log(`bridge: invited ${a.userId} to ${b.roomId} (${a.reason})`);
+          this.o.log(`bridge: invited ${a.userId} to ${b.roomId} (${a.reason}); ${this.timed(t)}`);
           continue;
         }
         // Nobody can kick a room creator or someone with at least the bot's power.
@@ -205,14 +246,23 @@ export class Bridge {
           if (!owed) await store.finishOutbox(id);
           throw e;
         }
-        this.o.log(`bridge: kicked ${a.userId} from ${b.roomId} (${a.reason})`);
+        this.o.log(`bridge: kicked ${a.userId} from ${b.roomId} (${a.reason}); ${this.timed(t)}`);
       } catch (e) {
         // One failed action must not hold up the others.
         this.o.log(`bridge: could not ${a.kind} ${a.userId} in ${b.roomId}: ${(e as Error).message.slice(0, 200)}`);
         this.dirty.add(b.roomId);
       }
     }
-    return actions;
+  }
+
+  /**
+   * Where an enforcement's time went, from the announcement of the block that
+   * showed it: reading the events, the reconcile pass, the homeserver's call.
+   */
+  private timed(actionStart: number): string {
+    const { head, events } = this.timing;
+    const end = Date.now();
+    return `timing: block seen at ${head}, events +${events - head} ms, reconcile +${actionStart - events} ms, homeserver +${end - actionStart} ms`;
   }
 
   /** In admin mode the group's admins are room moderators. */

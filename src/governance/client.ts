@@ -166,21 +166,18 @@ export class ChainClient {
    * the accounts that are not members (to see whether they are approved).
    */
   async standings(group: string, addresses: string[], blockTag: number): Promise<Map<string, { isMember: boolean; active: boolean; approved: boolean; expiresAt: number }>> {
-    const g = this.group(group);
-    const at = { blockTag };
-    const last = Number(await g.getFunction("lastTokenId")(at));
-    const expiry = new Map<string, number>();
-    for (let from = 1; from <= last; from += 200) {
-      const [accounts, expiries] = (await g.getFunction("membersPage")(from, 200, at)) as [string[], bigint[]];
-      accounts.forEach((a, i) => expiry.set(a.toLowerCase(), Number(expiries[i])));
-    }
-    const time = (await this.provider.getBlock(blockTag))?.timestamp ?? Math.floor(Date.now() / 1000);
+    // The block's time and the token holders at once; the approval of non-members after.
+    const [holders, block] = await Promise.all([this.expiries(group, blockTag), this.provider.getBlock(blockTag)]);
+    const time = block?.timestamp ?? Math.floor(Date.now() / 1000);
+    const expiry = new Map(holders.map((h) => [h.address.toLowerCase(), h.expiresAt]));
     const out = new Map<string, { isMember: boolean; active: boolean; approved: boolean; expiresAt: number }>();
-    for (const a of addresses) {
-      const e = expiry.get(a.toLowerCase()) ?? 0;
-      const approved = e === 0 ? (await this.member(group, a, blockTag)).approved : false;
-      out.set(a.toLowerCase(), { isMember: e !== 0, active: e > time, approved, expiresAt: e });
-    }
+    await Promise.all(
+      addresses.map(async (a) => {
+        const e = expiry.get(a.toLowerCase()) ?? 0;
+        const approved = e === 0 ? (await this.member(group, a, blockTag)).approved : false;
+        out.set(a.toLowerCase(), { isMember: e !== 0, active: e > time, approved, expiresAt: e });
+      }),
+    );
     return out;
   }
 
