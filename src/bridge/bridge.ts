@@ -13,14 +13,29 @@
  * most once a month when the destination is "release".
  */
 import { id, ZeroAddress } from "ethers";
+import pMap from "p-map";
 import { diffRoom, lapsedPastGrace, powerChanges, type RoomAction, type Standing } from "./desired.ts";
 import type { BridgeChain } from "../ports/chain.ts";
 import type { RoomEnforcer } from "../ports/rooms.ts";
 import type { GroupEvent } from "../governance/client.ts";
 import { humanChainError } from "../governance/errors.ts";
-import { DestinationKind, Mode } from "../governance/types.ts";
+import { DestinationKind, Mode, type GroupSettings } from "../governance/types.ts";
 import type { RoomBinding, Store } from "../store/store.ts";
 import { formatTime } from "../text/format.ts";
+
+/** `port` with every method call counted in `into[name]`. */
+function counted<T extends object>(port: T, into: Record<string, number>, name: string): T {
+  return new Proxy(port, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver) as unknown;
+      if (typeof v !== "function") return v;
+      return (...args: unknown[]) => {
+        into[name] = (into[name] ?? 0) + 1;
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
 
 export interface BridgeOptions {
   store: Store;
@@ -32,6 +47,8 @@ export interface BridgeOptions {
   pollMs: number;
   /** how often to run a full pass over every group, and the keeper */
   fullPassMs: number;
+  /** how many rooms a full pass works on at once (default 8): each waits on round trips */
+  concurrency?: number;
   log: (line: string) => void;
   /** seconds since the epoch (tests may move time with the chain) */
   now?: () => Promise<number>;
@@ -51,10 +68,15 @@ export class Bridge {
   // When the block a tick reads was announced, and when the tick read its events (for the timing line).
   private headAt: number | undefined;
   private timing = { head: 0, events: 0 };
+  private readonly reads = new Map<string, Promise<unknown>>();
 
   constructor(o: BridgeOptions) {
-    this.o = o;
+    // The ports counted: how many homeserver and chain requests a pass costs.
+    this.o = { ...o, rooms: counted(o.rooms, this.requests, "homeserver"), chain: counted(o.chain, this.requests, "chain") };
   }
+
+  /** Requests made through the ports since the bridge started. */
+  readonly requests = { homeserver: 0, chain: 0 };
 
   start(): void {
     this.running = true;
@@ -125,16 +147,31 @@ export class Bridge {
     const rooms = full ? (await store.listBindings()).map((b) => b.roomId) : [...this.dirty];
     this.dirty.clear();
     if (full) this.lastFull = Date.now();
-    for (const roomId of rooms) {
-      const b = await store.getBinding(roomId);
-      if (!b) continue;
-      try {
-        if (full) await this.keeper(b, safe);
-        await this.reconcile(b);
-      } catch (e) {
-        log(`bridge: ${roomId}: ${humanChainError(e).log}`);
-        this.dirty.add(roomId);
-      }
+    const before = { ...this.requests, at: Date.now() };
+    // Rooms are independent: several at once, each in order (keeper, then reconcile).
+    // Reads at one block are shared by a room's keeper and reconcile within the tick.
+    this.reads.clear();
+    await pMap(
+      rooms,
+      async (roomId) => {
+        const b = await store.getBinding(roomId);
+        if (!b) return;
+        try {
+          if (full) await this.keeper(b, safe);
+          await this.reconcile(b);
+        } catch (e) {
+          log(`bridge: ${roomId}: ${humanChainError(e).log}`);
+          this.dirty.add(roomId);
+        }
+      },
+      { concurrency: this.o.concurrency ?? 8 },
+    );
+    this.reads.clear();
+    if (full && rooms.length > 0) {
+      log(
+        `bridge: full pass of ${rooms.length} rooms in ${Date.now() - before.at} ms ` +
+          `(${this.requests.homeserver - before.homeserver} homeserver requests, ${this.requests.chain - before.chain} chain requests)`,
+      );
     }
     await this.drainOutbox();
   }
@@ -199,7 +236,7 @@ export class Bridge {
     if (at < b.fromBlock) return [];
     const links = await store.listLinks(b.roomId);
     // The room's power levels and the chain's standings at once: each is a round trip.
-    const [byAddress, p] = await Promise.all([chain.standings(b.group, links.map((l) => l.address), at), rooms.powers(b.roomId)]);
+    const [byAddress, p] = await Promise.all([this.standings(b.group, links.map((l) => l.address), at), rooms.powers(b.roomId)]);
     const standings: Standing[] = links.map((l) => ({ userId: l.userId, address: l.address, ...byAddress.get(l.address.toLowerCase())! }));
     const reasons = new Map<string, string>();
     for (const s of standings) {
@@ -265,9 +302,47 @@ export class Bridge {
     return `timing: block seen at ${head}, events +${events - head} ms, reconcile +${actionStart - events} ms, homeserver +${end - actionStart} ms`;
   }
 
+  /**
+   * A read at a fixed block, made once per tick however many times it is
+   * asked for (the keeper and the reconcile pass of a room read the same
+   * settings and token holders; every room reads the same block's time).
+   */
+  private read<T>(key: string, f: () => Promise<T>): Promise<T> {
+    const known = this.reads.get(key) as Promise<T> | undefined;
+    if (known) return known;
+    const p = f();
+    this.reads.set(key, p);
+    p.catch(() => this.reads.delete(key));
+    return p;
+  }
+
+  private settingsAt(group: string, at: number): Promise<GroupSettings> {
+    return this.read(`settings:${group}:${at}`, () => this.o.chain.settings(group, at));
+  }
+
+  private expiriesAt(group: string, at: number) {
+    return this.read(`expiries:${group}:${at}`, () => this.o.chain.expiries(group, at));
+  }
+
+  /** The standing of `addresses` at block `at`: the token holders, the block's time, and the approval of the others. */
+  private async standings(group: string, addresses: string[], at: number): Promise<Map<string, Omit<Standing, "userId" | "address">>> {
+    const [holders, time] = await Promise.all([this.expiriesAt(group, at), this.read(`time:${at}`, () => this.o.chain.blockTime(at))]);
+    const expiry = new Map(holders.map((h) => [h.address.toLowerCase(), h.expiresAt]));
+    const out = new Map<string, Omit<Standing, "userId" | "address">>();
+    await Promise.all(
+      addresses.map(async (a) => {
+        const e = expiry.get(a.toLowerCase()) ?? 0;
+        // Only someone without a token can be approved to join.
+        const approved = e === 0 ? (await this.o.chain.member(group, a, at)).approved : false;
+        out.set(a.toLowerCase(), { isMember: e !== 0, active: e > time, approved, expiresAt: e });
+      }),
+    );
+    return out;
+  }
+
   /** In admin mode the group's admins are room moderators. */
   private async followMode(b: RoomBinding, at: number, current: Record<string, number>, creators: string[]): Promise<void> {
-    const settings = await this.o.chain.settings(b.group, at);
+    const settings = await this.settingsAt(b.group, at);
     const adminUsers: string[] = [];
     for (const a of settings.admins) {
       const u = (await this.o.store.getLinkByAddress(b.roomId, a))?.userId;
@@ -312,9 +387,9 @@ export class Bridge {
   /** Removes members whose grace period is over; releases fees when due. */
   async keeper(b: RoomBinding, at: number): Promise<void> {
     const { chain, store } = this.o;
-    const settings = await chain.settings(b.group, at);
-    const now = this.o.now ? await this.o.now() : Math.floor(Date.now() / 1000);
-    const due = lapsedPastGrace(await chain.expiries(b.group, at), settings.config.gracePeriod, now);
+    const settings = await this.settingsAt(b.group, at);
+    const now = this.o.now ? await this.read("now", this.o.now) : Math.floor(Date.now() / 1000);
+    const due = lapsedPastGrace(await this.expiriesAt(b.group, at), settings.config.gracePeriod, now);
     // 64 per transaction (the contract's batch limit); each batch is sent once (its intent names its members).
     for (let i = 0; i < due.length; i += 64) {
       const batch = due.slice(i, i + 64);

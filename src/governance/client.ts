@@ -160,25 +160,11 @@ export class ChainClient {
     };
   }
 
-  /**
-   * The standing of `addresses` at block `blockTag`, in few calls: one page
-   * of token holders per 200 (paid-through times), and `memberInfo` only for
-   * the accounts that are not members (to see whether they are approved).
-   */
-  async standings(group: string, addresses: string[], blockTag: number): Promise<Map<string, { isMember: boolean; active: boolean; approved: boolean; expiresAt: number }>> {
-    // The block's time and the token holders at once; the approval of non-members after.
-    const [holders, block] = await Promise.all([this.expiries(group, blockTag), this.provider.getBlock(blockTag)]);
-    const time = block?.timestamp ?? Math.floor(Date.now() / 1000);
-    const expiry = new Map(holders.map((h) => [h.address.toLowerCase(), h.expiresAt]));
-    const out = new Map<string, { isMember: boolean; active: boolean; approved: boolean; expiresAt: number }>();
-    await Promise.all(
-      addresses.map(async (a) => {
-        const e = expiry.get(a.toLowerCase()) ?? 0;
-        const approved = e === 0 ? (await this.member(group, a, blockTag)).approved : false;
-        out.set(a.toLowerCase(), { isMember: e !== 0, active: e > time, approved, expiresAt: e });
-      }),
-    );
-    return out;
+  /** The timestamp of block `n` (seconds). */
+  async blockTime(n: number): Promise<number> {
+    const block = await this.provider.getBlock(n);
+    if (!block) throw new Error(`block ${n} is not known to the node`);
+    return block.timestamp;
   }
 
   /** Every account that ever held a token in `group`, with its standing now. */
@@ -266,10 +252,24 @@ export class ChainClient {
   /**
    * The events of all `groups` in blocks [from, to], per group (lower-case
    * address), in order. One eth_getLogs per `maxAddresses` groups and per
-   * `maxBlockRange` blocks (what public endpoints accept), however many groups.
+   * `maxBlockRange` blocks (what public endpoints accept); for the last few
+   * blocks (`liveBlocks`, the path of every new head) one call, however many
+   * groups.
    */
-  async eventsOf(groups: string[], from: number, to: number, limits = { maxAddresses: 500, maxBlockRange: 2000 }): Promise<Map<string, GroupEvent[]>> {
+  async eventsOf(groups: string[], from: number, to: number, limits: { maxAddresses: number; maxBlockRange: number; liveBlocks?: number } = { maxAddresses: 500, maxBlockRange: 2000, liveBlocks: 64 }): Promise<Map<string, GroupEvent[]>> {
     const out = new Map<string, GroupEvent[]>(groups.map((g) => [g.toLowerCase(), []]));
+    if (groups.length > limits.maxAddresses && to - from < (limits.liveBlocks ?? 0)) {
+      // A few new blocks and more groups than one filter holds: one call by the
+      // groups' event signatures alone, kept only where the address is a group
+      // of ours, so the cost of a new block does not grow with the groups.
+      const logs = await this.provider.getLogs({ topics: [GROUP_TOPICS], fromBlock: from, toBlock: to });
+      for (const log of logs) {
+        const list = out.get(log.address.toLowerCase());
+        const parsed = list && parseGroupLog(log);
+        if (parsed) list.push(parsed);
+      }
+      return out;
+    }
     for (let i = 0; i < groups.length; i += limits.maxAddresses) {
       const address = groups.slice(i, i + limits.maxAddresses);
       for (let start = from; start <= to; start += limits.maxBlockRange) {
@@ -320,6 +320,10 @@ export class ChainClient {
 }
 
 /** A log of a group, parsed; undefined when it is not one of ours. */
+/** The topic of every event a group emits. */
+const GROUP_TOPICS: string[] = [];
+groupInterface.forEachEvent((e) => GROUP_TOPICS.push(e.topicHash));
+
 function parseGroupLog(log: Log): GroupEvent | undefined {
   try {
     const parsed = groupInterface.parseLog(log);

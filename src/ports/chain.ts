@@ -47,6 +47,6 @@ export interface BridgeChain extends ChainPort {
   feeDestinationKind(group: string): Promise<{ kind: number; nextReleaseAt: (token: string) => Promise<number>; balance: (token: string) => Promise<bigint> }>;
   /** the name of the group function a transaction called, if it called one */
   calledFunction(txHash: string): Promise<string | undefined>;
-  /** the standing of many accounts at a block, in few calls */
-  standings(group: string, addresses: string[], blockTag: number): Promise<Map<string, { isMember: boolean; active: boolean; approved: boolean; expiresAt: number }>>;
+  /** the timestamp of block `n` */
+  blockTime(n: number): Promise<number>;
 }

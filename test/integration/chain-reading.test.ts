@@ -58,6 +58,13 @@ describe("reading many groups", () => {
     calls = 0;
     await client.eventsOf(groups, from, to);
     expect(calls).toBe(1);
+    // A few new blocks and more groups than a filter holds: one call by the
+    // events' topics, and only the groups asked for.
+    calls = 0;
+    const live = await client.eventsOf(groups.slice(0, 4), from, to, { maxAddresses: 2, maxBlockRange: 3, liveBlocks: 64 });
+    expect(calls).toBe(1);
+    expect([...live.keys()]).toEqual(groups.slice(0, 4).map((g) => g.toLowerCase()));
+    for (const g of groups.slice(0, 4)) expect(live.get(g.toLowerCase())!.map((e) => e.name)).toEqual(all.get(g.toLowerCase())!.map((e) => e.name));
   });
 });
 

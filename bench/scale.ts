@@ -1,0 +1,243 @@
+// Scale benchmark, `npm run bench:scale`.
+//
+// 1. One bot, 1,000 rooms x 100 members: a full reconcile pass with the
+//    bridge's own code, the real SQLite store and a real chain node in its own
+//    process (so the peak RSS is the bot's), the room side answered from
+//    memory. Time, peak RSS, JSON-RPC calls, homeserver requests; then the
+//    JSON-RPC calls the bridge makes for one new block, with 100 and with
+//    1,000 groups (they must not grow with the number of groups).
+// 2. The same pass by the real bot against a real Synapse at 100 rooms x 100
+//    members (10,000 memberships made through the admin API), from the bot's
+//    own "full pass" line.
+// Writes bench/results/scale.json.
+//
+// usage: npm run bench:scale [-- --rooms=1000 --members=100 --synapse-rooms=100]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Contract, JsonRpcProvider, NonceManager, Wallet, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import { startChain } from "../scripts/chain.ts";
+import { startSystem } from "../scripts/harness.ts";
+import { quietConsole } from "../scripts/chat.ts";
+import { Bridge } from "../src/bridge/bridge.ts";
+import { ChainClient } from "../src/governance/client.ts";
+import { FACTORY_ABI } from "../src/governance/contracts.ts";
+import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
+import { TxSender } from "../src/governance/tx.ts";
+import { Mode, QUORUM_DEFAULT, type GroupSettings } from "../src/governance/types.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+import type { Membership, RoomEnforcer } from "../src/ports/rooms.ts";
+
+const root = join(import.meta.dirname, "..");
+const say = (l: string) => process.stdout.write(`${l}\n`);
+const arg = (name: string, d: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? d);
+const ROOMS = arg("rooms", 1000);
+const MEMBERS = arg("members", 100);
+const SYNAPSE_ROOMS = arg("synapse-rooms", 100);
+quietConsole();
+
+/** A provider that counts the JSON-RPC calls it makes (ethers may send several in one HTTP request). */
+class CountingProvider extends JsonRpcProvider {
+  calls = 0;
+  override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
+    this.calls += Array.isArray(payload) ? payload.length : 1;
+    return super._send(payload);
+  }
+}
+
+function settings(linker: string): GroupSettings {
+  return {
+    config: {
+      defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
+      feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 86400, period: 30 * 86400, gracePeriod: 86400,
+      mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: "0x0000000000000000000000000000000000000000",
+    },
+    controller: "0x0000000000000000000000000000000000000000",
+    linker,
+    admins: [],
+  };
+}
+
+/** `rooms` groups of `members` founders each, all sent at once then awaited; their addresses and blocks. */
+async function makeGroups(factory: Contract, rooms: number, members: number, linker: string) {
+  const out: { group: string; block: number; founders: string[] }[] = [];
+  for (let r = 0; r < rooms; r += 50) {
+    const batch = Array.from({ length: Math.min(50, rooms - r) }, (_, i) => {
+      const founders = Array.from({ length: members }, (_, j) => new Wallet(`0x${(BigInt(r + i + 1) * 1_000_000n + BigInt(j + 1)).toString(16).padStart(64, "0")}`).address);
+      return { founders, tx: factory.getFunction("createGroup")([settingsValues(settings(linker)), destinationValues(LOCKED_DESTINATION), founders], "0x" + "00".repeat(32)) };
+    });
+    for (const b of batch) {
+      const rc = await (await b.tx).wait();
+      const ev = rc.logs.map((l: never) => factory.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "GroupCreated");
+      out.push({ group: ev.args.group as string, block: rc.blockNumber as number, founders: b.founders });
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ part 1
+say(`bench:scale: a chain node, ${ROOMS} groups of ${MEMBERS} founders`);
+const chain = await startChain({ root, minAddQuorumBps: 0, minNativeFee: 0n });
+const provider = new CountingProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: 0 });
+const owner = new NonceManager(new Wallet(chain.ownerKey, provider));
+const factory = new Contract(chain.factory, FACTORY_ABI, owner);
+const botWallet = new Wallet(chain.botKey, provider);
+const started = Date.now();
+const groups = await makeGroups(factory, ROOMS, MEMBERS, botWallet.address);
+say(`bench:scale: ${groups.length} groups in ${Math.round((Date.now() - started) / 1000)} s`);
+
+const dir = mkdtempSync(join(tmpdir(), "conclave-scale-"));
+const store = new SqliteStore(join(dir, "data", "s.sqlite"));
+const members = new Map<string, { userId: string; membership: Membership }[]>();
+for (const [r, g] of groups.entries()) {
+  const roomId = `!room${r}:localhost`;
+  await store.putBinding({ roomId, group: g.group, chainId: chain.chainId, createdBy: "@a:localhost", createdAt: 0, fromBlock: g.block });
+  const list: { userId: string; membership: Membership }[] = [{ userId: "@conclave:localhost", membership: "join" }];
+  for (const [i, a] of g.founders.entries()) {
+    const userId = `@m${r}x${i}:localhost`;
+    await store.putLink({ roomId, userId, address: a, nonce: `n${r}x${i}`, linkedAt: 0 });
+    list.push({ userId, membership: "join" });
+  }
+  members.set(roomId, list);
+}
+const head = await provider.getBlockNumber();
+for (const b of await store.listBindings()) await store.setState(`cursor:${b.group}`, String(head));
+let actions = 0;
+const rooms: RoomEnforcer = {
+  roomMembers: async (roomId) => members.get(roomId) ?? [],
+  invite: async () => void actions++,
+  kick: async () => void actions++,
+  powers: async () => ({ mine: 100, kick: 50, invite: 0, users: {}, creators: [] }),
+  setPowers: async () => {},
+  rotateKey: async () => {},
+  notice: async () => {},
+};
+const client = new ChainClient(provider, chain.factory, new TxSender(botWallet, store));
+let seen = 0;
+const counted = Object.assign(Object.create(client) as ChainClient, {
+  expiries: async (g: string, t?: number) => {
+    const m = await client.expiries(g, t);
+    seen += m.filter((s) => s.isMember).length;
+    return m;
+  },
+});
+const lines: string[] = [];
+const bridge = new Bridge({ store, chain: counted, rooms, botUserId: "@conclave:localhost", confirmations: 0, pollMs: 3_600_000, fullPassMs: 0, log: (l) => lines.push(l) });
+// The first tick is a full pass over every room (fullPassMs 0), as at start-up.
+global.gc?.();
+let peak = process.memoryUsage().rss;
+const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+const calls0 = provider.calls;
+const t0 = performance.now();
+await bridge.tick();
+const seconds = (performance.now() - t0) / 1000;
+clearInterval(sampler);
+peak = Math.max(peak, process.memoryUsage().rss);
+const passCalls = provider.calls - calls0;
+if (actions !== 0) throw new Error(`a pass over rooms that match their groups took ${actions} actions`);
+if (seen !== ROOMS * MEMBERS) throw new Error(`the pass saw ${seen} members, not ${ROOMS * MEMBERS}`);
+const fullLine = lines.find((l) => l.startsWith("bridge: full pass"));
+const homeserverRequests = Number(/\((\d+) homeserver requests/.exec(fullLine ?? "")?.[1] ?? NaN);
+say(`full pass: ${ROOMS} rooms x ${MEMBERS} members in ${seconds.toFixed(2)} s, peak RSS ${Math.round(peak / 2 ** 20)} MiB, ${passCalls} JSON-RPC calls, ${homeserverRequests} homeserver requests`);
+
+// One new block, nothing to do: what does the bridge ask the node? With every group, then with a tenth of them.
+async function callsPerBlock(count: number): Promise<number> {
+  const keep = new Set((await store.listBindings()).slice(0, count).map((b) => b.roomId));
+  const b = new Bridge({
+    store: Object.assign(Object.create(store) as SqliteStore, { listBindings: async () => (await store.listBindings()).filter((x) => keep.has(x.roomId)) }),
+    chain: counted,
+    rooms,
+    botUserId: "@conclave:localhost",
+    confirmations: 0,
+    pollMs: 3_600_000,
+    fullPassMs: 3_600_000,
+    log: () => {},
+  });
+  // The first tick of a bridge is its start-up pass; the second is the one a new block causes.
+  await b.tick();
+  await provider.send("evm_mine", []);
+  const before = provider.calls;
+  await b.tick();
+  return provider.calls - before;
+}
+const perBlockAll = await callsPerBlock(ROOMS);
+const perBlockTenth = await callsPerBlock(Math.max(1, Math.floor(ROOMS / 10)));
+say(`JSON-RPC calls for one new block: ${perBlockTenth} with ${Math.max(1, Math.floor(ROOMS / 10))} groups, ${perBlockAll} with ${ROOMS} groups`);
+await store.close();
+rmSync(dir, { recursive: true, force: true });
+provider.destroy();
+await chain.stop();
+
+// ------------------------------------------------------------------ part 2
+say(`bench:scale: a real Synapse, ${SYNAPSE_ROOMS} rooms x ${MEMBERS} members, and the real bot`);
+const sys = await startSystem({ root, users: [], confirmations: 0, fullPassSeconds: 3600 });
+// The rooms' creator: a plain account, no client of its own (the bench drives the HTTP API).
+const admin = await sys.synapse.registerUser("scaleadmin", "pw");
+const rpc = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });
+const realGroups = await makeGroups(new Contract(sys.chain.factory, FACTORY_ABI, new NonceManager(new Wallet(sys.chain.ownerKey, rpc))), SYNAPSE_ROOMS, MEMBERS, new Wallet(sys.chain.botKey).address);
+const botStore = new SqliteStore(sys.storePath);
+const setup = Date.now();
+const hs = sys.synapse.baseUrl;
+const api = async (path: string, token: string, body: unknown) => {
+  const res = await fetch(`${hs}/_matrix/client/v3${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as { room_id?: string };
+};
+const botJoined = async (roomId: string) => {
+  for (let i = 0; i < 600; i++) {
+    const res = await fetch(`${hs}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/joined_members`, { headers: { authorization: `Bearer ${admin.accessToken}` } });
+    const body = (await res.json()) as { joined?: Record<string, unknown> };
+    if (body.joined?.[sys.botUserId]) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the bot did not join ${roomId}`);
+};
+for (const [r, g] of realGroups.entries()) {
+  // Public while its members join (one request each); the bot is invited and has power.
+  const { room_id: roomId } = await api("/createRoom", admin.accessToken, {
+    preset: "public_chat",
+    name: `Scale ${r}`,
+    invite: [sys.botUserId],
+    power_level_content_override: { users: { [sys.botUserId]: 100 } },
+  });
+  for (const [i, a] of g.founders.entries()) {
+    const user = await sys.synapse.registerUser(`s${r}x${i}`, "pw");
+    await api(`/join/${encodeURIComponent(roomId!)}`, user.accessToken, {});
+    await botStore.putLink({ roomId: roomId!, userId: user.userId, address: a, nonce: `s${r}x${i}`, linkedAt: 0 });
+  }
+  await botJoined(roomId!);
+  await botStore.putBinding({ roomId: roomId!, group: g.group, chainId: sys.chain.chainId, createdBy: admin.userId, createdAt: 0, fromBlock: g.block });
+}
+await botStore.close();
+say(`bench:scale: ${SYNAPSE_ROOMS * MEMBERS} memberships in ${Math.round((Date.now() - setup) / 1000)} s; restarting the bot for its start-up pass`);
+// A restart: the first tick is a full pass over every bound room.
+await sys.restartBot();
+const deadline = Date.now() + 600_000;
+let real: string | undefined;
+while (!real && Date.now() < deadline) {
+  real = sys.botLines.find((l) => l.includes(`bridge: full pass of ${SYNAPSE_ROOMS} rooms`));
+  if (!real) await new Promise((r) => setTimeout(r, 500));
+}
+if (!real) throw new Error("the bot made no full pass over the Synapse rooms");
+const m = /full pass of (\d+) rooms in (\d+) ms \((\d+) homeserver requests, (\d+) chain requests\)/.exec(real)!;
+const synapsePass = { rooms: Number(m[1]), membersPerRoom: MEMBERS, seconds: Number(m[2]) / 1000, homeserverRequests: Number(m[3]), chainRequests: Number(m[4]) };
+say(`with a real Synapse: ${synapsePass.rooms} rooms x ${MEMBERS} members in ${synapsePass.seconds.toFixed(2)} s, ${synapsePass.homeserverRequests} homeserver requests, ${synapsePass.chainRequests} chain requests`);
+rpc.destroy();
+await sys.stop();
+
+const out = join(import.meta.dirname, "results");
+mkdirSync(out, { recursive: true });
+writeFileSync(
+  join(out, "scale.json"),
+  JSON.stringify(
+    {
+      fullPass: { rooms: ROOMS, membersPerRoom: MEMBERS, seconds: Math.round(seconds * 100) / 100, peakRssMiB: Math.round(peak / 2 ** 20), jsonRpcCalls: passCalls, homeserverRequests },
+      jsonRpcCallsPerNewBlock: { [String(Math.max(1, Math.floor(ROOMS / 10)))]: perBlockTenth, [String(ROOMS)]: perBlockAll },
+      synapse: synapsePass,
+    },
+    null,
+    2,
+  ) + "\n",
+);
+say("wrote bench/results/scale.json");
+process.exit(0);
