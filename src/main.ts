@@ -165,12 +165,21 @@ async function main(): Promise<void> {
     ...(config.web.publicUrl ? { webUrl: config.web.publicUrl } : {}),
     linkSalt: keys.linkSalt,
     botUserId: config.bot.userId,
+    consentWindowMs: config.rooms.consentWindow * 1000,
+    adoptionGraceMs: config.rooms.adoptionGrace * 1000,
+    startIn: config.rooms.startIn,
   };
-  const matrix = new MatrixAdapter({
+  const matrix: MatrixAdapter = new MatrixAdapter({
     ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
     cryptoPassphrase: keys.cryptoPassphrase,
     tokenBox: keys,
     ...(config.acceptInvitesFrom === "creators" ? { mayInvite: (u: string) => isCreator(settings.creators, u) } : {}),
+    // The room that replaces a group's room after an upgrade, whoever invites the bot there.
+    mayFollow: async (roomId: string, predecessor: string | undefined): Promise<boolean> => {
+      if ((await store.getState(`follow:${roomId}`)) !== undefined) return true;
+      if (predecessor === undefined || !(await store.getBinding(predecessor))) return false;
+      return (await matrix.rules(predecessor)).tombstone?.replacement === roomId;
+    },
     baseUrl: config.homeserver.url,
     userId: config.bot.userId,
     ...(config.bot.password ? { password: config.bot.password } : {}),
@@ -203,6 +212,9 @@ async function main(): Promise<void> {
     log,
     // The chain's clock decides lapses (a test chain may run ahead of the wall clock).
     now: async () => (await provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000),
+    adoptionGraceMs: config.rooms.adoptionGrace * 1000,
+    adoptionReminderMs: config.rooms.adoptionReminder * 1000,
+    prefix: settings.prefix,
   });
   const journal = new CommandJournal({
     store,
@@ -218,6 +230,10 @@ async function main(): Promise<void> {
   });
   matrix.onSynced(() => journal.poke());
   matrix.onMembershipChange((roomId) => {
+    void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
+  });
+  // A loosened rule is set back at once, not at the next full pass.
+  matrix.onRulesChange((roomId) => {
     void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
   });
 

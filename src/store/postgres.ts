@@ -390,7 +390,23 @@ export class PostgresStore implements Store {
   }
 
   async setRoomMode(roomId: string, mode: RoomMode): Promise<boolean> {
-    return (await this.run("UPDATE room_policies SET mode = $1 WHERE room_id = $2", [mode, roomId])) > 0;
+    return (
+      (await this.run(
+        "UPDATE room_policies SET adopt_until = CASE WHEN mode = 'watch' AND $1 = 'enforce' THEN 0 ELSE adopt_until END, " +
+          "adoptees = CASE WHEN mode = 'watch' AND $1 = 'enforce' THEN '[]' ELSE adoptees END, mode = $1 WHERE room_id = $2",
+        [mode, roomId],
+      )) > 0
+    );
+  }
+
+  async beginAdoption(roomId: string, adoptees: string[], adoptUntil: number): Promise<boolean> {
+    return (
+      (await this.run("UPDATE room_policies SET adoptees = $1, adopt_until = $2 WHERE room_id = $3 AND mode = 'enforce' AND adopt_until = 0", [
+        JSON.stringify(adoptees),
+        adoptUntil,
+        roomId,
+      ])) > 0
+    );
   }
 
   async putBan(ban: RoomBan): Promise<void> {

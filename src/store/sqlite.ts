@@ -357,7 +357,22 @@ export class SqliteStore implements Store {
   }
 
   async setRoomMode(roomId: string, mode: RoomMode): Promise<boolean> {
-    return this.run("UPDATE room_policies SET mode = ? WHERE room_id = ?", mode, roomId) > 0;
+    return (
+      this.run(
+        "UPDATE room_policies SET adopt_until = CASE WHEN mode = 'watch' AND ? = 'enforce' THEN 0 ELSE adopt_until END, " +
+          "adoptees = CASE WHEN mode = 'watch' AND ? = 'enforce' THEN '[]' ELSE adoptees END, mode = ? WHERE room_id = ?",
+        mode,
+        mode,
+        mode,
+        roomId,
+      ) > 0
+    );
+  }
+
+  async beginAdoption(roomId: string, adoptees: string[], adoptUntil: number): Promise<boolean> {
+    return (
+      this.run("UPDATE room_policies SET adoptees = ?, adopt_until = ? WHERE room_id = ? AND mode = 'enforce' AND adopt_until = 0", JSON.stringify(adoptees), adoptUntil, roomId) > 0
+    );
   }
 
   async putBan(ban: RoomBan): Promise<void> {

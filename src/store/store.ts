@@ -177,8 +177,17 @@ export interface Store {
 
   getRoomPolicy(roomId: string): Promise<RoomPolicy | undefined>;
   putRoomPolicy(p: RoomPolicy): Promise<void>;
-  /** Switches a room between watch and enforce; false when the room has no policy. */
+  /**
+   * Switches a room between watch and enforce; false when the room has no
+   * policy. A switch from watch to enforce begins enforcement anew: the
+   * adoption is to be made again (adoptUntil 0, no adoptees).
+   */
   setRoomMode(roomId: string, mode: RoomMode): Promise<boolean>;
+  /**
+   * Records the adoption made when enforcement begins, only while the room
+   * is enforced and none is recorded yet (adoptUntil 0); returns whether it did.
+   */
+  beginAdoption(roomId: string, adoptees: string[], adoptUntil: number): Promise<boolean>;
 
   /** Records (or replaces) a ban the bot made. */
   putBan(ban: RoomBan): Promise<void>;

@@ -270,9 +270,20 @@ describe.each(backends)("$name store", (backend) => {
     const s = await fresh();
     expect(await s.getRoomPolicy(ROOM)).toBeUndefined();
     expect(await s.setRoomMode(ROOM, "enforce")).toBe(false);
-    await s.putRoomPolicy({ roomId: ROOM, mode: "watch", adoptees: [BOB, "@carol:localhost"], adoptUntil: 99 });
+    expect(await s.beginAdoption(ROOM, [BOB], 5)).toBe(false);
+    await s.putRoomPolicy({ roomId: ROOM, mode: "enforce", adoptees: [BOB, "@carol:localhost"], adoptUntil: 99 });
+    // Staying enforced changes nothing; an adoption is recorded only once, while enforced.
     expect(await s.setRoomMode(ROOM, "enforce")).toBe(true);
+    expect(await s.beginAdoption(ROOM, [BOB], 5)).toBe(false);
     expect(await s.getRoomPolicy(ROOM)).toEqual({ roomId: ROOM, mode: "enforce", adoptees: [BOB, "@carol:localhost"], adoptUntil: 99 });
+    // Watching keeps the adoption; enforcing again begins anew.
+    expect(await s.setRoomMode(ROOM, "watch")).toBe(true);
+    expect(await s.getRoomPolicy(ROOM)).toEqual({ roomId: ROOM, mode: "watch", adoptees: [BOB, "@carol:localhost"], adoptUntil: 99 });
+    expect(await s.setRoomMode(ROOM, "enforce")).toBe(true);
+    expect(await s.getRoomPolicy(ROOM)).toEqual({ roomId: ROOM, mode: "enforce", adoptees: [], adoptUntil: 0 });
+    expect(await s.beginAdoption(ROOM, ["@carol:localhost"], 123)).toBe(true);
+    expect(await s.beginAdoption(ROOM, [BOB], 456)).toBe(false);
+    expect(await s.getRoomPolicy(ROOM)).toEqual({ roomId: ROOM, mode: "enforce", adoptees: ["@carol:localhost"], adoptUntil: 123 });
     await s.putBan({ roomId: ROOM, userId: BOB, reason: "removed by proposal #1", bannedAt: 5 });
     await s.putBan({ roomId: ROOM, userId: BOB, reason: "removed by proposal #2", bannedAt: 6 });
     expect(await s.getBan(ROOM, BOB)).toEqual({ roomId: ROOM, userId: BOB, reason: "removed by proposal #2", bannedAt: 6 });
