@@ -123,7 +123,7 @@ for (const room of rooms) {
     const t0 = await decide(all[0]!, all, Action.RemoveMember, u.wallet.address, provider);
     // The removed member votes no more.
     all.splice(all.findIndex((c) => (c.runner as NonceManager).signer === u.wallet), 1);
-    await admin.until(`${u.chat} kicked`, () => (membership(room.roomId, u.chat) === "leave" ? true : undefined), 30_000);
+    await admin.until(`${u.chat} kicked`, () => (membership(room.roomId, u.chat) === "ban" ? true : undefined), 30_000);
     const tKick = performance.now();
     decisionToRoom.push(tKick - t0);
     await admin.until(`the notice for ${u.chat}`, () => admin.eventWith(room.roomId, new RegExp(`Removed ${u.chat.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:`)) as MatrixEvent | undefined, 30_000);

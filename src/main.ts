@@ -200,7 +200,9 @@ async function main(): Promise<void> {
     botAddress: wallet.address,
     log,
   });
-  const bot = new Bot({ rooms: matrix, store, chain, settings, log, spending, redact });
+  // The bridge is made after the bot; the bot waits for its pass over a new group's room.
+  let settle: (roomId: string) => Promise<void> = async () => {};
+  const bot = new Bot({ rooms: matrix, store, chain, settings, log, spending, redact, settle: (roomId) => settle(roomId) });
   const bridge = new Bridge({
     store,
     chain,
@@ -216,6 +218,7 @@ async function main(): Promise<void> {
     adoptionReminderMs: config.rooms.adoptionReminder * 1000,
     prefix: settings.prefix,
   });
+  settle = (roomId) => bridge.settle(roomId);
   const journal = new CommandJournal({
     store,
     reader: matrix,

@@ -50,6 +50,8 @@ export interface Ctx {
   log: (line: string) => void;
   /** what `!status` says about the bot's funds when they run low */
   spending?: { statusLine(): Promise<string | undefined> };
+  /** after a group is created: resolves once its room follows it (closed, encrypted), so the answer comes after */
+  settle?: (roomId: string) => Promise<void>;
 }
 
 /** A command's answer: plain text and, when useful, HTML. */

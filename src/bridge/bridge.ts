@@ -56,6 +56,8 @@ export class Bridge {
   private running = false;
   private lastFull = 0;
   private readonly dirty = new Set<string>();
+  /** who waits for the next pass over a room */
+  private readonly settling = new Map<string, (() => void)[]>();
   /** when each warning was last said in each room */
   private readonly warned = new Map<string, number>();
   private busy: Promise<void> = Promise.resolve();
@@ -84,6 +86,19 @@ export class Bridge {
     await this.busy;
   }
 
+  /**
+   * Resolves once a pass over `roomId` that started after this call is
+   * done (a new group's room is closed before its creation is answered), or
+   * after `ms` whatever happened.
+   */
+  settle(roomId: string, ms = 10_000): Promise<void> {
+    this.dirty.add(roomId);
+    return new Promise((resolve) => {
+      this.settling.set(roomId, [...(this.settling.get(roomId) ?? []), resolve]);
+      setTimeout(resolve, ms).unref();
+    });
+  }
+
   /** Asks for a look at `roomId` soon (a member joined, a command changed something). */
   poke(roomId: string): void {
     this.dirty.add(roomId);
@@ -110,13 +125,16 @@ export class Bridge {
     if (full) this.lastFull = Date.now();
     for (const roomId of rooms) {
       const b = await store.getBinding(roomId);
-      if (!b) continue;
       try {
+        if (!b) continue;
         if (full) await this.keeper(b, safe);
         await this.reconcile(b);
       } catch (e) {
         log(`bridge: ${roomId}: ${humanChainError(e).log}`);
         this.dirty.add(roomId);
+      } finally {
+        for (const done of this.settling.get(roomId) ?? []) done();
+        this.settling.delete(roomId);
       }
     }
     await this.drainOutbox();
@@ -185,6 +203,12 @@ export class Bridge {
       await this.followUpgrade(b, rules.tombstone);
       return [];
     }
+    let policy: RoomPolicy = (await store.getRoomPolicy(b.roomId)) ?? { roomId: b.roomId, ...ENFORCED };
+    const watch = policy.mode === "watch";
+    const p = await rooms.powers(b.roomId);
+    const fixes = closedRoomFixes(rules, p);
+    // The room's rules do not wait for the chain: closed from the first pass on.
+    if (!watch) await this.closeRoom(b, fixes, p);
     // The room first, then the chain: whatever the room shows was caused by
     // chain state at least as old as the block read below.
     const room = await rooms.roomMembers(b.roomId);
@@ -204,8 +228,6 @@ export class Bridge {
     const botBans = new Set<string>();
     for (const m of room) if (m.membership === "ban" && (await store.getBan(b.roomId, m.userId))) botBans.add(m.userId);
     const base = { botUserId: this.o.botUserId, room, standings, removalReasons: reasons, botBans };
-    let policy: RoomPolicy = (await store.getRoomPolicy(b.roomId)) ?? { roomId: b.roomId, ...ENFORCED };
-    const watch = policy.mode === "watch";
     const now = this.clock();
     if (!watch && policy.adoptUntil === 0) {
       // Enforcement begins: whoever is in the room and may not be keeps their place for the grace period.
@@ -221,14 +243,11 @@ export class Bridge {
     const ended = `not a member of the group: the adoption grace period ended ${formatTime(Math.floor(policy.adoptUntil / 1000))}`;
     const userReasons = new Map(stage === "ended" ? policy.adoptees.map((u) => [u, ended] as const) : []);
     const actions = diffRoom({ ...base, adopting, userReasons });
-    const p = await rooms.powers(b.roomId);
-    const fixes = closedRoomFixes(rules, p);
     const powerSet = await this.modePowers(b, at, p);
     if (watch) {
       await this.report(b, policy, actions, fixes, powerSet.set);
       return actions;
     }
-    await this.closeRoom(b, fixes, p);
     await this.applyModePowers(b, powerSet);
     if (policy.adoptees.length > 0) await this.adoptionNotices(b, policy, stage, standings, room);
     for (const s of standings) {

@@ -12,7 +12,7 @@
  * Every step is kept in the store (the preview, each consent), so a restart
  * between preview and confirmation loses nothing.
  */
-import { formatUnits, keccak256, toUtf8Bytes, ZeroAddress } from "ethers";
+import { formatUnits, getAddress, keccak256, toUtf8Bytes, ZeroAddress } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { GroupOptions } from "./parse.ts";
 import { answer, formatDuration, formatPercent, formatTime } from "../../text/format.ts";
@@ -30,7 +30,7 @@ export async function settingsInWords(ctx: Ctx, s: GroupSettings, d: FeeDestinat
   const c = s.config;
   const who = async (a: string) => {
     const u = await userOf(ctx, a);
-    return u ? `${u} (${a})` : a;
+    return u ? `${u} (${getAddress(a)})` : getAddress(a);
   };
   const fee =
     c.fee === 0n
@@ -110,7 +110,8 @@ async function foundersOf(ctx: Ctx, joined: string[], named: string[] | undefine
       if (named !== undefined) throw new Refusal(`${u} has not linked an address here (${ctx.settings.prefix}link 0xADDRESS): founders are members who linked.`);
       continue;
     }
-    out.push({ userId: u, address: link.address });
+    // Checksummed: as the founder's wallet shows it.
+    out.push({ userId: u, address: getAddress(link.address) });
   }
   return out;
 }
@@ -248,6 +249,8 @@ async function create(ctx: Ctx, c: PendingCreation, plan: CreationPlan): Promise
   await store.deleteCreation(ctx.roomId, c.code);
   ctx.log(`creation: ${ctx.roomId} is now the group ${group} (preview ${c.code}, ${plan.founders.length} founders, ${plan.mode})`);
   const warnings: string[] = [];
+  // Answered once the room is closed: the founders' next messages are encrypted.
+  if (plan.mode === "enforce") await ctx.settle?.(ctx.roomId);
   for (const f of plan.founders) {
     // The group exists: a link not recorded now (the room's gas budget, the chain) is said, not fatal.
     await recordLink(ctx, group, ctx.roomId, f.userId).catch((e: unknown) => {
