@@ -363,7 +363,7 @@ export class Bridge {
     for (let i = 0; i < who.length; i += MENTIONS_PER_NOTICE) {
       const part = who.slice(i, i + MENTIONS_PER_NOTICE);
       const names = part.join(", ");
-      const pills = part.map((u) => `<a href="https://matrix.to/#/${encodeURIComponent(u)}">${escapeHtml(u)}</a>`).join(", ");
+      const pills = part.map((u) => `<a href="https://matrix.to/#/${escapeHtml(u)}">${escapeHtml(u)}</a>`).join(", ");
       await this.o.rooms.mention(
         b.roomId,
         { text: `${names}: ${head} ${how} ${tail}`, html: `${pills}: ${escapeHtml(head)} ${escapeHtml(how)} ${escapeHtml(tail)}`, userIds: part },
