@@ -12,7 +12,7 @@
  * Keeper duties: remove members whose grace period ended; release fees at
  * most once a month when the destination is "release".
  */
-import { id, ZeroAddress } from "ethers";
+import { getAddress, id, ZeroAddress } from "ethers";
 import { adoptionStage, allowed, closedRoomFixes, describeFix, diffRoom, lapsedPastGrace, powerChanges, ADMIN_POWER, type RoomAction, type RuleFix, type Standing } from "./desired.ts";
 import type { BridgeChain } from "../ports/chain.ts";
 import { isRoomAdmin, powerOf, stateLevel, ROOM_ADMIN_POWER, type RoomEnforcer, type RoomPowers, type RoomRules } from "../ports/rooms.ts";
@@ -354,11 +354,12 @@ export class Bridge {
     const who = policy.adoptees.filter((u) => present.has(u) && !ok.has(u));
     const pre = this.o.prefix ?? "!";
     const until = formatTime(Math.floor(policy.adoptUntil / 1000));
+    const group = getAddress(b.group);
     const how = `To stay, become a member: link your wallet (send ${pre}link 0xYOUR_ADDRESS here, or in a direct message to me ${pre}link 0xYOUR_ADDRESS ${b.roomId}), then ask a member to propose adding you (${pre}propose add @you); once it passes, send ${pre}join.`;
     const head =
       which === "welcome"
-        ? `this room is now the room of the group ${b.group}: only its members stay. You are not a member yet, and you keep your place until ${until}.`
-        : `a reminder: you are still not a member of the group ${b.group}, and your place in this room ends ${until} (in ${formatDuration(Math.max(0, Math.round((policy.adoptUntil - this.clock()) / 1000)))}).`;
+        ? `this room is now the room of the group ${group}: only its members stay. You are not a member yet, and you keep your place until ${until}.`
+        : `a reminder: you are still not a member of the group ${group}, and your place in this room ends ${until} (in ${formatDuration(Math.max(0, Math.round((policy.adoptUntil - this.clock()) / 1000)))}).`;
     const tail = "Whoever is not a member by then is removed from the room, and can come back once the group admits them.";
     for (let i = 0; i < who.length; i += MENTIONS_PER_NOTICE) {
       const part = who.slice(i, i + MENTIONS_PER_NOTICE);
@@ -439,8 +440,9 @@ export class Bridge {
       return;
     }
     // Said before the move, once each: after it, this room is no longer looked at.
-    await rooms.notice(from, `This room was upgraded by ${by}: the group ${b.group} now lives in ${to}. I invite its members there; this room is no longer governed.`, `moved-out:${from}`);
-    await rooms.notice(to, `This room replaces ${from}: it is the room of the group ${b.group} now. I invite the group's members and keep the room closed.`, `moved-in:${to}`);
+    const group = getAddress(b.group);
+    await rooms.notice(from, `This room was upgraded by ${by}: the group ${group} now lives in ${to}. I invite its members there; this room is no longer governed.`, `moved-out:${from}`);
+    await rooms.notice(to, `This room replaces ${from}: it is the room of the group ${group} now. I invite the group's members and keep the room closed.`, `moved-in:${to}`);
     const promoted = await store.getState(`promoted:${from}`);
     if (promoted !== undefined) await store.setState(`promoted:${to}`, promoted);
     const closed = await store.getState(`closed:${from}`);

@@ -142,7 +142,9 @@ describe("the room stays closed", () => {
     // Lowering the power needed is set back too.
     const pl = (await alice.stateNow(adopted, "m.room.power_levels"))!;
     expect(await alice.putState(adopted, "m.room.power_levels", { ...pl, events: { ...(pl["events"] as object), "m.room.join_rules": 0 } })).toBe(200);
-    await alice.until("the level notice", () => alice.messagesFrom(adopted, bot).find((t) => t.includes("Only room admins (power 100) may change join rules.")));
+    await alice.until("the level notice", () =>
+      alice.messagesFrom(adopted, bot).find((t) => t.startsWith("I set this room's rules back") && t.includes("Only room admins (power 100) may change join rules.")),
+    );
     expect(((await alice.stateNow(adopted, "m.room.power_levels")) as { events: Record<string, number> }).events["m.room.join_rules"]).toBe(100);
   });
 });
@@ -159,7 +161,8 @@ describe("a room upgrade", () => {
     await bob.join(next);
     await alice.seesJoined(next, bob.userId);
     expect(await ask(bob, next, "!status")).toMatch(new RegExp(`^Group status\\nGroup contract: ${group}`, "i"));
-    expect(await ask(bob, adopted, "!status")).toMatch(/not a group yet/);
+    // (Synapse lets only moderators speak in an upgraded room.)
+    expect(await ask(alice, adopted, "!status")).toMatch(/not a group yet/);
     expect(await ask(alice, adopted, "!dao create")).toBe(`This room was replaced by ${next} (a room upgrade): it cannot become a group.`);
     // Nobody else was invited to the new room: carol, who is no member, never was.
     const invited = (await alice.client.members(next)) as unknown as { chunk: { state_key: string; content: { membership: string } }[] };
