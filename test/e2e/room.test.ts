@@ -146,6 +146,12 @@ describe("the room stays closed", () => {
       alice.messagesFrom(adopted, bot).find((t) => t.startsWith("I set this room's rules back") && t.includes("Only room admins (power 100) may change join rules.")),
     );
     expect(((await alice.stateNow(adopted, "m.room.power_levels")) as { events: Record<string, number> }).events["m.room.join_rules"]).toBe(100);
+    // Encryption cannot be switched off in Matrix, only replaced by an algorithm that is none: set back too.
+    expect(await alice.putState(adopted, "m.room.encryption", { algorithm: "org.example.cleartext" })).toBe(200);
+    await alice.until("the encryption set back", () =>
+      alice.messagesFrom(adopted, bot).find((t) => t.includes('The encryption: "org.example.cleartext" (not encryption) → end-to-end encrypted (Megolm) (set by @alice:localhost).')),
+    );
+    expect((await alice.stateNow(adopted, "m.room.encryption"))?.["algorithm"]).toBe("m.megolm.v1.aes-sha2");
   });
 });
 
