@@ -245,7 +245,7 @@ export class Bridge {
     const actions = diffRoom({ ...base, adopting, userReasons });
     const powerSet = await this.modePowers(b, at, p);
     if (watch) {
-      await this.report(b, policy, actions, fixes, powerSet.set);
+      await this.report(b, policy, actions, fixes, powerSet.set, new Set(room.filter((m) => m.membership === "join" || m.membership === "invite").map((m) => m.userId)));
       return actions;
     }
     await this.applyModePowers(b, powerSet);
@@ -381,7 +381,7 @@ export class Bridge {
    * Watch mode: what the bot would do, said in the room each time it
    * changes; nothing is done.
    */
-  private async report(b: RoomBinding, policy: RoomPolicy, actions: RoomAction[], fixes: RuleFix[], powers: Record<string, number>): Promise<void> {
+  private async report(b: RoomBinding, policy: RoomPolicy, actions: RoomAction[], fixes: RuleFix[], powers: Record<string, number>, present: Set<string>): Promise<void> {
     const pre = this.o.prefix ?? "!";
     const grace = policy.adoptUntil === 0 && (this.o.adoptionGraceMs ?? 0) > 0 ? ` (once enforced, after an adoption grace of ${formatDuration(Math.round((this.o.adoptionGraceMs ?? 0) / 1000))} in which they are told how to join)` : "";
     const lines: string[] = [];
@@ -389,7 +389,7 @@ export class Bridge {
       if (a.kind === "invite") lines.push(`would invite ${a.userId}: ${a.reason}`);
       else if (a.kind === "unban") lines.push(`would lift the ban on ${a.userId}: ${a.reason}`);
       else if (a.kind === "ban") lines.push(`would remove ${a.userId}: ${a.reason}${grace}`);
-      else lines.push(`would withdraw the invite of ${a.userId}: ${a.reason}`);
+      else lines.push(`would withdraw the ${present.has(a.userId) ? "invite" : "knock"} of ${a.userId}: ${a.reason}${present.has(a.userId) ? grace : ""}`);
     }
     for (const f of fixes) lines.push(`would set ${describeFix(f)}`);
     for (const [u, l] of Object.entries(powers)) lines.push(l === ADMIN_POWER ? `would make ${u} a moderator (power ${l}): an admin of the group` : `would set ${u}'s power level to ${l}: no longer an admin of the group`);
