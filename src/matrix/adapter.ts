@@ -96,8 +96,9 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
   private syncedHandler: () => void = () => {};
   private membershipHandler: (roomId: string, userId: string, membership: string) => void = () => {};
   private rulesHandler: (roomId: string) => void = () => {};
-  /** The creators of each room (its `m.room.create` never changes). */
+  /** The creators of each room, and its `m.room.create` (which never changes). */
   private readonly creatorsOf = new Map<string, string[]>();
+  private readonly createOf = new Map<string, { content: Record<string, unknown>; sender?: string }>();
 
   /** Called when a room's join rules, history visibility, encryption, power levels or tombstone change. */
   onRulesChange(handler: (roomId: string) => void): void {
@@ -394,7 +395,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
       this.stateEvent(roomId, EventType.RoomHistoryVisibility),
       this.stateEvent(roomId, EventType.RoomEncryption),
       this.stateEvent(roomId, EventType.RoomTombstone),
-      this.stateEvent(roomId, EventType.RoomCreate),
+      this.createEvent(roomId),
     ]);
     const str = (v: unknown) => (typeof v === "string" ? v : undefined);
     const rule = (e: typeof join, key: string) => {
@@ -461,11 +462,20 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     return p;
   }
 
+  /** A room's `m.room.create`: it never changes, so it is read once. */
+  private async createEvent(roomId: string): Promise<{ content: Record<string, unknown>; sender?: string } | undefined> {
+    const known = this.createOf.get(roomId);
+    if (known) return known;
+    const create = await this.stateEvent(roomId, EventType.RoomCreate);
+    if (create) this.createOf.set(roomId, create);
+    return create;
+  }
+
   /** A version 12 room's creators (unlimited power); none in older versions. */
   private async creators(roomId: string): Promise<string[]> {
     const known = this.creatorsOf.get(roomId);
     if (known) return known;
-    const create = await this.stateEvent(roomId, EventType.RoomCreate);
+    const create = await this.createEvent(roomId);
     if (!create) return [];
     const version = typeof create.content["room_version"] === "string" ? create.content["room_version"] : "1";
     // Without the sender (a server that gives content only), the client's copy of the event has it.
