@@ -71,6 +71,11 @@ export class ChainClient {
     return groupContract(address, this.provider);
   }
 
+  async checkCreation(settings: GroupSettings, destination: FeeDestination, founders: string[], ref: string): Promise<void> {
+    const data = this.factory.interface.encodeFunctionData("createGroup", [[settingsValues(settings), destinationValues(destination), founders], ref]);
+    await this.provider.call({ from: this.tx.address, to: await this.factory.getAddress(), data });
+  }
+
   /** Creates a group; returns its address and the block it was created in. */
   async createGroup(intent: string, settings: GroupSettings, destination: FeeDestination, founders: string[], ref: string) {
     const data = this.factory.interface.encodeFunctionData("createGroup", [

@@ -6,7 +6,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { Metrics } from "../../src/ops/metrics.ts";
-import { opsRouter, readiness, type ReadinessChecks } from "../../src/ops/health.ts";
+import { opsRouter, readiness, type ReadinessChecks } from "../../src/web/health.ts";
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -59,7 +59,8 @@ describe("the ops endpoints", () => {
         if (!rpcUp) throw new Error("RPC down");
       },
     };
-    const base = await serve(opsRouter({ checks, cacheMs: 200 }));
+    let clock = 0;
+    const base = await serve(opsRouter({ checks, cacheMs: 2_000, now: () => clock }));
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: "ok" });
     const r1 = await fetch(`${base}/readyz`);
     expect(r1.status).toBe(503);
@@ -68,7 +69,9 @@ describe("the ops endpoints", () => {
     await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/readyz`)));
     expect(rpcCalls).toBe(1);
     rpcUp = true;
-    await new Promise((r) => setTimeout(r, 250));
+    clock = 1_000;
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    clock = 2_001;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     expect(rpcCalls).toBe(2);
   });

@@ -13,7 +13,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { Router, type Request, type Response } from "express";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "../ops/metrics.ts";
 
 export interface ReadinessChecks {
   /** resolves when the homeserver sync is current; rejects with the reason otherwise */
@@ -33,6 +33,8 @@ export interface OpsOptions {
   timeoutMs?: number;
   /** how long a readiness answer is reused (ms); default 2,000 */
   cacheMs?: number;
+  /** monotonic milliseconds; default performance.now */
+  now?: () => number;
 }
 
 export type Readiness = { ready: boolean; checks: Record<keyof ReadinessChecks, "ok" | string> };
@@ -61,12 +63,13 @@ export async function readiness(checks: ReadinessChecks, timeoutMs = 2_000): Pro
 export function opsRouter(o: OpsOptions): Router {
   const r = Router();
   const cacheMs = o.cacheMs ?? 2_000;
+  const now = o.now ?? (() => performance.now());
   let last: { at: number; answer: Promise<Readiness> } | undefined;
   r.get("/healthz", (_req, res) => {
     res.set("cache-control", "no-store").json({ status: "ok" });
   });
   r.get("/readyz", (_req, res) => {
-    if (!last || performance.now() - last.at > cacheMs) last = { at: performance.now(), answer: readiness(o.checks, o.timeoutMs) };
+    if (!last || now() - last.at > cacheMs) last = { at: now(), answer: readiness(o.checks, o.timeoutMs) };
     void last.answer.then((a) => res.status(a.ready ? 200 : 503).set("cache-control", "no-store").json(a));
   });
   if (o.metrics) {
