@@ -15,7 +15,8 @@ import { humanChainError } from "../governance/errors.ts";
 import * as linking from "./commands/linking.ts";
 import * as group from "./commands/group.ts";
 import * as props from "./commands/proposals.ts";
-import { Spending } from "./spending.ts";
+import { Spending, type Asker } from "./spending.ts";
+import type { VoteChoice } from "./commands/parse.ts";
 import type { IncomingMessage, Reply } from "../ports/rooms.ts";
 
 export type BotDeps = Omit<Ctx, "roomId" | "sender" | "eventId" | "resumed"> & {
@@ -57,13 +58,7 @@ export class Bot {
     if (parsed.kind === "error") {
       reply = answer(parsed.message, parsed.usage ? [`Usage: ${settings.prefix}${parsed.usage}`] : []);
     } else {
-      const asker = { roomId: m.roomId, sender: m.sender, eventId: m.eventId };
-      const ctx: Ctx = {
-        ...this.deps,
-        ...asker,
-        resumed: (await this.deps.store.getState(Spending.startedKey(m.eventId))) !== undefined,
-        chain: this.deps.spending ? this.deps.spending.chainFor(asker, this.deps.chain) : this.deps.chain,
-      };
+      const ctx = await this.context({ roomId: m.roomId, sender: m.sender, eventId: m.eventId });
       const started = Date.now();
       try {
         reply = await this.execute(ctx, parsed.command);
@@ -81,6 +76,40 @@ export class Bot {
     }
     const redact = this.deps.redact;
     return redact ? { text: redact(reply.text), ...(reply.html !== undefined ? { html: redact(reply.html) } : {}) } : reply;
+  }
+
+  /**
+   * The context a handler runs in for `asker`: its transactions guarded by
+   * the spending rules, `resumed` when this very event already sent one.
+   * Also for what comes from outside chat (the web page, poll answers).
+   */
+  async context(asker: Asker): Promise<Ctx> {
+    return {
+      ...this.deps,
+      roomId: asker.roomId,
+      sender: asker.sender,
+      eventId: asker.eventId,
+      resumed: (await this.deps.store.getState(Spending.startedKey(asker.eventId))) !== undefined,
+      chain: this.deps.spending ? this.deps.spending.chainFor(asker, this.deps.chain) : this.deps.chain,
+    };
+  }
+
+  /**
+   * A poll answer (`event` in `roomId` by `sender`) as a vote on proposal
+   * `number`: cast under the member's authority like `!vote`, or refused
+   * with the reason it did not count.
+   */
+  async pollVote(r: { roomId: string; sender: string; eventId: string }, number: number, choice: VoteChoice): Promise<{ counted: boolean; text: string }> {
+    const ctx = await this.context(r);
+    try {
+      const a = await props.vote(ctx, number, choice);
+      this.deps.log(`poll answer by ${r.sender} on #${number}: ${choice}, counted`);
+      return { counted: true, text: a.text };
+    } catch (e) {
+      const why = e instanceof Refusal ? e.message : humanChainError(e).human;
+      this.deps.log(`poll answer by ${r.sender} on #${number}: not counted: ${e instanceof Refusal ? e.message : humanChainError(e).log}`);
+      return { counted: false, text: this.deps.redact ? this.deps.redact(why) : why };
+    }
   }
 
   private async execute(ctx: Ctx, c: Command): Promise<Answer> {

@@ -34,7 +34,7 @@ async function actor(ctx: Ctx) {
  * at the block it was created in. A node that keeps no old state gives none:
  * then every setting is listed with its new value.
  */
-async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<Effect> {
+export async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<Effect> {
   const before = p.action === Action.Config ? await ctx.chain.settings(group, p.blockNumber).catch(() => undefined) : undefined;
   return effectOf(ctx, p.action, p.payload, before);
 }
