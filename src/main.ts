@@ -24,6 +24,10 @@ import { storeKeys } from "./store/secret.ts";
 import { redactedUrl, urlRedactor } from "./text/redact.ts";
 import { Bot } from "./bot/bot.ts";
 import { Bridge } from "./bridge/bridge.ts";
+import { BotWeb } from "./bot/web.ts";
+import { WebServer } from "./web/server.ts";
+import { openIdChecker } from "./web/openid.ts";
+import { buildPage } from "./web/assets.ts";
 import type { BotSettings } from "./bot/context.ts";
 import type { Store } from "./store/store.ts";
 
@@ -162,7 +166,7 @@ async function main(): Promise<void> {
     feeDecimals: config.groupDefaults.feeDecimals,
     linkTtlMs: 60 * 60 * 1000,
     authorizationDays: config.bot.authorizationDays,
-    ...(config.web.publicUrl ? { webUrl: config.web.publicUrl } : {}),
+    ...(config.web.publicUrl ? { webUrl: config.web.publicUrl.replace(/\/+$/, ""), webLinkMs: config.web.linkMinutes * 60_000 } : {}),
     linkSalt: keys.linkSalt,
     botUserId: config.bot.userId,
   };
@@ -221,8 +225,26 @@ async function main(): Promise<void> {
     void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
   });
 
+  // The page, when it has a public URL to be reached at.
+  const web = config.web.publicUrl
+    ? new WebServer({
+        actions: new BotWeb({ bot, store, chain, rooms: matrix, log }),
+        openid: openIdChecker({ [serverName]: config.homeserver.url, ...config.web.openidHomeservers }, log),
+        assets: await buildPage().catch((e: unknown) => {
+          log(`web: the page did not build, serving its API only: ${(e as Error).message}`);
+          return undefined;
+        }),
+        port: config.web.port,
+        bind: config.web.bind,
+        readsPerMinute: config.web.requestsPerMinute,
+        actionsPerMinute: config.web.actionsPerMinute,
+        log,
+      })
+    : undefined;
+
   const stop = async (signal: string) => {
     log(`stopping (${signal})`);
+    await web?.stop();
     journal.stop();
     await bridge.stop();
     await matrix.stop();
@@ -245,6 +267,14 @@ async function main(): Promise<void> {
   }
   journal.poke();
   bridge.start();
+  if (web) {
+    try {
+      const port = await web.start();
+      log(`web: the page is at ${config.web.publicUrl} (listening on ${config.web.bind}:${port})`);
+    } catch (e) {
+      log(`web: cannot listen on ${config.web.bind}:${config.web.port} (${(e as Error).message}); the bot runs without its page`);
+    }
+  }
   // The journal keeps a week of handled commands (a sync never brings one back later than that).
   setInterval(() => void store.pruneInbound(Date.now() - 7 * 86_400_000).catch(() => undefined), 3_600_000).unref();
   log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}`);

@@ -22,7 +22,7 @@ import { Action, DestinationKind, MAX_RELAYER_DURATION, Mode, ProposalState, QUO
 import { formatDuration, formatPercent, shortAddress } from "../text/format.ts";
 import type { RecordChain } from "../ports/chain.ts";
 import type { RoomPort } from "../ports/rooms.ts";
-import type { GroupRecord, RecordProposal, RecordVote, TypedData, WebActions, WebIdentity, WebMe, WebResult } from "../ports/web.ts";
+import type { GroupRecord, RecordProposal, RecordVote, Standing, TypedData, WebActions, WebIdentity, WebMe, WebResult } from "../ports/web.ts";
 import type { Store } from "../store/store.ts";
 import type { ProposalInfo } from "../governance/client.ts";
 
@@ -224,6 +224,30 @@ export class BotWeb implements WebActions {
       members,
       proposals: records,
     };
+  }
+
+  async standing(group: string, a: string): Promise<WebResult<{ standing: Standing }>> {
+    try {
+      const b = await this.binding(group);
+      const m = await this.o.chain.member(b.group, address(a));
+      const now = await this.o.chain.now();
+      const bot = this.o.chain.botAddress;
+      const holds = m.relayer !== ZeroAddress && m.relayerUntil > now;
+      const standing: Standing = {
+        address: m.address,
+        isMember: m.isMember,
+        active: m.active,
+        approved: m.approved,
+        expiresAt: m.expiresAt >= 0xffffffff ? 0 : m.expiresAt,
+        lifetime: m.isMember && m.expiresAt >= 0xffffffff,
+        ...(m.delegate !== ZeroAddress ? { delegate: m.delegate } : {}),
+        ...(holds && m.relayer === bot ? { relayer: { until: m.relayerUntil, scope: m.relayerScope, words: describeAuthority(bot, m.address, m.relayerScope, m.relayerUntil) } } : {}),
+        ...(holds && m.relayer !== bot ? { otherRelayer: m.relayer } : {}),
+      };
+      return { ok: true, lines: [], standing };
+    } catch (e) {
+      return refusal(e);
+    }
   }
 
   async redeemLinkToken(token: string): Promise<(WebIdentity & { address?: string }) | undefined> {

@@ -90,6 +90,22 @@ export interface GroupRecord {
   proposals: RecordProposal[];
 }
 
+/** One address's standing in a group (public on-chain). */
+export interface Standing {
+  address: string;
+  isMember: boolean;
+  active: boolean;
+  /** approved (by a proposal, an admin, or an open group) and not yet paid */
+  approved: boolean;
+  expiresAt: number;
+  lifetime: boolean;
+  delegate?: string;
+  /** the authority the bot holds for this address, in words, when it holds one */
+  relayer?: { until: number; scope: number; words: string[] };
+  /** another relayer than the bot holds authority */
+  otherRelayer?: string;
+}
+
 /** A Matrix account the page has proved, and the room it came for. */
 export interface WebIdentity {
   userId: string;
@@ -120,6 +136,8 @@ export type WebResult<T = unknown> = ({ ok: true; lines: string[] } & T) | { ok:
 export interface WebActions {
   /** the public record of a group this bot serves, or undefined */
   record(group: string): Promise<GroupRecord | undefined>;
+  /** an address's standing in a group, or a refusal when the bot serves no such group */
+  standing(group: string, address: string): Promise<WebResult<{ standing: Standing }>>;
   /** takes a one-time link token; undefined when unknown, used or expired (a token works once) */
   redeemLinkToken(token: string): Promise<(WebIdentity & { address?: string }) | undefined>;
   /** whether `userId` is joined or invited in `roomId` (the widget's room, checked) */

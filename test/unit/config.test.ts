@@ -478,7 +478,7 @@ describe("defaults and conversions", () => {
       acceptInvitesFrom: "creators",
       limits: { commandsPerMinutePerSender: 10, commandsPerMinutePerRoom: 60, gasPerRoomPerDay: 2_000_000 },
       commandPrefix: "!",
-      web: { port: 8080, bind: "127.0.0.1" },
+      web: { port: 8080, bind: "127.0.0.1", linkMinutes: 15, requestsPerMinute: 300, actionsPerMinute: 30, openidHomeservers: {} },
       bridge: { fullPassSeconds: 30 },
       log: { level: "info" },
     } satisfies Config);
