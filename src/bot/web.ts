@@ -201,7 +201,7 @@ export class BotWeb implements WebActions {
           ? `Fees are released at most once a month to ${recipients.map((r) => `${r.address} (${formatPercent(r.shareBps)})`).join(", ")}.`
           : `Fees go to the contract ${dest.target}.`;
     return {
-      group: b.group,
+      group: getAddress(b.group),
       chainId: Number(domain.chainId),
       bot: chain.botAddress,
       now,
@@ -439,9 +439,14 @@ export class BotWeb implements WebActions {
       const settings = await this.o.chain.settings(b.group);
       const to = address(tx.to);
       // Only the group and its fee token: the page sends nothing else.
-      if (to !== b.group && to !== settings.config.feeToken) throw new Refusal("The page only sends transactions to the group and its fee token.");
+      if (to.toLowerCase() !== b.group.toLowerCase() && to.toLowerCase() !== settings.config.feeToken.toLowerCase()) throw new Refusal("The page only sends transactions to the group and its fee token.");
       if (!/^0x([0-9a-fA-F]{2})*$/.test(tx.data) || tx.data.length > 20_000 || !/^\d{1,78}$/.test(tx.value)) throw new Refusal("That transaction is malformed.");
-      await this.o.chain.simulate({ from: address(tx.from), to, data: tx.data, value: BigInt(tx.value) });
+      const from = address(tx.from);
+      const value = BigInt(tx.value);
+      // A node may estimate without looking at the balance: look at it first.
+      const coin = value > 0n ? await this.o.chain.balance(ZeroAddress, from) : 0n;
+      if (coin < value) throw new Refusal(`Your wallet holds ${formatUnits(coin, 18)} of the native coin; this needs ${formatUnits(value, 18)} and the gas.`);
+      await this.o.chain.simulate({ from, to, data: tx.data, value });
       return { ok: true, lines: [] };
     } catch (e) {
       if (e instanceof Refusal) return refusal(e);

@@ -313,6 +313,9 @@ export class WebServer {
       res.setHeader("cache-control", "no-cache");
       res.type(asset.type).send(asset.body);
     };
+    app.get("/favicon.ico", (_req, res) => {
+      res.status(204).end();
+    });
     app.get("/widget", shell);
     app.get(PAGES, shell);
     app.use((_req, res) => {

@@ -34,6 +34,7 @@ export function walletError(e: unknown): WalletError {
   const code = Number(o.code ?? o.data?.originalError?.code);
   const message = typeof o.message === "string" ? o.message : String(e);
   if (code === 4001 || /user (rejected|denied)/i.test(message)) return new WalletError("rejected", "You rejected the request in your wallet; nothing was signed or sent.");
+  if (/insufficient funds|enough funds/i.test(message)) return new WalletError("failed", "Your wallet does not hold enough of the native coin for this (the fee and the gas).");
   if (code === 4902) return new WalletError("unknown-chain", "Your wallet does not know this chain yet: add it in the wallet, then try again.");
   return new WalletError("failed", `Your wallet could not do it: ${message.slice(0, 200)}`);
 }
