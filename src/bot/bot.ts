@@ -10,11 +10,12 @@
  */
 import { parseCommand, helpText, type Command } from "./commands/parse.ts";
 import { Refusal, type Answer, type Ctx } from "./context.ts";
-import { answer } from "../text/format.ts";
+import { answer, escapeHtml } from "../text/format.ts";
 import { humanChainError } from "../governance/errors.ts";
 import * as linking from "./commands/linking.ts";
 import * as group from "./commands/group.ts";
 import * as props from "./commands/proposals.ts";
+import * as widgets from "./commands/widget.ts";
 import { Spending, type Asker } from "./spending.ts";
 import type { VoteChoice } from "./commands/parse.ts";
 import type { IncomingMessage, Reply } from "../ports/rooms.ts";
@@ -118,7 +119,14 @@ export class Bot {
         return { text: helpText(c.topic, ctx.settings.prefix) };
       case "dao-create": {
         const before = this.creating.get(ctx.roomId) ?? Promise.resolve();
-        const run = before.catch(() => undefined).then(() => group.daoCreate(ctx, c.options));
+        // Once the group exists, its page joins the room as a widget.
+        const run = before
+          .catch(() => undefined)
+          .then(() => group.daoCreate(ctx, c.options))
+          .then(async (a) => {
+            const w = await widgets.addWidget(ctx);
+            return w ? { text: `${a.text}\n${w}`, ...(a.html !== undefined ? { html: `${a.html}<br>${escapeHtml(w)}` } : {}) } : a;
+          });
         this.creating.set(ctx.roomId, run);
         void run
           .catch(() => undefined)
@@ -159,6 +167,8 @@ export class Bot {
         return group.members(ctx);
       case "status":
         return group.status(ctx);
+      case "widget":
+        return widgets.widget(ctx);
     }
   }
 }

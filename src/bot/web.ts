@@ -371,7 +371,9 @@ export class BotWeb implements WebActions {
       const lines = [`${shortAddress(voter)} voted ${s.choice} on #${s.number}.`];
       if (after) {
         lines.push(`FOR ${after.forVotes} · AGAINST ${after.againstVotes} · ABSTAIN ${after.abstainVotes} (quorum ${after.quorumVotes} of ${after.influence})`);
-        lines.push(...(await executeIfPassed(ctx, b, after).catch((e: unknown) => [`It passed; executing it failed for now: ${humanChainError(e).human}`])));
+        // Executed as a chat vote would; what the room is told (it names Matrix accounts) stays in the room.
+        const done = await executeIfPassed(ctx, b, after).catch((e: unknown) => [`It passed; executing it failed for now: ${humanChainError(e).human}`]);
+        if (done.length) lines.push(done[0]!.startsWith("It passed") ? done[0]! : `Proposal #${s.number} passed and was executed.`);
       }
       return { ok: true, lines, tx: receipt.hash };
     } catch (e) {

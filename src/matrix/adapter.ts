@@ -413,6 +413,10 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     await this.client.invite(roomId, userId);
   }
 
+  async putState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void> {
+    await this.client.sendStateEvent(roomId, type as never, content as never, stateKey);
+  }
+
   displayName(roomId: string, userId: string): string {
     return this.client.getRoom(roomId)?.getMember(userId)?.name ?? userId;
   }

@@ -62,6 +62,8 @@ export interface RoomPort {
   makePrivate(roomId: string): Promise<void>;
   displayName(roomId: string, userId: string): string;
   invite(roomId: string, userId: string): Promise<void>;
+  /** sets a room state event (the widget); absent where rooms take no state from the bot */
+  putState?(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void>;
 }
 
 /** What the bridge needs of the room side, to make rooms follow the chain. */

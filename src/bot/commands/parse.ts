@@ -143,7 +143,8 @@ export type Command =
   | { name: "proposals" }
   | { name: "proposal"; number: ProposalNumber }
   | { name: "members" }
-  | { name: "status" };
+  | { name: "status" }
+  | { name: "widget" };
 
 export type CommandName = Command["name"];
 
@@ -254,6 +255,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   { name: "proposal", usage: "proposal <#number>", summary: "Show one proposal and its votes.", aliases: ["show"] },
   { name: "members", usage: "members", summary: "List the members.", aliases: [] },
   { name: "status", usage: "status", summary: "Show the group: settings, treasury, your membership.", aliases: ["info"] },
+  { name: "widget", usage: "widget", summary: "Add the group's web page to the room as a widget.", aliases: [] },
 ];
 
 const INFO = new Map<CommandName, CommandInfo>(COMMANDS.map((c) => [c.name, c]));
@@ -278,6 +280,7 @@ const SPOKEN: Record<CommandName, string> = {
   proposal: "proposal",
   members: "members",
   status: "status",
+  widget: "widget",
 };
 
 /** One-word command names and aliases. */
@@ -833,7 +836,7 @@ function usageOf(name: CommandName): string {
 
 type Handler = (ctx: Context, args: Token[]) => ParseResult;
 
-type BareCommand = Extract<Command, { name: "unlink" | "undelegate" | "join" | "proposals" | "members" | "status" }>;
+type BareCommand = Extract<Command, { name: "unlink" | "undelegate" | "join" | "proposals" | "members" | "status" | "widget" }>;
 
 function noArgs(name: BareCommand["name"]): Handler {
   return (ctx, args) => {
@@ -1040,6 +1043,7 @@ const HANDLERS: Record<CommandName, Handler> = {
   },
   members: noArgs("members"),
   status: noArgs("status"),
+  widget: noArgs("widget"),
 };
 
 // ---------------------------------------------------------------------------

@@ -47,6 +47,7 @@ async function announce(ctx: Ctx, group: string, p: ProposalInfo, title: string)
     `Quorum: ${formatPercent(p.quorumBps)} of ${p.influence} members = ${p.quorumVotes} vote(s) FOR, and more FOR than AGAINST`,
     `Deadline: ${formatTime(p.deadline)}`,
     `Vote: ${ctx.settings.prefix}vote ${p.number} yes | no | abstain`,
+    ...(ctx.settings.webUrl ? [`Or vote with your wallet: ${ctx.settings.webUrl}/g/${group}/p/${p.number}`] : []),
   ]);
 }
 
