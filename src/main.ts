@@ -25,6 +25,7 @@ import { redactedUrl, urlRedactor } from "./text/redact.ts";
 import { Bot } from "./bot/bot.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import { BotWeb } from "./bot/web.ts";
+import { Polls } from "./bot/polls.ts";
 import { WebServer } from "./web/server.ts";
 import { openIdChecker } from "./web/openid.ts";
 import { buildPage } from "./web/assets.ts";
@@ -208,7 +209,20 @@ async function main(): Promise<void> {
     // The chain's clock decides lapses (a test chain may run ahead of the wall clock).
     now: async () => (await provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000),
   });
+  // Each proposal as a poll in its room; answers are votes.
+  const polls = new Polls({
+    store,
+    chain,
+    room: matrix,
+    reader: matrix,
+    bot,
+    botUserId: config.bot.userId,
+    prefix: settings.prefix,
+    ...(settings.webUrl ? { webUrl: settings.webUrl } : {}),
+    log,
+  });
   const journal = new CommandJournal({
+    polls,
     store,
     reader: matrix,
     rooms: matrix,
@@ -218,7 +232,10 @@ async function main(): Promise<void> {
     serverName,
     log,
     // A command may have changed the group: look at the room soon.
-    onAnswered: (roomId) => void store.getBinding(roomId).then((b) => b && bridge.poke(roomId)),
+    onAnswered: (roomId) => {
+      void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
+      void polls.tick();
+    },
   });
   matrix.onSynced(() => journal.poke());
   matrix.onMembershipChange((roomId) => {
@@ -267,6 +284,7 @@ async function main(): Promise<void> {
   }
   journal.poke();
   bridge.start();
+  setInterval(() => void polls.tick(), Math.max(1000, config.chain.pollIntervalMs * 5)).unref();
   if (web) {
     try {
       const port = await web.start();

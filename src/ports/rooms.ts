@@ -22,6 +22,8 @@ export interface IncomingMessage {
 export interface Reply {
   text: string;
   html?: string;
+  /** the root of the thread it belongs in (a poll's answers are answered in its thread) */
+  thread?: string;
 }
 
 /** A received event opened for reading: decrypted when it came encrypted. */
