@@ -44,6 +44,8 @@ const sys: System = await startSystem({
   wallets: Object.fromEntries(["alice", "bob", "carol", "dave"].map((n) => [n, demoWallet(n)])),
   synapsePort: await portOr(8008),
   chainPort: await portOr(8545),
+  web: true,
+  webPort: await portOr(8080),
   ...(verbose ? { log: (l: string) => say(l) } : {}),
 });
 const users = sys.users;
@@ -116,6 +118,10 @@ try {
     say(`  governed room: ${room} (alice and bob are founders; carol and dave are not members)`);
     say(`  group contract: ${group} on ${sys.chain.rpcUrl} (chain id ${sys.chain.chainId})`);
     say(`  bot: ${bot}`);
+    say(`  the group's page: ${sys.webUrl}/g/${group}  (the room also has it as a widget)`);
+    say("  To act on the page as a demo user, import that user's key (above) into a browser wallet, add the chain");
+    say(`  (RPC ${sys.chain.rpcUrl}, chain id ${sys.chain.chainId}) and open the page: link (!link 0xADDRESS gives a one-time link),`);
+    say("  pay, vote, delegate and authorise the bot from there.");
     say("Try: !help, !status, !members, !propose add @carol:localhost, !vote 1 yes, !delegate @alice:localhost");
     say("Demo wallet keys are public: they sign link messages and votes on this local chain only.");
     say("Press Ctrl-C to stop everything.");

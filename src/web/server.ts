@@ -118,8 +118,9 @@ export class WebServer {
     const app = express();
     app.disable("x-powered-by");
     app.set("etag", false);
-    app.use("/widget", csp(["*"]));
-    app.use(csp(["'none'"]));
+    const framed = csp(["*"]);
+    const unframed = csp(["'none'"]);
+    app.use((req, res, next) => (req.path === "/widget" ? framed : unframed)(req, res, next));
     app.use((req, res, next) => void this.limit(req, res, next));
     app.use(express.json({ limit: "32kb", type: "application/json" }));
     app.use("/api", (_req, res, next) => {

@@ -312,3 +312,49 @@ describe("the governance page", () => {
     await page.close();
   });
 });
+
+describe("the page as a room widget", () => {
+  it("is in the room as a widget, and learns who the user is from a real OpenID token checked at the homeserver", async () => {
+    // The widget the bot put in the room at !dao create.
+    const state = alice.client.getRoom(room)!.currentState.getStateEvents("im.vector.modular.widgets");
+    expect(state).toHaveLength(1);
+    const w = state[0]!.getContent() as { id: string; type: string; url: string; creatorUserId: string };
+    expect(w).toMatchObject({ type: "m.custom", creatorUserId: bot });
+    expect(w.url).toBe(`${web}/widget?room=$matrix_room_id&widgetId=$matrix_widget_id`);
+    // Framed by Matrix clients: the widget's page allows it, no other page does.
+    expect((await fetch(`${web}/widget?room=x`)).headers.get("content-security-policy")).toContain("frame-ancestors *");
+
+    const post = (path: string, body: unknown, session?: string) =>
+      fetch(`${web}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(session ? { authorization: `Bearer ${session}` } : {}) }, body: JSON.stringify(body) });
+    // A forged token is refused by the homeserver's check, whatever the page claims.
+    expect((await post("/api/session/openid", { access_token: "forged-token", matrix_server_name: "localhost", room_id: room })).status).toBe(403);
+    const elsewhere = await post("/api/session/openid", { access_token: "x", matrix_server_name: "evil.example", room_id: room });
+    expect(((await elsewhere.json()) as { error: string }).error).toMatch(/does not check identities with evil\.example/);
+
+    // alice unlinks in chat, then links again with the identity her client's token proves.
+    expect(await alice.ask(room, "!unlink", bot)).toMatch(/no longer linked/);
+    const token = (await (
+      await fetch(`${sys.synapse.baseUrl}/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/openid/request_token`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${alice.client.getAccessToken()!}`, "content-type": "application/json" },
+        body: "{}",
+      })
+    ).json()) as { access_token: string; matrix_server_name: string };
+    // A real token, but for a room its user is not in: refused.
+    expect((await post("/api/session/openid", { ...token, room_id: "!elsewhere:localhost" })).status).toBe(403);
+    const opened = (await (await post("/api/session/openid", { ...token, room_id: room })).json()) as { ok: boolean; session: string; me: { userId: string } };
+    expect(opened).toMatchObject({ ok: true, me: { userId: alice.userId } });
+    const start = (await (await post("/api/me/link/start", { address: alice.wallet.address }, opened.session)).json()) as { ok: boolean; message: string };
+    expect(start.message).toContain(`Matrix user: ${alice.userId}`);
+    const linked = (await (await post("/api/me/link", { signature: await alice.wallet.signMessage(start.message) }, opened.session)).json()) as { ok: boolean; lines: string[] };
+    expect(linked.ok).toBe(true);
+    expect(linked.lines.join(" ")).toMatch(/now linked to/);
+    // alice chooses to show her Matrix id on the public page; bob did not.
+    expect((await post("/api/me/show-id", { show: true }, opened.session)).status).toBe(200);
+    const r = (await (await fetch(`${web}/api/groups/${group}`)).json()) as { record: { members: { address: string; userId?: string }[] } };
+    expect(r.record.members.find((m) => m.address === alice.wallet.address)?.userId).toBe(alice.userId);
+    expect(r.record.members.find((m) => m.address === bob.wallet.address)?.userId).toBeUndefined();
+    // Without a session, none of it.
+    expect((await post("/api/me/show-id", { show: false })).status).toBe(401);
+  });
+});

@@ -31,7 +31,15 @@ type Choice = keyof typeof SUPPORT;
 
 type Result<T> = ({ ok: true; lines: string[] } & T) | { ok: false; error: string };
 
-let session = sessionStorage.getItem("conclave.session") ?? "";
+/** This tab's storage; none in a framed widget whose browser keeps third parties from storage. */
+const tab: Storage | undefined = (() => {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return undefined;
+  }
+})();
+let session = tab?.getItem("conclave.session") ?? "";
 
 async function api<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<Result<T>> {
   let res: Response;
@@ -131,7 +139,7 @@ async function loadMe(): Promise<void> {
   if (r.ok) state.me = r.me;
   else {
     session = "";
-    sessionStorage.removeItem("conclave.session");
+    tab?.removeItem("conclave.session");
     delete state.me;
   }
 }
@@ -598,7 +606,7 @@ async function setShowId(show: boolean): Promise<void> {
 
 function adopt(s: string, me: WebMe): void {
   session = s;
-  sessionStorage.setItem("conclave.session", s);
+  tab?.setItem("conclave.session", s);
   state.me = me;
   if (me.group) state.group = me.group;
 }
