@@ -66,6 +66,8 @@ export class ChatUser {
   readonly userId: string;
   readonly wallet: Wallet;
   private readonly seen = new Map<string, Seen[]>();
+  /** every event of each room as this client received it (decrypted), of any type */
+  private readonly all = new Map<string, MatrixEvent[]>();
   private readonly waiters = new Set<() => void>();
 
   private constructor(client: MatrixClient, userId: string, wallet: Wallet) {
@@ -81,6 +83,11 @@ export class ChatUser {
 
   private async record(e: MatrixEvent, room: Room | undefined): Promise<void> {
     if (e.isEncrypted()) await this.client.decryptEventIfNeeded(e);
+    if (room) {
+      const all = this.all.get(room.roomId) ?? [];
+      all.push(e);
+      this.all.set(room.roomId, all);
+    }
     {
       if (!room || e.getType() !== EventType.RoomMessage) {
         this.wake();
@@ -301,6 +308,20 @@ export class ChatUser {
   /** Every message body `from` sent in the room so far. */
   messagesFrom(roomId: string, from: string): string[] {
     return (this.seen.get(roomId) ?? []).filter((s) => s.sender === from).map((s) => s.body);
+  }
+
+  /** The events of `type` this client received in the room, decrypted. */
+  eventsOf(roomId: string, type: string): MatrixEvent[] {
+    return (this.all.get(roomId) ?? []).filter((e) => e.getType() === type);
+  }
+
+  /** Answers a poll as Element does (`org.matrix.msc3381.poll.response`, encrypted where the room is); returns the event id. */
+  async answerPoll(roomId: string, pollId: string, answerId: string): Promise<string> {
+    const { event_id } = await this.client.sendEvent(roomId, "org.matrix.msc3381.poll.response" as never, {
+      "m.relates_to": { rel_type: "m.reference", event_id: pollId },
+      "org.matrix.msc3381.poll.response": { answers: [answerId] },
+    } as never);
+    return event_id;
   }
 
   stop(): void {

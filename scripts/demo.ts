@@ -44,6 +44,8 @@ const sys: System = await startSystem({
   wallets: Object.fromEntries(["alice", "bob", "carol", "dave"].map((n) => [n, demoWallet(n)])),
   synapsePort: await portOr(8008),
   chainPort: await portOr(8545),
+  web: true,
+  webPort: await portOr(8080),
   ...(verbose ? { log: (l: string) => say(l) } : {}),
 });
 const users = sys.users;
@@ -137,6 +139,10 @@ try {
     say(`  !dao confirm ${code}`);
     say("and the group is created. Then try !status, !members, !authorize (sign with `npm run sign -- alice`),");
     say("!propose add @carol:localhost once carol linked (`!link 0xADDRESS` in a direct message with the bot), !vote 1 yes.");
+    say(`The web page: ${sys.webUrl} (once the group exists, the room has its page as a widget, and !widget links it).`);
+    say("To act on the page as a demo user, import that user's key (above) into a browser wallet, add the chain");
+    say(`(RPC ${sys.chain.rpcUrl}, chain id ${sys.chain.chainId}) and open the page: link (!link 0xADDRESS gives a one-time link),`);
+    say("pay, vote, delegate and authorise the bot from there.");
     say("Demo wallet keys are public: they sign link messages and votes on this local chain only.");
     say("Press Ctrl-C to stop everything.");
     // When the person consents, the group exists: bob (scripted) authorises the bot, so he can vote from chat.

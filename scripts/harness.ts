@@ -6,7 +6,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureSynapse, startSynapse, type AppService, type SynapseHandle } from "./synapse.ts";
-import { startChain, type ChainHandle } from "./chain.ts";
+import { freePort, startChain, type ChainHandle } from "./chain.ts";
 import { ChatUser } from "./chat.ts";
 import { startProxy, type Proxy } from "./proxy.ts";
 import { Wallet } from "ethers";
@@ -30,6 +30,8 @@ export interface System {
   bot: BotProcess;
   /** every line every bot process of this system printed, restarts included */
   botLines: string[];
+  /** the bot's web page, when started with `web` */
+  webUrl?: string;
   botUserId: string;
   configPath: string;
   /** the bot's SQLite store (its folder holds the bot's data only) */
@@ -68,6 +70,9 @@ export interface SystemOptions {
   storeUrl?: string;
   /** wallets to give users (a random one otherwise) */
   wallets?: Record<string, Wallet>;
+  /** serve the bot's web page on a free loopback port (or on `webPort`) */
+  web?: boolean;
+  webPort?: number;
   log?: (line: string) => void;
 }
 
@@ -202,9 +207,12 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const configPath = join(dir, "config.yaml");
     const storePath = join(dir, "bot", "conclave.sqlite");
     const botLines: string[] = [];
+    const webPort = o.web ? (o.webPort ?? (await freePort())) : undefined;
+    const webUrl = webPort ? `http://127.0.0.1:${webPort}` : undefined;
+    const webConfig = webUrl ? `web:\n  port: ${webPort}\n  bind: 127.0.0.1\n  publicUrl: ${webUrl}\n` : "";
     writeFileSync(
       configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain.rpcUrl.replace(/^http/, "ws"), factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, o.extraConfig),
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain.rpcUrl.replace(/^http/, "ws"), factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, `${webConfig}${o.extraConfig ?? ""}`),
     );
     const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex") };
     const sys: System = {
@@ -220,6 +228,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       chain,
       bot: startBot(o.root, configPath, env, o.log, botLines),
       botLines,
+      ...(webUrl ? { webUrl } : {}),
       botUserId: botReg.userId,
       configPath,
       storePath,

@@ -349,7 +349,8 @@ function writeConfig(dir: string, port: number, serverName: string, sharedSecret
         type: "http",
         tls: false,
         x_forwarded: false,
-        resources: [{ names: ["client"], compress: false }],
+        // "openid": widgets prove who their user is at /_matrix/federation/v1/openid/userinfo.
+        resources: [{ names: ["client", "openid"], compress: false }],
       },
     ],
     database: { name: "sqlite3", args: { database: join(dir, "homeserver.db") } },

@@ -94,6 +94,9 @@ if (!only || only === "vitest") {
   // (as root), or say loudly what is missing.
   const pg = await run("bash", ["scripts/postgres-install.sh"]);
   if (pg.code !== 0) results.push({ name: "postgres", passed: 0, failed: 1, exitCode: pg.code });
+  // The browser tests drive Debian's Chromium: installed the same way.
+  const chromium = await run("bash", ["scripts/chromium-install.sh"]);
+  if (chromium.code !== 0) results.push({ name: "chromium", passed: 0, failed: 1, exitCode: chromium.code });
   results.push(await vitest(rest));
 }
 // The end-to-end suite once more against a second node implementation

@@ -25,6 +25,11 @@ import { storeKeys } from "./store/secret.ts";
 import { redactedUrl, urlRedactor } from "./text/redact.ts";
 import { Bot } from "./bot/bot.ts";
 import { Bridge } from "./bridge/bridge.ts";
+import { BotWeb } from "./bot/web.ts";
+import { Polls } from "./bot/polls.ts";
+import { WebServer } from "./web/server.ts";
+import { openIdChecker } from "./web/openid.ts";
+import { buildPage } from "./web/assets.ts";
 import type { BotSettings } from "./bot/context.ts";
 import type { Store } from "./store/store.ts";
 
@@ -167,7 +172,7 @@ async function main(): Promise<void> {
     feeDecimals: config.groupDefaults.feeDecimals,
     linkTtlMs: 60 * 60 * 1000,
     authorizationDays: config.bot.authorizationDays,
-    ...(config.web.publicUrl ? { webUrl: config.web.publicUrl } : {}),
+    ...(config.web.publicUrl ? { webUrl: config.web.publicUrl.replace(/\/+$/, ""), webLinkMs: config.web.linkMinutes * 60_000 } : {}),
     linkSalt: keys.linkSalt,
     botUserId: config.bot.userId,
     consentWindowMs: config.rooms.consentWindow * 1000,
@@ -226,7 +231,20 @@ async function main(): Promise<void> {
   // New blocks as soon as the node has them, where it offers a WebSocket; polling goes on beside it.
   const heads = config.chain.wsUrl ? watchHeads(config.chain.wsUrl, () => bridge.wake(), log, redactedUrl(config.chain.wsUrl)) : undefined;
   settle = (roomId) => bridge.settle(roomId);
+  // Each proposal as a poll in its room; answers are votes.
+  const polls = new Polls({
+    store,
+    chain,
+    room: matrix,
+    reader: matrix,
+    bot,
+    botUserId: config.bot.userId,
+    prefix: settings.prefix,
+    ...(settings.webUrl ? { webUrl: settings.webUrl } : {}),
+    log,
+  });
   const journal = new CommandJournal({
+    polls,
     store,
     reader: matrix,
     rooms: matrix,
@@ -236,7 +254,10 @@ async function main(): Promise<void> {
     serverName,
     log,
     // A command may have changed the group: look at the room soon.
-    onAnswered: (roomId) => void store.getBinding(roomId).then((b) => b && bridge.poke(roomId)),
+    onAnswered: (roomId) => {
+      void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
+      void polls.tick();
+    },
   });
   matrix.onSynced(() => journal.poke());
   matrix.onMembershipChange((roomId) => {
@@ -247,8 +268,26 @@ async function main(): Promise<void> {
     void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
   });
 
+  // The page, when it has a public URL to be reached at.
+  const web = config.web.publicUrl
+    ? new WebServer({
+        actions: new BotWeb({ bot, store, chain, rooms: matrix, log }),
+        openid: openIdChecker({ [serverName]: config.homeserver.url, ...config.web.openidHomeservers }, log),
+        assets: await buildPage().catch((e: unknown) => {
+          log(`web: the page did not build, serving its API only: ${(e as Error).message}`);
+          return undefined;
+        }),
+        port: config.web.port,
+        bind: config.web.bind,
+        readsPerMinute: config.web.requestsPerMinute,
+        actionsPerMinute: config.web.actionsPerMinute,
+        log,
+      })
+    : undefined;
+
   const stop = async (signal: string) => {
     log(`stopping (${signal})`);
+    await web?.stop();
     journal.stop();
     heads?.stop();
     await bridge.stop();
@@ -272,6 +311,15 @@ async function main(): Promise<void> {
   }
   journal.poke();
   bridge.start();
+  setInterval(() => void polls.tick(), Math.max(1000, config.chain.pollIntervalMs * 5)).unref();
+  if (web) {
+    try {
+      const port = await web.start();
+      log(`web: the page is at ${config.web.publicUrl} (listening on ${config.web.bind}:${port})`);
+    } catch (e) {
+      log(`web: cannot listen on ${config.web.bind}:${config.web.port} (${(e as Error).message}); the bot runs without its page`);
+    }
+  }
   // The journal keeps a week of handled commands (a sync never brings one back later than that).
   setInterval(() => void store.pruneInbound(Date.now() - 7 * 86_400_000).catch(() => undefined), 3_600_000).unref();
   log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}`);

@@ -10,13 +10,15 @@
  */
 import { parseCommand, helpText, type Command } from "./commands/parse.ts";
 import { Refusal, type Answer, type Ctx } from "./context.ts";
-import { answer } from "../text/format.ts";
+import { answer, escapeHtml } from "../text/format.ts";
 import { humanChainError } from "../governance/errors.ts";
 import * as linking from "./commands/linking.ts";
 import * as group from "./commands/group.ts";
 import * as creation from "./commands/creation.ts";
 import * as props from "./commands/proposals.ts";
-import { Spending } from "./spending.ts";
+import * as widgets from "./commands/widget.ts";
+import { Spending, type Asker } from "./spending.ts";
+import type { VoteChoice } from "./commands/parse.ts";
 import type { IncomingMessage, Reply } from "../ports/rooms.ts";
 
 export type BotDeps = Omit<Ctx, "roomId" | "sender" | "eventId" | "resumed"> & {
@@ -61,13 +63,7 @@ export class Bot {
     if (parsed.kind === "error") {
       reply = answer(parsed.message, parsed.usage ? [`Usage: ${settings.prefix}${parsed.usage}`] : []);
     } else {
-      const asker = { roomId: m.roomId, sender: m.sender, eventId: m.eventId };
-      const ctx: Ctx = {
-        ...this.deps,
-        ...asker,
-        resumed: (await this.deps.store.getState(Spending.startedKey(m.eventId))) !== undefined,
-        chain: this.deps.spending ? this.deps.spending.chainFor(asker, this.deps.chain) : this.deps.chain,
-      };
+      const ctx = await this.context({ roomId: m.roomId, sender: m.sender, eventId: m.eventId });
       const started = Date.now();
       try {
         reply = await this.execute(ctx, parsed.command);
@@ -100,6 +96,40 @@ export class Bot {
     return run;
   }
 
+  /**
+   * The context a handler runs in for `asker`: its transactions guarded by
+   * the spending rules, `resumed` when this very event already sent one.
+   * Also for what comes from outside chat (the web page, poll answers).
+   */
+  async context(asker: Asker): Promise<Ctx> {
+    return {
+      ...this.deps,
+      roomId: asker.roomId,
+      sender: asker.sender,
+      eventId: asker.eventId,
+      resumed: (await this.deps.store.getState(Spending.startedKey(asker.eventId))) !== undefined,
+      chain: this.deps.spending ? this.deps.spending.chainFor(asker, this.deps.chain) : this.deps.chain,
+    };
+  }
+
+  /**
+   * A poll answer (`event` in `roomId` by `sender`) as a vote on proposal
+   * `number`: cast under the member's authority like `!vote`, or refused
+   * with the reason it did not count.
+   */
+  async pollVote(r: { roomId: string; sender: string; eventId: string }, number: number, choice: VoteChoice): Promise<{ counted: boolean; text: string }> {
+    const ctx = await this.context(r);
+    try {
+      const a = await props.vote(ctx, number, choice);
+      this.deps.log(`poll answer by ${r.sender} on #${number}: ${choice}, counted`);
+      return { counted: true, text: a.text };
+    } catch (e) {
+      const why = e instanceof Refusal ? e.message : humanChainError(e).human;
+      this.deps.log(`poll answer by ${r.sender} on #${number}: not counted: ${e instanceof Refusal ? e.message : humanChainError(e).log}`);
+      return { counted: false, text: this.deps.redact ? this.deps.redact(why) : why };
+    }
+  }
+
   private async execute(ctx: Ctx, c: Command): Promise<Answer> {
     switch (c.name) {
       case "help":
@@ -107,7 +137,14 @@ export class Bot {
       case "dao-create":
         return this.oneAtATime(ctx.roomId, () => creation.daoCreate(ctx, c.options, c.founders, c.watch === true));
       case "dao-confirm":
-        return this.oneAtATime(ctx.roomId, () => creation.daoConfirm(ctx, c.code));
+        return this.oneAtATime(ctx.roomId, async () => {
+          const before = await this.deps.store.getBinding(ctx.roomId);
+          const a = await creation.daoConfirm(ctx, c.code);
+          if (before || !(await this.deps.store.getBinding(ctx.roomId))) return a;
+          // The last consent created the group: its page joins the room as a widget.
+          const w = await widgets.addWidget(ctx);
+          return w ? { text: `${a.text}\n${w}`, ...(a.html !== undefined ? { html: `${a.html}<br>${escapeHtml(w)}` } : {}) } : a;
+        });
       case "dao-decline":
         return this.oneAtATime(ctx.roomId, () => creation.daoDecline(ctx));
       case "dao-cancel":
@@ -148,6 +185,8 @@ export class Bot {
         return group.members(ctx);
       case "status":
         return group.status(ctx);
+      case "widget":
+        return widgets.widget(ctx);
     }
   }
 }

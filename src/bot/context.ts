@@ -22,6 +22,8 @@ export interface BotSettings {
   authorizationDays: number;
   /** base URL of the web page (signing), when there is one */
   webUrl?: string;
+  /** how long a one-time link to the web page works (ms); default 15 minutes */
+  webLinkMs?: number;
   /** a secret salt for the Matrix link hashes recorded on-chain */
   linkSalt: string;
   /** the bot's own Matrix user id */

@@ -12,13 +12,16 @@
  */
 import { parseCommand } from "./commands/parse.ts";
 import type { IncomingMessage, OpenedEvent } from "../ports/rooms.ts";
+import { readPollAnswer, type PollAnswer } from "./polls.ts";
 
 export type Intake =
   | { kind: "ignore" }
   | { kind: "command"; message: IncomingMessage }
   /** an edit of `original` whose text is a command */
   | { kind: "edit"; original: string }
-  | { kind: "cleartext" };
+  | { kind: "cleartext" }
+  /** an answer to a poll: a vote when the poll is a proposal's */
+  | { kind: "poll-answer"; answer: PollAnswer };
 
 export interface IntakeOptions {
   prefix: string;
@@ -32,6 +35,8 @@ function isCommand(body: unknown, o: IntakeOptions): boolean {
 }
 
 export function intake(ev: OpenedEvent, o: IntakeOptions): Intake {
+  const poll = readPollAnswer(ev);
+  if (poll) return o.roomEncrypted && !ev.encrypted ? { kind: "cleartext" } : { kind: "poll-answer", answer: poll };
   if (ev.type !== "m.room.message") return { kind: "ignore" };
   const c = ev.content as {
     msgtype?: unknown;

@@ -22,6 +22,7 @@ import type { Bot } from "./bot.ts";
 import type { CommandLimits } from "./limits.ts";
 import { answer } from "../text/format.ts";
 import type { EventReader, Reply, RoomPort } from "../ports/rooms.ts";
+import type { PollAnswer } from "./polls.ts";
 import type { InboundEvent, Store } from "../store/store.ts";
 
 export interface JournalOptions {
@@ -33,6 +34,8 @@ export interface JournalOptions {
   prefix: string;
   serverName: string;
   log: (line: string) => void;
+  /** the proposals' polls: what a poll answer is answered */
+  polls?: { answer(a: PollAnswer): Promise<Reply | undefined> };
   /** after a command was answered: its room may need a look */
   onAnswered?: (roomId: string) => void;
   /** how long an encrypted event may wait for its room key (ms); default 10 minutes */
@@ -181,6 +184,8 @@ export class CommandJournal {
     } else if (what.kind === "edit") {
       // One answer per edited message, however often it is edited.
       reply = (await store.getState(`edit:${what.original}`)) === undefined ? answer(EDIT_ANSWER) : undefined;
+    } else if (what.kind === "poll-answer") {
+      reply = this.o.polls ? await this.o.polls.answer(what.answer) : undefined;
     } else if (what.kind === "cleartext") {
       log(`journal: refused an unencrypted command from ${e.sender} in the encrypted room ${e.roomId}`);
       reply = answer(CLEARTEXT_ANSWER);
@@ -194,7 +199,7 @@ export class CommandJournal {
     await store.setInboundAnswer(e.eventId, JSON.stringify(reply));
     if (what.kind === "edit") await store.setState(`edit:${what.original}`, e.eventId);
     await this.deliver(e, reply);
-    if (what.kind === "command") this.o.onAnswered?.(e.roomId);
+    if (what.kind === "command" || what.kind === "poll-answer") this.o.onAnswered?.(e.roomId);
   }
 
   private async resend(e: InboundEvent): Promise<void> {

@@ -45,6 +45,12 @@ export interface Asker {
   roomId: string;
   sender: string;
   eventId: string;
+  /**
+   * The address the transaction is for, when the asker is proved by that
+   * address's own signature (a vote or an authorisation signed on the web
+   * page) rather than by a Matrix link: it must be a member or approved.
+   */
+  account?: string;
 }
 
 const NOT_A_MEMBER =
@@ -102,8 +108,9 @@ export class Spending {
     const room = group === undefined ? asker.roomId : (await store.getBindingByGroup(group))?.roomId;
     if (room === undefined) throw new Refusal("That group has no room here.");
     if (await store.getTx(intent)) return room;
-    const link = await store.getLink(room, asker.sender);
-    if (!link) throw new Refusal(NOT_A_MEMBER);
+    const address = asker.account ?? (await store.getLink(room, asker.sender))?.address;
+    // A creation needs the founder's link in the room, not an account signed for from the web.
+    if (address === undefined || (asker.account !== undefined && group === undefined)) throw new Refusal(NOT_A_MEMBER);
     if (group === undefined) {
       // A creation: only once every founder named in the room's preview has consented, for one of them.
       const c = await store.getCreation(room);
@@ -113,7 +120,7 @@ export class Spending {
         throw new Refusal(NO_CONSENT);
       }
     } else {
-      const m = await chain.member(group, link.address);
+      const m = await chain.member(group, address);
       if (!m.isMember && !m.approved) throw new Refusal(NOT_A_MEMBER);
     }
     const used = BigInt((await store.getState(`gas:${room}:${day()}`)) ?? "0");

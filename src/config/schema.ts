@@ -620,6 +620,17 @@ const web = section("a mapping", {
     return s;
   }).prefault("127.0.0.1"),
   publicUrl: httpUrl.optional(),
+  linkMinutes: int(1, 60).prefault(15),
+  requestsPerMinute: int(1).prefault(300),
+  actionsPerMinute: int(1).prefault(30),
+  openidHomeservers: z
+    .record(z.string(), httpUrl, { error: expect("a mapping of homeserver name to URL") })
+    .superRefine((rec, ctx) => {
+      for (const key of Object.keys(rec)) {
+        if (!SERVER_NAME_RE.test(key)) ctx.issues.push({ code: "custom", message: `expected a homeserver name like "example.org", got ${describe(key)}`, input: key, path: [key] });
+      }
+    })
+    .prefault({}),
 }).prefault({});
 
 const bridge = section("a mapping", {

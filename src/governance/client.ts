@@ -319,17 +319,70 @@ export class ChainClient {
     }
   }
 
+  /** A proposal's current tally and state, by id (one view call). */
+  async proposalView(group: string, proposalId: bigint): Promise<{ state: ProposalState; forVotes: number; againstVotes: number; abstainVotes: number; deadline: number }> {
+    const v = await this.group(group).getFunction("proposal")(proposalId);
+    return { state: Number(v.state) as ProposalState, forVotes: Number(v.forVotes), againstVotes: Number(v.againstVotes), abstainVotes: Number(v.abstainVotes), deadline: Number(v.deadline) };
+  }
+
+  /** The group's fee destination in full. */
+  async feeDestination(group: string): Promise<FeeDestination> {
+    const d = await this.group(group).getFunction("feeDestination")();
+    return {
+      kind: Number(d.kind) as FeeDestination["kind"],
+      target: String(d.target),
+      recipients: [...(d.recipients as string[])].map(String),
+      sharesBps: [...(d.sharesBps as bigint[])].map(Number),
+    };
+  }
+
+  /** What `owner` holds of `token` (the native coin for the zero address). */
+  async balance(token: string, owner: string): Promise<bigint> {
+    if (token === ZeroAddress) return this.provider.getBalance(owner);
+    return BigInt(await new Contract(token, ERC20_ABI, this.provider).getFunction("balanceOf")(owner));
+  }
+
+  /** An ERC-20 token's symbol and decimals, as it reports them (undefined when it does not). */
+  async tokenInfo(token: string): Promise<{ symbol: string; decimals: number } | undefined> {
+    try {
+      const t = new Contract(token, ERC20_ABI, this.provider);
+      const [symbol, decimals] = await Promise.all([t.getFunction("symbol")(), t.getFunction("decimals")()]);
+      return { symbol: String(symbol).slice(0, 12), decimals: Number(decimals) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The chain's time: the latest block's timestamp. */
+  async now(): Promise<number> {
+    return (await this.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000);
+  }
+
+  /**
+   * Whether a transaction `from` would send succeeds now: resolves, or
+   * rejects with the chain's error (its revert data decodes to a reason).
+   */
+  async simulate(tx: { from: string; to: string; data: string; value: bigint }): Promise<void> {
+    await this.provider.estimateGas(tx);
+  }
+
   private requireMined(receipt: TransactionReceipt | undefined, what: string): TransactionReceipt {
     if (!receipt || receipt.status !== 1) throw new Error(`the transaction to ${what} failed on-chain`);
     return receipt;
   }
 }
 
-/** A log of a group, parsed; undefined when it is not one of ours. */
+const ERC20_ABI = [
+  "function balanceOf(address) view returns (uint256)",
+  "function symbol() view returns (string)",
+  "function decimals() view returns (uint8)",
+];
+
 /** The topic of every event a group emits. */
 const GROUP_TOPICS: string[] = [];
 groupInterface.forEachEvent((e) => GROUP_TOPICS.push(e.topicHash));
 
+/** A log of a group, parsed; undefined when it is not one of ours. */
 function parseGroupLog(log: Log): GroupEvent | undefined {
   try {
     const parsed = groupInterface.parseLog(log);

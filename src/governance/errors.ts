@@ -96,7 +96,7 @@ const SENTENCES: Record<string, (args: readonly unknown[]) => string> = {
 };
 
 /** Finds revert data in an ethers error, however deeply it is wrapped. */
-function revertData(e: unknown, depth = 0): string | undefined {
+export function revertData(e: unknown, depth = 0): string | undefined {
   if (!e || typeof e !== "object" || depth > 6) return undefined;
   const o = e as Record<string, unknown>;
   if (typeof o.data === "string" && o.data.startsWith("0x") && o.data.length >= 10) return o.data;

@@ -335,7 +335,11 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
         msgtype: "m.notice",
         body: reply.text,
         ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
-        ...(inReplyTo ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } } : {}),
+        ...(reply.thread
+          ? { "m.relates_to": { rel_type: "m.thread", event_id: reply.thread, is_falling_back: true, ...(inReplyTo ? { "m.in_reply_to": { event_id: inReplyTo } } : {}) } }
+          : inReplyTo
+            ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } }
+            : {}),
       },
       inReplyTo ? onceTxnId(`reply:${roomId}:${inReplyTo}`) : undefined,
     );
@@ -504,6 +508,16 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     await this.send(roomId, { msgtype: "m.notice", body: text }, onceTxnId(`notice:${once}`));
   }
 
+  /** Sends an event of any type once per `once` (a second send with the same key sends nothing new); returns its id. */
+  async sendEvent(roomId: string, type: string, content: Record<string, unknown>, once: string): Promise<string> {
+    const txnId = onceTxnId(`event:${once}`);
+    const room = this.client.getRoom(roomId);
+    // A failed attempt is kept under its transaction id: send that very event again.
+    const failed = room?.getEventForTxnId(txnId);
+    if (room && failed?.status === EventStatus.NOT_SENT) return (await this.client.resendEvent(failed, room)).event_id;
+    return (await this.client.sendEvent(roomId, type as never, content as never, txnId)).event_id;
+  }
+
   async notice(roomId: string, text: string, once?: string): Promise<void> {
     await this.send(roomId, { msgtype: "m.notice", body: text }, once === undefined ? undefined : onceTxnId(`notice:${once}`));
   }
@@ -562,6 +576,10 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
 
   async invite(roomId: string, userId: string): Promise<void> {
     await this.client.invite(roomId, userId);
+  }
+
+  async putState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void> {
+    await this.client.sendStateEvent(roomId, type as never, content as never, stateKey);
   }
 
   displayName(roomId: string, userId: string): string {

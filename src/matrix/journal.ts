@@ -16,7 +16,7 @@ export interface RawEvent {
 }
 
 /** The event types a command can arrive as. */
-export const MESSAGE_TYPES = ["m.room.message", "m.room.encrypted"] as const;
+export const MESSAGE_TYPES = ["m.room.message", "m.room.encrypted", "org.matrix.msc3381.poll.response", "m.poll.response"] as const;
 
 /** What `/messages` is asked for: messages, and members (to see the bot's own join). */
 export const JOURNAL_FILTER = { types: [...MESSAGE_TYPES, "m.room.member"], lazy_load_members: true };

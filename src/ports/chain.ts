@@ -57,3 +57,30 @@ export interface BridgeChain extends ChainPort {
   /** the timestamp of block `n` */
   blockTime(n: number): Promise<number>;
 }
+
+/** A proposal's tally and state now. */
+export interface ProposalView {
+  state: number;
+  forVotes: number;
+  againstVotes: number;
+  abstainVotes: number;
+  deadline: number;
+}
+
+/**
+ * What the web page and the polls read of the chain beyond the bot's port:
+ * the group's record (events, balances, the fee destination), a proposal's
+ * tally by id, and whether a member's own transaction would succeed.
+ */
+export interface RecordChain extends ChainPort {
+  head(): Promise<number>;
+  /** the chain's time: the latest block's timestamp */
+  now(): Promise<number>;
+  events(group: string, from: number, to: number): Promise<GroupEvent[]>;
+  proposalView(group: string, proposalId: bigint): Promise<ProposalView>;
+  feeDestination(group: string): Promise<FeeDestination>;
+  balance(token: string, owner: string): Promise<bigint>;
+  tokenInfo(token: string): Promise<{ symbol: string; decimals: number } | undefined>;
+  /** resolves when the transaction would succeed now, else rejects with the chain's error */
+  simulate(tx: { from: string; to: string; data: string; value: bigint }): Promise<void>;
+}

@@ -22,6 +22,8 @@ export interface IncomingMessage {
 export interface Reply {
   text: string;
   html?: string;
+  /** the root of the thread it belongs in (a poll's answers are answered in its thread) */
+  thread?: string;
 }
 
 /** A received event opened for reading: decrypted when it came encrypted. */
@@ -124,6 +126,8 @@ export interface RoomPort {
   roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]>;
   powers(roomId: string): Promise<RoomPowers>;
   rules(roomId: string): Promise<RoomRules>;
+  /** sets a room state event (the widget); absent where rooms take no state from the bot */
+  putState?(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void>;
 }
 
 /** What the bridge needs of the room side, to make rooms follow the chain. */

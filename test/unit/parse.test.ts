@@ -380,7 +380,7 @@ describe("commands", () => {
       "propose-add": "!propose add bob", "propose-remove": "!propose remove bob", "propose-config": "!propose config fee=1",
       "propose-fee-destination": "!propose fee-destination locked", vote: "!vote 1 yes", delegate: "!delegate bob",
       undelegate: "!undelegate", join: "!join", proposals: "!proposals", proposal: "!proposal 1", members: "!members",
-      status: "!status",
+      status: "!status", widget: "!widget",
     };
     for (const c of COMMANDS) {
       expect(cmd(examples[c.name] ?? "").name).toBe(c.name);

@@ -131,7 +131,7 @@ export async function join(ctx: Ctx): Promise<Answer> {
   }
   const call = m.isMember ? `renew(${l.address})` : "join()";
   return answer(m.isMember ? "Renew your membership" : "Accept your membership", [
-    `Pay ${fee} from ${shortAddress(l.address)}: call ${call} on ${b.group} from your wallet${ctx.settings.webUrl ? `, or use ${ctx.settings.webUrl}/join?group=${b.group}` : ""}.`,
+    `Pay ${fee} from ${shortAddress(l.address)}: call ${call} on ${b.group} from your wallet${ctx.settings.webUrl ? `, or use ${ctx.settings.webUrl}/g/${b.group}/join` : ""}.`,
     c.fee === 0n ? `Or send ${ctx.settings.prefix}authorize, and then ${ctx.settings.prefix}join again: the bot accepts for you.` : "The bot does not pay fees for members.",
   ]);
 }

@@ -2,7 +2,7 @@
  * `!link`, `!verify`, `!authorize`, `!unlink`: proving that a Matrix account
  * holds an address, and giving the bot the authority to act for it.
  */
-import { hexlify, randomBytes, verifyTypedData, verifyMessage, ZeroAddress } from "ethers";
+import { encodeBase64, hexlify, randomBytes, sha256, toUtf8Bytes, verifyTypedData, verifyMessage, ZeroAddress } from "ethers";
 import { scopeWords } from "../../governance/errors.ts";
 import { MAX_RELAYER_DURATION, RelayerScope } from "../../governance/types.ts";
 import { RELAYER_TYPES } from "../../governance/typed.ts";
@@ -62,6 +62,43 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
     );
     if (!ok) throw new Refusal(`I am not in ${room}; give the id of a room I am in.`);
   }
+  const { message } = await beginLink(ctx, target, address);
+  await ctx.store.setState(`pendingIn:${ctx.roomId}:${ctx.sender}`, target);
+  const lines = [
+    `Sign the message below with ${shortAddress(address)} (personal_sign / "Sign message" in your wallet), then send ${ctx.settings.prefix}verify 0xSIGNATURE here within ${Math.round(ctx.settings.linkTtlMs / 60_000)} minutes.`,
+  ];
+  if (ctx.settings.webUrl) {
+    const minutes = Math.round(webLinkMs(ctx) / 60_000);
+    lines.push(`Or open ${ctx.settings.webUrl}/link#${await webLinkToken(ctx, target, address)} within ${minutes} minutes (once): your wallet signs there, nothing to paste.`);
+  }
+  return answer("Link your address", lines, message);
+}
+
+/** How long a one-time link to the web page works. */
+function webLinkMs(ctx: Ctx): number {
+  return ctx.settings.webLinkMs ?? 15 * 60_000;
+}
+
+/**
+ * A one-time link token for the web page, bound to the sender, the room and
+ * the address being linked: it works once, for a short while, and all it
+ * lets its holder do is ask that address's wallet to sign the sender's link
+ * message (a stranger who sees it cannot link anything of theirs). Only its
+ * hash is kept.
+ */
+async function webLinkToken(ctx: Ctx, roomId: string, address: string): Promise<string> {
+  const token = encodeBase64(randomBytes(24)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const expiresAt = Date.now() + webLinkMs(ctx);
+  await ctx.store.setState(webLinkKey(token), JSON.stringify({ userId: ctx.sender, roomId, address, expiresAt }));
+  return token;
+}
+
+export function webLinkKey(token: string): string {
+  return `weblink:${sha256(toUtf8Bytes(token))}`;
+}
+
+/** A fresh link message for `ctx.sender` and `address` in `target`, recorded as pending. */
+export async function beginLink(ctx: Ctx, target: string, address: string): Promise<{ message: string; nonce: string }> {
   const holder = await ctx.store.getLinkByAddress(target, address);
   if (holder && holder.userId !== ctx.sender) throw new Refusal(`That address is already linked to another Matrix account in this group.`);
   const nonce = hexlify(randomBytes(16));
@@ -75,17 +112,21 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
     botAddress: ctx.chain.botAddress,
   });
   await ctx.store.putPendingLink({ roomId: target, userId: ctx.sender, address, nonce, message, createdAt: Date.now() });
-  await ctx.store.setState(`pendingIn:${ctx.roomId}:${ctx.sender}`, target);
-  const lines = [
-    `Sign the message below with ${shortAddress(address)} (personal_sign / "Sign message" in your wallet), then send ${ctx.settings.prefix}verify 0xSIGNATURE here within ${Math.round(ctx.settings.linkTtlMs / 60_000)} minutes.`,
-  ];
-  if (ctx.settings.webUrl) lines.push(`Or sign on the web page: ${ctx.settings.webUrl}/link?room=${encodeURIComponent(target)}&nonce=${nonce}`);
-  return answer("Link your address", lines, message);
+  return { message, nonce };
 }
 
 /** `!verify 0xSIGNATURE`: completes the pending link. */
 export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
   const target = (await ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`)) ?? ctx.roomId;
+  return answer("Linked", await completeLink(ctx, target, signature));
+}
+
+/**
+ * Completes the sender's pending link in `target` with the signature of its
+ * message: the lines of the answer. Refuses an expired or used message and a
+ * signature by any other key.
+ */
+export async function completeLink(ctx: Ctx, target: string, signature: string): Promise<string[]> {
   const pending = await ctx.store.getPendingLink(target, ctx.sender);
   if (!pending) {
     // Run again after a crash: this very command already made the link.
@@ -114,18 +155,18 @@ export async function verify(ctx: Ctx, signature: string): Promise<Answer> {
 }
 
 /** The answer to a completed link, after recording it on-chain when it must be. */
-async function linked(ctx: Ctx, target: string, address: string): Promise<Answer> {
+async function linked(ctx: Ctx, target: string, address: string): Promise<string[]> {
   const binding = await ctx.store.getBinding(target);
   const lines = [`${ctx.sender} is now linked to ${address}.`];
   if (!binding) {
     lines.push(`When the group is created (${ctx.settings.prefix}dao create), you will be one of its founders.`);
-    return answer("Linked", lines);
+    return lines;
   }
   const m = await recordLink(ctx, binding.group, target, ctx.sender);
   if (m?.isMember) lines.push(`To vote, propose and delegate from chat, send ${ctx.settings.prefix}authorize.`);
   else if (m?.approved) lines.push(`You are approved: send ${ctx.settings.prefix}join to accept your membership.`);
   else lines.push(`You are not a member yet: a member can now propose adding you (${ctx.settings.prefix}propose add ${ctx.sender}).`);
-  return answer("Linked", lines);
+  return lines;
 }
 
 /**

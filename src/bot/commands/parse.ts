@@ -148,7 +148,8 @@ export type Command =
   | { name: "proposals" }
   | { name: "proposal"; number: ProposalNumber }
   | { name: "members" }
-  | { name: "status" };
+  | { name: "status" }
+  | { name: "widget" };
 
 export type CommandName = Command["name"];
 
@@ -284,6 +285,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   { name: "proposal", usage: "proposal <#number>", summary: "Show one proposal and its votes.", aliases: ["show"] },
   { name: "members", usage: "members", summary: "List the members.", aliases: [] },
   { name: "status", usage: "status", summary: "Show the group: settings, treasury, your membership.", aliases: ["info"] },
+  { name: "widget", usage: "widget", summary: "Add the group's web page to the room as a widget.", aliases: [] },
 ];
 
 const INFO = new Map<CommandName, CommandInfo>(COMMANDS.map((c) => [c.name, c]));
@@ -313,6 +315,7 @@ const SPOKEN: Record<CommandName, string> = {
   proposal: "proposal",
   members: "members",
   status: "status",
+  widget: "widget",
 };
 
 /** One-word command names and aliases. */
@@ -874,7 +877,7 @@ function usageOf(name: CommandName): string {
 
 type Handler = (ctx: Context, args: Token[]) => ParseResult;
 
-type BareCommand = Extract<Command, { name: "unlink" | "undelegate" | "join" | "proposals" | "members" | "status" | "dao-decline" | "dao-cancel" | "dao-watch" | "dao-enforce" }>;
+type BareCommand = Extract<Command, { name: "unlink" | "undelegate" | "join" | "proposals" | "members" | "status" | "widget" | "dao-decline" | "dao-cancel" | "dao-watch" | "dao-enforce" }>;
 
 function noArgs(name: BareCommand["name"]): Handler {
   return (ctx, args) => {
@@ -1116,6 +1119,7 @@ const HANDLERS: Record<CommandName, Handler> = {
   },
   members: noArgs("members"),
   status: noArgs("status"),
+  widget: noArgs("widget"),
 };
 
 // ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ async function actor(ctx: Ctx) {
  * at the block it was created in. A node that keeps no old state gives none:
  * then every setting is listed with its new value.
  */
-async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<Effect> {
+export async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<Effect> {
   const before = p.action === Action.Config ? await ctx.chain.settings(group, p.blockNumber).catch(() => undefined) : undefined;
   return effectOf(ctx, p.action, p.payload, before);
 }
@@ -47,6 +47,7 @@ async function announce(ctx: Ctx, group: string, p: ProposalInfo, title: string)
     `Quorum: ${formatPercent(p.quorumBps)} of ${p.influence} members = ${p.quorumVotes} vote(s) FOR, and more FOR than AGAINST`,
     `Deadline: ${formatTime(p.deadline)}`,
     `Vote: ${ctx.settings.prefix}vote ${p.number} yes | no | abstain`,
+    ...(ctx.settings.webUrl ? [`Or vote with your wallet: ${ctx.settings.webUrl}/g/${group}/p/${p.number}`] : []),
   ]);
 }
 
