@@ -29,7 +29,7 @@ import { BotWeb } from "./bot/web.ts";
 import { Polls } from "./bot/polls.ts";
 import { WebServer } from "./web/server.ts";
 import { openIdChecker } from "./web/openid.ts";
-import { buildPage } from "./web/assets.ts";
+import { loadPage } from "./web/assets.ts";
 import type { BotSettings } from "./bot/context.ts";
 import type { Store } from "./store/store.ts";
 
@@ -273,10 +273,16 @@ async function main(): Promise<void> {
     ? new WebServer({
         actions: new BotWeb({ bot, store, chain, rooms: matrix, log }),
         openid: openIdChecker({ [serverName]: config.homeserver.url, ...config.web.openidHomeservers }, log),
-        assets: await buildPage().catch((e: unknown) => {
-          log(`web: the page did not build, serving its API only: ${(e as Error).message}`);
-          return undefined;
-        }),
+        assets: await loadPage().then(
+          (p) => {
+            if (!p.prebuilt) log("web: the page was bundled at start-up (npm run build:page bundles it ahead)");
+            return p.assets;
+          },
+          (e: unknown) => {
+            log(`web: the page did not build, serving its API only: ${(e as Error).message}`);
+            return undefined;
+          },
+        ),
         port: config.web.port,
         bind: config.web.bind,
         readsPerMinute: config.web.requestsPerMinute,
