@@ -32,6 +32,8 @@ export interface System {
   botLines: string[];
   /** the bot's web page, when started with `web` */
   webUrl?: string;
+  /** the bot's listener: /healthz, /readyz, /metrics (and the page with `web`) */
+  listenUrl: string;
   botUserId: string;
   configPath: string;
   /** the bot's SQLite store (its folder holds the bot's data only) */
@@ -207,9 +209,11 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const configPath = join(dir, "config.yaml");
     const storePath = join(dir, "bot", "conclave.sqlite");
     const botLines: string[] = [];
-    const webPort = o.web ? (o.webPort ?? (await freePort())) : undefined;
-    const webUrl = webPort ? `http://127.0.0.1:${webPort}` : undefined;
-    const webConfig = webUrl ? `web:\n  port: ${webPort}\n  bind: 127.0.0.1\n  publicUrl: ${webUrl}\n` : "";
+    // The bot's listener (health, readiness, metrics) always on a port of its own; the page with `web`.
+    const webPort = o.webPort ?? (await freePort());
+    const listenUrl = `http://127.0.0.1:${webPort}`;
+    const webUrl = o.web ? listenUrl : undefined;
+    const webConfig = `web:\n  port: ${webPort}\n  bind: 127.0.0.1\n${webUrl ? `  publicUrl: ${webUrl}\n` : ""}`;
     writeFileSync(
       configPath,
       botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain.rpcUrl.replace(/^http/, "ws"), factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, `${webConfig}${o.extraConfig ?? ""}`),
@@ -229,6 +233,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       bot: startBot(o.root, configPath, env, o.log, botLines),
       botLines,
       ...(webUrl ? { webUrl } : {}),
+      listenUrl,
       botUserId: botReg.userId,
       configPath,
       storePath,

@@ -27,9 +27,11 @@ import { Bot } from "./bot/bot.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import { BotWeb } from "./bot/web.ts";
 import { Polls } from "./bot/polls.ts";
-import { WebServer } from "./web/server.ts";
+import { OpsServer, WebServer } from "./web/server.ts";
 import { openIdChecker } from "./web/openid.ts";
 import { loadPage } from "./web/assets.ts";
+import { opsRouter } from "./web/health.ts";
+import { Metrics } from "./ops/metrics.ts";
 import type { BotSettings } from "./bot/context.ts";
 import type { Store } from "./store/store.ts";
 
@@ -150,7 +152,25 @@ async function main(): Promise<void> {
     }
   }
   const wallet = new Wallet(config.chain.privateKey, provider);
-  const tx = new TxSender(wallet, store, { pollMs: Math.min(config.chain.pollIntervalMs, 1000), log });
+  // What operators watch (Prometheus, /metrics); sources read at scrape time.
+  let lastSync = -Infinity;
+  const metrics = new Metrics({
+    rooms: async () => {
+      const bound = await store.listBindings();
+      // Only governed rooms are labels; a room no longer governed leaves the figures.
+      metrics.setRooms(bound.map((b) => b.roomId));
+      return bound.length;
+    },
+    outboxPending: async () => (await store.listOutbox("pending")).length,
+    balance: () => provider.getBalance(wallet.address),
+    syncLagSeconds: () => (performance.now() - lastSync) / 1000,
+  });
+  const roomOfGroup = async (to: string | null) => (to ? (await store.getBindingByGroup(to))?.roomId : undefined);
+  const tx = new TxSender(wallet, store, {
+    pollMs: Math.min(config.chain.pollIntervalMs, 1000),
+    log,
+    onOutcome: (o) => void roomOfGroup(o.to).then((room) => metrics.transaction(room, o.status, o.gasUsed, o.gasPrice), () => undefined),
+  });
   const factory = await factoryAddress(config, wallet, store, chainId);
   const chain = new ChainClient(provider, factory, tx);
   // Transactions signed before a restart: the same bytes again, followed in
@@ -212,7 +232,11 @@ async function main(): Promise<void> {
   });
   // The bridge is made after the bot; the bot waits for its pass over a new group's room.
   let settle: (roomId: string) => Promise<void> = async () => {};
-  const bot = new Bot({ rooms: matrix, store, chain, settings, log, spending, redact, settle: (roomId) => settle(roomId) });
+  const bot = new Bot({
+    rooms: matrix, store, chain, settings, log, spending, redact,
+    settle: (roomId) => settle(roomId),
+    observe: (name, outcome, seconds) => metrics.command(name, outcome, seconds),
+  });
   const bridge = new Bridge({
     store,
     chain,
@@ -227,6 +251,10 @@ async function main(): Promise<void> {
     adoptionGraceMs: config.rooms.adoptionGrace * 1000,
     adoptionReminderMs: config.rooms.adoptionReminder * 1000,
     prefix: settings.prefix,
+    observe: {
+      reconciled: (roomId, members) => metrics.reconciled(roomId, members),
+      enforced: (kind, seconds) => metrics.enforced(kind, seconds),
+    },
   });
   // New blocks as soon as the node has them, where it offers a WebSocket; polling goes on beside it.
   const heads = config.chain.wsUrl ? watchHeads(config.chain.wsUrl, () => bridge.wake(), log, redactedUrl(config.chain.wsUrl)) : undefined;
@@ -259,7 +287,10 @@ async function main(): Promise<void> {
       void polls.tick();
     },
   });
-  matrix.onSynced(() => journal.poke());
+  matrix.onSynced(() => {
+    lastSync = performance.now();
+    journal.poke();
+  });
   matrix.onMembershipChange((roomId) => {
     void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
   });
@@ -268,9 +299,24 @@ async function main(): Promise<void> {
     void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
   });
 
+  // Health, readiness and metrics on the bot's listener, with or without the page.
+  const ops = opsRouter({
+    checks: {
+      homeserver: async () => {
+        const lag = (performance.now() - lastSync) / 1000;
+        // A sync answers at least every 30 s (its long-poll timeout).
+        if (!(lag < 90)) throw new Error(Number.isFinite(lag) ? `no sync response for ${Math.round(lag)} s` : "not synced yet");
+      },
+      rpc: async () => void (await provider.getBlockNumber()),
+      store: () => store.setState("ready:probe", String(Date.now())),
+    },
+    ...(config.web.metrics ? { metrics } : {}),
+    metricsToken: config.web.metricsToken,
+  });
   // The page, when it has a public URL to be reached at.
   const web = config.web.publicUrl
     ? new WebServer({
+        ops,
         actions: new BotWeb({ bot, store, chain, rooms: matrix, log }),
         openid: openIdChecker({ [serverName]: config.homeserver.url, ...config.web.openidHomeservers }, log),
         assets: await loadPage().then(
@@ -289,11 +335,11 @@ async function main(): Promise<void> {
         actionsPerMinute: config.web.actionsPerMinute,
         log,
       })
-    : undefined;
+    : new OpsServer({ ops, port: config.web.port, bind: config.web.bind });
 
   const stop = async (signal: string) => {
     log(`stopping (${signal})`);
-    await web?.stop();
+    await web.stop();
     journal.stop();
     heads?.stop();
     await bridge.stop();
@@ -318,13 +364,15 @@ async function main(): Promise<void> {
   journal.poke();
   bridge.start();
   setInterval(() => void polls.tick(), Math.max(1000, config.chain.pollIntervalMs * 5)).unref();
-  if (web) {
-    try {
-      const port = await web.start();
-      log(`web: the page is at ${config.web.publicUrl} (listening on ${config.web.bind}:${port})`);
-    } catch (e) {
-      log(`web: cannot listen on ${config.web.bind}:${config.web.port} (${(e as Error).message}); the bot runs without its page`);
-    }
+  try {
+    const port = await web.start();
+    log(
+      config.web.publicUrl
+        ? `web: the page is at ${config.web.publicUrl} (listening on ${config.web.bind}:${port}; /healthz, /readyz${config.web.metrics ? ", /metrics" : ""})`
+        : `web: /healthz, /readyz${config.web.metrics ? ", /metrics" : ""} on ${config.web.bind}:${port} (no page: web.publicUrl is not set)`,
+    );
+  } catch (e) {
+    log(`web: cannot listen on ${config.web.bind}:${config.web.port} (${(e as Error).message}); the bot runs without its page and health endpoints`);
   }
   // The journal keeps a week of handled commands (a sync never brings one back later than that).
   setInterval(() => void store.pruneInbound(Date.now() - 7 * 86_400_000).catch(() => undefined), 3_600_000).unref();

@@ -26,6 +26,8 @@ export type BotDeps = Omit<Ctx, "roomId" | "sender" | "eventId" | "resumed"> & {
   spending?: Spending;
   /** takes secrets (RPC URLs) out of what is sent */
   redact?: (text: string) => string;
+  /** told of each command answered: its name, outcome and seconds from its arrival (metrics) */
+  observe?: (name: string, outcome: "ok" | "refused" | "error", seconds: number) => void;
 };
 
 export class Bot {
@@ -65,17 +67,21 @@ export class Bot {
     } else {
       const ctx = await this.context({ roomId: m.roomId, sender: m.sender, eventId: m.eventId });
       const started = Date.now();
+      const observed = (outcome: "ok" | "refused" | "error") => this.deps.observe?.(parsed.command.name, outcome, (Date.now() - (m.receivedAt ?? started)) / 1000);
       try {
         reply = await this.execute(ctx, parsed.command);
         log(`command ${parsed.command.name} by ${m.sender} in ${m.roomId}: ok (${Date.now() - started} ms)`);
+        observed("ok");
       } catch (e) {
         if (e instanceof Refusal) {
           reply = answer(e.message);
           log(`command ${parsed.command.name} by ${m.sender}: refused: ${e.message}`);
+          observed("refused");
         } else {
           const h = humanChainError(e);
           reply = answer(h.human);
           log(`command ${parsed.command.name} by ${m.sender}: error: ${h.log}`);
+          observed("error");
         }
       }
     }

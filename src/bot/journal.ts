@@ -190,7 +190,7 @@ export class CommandJournal {
       log(`journal: refused an unencrypted command from ${e.sender} in the encrypted room ${e.roomId}`);
       reply = answer(CLEARTEXT_ANSWER);
     } else {
-      reply = await this.o.bot.answer(what.message);
+      reply = await this.o.bot.answer({ ...what.message, receivedAt: e.receivedAt });
     }
     if (reply === undefined) {
       await store.finishInbound(e.eventId);

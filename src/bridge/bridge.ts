@@ -54,6 +54,13 @@ export interface BridgeOptions {
   fullPassMs: number;
   /** how many rooms a full pass works on at once (default 8): each waits on round trips */
   concurrency?: number;
+  /** told what each pass found and did (metrics) */
+  observe?: {
+    /** a room reconciled: its group's paid-up members */
+    reconciled(roomId: string, members: number): void;
+    /** an invite, kick, ban or unban done, seconds from the block that called for it being seen */
+    enforced(kind: RoomAction["kind"], seconds: number): void;
+  };
   log: (line: string) => void;
   /** seconds since the epoch (tests may move time with the chain) */
   now?: () => Promise<number>;
@@ -336,6 +343,7 @@ export class Bridge {
     const ended = `not a member of the group: the adoption grace period ended ${formatTime(Math.floor(policy.adoptUntil / 1000))}`;
     const userReasons = new Map(stage === "ended" ? policy.adoptees.map((u) => [u, ended] as const) : []);
     const actions = diffRoom({ ...base, adopting, userReasons });
+    this.o.observe?.reconciled(b.roomId, standings.filter((s) => s.active).length);
     const powerSet = await this.modePowers(b, at, p);
     if (watch) {
       await this.report(b, policy, actions, fixes, powerSet.set, new Set(room.filter((m) => m.membership === "join" || m.membership === "invite").map((m) => m.userId)));
@@ -359,12 +367,12 @@ export class Bridge {
         if (a.kind === "invite") {
           await rooms.invite(b.roomId, a.userId);
           await store.deleteBan(b.roomId, a.userId);
-          this.o.log(`bridge: invited ${a.userId} to ${b.roomId} (${a.reason}); ${this.timed(t)}`);
+          this.o.log(`bridge: invited ${a.userId} to ${b.roomId} (${a.reason}); ${this.timed(t, a.kind)}`);
           continue;
         }
         if (a.kind === "unban") {
           await rooms.unban(b.roomId, a.userId);
-          this.o.log(`bridge: lifted the ban on ${a.userId} in ${b.roomId} (${a.reason})`);
+          this.o.log(`bridge: lifted the ban on ${a.userId} in ${b.roomId} (${a.reason}); ${this.timed(t, a.kind)}`);
           continue;
         }
         // Nobody can remove a room creator or someone with at least the bot's power.
@@ -389,7 +397,7 @@ export class Bridge {
           if (!owed) await store.finishOutbox(id);
           throw e;
         }
-        this.o.log(`bridge: ${a.kind === "ban" ? "banned" : "kicked"} ${a.userId} from ${b.roomId} (${a.reason}); ${this.timed(t)}`);
+        this.o.log(`bridge: ${a.kind === "ban" ? "banned" : "kicked"} ${a.userId} from ${b.roomId} (${a.reason}); ${this.timed(t, a.kind)}`);
       } catch (e) {
         // One failed action must not hold up the others.
         this.o.log(`bridge: could not ${a.kind} ${a.userId} in ${b.roomId}: ${(e as Error).message.slice(0, 200)}`);
@@ -405,9 +413,10 @@ export class Bridge {
    * Where an enforcement's time went, from the announcement of the block that
    * showed it: reading the events, the reconcile pass, the homeserver's call.
    */
-  private timed(actionStart: number): string {
+  private timed(actionStart: number, kind: RoomAction["kind"]): string {
     const { head, events } = this.timing;
     const end = Date.now();
+    this.o.observe?.enforced(kind, (end - head) / 1000);
     return `timing: block seen at ${head}, events +${events - head} ms, reconcile +${actionStart - events} ms, homeserver +${end - actionStart} ms`;
   }
 

@@ -623,6 +623,10 @@ const web = section("a mapping", {
   linkMinutes: int(1, 60).prefault(15),
   requestsPerMinute: int(1).prefault(300),
   actionsPerMinute: int(1).prefault(30),
+  /** Prometheus metrics at /metrics on this listener */
+  metrics: bool().prefault(true),
+  /** a bearer token /metrics then requires (room ids are labels there) */
+  metricsToken: secret().optional(),
   openidHomeservers: z
     .record(z.string(), httpUrl, { error: expect("a mapping of homeserver name to URL") })
     .superRefine((rec, ctx) => {

@@ -27,10 +27,13 @@ export interface TxSenderOptions {
   /** how long to wait for a receipt before giving up for now (ms) */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** told once of each transaction of this process that was mined or reverted (metrics) */
+  onOutcome?: (o: { hash: string; to: string | null; status: "mined" | "failed"; gasUsed: bigint; gasPrice: bigint }) => void;
 }
 
 export class TxSender {
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly reported = new Set<string>();
   private readonly provider: Provider;
   private readonly wallet: Wallet;
   private readonly store: Store;
@@ -98,6 +101,12 @@ export class TxSender {
     const status = receipt.status === 1 ? "mined" : "failed";
     await this.store.setTxStatus(rec.intent, status, status === "failed" ? "reverted" : undefined);
     this.opts.log?.(`tx ${status}: ${rec.description} ${rec.hash}`);
+    // Two callers following one transaction see one outcome.
+    if (this.opts.onOutcome && !this.reported.has(rec.hash)) {
+      if (this.reported.size >= 10_000) this.reported.clear();
+      this.reported.add(rec.hash);
+      this.opts.onOutcome({ hash: rec.hash, to: receipt.to, status, gasUsed: receipt.gasUsed, gasPrice: receipt.gasPrice });
+    }
     return { hash: rec.hash, status, receipt };
   }
 

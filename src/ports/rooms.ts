@@ -16,6 +16,8 @@ export interface IncomingMessage {
   body: string;
   formattedBody?: string;
   mentions?: string[];
+  /** when the bot received it (its own clock, ms): answers are timed from here */
+  receivedAt?: number;
 }
 
 /** A message the bot sends: plain text and, when useful, HTML. */

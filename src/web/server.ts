@@ -19,7 +19,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
-import express, { type NextFunction, type Request, type Response } from "express";
+import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import helmet from "helmet";
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import { z } from "zod";
@@ -28,6 +28,8 @@ import type { OpenIdChecker } from "./openid.ts";
 import type { GroupRecord, WebActions, WebIdentity } from "../ports/web.ts";
 
 export interface WebServerOptions {
+  /** /healthz, /readyz and /metrics, served before anything else (no rate limit, no CSP) */
+  ops?: Router;
   actions: WebActions;
   openid: OpenIdChecker;
   /** the built page (`buildPage()`); without it the API is served alone */
@@ -118,6 +120,7 @@ export class WebServer {
     const app = express();
     app.disable("x-powered-by");
     app.set("etag", false);
+    if (this.o.ops) app.use(this.o.ops);
     const framed = csp(["*"]);
     const unframed = csp(["'none'"]);
     app.use((req, res, next) => (req.path === "/widget" ? framed : unframed)(req, res, next));
@@ -333,23 +336,12 @@ export class WebServer {
 
   /** Listens; resolves with the port once it does. */
   async start(): Promise<number> {
-    const app = this.app();
-    const server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(this.o.port, this.o.bind, () => resolve(s));
-      s.once("error", reject);
-    });
-    this.server = server;
-    const address = server.address();
-    return typeof address === "object" && address ? address.port : this.o.port;
+    this.server = await listen(this.app(), this.o.port, this.o.bind);
+    return portOf(this.server, this.o.port);
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections();
-    });
+    await close(this.server);
   }
 
   private async limit(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -383,5 +375,55 @@ export class WebServer {
     value.catch(() => this.records.delete(key));
     if (this.records.size > 1000) this.records.delete(this.records.keys().next().value!);
     return value;
+  }
+}
+
+function listen(app: express.Express, port: number, bind: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, bind, () => resolve(s));
+    s.once("error", reject);
+  });
+}
+
+function portOf(server: Server, fallback: number): number {
+  const address = server.address();
+  return typeof address === "object" && address ? address.port : fallback;
+}
+
+async function close(s: Server | undefined): Promise<void> {
+  if (!s) return;
+  await new Promise<void>((resolve) => {
+    s.close(() => resolve());
+    s.closeAllConnections();
+  });
+}
+
+/** The listener of a bot without a page: health, readiness and metrics only. */
+export class OpsServer {
+  private readonly o: { ops: Router; port: number; bind: string };
+  private server: Server | undefined;
+
+  constructor(o: { ops: Router; port: number; bind: string }) {
+    this.o = o;
+  }
+
+  app(): express.Express {
+    const app = express();
+    app.disable("x-powered-by");
+    app.use(helmet());
+    app.use(this.o.ops);
+    app.use((_req, res) => {
+      res.status(404).json({ error: "not found: this bot serves /healthz, /readyz and /metrics (its page needs web.publicUrl)" });
+    });
+    return app;
+  }
+
+  async start(): Promise<number> {
+    this.server = await listen(this.app(), this.o.port, this.o.bind);
+    return portOf(this.server, this.o.port);
+  }
+
+  async stop(): Promise<void> {
+    await close(this.server);
   }
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { getAddress, NonceManager, parseEther, Wallet, JsonRpcProvider } from "ethers";
 import type { Page } from "playwright-core";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { injectWallet, launchBrowser, type Browser, type TestWallet } from "../../scripts/browser.ts";
 
@@ -76,8 +76,8 @@ beforeAll(async () => {
   room = await groupRoom(alice, [bob, dave], bot);
   await linkWallet(alice, room, bot);
   await linkWallet(bob, room, bot);
-  const created = await alice.ask(room, "!dao create fee=0.01 period=30d grace=7d quorum=50%", bot);
-  group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
+  // The founders (alice and bob, linked) consent to the preview; the last consent creates the group.
+  ({ group } = await createGroup(alice, [bob], room, bot, "fee=0.01 period=30d grace=7d quorum=50%"));
   expect(await authorize(alice, room, bot, "+config")).toMatch(/Authorised/);
   // Members pay their own gas from their wallets.
   funder = new NonceManager(new Wallet(sys.chain.ownerKey, new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true })));

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { JsonRpcProvider } from "ethers";
 import type { MatrixEvent } from "matrix-js-sdk";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { launchBrowser } from "../../scripts/browser.ts";
 import { groupContract } from "../../src/governance/contracts.ts";
@@ -30,8 +30,9 @@ beforeAll(async () => {
   bot = sys.botUserId;
   room = await groupRoom(alice, [bob, carol], bot);
   for (const u of [alice, bob, carol]) await linkWallet(u, room, bot);
-  const created = await alice.ask(room, "!dao create quorum=50%", bot);
+  const { created } = await createGroup(alice, [bob, carol], room, bot, "quorum=50%");
   group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
+  // The page joins the room as a widget once the group exists.
   expect(created).toMatch(/widget/);
   expect(await authorize(alice, room, bot)).toMatch(/Authorised/);
   expect(await authorize(bob, room, bot)).toMatch(/Authorised/);

@@ -486,7 +486,7 @@ describe("defaults and conversions", () => {
       acceptInvitesFrom: "creators",
       limits: { commandsPerMinutePerSender: 10, commandsPerMinutePerRoom: 60, gasPerRoomPerDay: 2_000_000 },
       commandPrefix: "!",
-      web: { port: 8080, bind: "127.0.0.1", linkMinutes: 15, requestsPerMinute: 300, actionsPerMinute: 30, openidHomeservers: {} },
+      web: { port: 8080, bind: "127.0.0.1", linkMinutes: 15, requestsPerMinute: 300, actionsPerMinute: 30, metrics: true, openidHomeservers: {} },
       bridge: { fullPassSeconds: 30 },
       rooms: { consentWindow: 86_400, adoptionGrace: 604_800, adoptionReminder: 86_400, startIn: "enforce" },
       log: { level: "info" },
