@@ -9,6 +9,7 @@ import { formatEther, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
 import { ConfigError, loadConfig, type Config } from "./config/load.ts";
 import { privateFolder, SqliteStore } from "./store/sqlite.ts";
 import { PostgresStore } from "./store/postgres.ts";
+import { defaultWorkerName, deviceStore, Worker } from "./ops/workers.ts";
 import { TxSender } from "./governance/tx.ts";
 import { ChainClient } from "./governance/client.ts";
 import { factoryContract } from "./governance/contracts.ts";
@@ -106,11 +107,12 @@ async function main(): Promise<void> {
 
   redact = urlRedactor([config.chain.rpcUrl]);
   let store: Store;
+  let pg: PostgresStore | undefined;
   if (config.store.url !== undefined) {
     try {
       // The encryption state stays a file beside store.path, in a folder of the bot's own.
       if (config.store.path !== ":memory:") privateFolder(dirname(config.store.path));
-      store = await PostgresStore.open(config.store.url, config.store.password !== undefined ? { password: config.store.password } : {});
+      store = pg = await PostgresStore.open(config.store.url, config.store.password !== undefined ? { password: config.store.password } : {});
     } catch (e) {
       console.error(`store: cannot open the PostgreSQL store at ${config.store.url}: ${(e as Error).message}`);
       process.exit(2);
@@ -171,6 +173,23 @@ async function main(): Promise<void> {
     linkSalt: keys.linkSalt,
     botUserId: config.bot.userId,
   };
+  // On PostgreSQL the rooms are shared out among the workers of the bot (src/ops/workers.ts).
+  const workerName = config.worker.id ?? defaultWorkerName();
+  const worker: Worker | undefined = pg
+    ? new Worker({
+        leases: pg.leases(),
+        finishFenced: (id, fence) => pg.finishOutboxFenced(id, fence),
+        name: workerName,
+        rooms: async (): Promise<string[]> => [...new Set([...(await store.listBindings()).map((b) => b.roomId), ...matrix.joinedRooms()])],
+        // Rooms taken on: their unanswered commands and their decisions, now.
+        onGained: (gained) => {
+          for (const r of gained) bridge.poke(r);
+          bridge.wake();
+          journal.poke();
+        },
+        log,
+      })
+    : undefined;
   const matrix = new MatrixAdapter({
     ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
     cryptoPassphrase: keys.cryptoPassphrase,
@@ -181,7 +200,8 @@ async function main(): Promise<void> {
     ...(config.bot.password ? { password: config.bot.password } : {}),
     ...(config.bot.accessToken ? { accessToken: config.bot.accessToken } : {}),
     ...(config.bot.deviceName ? { deviceName: config.bot.deviceName } : {}),
-    store,
+    // Each worker is a device of its own: its device state under its name.
+    store: worker ? deviceStore(store, workerName) : store,
     log,
   });
   const spending = new Spending({
@@ -208,6 +228,7 @@ async function main(): Promise<void> {
     log,
     // The chain's clock decides lapses (a test chain may run ahead of the wall clock).
     now: async () => (await provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000),
+    ...(worker ? { share: worker } : {}),
   });
   // New blocks as soon as the node has them, where it offers a WebSocket; polling goes on beside it.
   const heads = config.chain.wsUrl ? watchHeads(config.chain.wsUrl, () => bridge.wake(), log, redactedUrl(config.chain.wsUrl)) : undefined;
@@ -222,6 +243,7 @@ async function main(): Promise<void> {
     log,
     // A command may have changed the group: look at the room soon.
     onAnswered: (roomId) => void store.getBinding(roomId).then((b) => b && bridge.poke(roomId)),
+    ...(worker ? { share: worker } : {}),
   });
   matrix.onSynced(() => journal.poke());
   matrix.onMembershipChange((roomId) => {
@@ -233,6 +255,8 @@ async function main(): Promise<void> {
     journal.stop();
     heads?.stop();
     await bridge.stop();
+    // The rooms pass to the other workers at their next round.
+    await worker?.stop().catch((e: unknown) => log(`workers: giving the rooms up failed, they pass on when the leases end: ${(e as Error).message}`));
     await matrix.stop();
     provider.destroy();
     await store.close();
@@ -241,6 +265,12 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
+  try {
+    await worker?.awaitNamesakes();
+  } catch (e) {
+    console.error(`workers: ${(e as Error).message}`);
+    process.exit(2);
+  }
   for (let attempt = 0; ; attempt++) {
     try {
       await matrix.start();
@@ -251,11 +281,25 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, wait));
     }
   }
+  await worker?.start();
+  if (worker) {
+    // A worker that died between recording a transaction and sending it
+    // would leave every later nonce waiting: any worker sends it again.
+    let resuming = false;
+    setInterval(() => {
+      if (resuming) return;
+      resuming = true;
+      void tx
+        .resumePending(10_000)
+        .catch((e: unknown) => log(`chain: following pending transactions: ${(e as Error).message}`))
+        .finally(() => (resuming = false));
+    }, 15_000).unref();
+  }
   journal.poke();
   bridge.start();
   // The journal keeps a week of handled commands (a sync never brings one back later than that).
   setInterval(() => void store.pruneInbound(Date.now() - 7 * 86_400_000).catch(() => undefined), 3_600_000).unref();
-  log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}`);
+  log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}${worker ? `, worker ${worker.holder} serving ${worker.owned().length} room(s)` : ""}`);
 }
 
 main().catch((e: unknown) => {

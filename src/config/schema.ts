@@ -625,6 +625,14 @@ const bridge = section("a mapping", {
   fullPassSeconds: int(1, 86_400).prefault(30),
 }).prefault({});
 
+const WORKER_ID = 'a worker name of 1 to 64 letters, digits, ".", "_" or "-", like "worker-1"';
+const worker = section("a mapping", {
+  id: text(WORKER_ID, (s) => {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(s)) fail(WORKER_ID, s);
+    return s;
+  }).optional(),
+}).prefault({});
+
 const log = section("a mapping", {
   level: z.enum(["debug", "info", "warn", "error"], { error: expect('"debug", "info", "warn" or "error"') }).prefault("info"),
 }).prefault({});
@@ -651,6 +659,7 @@ export const configSchema = section("a mapping at the top level", {
   commandPrefix,
   web,
   bridge,
+  worker,
   log,
 }).superRefine((c, ctx) => {
   // GroupFactory.checkSafety: groups created with the defaults must pass.

@@ -62,6 +62,12 @@ export interface RoomPort {
   makePrivate(roomId: string): Promise<void>;
   displayName(roomId: string, userId: string): string;
   invite(roomId: string, userId: string): Promise<void>;
+  /**
+   * Whether the bot, from any of its devices, has replied to `eventId`
+   * since `since` (ms): another worker may have sent the answer and died
+   * before recording it, and only its own device's sends are deduplicated.
+   */
+  replied?(roomId: string, eventId: string, since: number): Promise<boolean>;
 }
 
 /** What the bridge needs of the room side, to make rooms follow the chain. */
@@ -80,5 +86,7 @@ export interface RoomEnforcer {
    * sending it again (after a crash) sends nothing new.
    */
   rotateKey(roomId: string, text: string, removed: string, once: string): Promise<void>;
+  /** Whether the notice of `rotateKey(…, once)` is in the room since `since` (ms), from any of the bot's devices. */
+  sentOnce?(roomId: string, once: string, since: number): Promise<boolean>;
   notice(roomId: string, text: string): Promise<void>;
 }

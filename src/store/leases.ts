@@ -48,6 +48,8 @@ export interface RoomLeases {
   holds(fence: Fence): Promise<boolean>;
   /** Ends the worker's leases at once (a graceful stop), so others claim them on their next round. */
   release(worker: string): Promise<void>;
+  /** The workers whose heartbeat has not expired. */
+  live(): Promise<string[]>;
 }
 
 export const LEASE_DEFAULTS = {

@@ -437,6 +437,10 @@ export class PostgresLeases implements RoomLeases {
     await this.pool.query("UPDATE room_leases SET expires_at = now() WHERE owner = $1 AND expires_at > now()", [worker]);
     await this.pool.query("DELETE FROM workers WHERE id = $1", [worker]);
   }
+
+  async live(): Promise<string[]> {
+    return (await this.pool.query<Row>("SELECT id FROM workers WHERE expires_at > now() ORDER BY id")).rows.map((r) => String(r["id"]));
+  }
 }
 
 function uniqueViolation(e: unknown, constraint: string): boolean {

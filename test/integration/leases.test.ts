@@ -141,7 +141,7 @@ describe("room leases (in one process)", () => {
   });
 
   it("refuse timings under which a worker could trust a lease it failed to renew", () => {
-    const leases = { balance: async () => ({ held: [], workers: 1 }), holds: async () => false, release: async () => {} };
+    const leases = { balance: async () => ({ held: [], workers: 1 }), holds: async () => false, release: async () => {}, live: async () => [] };
     expect(() => new LeaseKeeper({ leases, worker: "w", rooms: () => [], ttlMs: 1000, renewMs: 800, marginMs: 300 })).toThrow(/renewMs/);
     expect(() => new LeaseKeeper({ leases, worker: "w", rooms: () => [], ...LEASE_DEFAULTS })).not.toThrow();
   });
