@@ -146,14 +146,29 @@ export class TxSender {
   }
 
   private async broadcast(rec: TxRecord): Promise<void> {
-    try {
-      await this.provider.broadcastTransaction(rec.raw);
-    } catch (e) {
-      // Already known or already mined: the same bytes are on their way.
-      const msg = e instanceof Error ? e.message : String(e);
-      if (/already known|known transaction|nonce too low|already imported|AlreadyKnown/i.test(msg)) return;
-      if ((await this.provider.getTransactionReceipt(rec.hash)) !== null) return;
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.provider.broadcastTransaction(rec.raw);
+        return;
+      } catch (e) {
+        // Already known or already mined: the same bytes are on their way.
+        const msg = e instanceof Error ? e.message : String(e);
+        if (/already known|known transaction|nonce too low|already imported|AlreadyKnown/i.test(msg)) return;
+        if ((await this.provider.getTransactionReceipt(rec.hash)) !== null) return;
+        // A lower nonce of this key has not reached the node: another
+        // worker's, on its way, or recorded by a worker that died before
+        // sending it (some nodes refuse a gap rather than queue it). The
+        // recorded bytes of those go first, then these again.
+        if (/nonce too high/i.test(msg) && attempt < MAX_NONCE_ATTEMPTS) {
+          const from = rec.from.toLowerCase();
+          for (const lower of (await this.store.listTxs("pending")).filter((t) => t.from.toLowerCase() === from && t.nonce < rec.nonce)) {
+            await this.provider.broadcastTransaction(lower.raw).catch(() => undefined);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+          continue;
+        }
+        throw e;
+      }
     }
   }
 
