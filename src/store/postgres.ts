@@ -347,7 +347,7 @@ export class PostgresLeases implements RoomLeases {
     this.pool = pool;
   }
 
-  async balance(worker: string, rooms: readonly string[], ttlMs: number): Promise<{ held: Lease[]; workers: number }> {
+  async balance(worker: string, rooms: readonly string[], ttlMs: number, acting?: readonly string[]): Promise<{ held: Lease[]; workers: number }> {
     const c = await this.pool.connect();
     try {
       await c.query("BEGIN");
@@ -386,6 +386,11 @@ export class PostgresLeases implements RoomLeases {
       // worker takes it. Nothing is taken from a live worker by force.
       const cap = starving ? floor : ceil;
       const keep = mine.slice(0, cap);
+      // A surplus the worker stopped acting on in an earlier round ends now.
+      if (acting !== undefined) {
+        const done = mine.slice(cap).filter((r) => !acting.includes(r));
+        if (done.length > 0) await c.query("UPDATE room_leases SET expires_at = now() WHERE owner = $1 AND room_id = ANY($2)", [worker, done]);
+      }
       const RETURNING = "RETURNING room_id, token, (extract(epoch FROM expires_at) * 1000)::float8 AS expires";
       // Only the leases renewed or claimed in this round are returned: the
       // worker counts its validity from this round, and must not do so for
