@@ -19,7 +19,7 @@ import pg from "pg";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { startPostgres, type PostgresHandle } from "../../scripts/postgres.ts";
 import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
-import { quietConsole, type ChatUser, type RawRoomEvent } from "../../scripts/chat.ts";
+import { answersByEvent, quietConsole, type ChatUser, type RawRoomEvent } from "../../scripts/chat.ts";
 
 const root = join(import.meta.dirname, "../..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,17 +72,6 @@ async function command(u: ChatUser, roomId: string, text: string): Promise<strin
   const eventId = await u.say(roomId, text);
   commands.push({ roomId, eventId, text });
   return u.answerTo(roomId, eventId, bot, 90_000);
-}
-
-/** The bot's answers in `roomId`, by the event they reply to (the relation is in the clear). */
-async function answersByEvent(reader: ChatUser, roomId: string): Promise<Map<string, RawRoomEvent[]>> {
-  const out = new Map<string, RawRoomEvent[]>();
-  for (const e of await reader.history(roomId)) {
-    const to = e.content["m.relates_to"]?.["m.in_reply_to"]?.event_id;
-    if (e.sender !== bot || to === undefined) continue;
-    out.set(to, [...(out.get(to) ?? []), e]);
-  }
-  return out;
 }
 
 describe("three workers on one PostgreSQL", () => {
@@ -178,7 +167,7 @@ describe("three workers on one PostgreSQL", () => {
     // Every command of every member answered exactly once, in every room (links and authorisations included).
     const counts: Record<string, number> = {};
     for (const r of [...rooms, aliceDm]) {
-      const got = await answersByEvent(alice, r);
+      const got = await answersByEvent(alice, r, bot);
       for (const e of await alice.history(r)) {
         if (e.sender === bot || !["m.room.message", "m.room.encrypted"].includes(e.type)) continue;
         const body = await alice.read(e);
