@@ -141,7 +141,7 @@ for (const room of rooms) {
     const t0 = await decide(all[i % 2]!, all, Action.RemoveMember, u.wallet.address, provider);
     // The removed member votes no more.
     all.splice(all.findIndex((c) => (c.runner as NonceManager).signer === u.wallet), 1);
-    await admin.until(`${u.chat} kicked`, () => (membership(room.roomId, u.chat) === "leave" ? true : undefined), 30_000);
+    await admin.until(`${u.chat} kicked`, () => (membership(room.roomId, u.chat) === "ban" ? true : undefined), 30_000);
     const tKick = performance.now();
     decisionToRoom.push(Date.now() - t0);
     breakdown(`kicked ${u.chat} from ${room.roomId}`, t0, Date.now());

@@ -15,7 +15,8 @@ import { TxSender } from "../src/governance/tx.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
 import { Mode, QUORUM_DEFAULT } from "../src/governance/types.ts";
-import type { Membership, RoomEnforcer } from "../src/ports/rooms.ts";
+import type { Membership } from "../src/ports/rooms.ts";
+import { memoryRooms } from "./memory-rooms.ts";
 
 export async function measureReconcile(roomCount: number, membersPerRoom: number) {
   const { ethers } = await network.connect();
@@ -49,15 +50,7 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
   for (const b of await store.listBindings()) await store.setState(`cursor:${b.group}`, String(head));
   let actions = 0;
   let reads = 0;
-  const rooms: RoomEnforcer = {
-    roomMembers: async (roomId) => members.get(roomId) ?? [],
-    invite: async () => void actions++,
-    kick: async () => void actions++,
-    powers: async () => ({ mine: 100, kick: 50, invite: 0, users: {}, creators: [] }),
-    setPowers: async () => {},
-    rotateKey: async () => {},
-    notice: async () => {},
-  };
+  const rooms = memoryRooms(members, () => void actions++);
   const wallet = Wallet.createRandom().connect(ethers.provider) as unknown as Wallet;
   const client = new ChainClient(ethers.provider, await factory.getAddress(), new TxSender(wallet, store));
   // Count the members seen, to be sure the pass really looked at everyone.

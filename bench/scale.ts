@@ -26,7 +26,8 @@ import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../src/go
 import { TxSender } from "../src/governance/tx.ts";
 import { Mode, QUORUM_DEFAULT, type GroupSettings } from "../src/governance/types.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
-import type { Membership, RoomEnforcer } from "../src/ports/rooms.ts";
+import type { Membership } from "../src/ports/rooms.ts";
+import { memoryRooms } from "./memory-rooms.ts";
 
 const root = join(import.meta.dirname, "..");
 const say = (l: string) => process.stdout.write(`${l}\n`);
@@ -103,15 +104,7 @@ for (const [r, g] of groups.entries()) {
 const head = await provider.getBlockNumber();
 for (const b of await store.listBindings()) await store.setState(`cursor:${b.group}`, String(head));
 let actions = 0;
-const rooms: RoomEnforcer = {
-  roomMembers: async (roomId) => members.get(roomId) ?? [],
-  invite: async () => void actions++,
-  kick: async () => void actions++,
-  powers: async () => ({ mine: 100, kick: 50, invite: 0, users: {}, creators: [] }),
-  setPowers: async () => {},
-  rotateKey: async () => {},
-  notice: async () => {},
-};
+const rooms = memoryRooms(members, () => void actions++);
 const client = new ChainClient(provider, chain.factory, new TxSender(botWallet, store));
 let seen = 0;
 const counted = Object.assign(Object.create(client) as ChainClient, {

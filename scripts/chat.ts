@@ -200,6 +200,26 @@ export class ChatUser {
     return sendEvent(this.client.baseUrl, this.client.getAccessToken()!, roomId, type, content);
   }
 
+  /**
+   * Sets a state event through the client-server API directly, as any
+   * client could; returns the HTTP status (403 when the room's power levels
+   * forbid it).
+   */
+  async putState(roomId: string, type: string, content: Record<string, unknown>, stateKey = ""): Promise<number> {
+    const url = `${this.client.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${encodeURIComponent(type)}/${encodeURIComponent(stateKey)}`;
+    const res = await fetch(url, { method: "PUT", headers: { authorization: `Bearer ${this.client.getAccessToken()!}`, "content-type": "application/json" }, body: JSON.stringify(content) });
+    await res.text();
+    return res.status;
+  }
+
+  /** A state event's content as the server has it now (undefined when there is none). */
+  async stateNow(roomId: string, type: string, stateKey = ""): Promise<Record<string, unknown> | undefined> {
+    const url = `${this.client.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${encodeURIComponent(type)}/${encodeURIComponent(stateKey)}`;
+    const res = await fetch(url, { headers: { authorization: `Bearer ${this.client.getAccessToken()!}` } });
+    const json = (await res.json()) as Record<string, unknown>;
+    return res.ok ? json : undefined;
+  }
+
   /** The bodies of every answer `from` sent in reply to `eventId`, as this client received them. */
   answersTo(roomId: string, eventId: string, from: string): string[] {
     return (this.seen.get(roomId) ?? []).filter((s) => s.sender === from && s.inReplyTo === eventId).map((s) => s.body);

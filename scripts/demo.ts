@@ -74,15 +74,31 @@ try {
   const room = await step("alice creates a room with bob, dave and the bot", () => groupRoom(alice, [bob, dave], bot));
   await step("alice links her wallet", async () => expectMatch(await linkWallet(alice, room, bot), /now linked/, "alice links"));
   await step("bob links his wallet", async () => expectMatch(await linkWallet(bob, room, bot), /now linked/, "bob links"));
-  const created = await step("alice turns the room into a group", async () =>
-    expectMatch(await alice.ask(room, "!dao create quorum=50%", bot), /This room is now a group: (0x[0-9a-fA-F]{40})/, "dao create"),
+  const preview = await step("alice, the room's admin, asks for a group: the bot answers with a preview", async () =>
+    expectMatch(await alice.ask(room, "!dao create quorum=50%", bot), /^Preview ([A-Z2-9]{6}) of the group/, "dao create"),
   );
-  const group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
-  // The walk-through changes a setting from chat: its members' authority covers config proposals and votes (+config).
-  await step("alice authorises the bot to act on her chat commands, settings changes included", async () => expectMatch(await authorize(alice, room, bot, "+config"), /Authorised/, "alice authorize"));
-  await step("bob authorises the bot, settings changes included", async () => expectMatch(await authorize(bob, room, bot, "+config"), /Authorised/, "bob authorize"));
+  const code = /dao confirm ([A-Z2-9]{6})/.exec(preview)![1]!;
+  say("");
+  for (const line of preview.split("\n")) say(`    | ${line}`);
+  say("");
+  await step("bob, a founder, consents to the preview", async () => expectMatch(await bob.ask(room, `!dao confirm ${code}`, bot), /1 of 2 founders consent/, "bob confirms"));
+
+  /** Once alice consents too: the group exists, and bob lets the bot act on his chat commands. */
+  const afterCreation = async (created: string) => {
+    const group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
+    await step("bob authorises the bot to act on his chat commands, settings proposals included", async () => expectMatch(await authorize(bob, room, bot, "+config"), /Authorised/, "bob authorize"));
+    return group;
+  };
 
   if (scenario) {
+    const created = await step("alice consents: every founder has, and the group is created", async () =>
+      expectMatch(await alice.ask(room, `!dao confirm ${code}`, bot), /This room is now a group: (0x[0-9a-fA-F]{40})/, "alice confirms"),
+    );
+    await afterCreation(created);
+    await step("alice authorises the bot to act on her chat commands, settings proposals included", async () => expectMatch(await authorize(alice, room, bot, "+config"), /Authorised/, "alice authorize"));
+    await step("dave, not a member, keeps his place and is told how to join", () =>
+      dave.until("the adoption notice", () => dave.eventWith(room, /^@dave:localhost: this room is now the room of the group/)),
+    );
     const carolDm = await step("carol links her wallet in a direct message", async () => {
       const r = await dm(carol, bot);
       expectMatch(await linkWallet(carol, r, bot, room), /now linked/, "carol links");
@@ -114,12 +130,21 @@ try {
     for (const name of ["alice", "bob", "carol", "dave"]) {
       say(`  @${name}:${sys.synapse.serverName}  password: ${name}-password  wallet: ${demoWallet(name).address}  key: ${demoWallet(name).privateKey}`);
     }
-    say(`  governed room: ${room} (alice and bob are founders; carol and dave are not members)`);
-    say(`  group contract: ${group} on ${sys.chain.rpcUrl} (chain id ${sys.chain.chainId})`);
+    say(`  the room: ${room} ("Governed room"; alice is its admin, alice and bob linked their wallets, carol and dave did not)`);
     say(`  bot: ${bot}`);
-    say("Try: !help, !status, !members, !propose add @carol:localhost, !vote 1 yes, !delegate @alice:localhost");
+    say("");
+    say(`Log in as alice and read the bot's preview in "Governed room". bob already consented; alice consents with`);
+    say(`  !dao confirm ${code}`);
+    say("and the group is created. Then try !status, !members, !authorize (sign with `npm run sign -- alice`),");
+    say("!propose add @carol:localhost once carol linked (`!link 0xADDRESS` in a direct message with the bot), !vote 1 yes.");
     say("Demo wallet keys are public: they sign link messages and votes on this local chain only.");
     say("Press Ctrl-C to stop everything.");
+    // When the person consents, the group exists: bob (scripted) authorises the bot, so he can vote from chat.
+    void alice
+      .until("the group", () => alice.messagesFrom(room, bot).find((t) => t.startsWith("This room is now a group")), 24 * 3_600_000)
+      .then(afterCreation)
+      .then((group) => say(`conclave demo: the group exists: ${group} on ${sys.chain.rpcUrl} (chain id ${sys.chain.chainId}); bob may vote from chat`))
+      .catch((e: unknown) => say(`conclave demo: ${(e as Error).message}`));
   }
 } catch (e) {
   say(`conclave demo: FAILED after ${steps.length} steps: ${(e as Error).message}`);

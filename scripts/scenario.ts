@@ -30,6 +30,20 @@ export async function authorize(u: ChatUser, roomId: string, bot: string, extra 
   return u.ask(roomId, `!authorize ${signature}`, bot);
 }
 
+/**
+ * `!dao create OPTIONS` by `owner` (a room admin), then `!dao confirm CODE`
+ * by each founder, `owner` last: returns the preview and the last answer
+ * (which names the new group once everyone consented).
+ */
+export async function createGroup(owner: ChatUser, others: ChatUser[], roomId: string, bot: string, options = ""): Promise<{ preview: string; created: string; group: string }> {
+  const preview = await owner.ask(roomId, `!dao create${options ? ` ${options}` : ""}`, bot);
+  const code = /dao confirm ([A-Z2-9]{6})/.exec(preview)?.[1];
+  if (code === undefined) throw new Error(`no preview in: ${preview}`);
+  let created = "";
+  for (const u of [...others, owner]) created = await u.ask(roomId, `!dao confirm ${code}`, bot);
+  return { preview, created, group: /now a group: (0x[0-9a-fA-F]{40})/.exec(created)?.[1] ?? "" };
+}
+
 /** The group room: `owner` creates it and the others (and the bot) join. */
 export async function groupRoom(owner: ChatUser, others: ChatUser[], bot: string): Promise<string> {
   // The bot needs power to make the room invite-only, invite and kick.

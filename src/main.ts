@@ -172,6 +172,9 @@ async function main(): Promise<void> {
     ...(config.web.publicUrl ? { webUrl: config.web.publicUrl } : {}),
     linkSalt: keys.linkSalt,
     botUserId: config.bot.userId,
+    consentWindowMs: config.rooms.consentWindow * 1000,
+    adoptionGraceMs: config.rooms.adoptionGrace * 1000,
+    startIn: config.rooms.startIn,
   };
   // On PostgreSQL the rooms are shared out among the workers of the bot (src/ops/workers.ts).
   const workerName = config.worker.id ?? defaultWorkerName();
@@ -190,11 +193,17 @@ async function main(): Promise<void> {
         log,
       })
     : undefined;
-  const matrix = new MatrixAdapter({
+  const matrix: MatrixAdapter = new MatrixAdapter({
     ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
     cryptoPassphrase: keys.cryptoPassphrase,
     tokenBox: keys,
     ...(config.acceptInvitesFrom === "creators" ? { mayInvite: (u: string) => isCreator(settings.creators, u) } : {}),
+    // The room that replaces a group's room after an upgrade, whoever invites the bot there.
+    mayFollow: async (roomId: string, predecessor: string | undefined): Promise<boolean> => {
+      if ((await store.getState(`follow:${roomId}`)) !== undefined) return true;
+      if (predecessor === undefined || !(await store.getBinding(predecessor))) return false;
+      return (await matrix.rules(predecessor)).tombstone?.replacement === roomId;
+    },
     baseUrl: config.homeserver.url,
     userId: config.bot.userId,
     ...(config.bot.password ? { password: config.bot.password } : {}),
@@ -216,7 +225,9 @@ async function main(): Promise<void> {
     botAddress: wallet.address,
     log,
   });
-  const bot = new Bot({ rooms: matrix, store, chain, settings, log, spending, redact });
+  // The bridge is made after the bot; the bot waits for its pass over a new group's room.
+  let settle: (roomId: string) => Promise<void> = async () => {};
+  const bot = new Bot({ rooms: matrix, store, chain, settings, log, spending, redact, settle: (roomId) => settle(roomId) });
   const bridge = new Bridge({
     store,
     chain,
@@ -228,10 +239,14 @@ async function main(): Promise<void> {
     log,
     // The chain's clock decides lapses (a test chain may run ahead of the wall clock).
     now: async () => (await provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000),
+    adoptionGraceMs: config.rooms.adoptionGrace * 1000,
+    adoptionReminderMs: config.rooms.adoptionReminder * 1000,
+    prefix: settings.prefix,
     ...(worker ? { share: worker } : {}),
   });
   // New blocks as soon as the node has them, where it offers a WebSocket; polling goes on beside it.
   const heads = config.chain.wsUrl ? watchHeads(config.chain.wsUrl, () => bridge.wake(), log, redactedUrl(config.chain.wsUrl)) : undefined;
+  settle = (roomId) => bridge.settle(roomId);
   const journal = new CommandJournal({
     store,
     reader: matrix,
@@ -247,6 +262,10 @@ async function main(): Promise<void> {
   });
   matrix.onSynced(() => journal.poke());
   matrix.onMembershipChange((roomId) => {
+    void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
+  });
+  // A loosened rule is set back at once, not at the next full pass.
+  matrix.onRulesChange((roomId) => {
     void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
   });
 

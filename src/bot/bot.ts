@@ -14,6 +14,7 @@ import { answer } from "../text/format.ts";
 import { humanChainError } from "../governance/errors.ts";
 import * as linking from "./commands/linking.ts";
 import * as group from "./commands/group.ts";
+import * as creation from "./commands/creation.ts";
 import * as props from "./commands/proposals.ts";
 import { Spending } from "./spending.ts";
 import type { IncomingMessage, Reply } from "../ports/rooms.ts";
@@ -27,7 +28,10 @@ export type BotDeps = Omit<Ctx, "roomId" | "sender" | "eventId" | "resumed"> & {
 
 export class Bot {
   private readonly deps: BotDeps;
-  /** Creating a group is one per room at a time: two creators must not both succeed. */
+  /**
+   * The `!dao` commands of a room run one at a time (previews, consents,
+   * the creation they lead to, the room's mode): two must never both create.
+   */
   private readonly creating = new Map<string, Promise<unknown>>();
 
   constructor(deps: BotDeps) {
@@ -83,21 +87,35 @@ export class Bot {
     return redact ? { text: redact(reply.text), ...(reply.html !== undefined ? { html: redact(reply.html) } : {}) } : reply;
   }
 
+  /** Runs `job` after the room's `!dao` commands before it. */
+  private oneAtATime(roomId: string, job: () => Promise<Answer>): Promise<Answer> {
+    const before = this.creating.get(roomId) ?? Promise.resolve();
+    const run = before.catch(() => undefined).then(job);
+    this.creating.set(roomId, run);
+    void run
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.creating.get(roomId) === run) this.creating.delete(roomId);
+      });
+    return run;
+  }
+
   private async execute(ctx: Ctx, c: Command): Promise<Answer> {
     switch (c.name) {
       case "help":
         return { text: helpText(c.topic, ctx.settings.prefix) };
-      case "dao-create": {
-        const before = this.creating.get(ctx.roomId) ?? Promise.resolve();
-        const run = before.catch(() => undefined).then(() => group.daoCreate(ctx, c.options));
-        this.creating.set(ctx.roomId, run);
-        void run
-          .catch(() => undefined)
-          .finally(() => {
-            if (this.creating.get(ctx.roomId) === run) this.creating.delete(ctx.roomId);
-          });
-        return run;
-      }
+      case "dao-create":
+        return this.oneAtATime(ctx.roomId, () => creation.daoCreate(ctx, c.options, c.founders, c.watch === true));
+      case "dao-confirm":
+        return this.oneAtATime(ctx.roomId, () => creation.daoConfirm(ctx, c.code));
+      case "dao-decline":
+        return this.oneAtATime(ctx.roomId, () => creation.daoDecline(ctx));
+      case "dao-cancel":
+        return this.oneAtATime(ctx.roomId, () => creation.daoCancel(ctx));
+      case "dao-watch":
+        return this.oneAtATime(ctx.roomId, () => creation.daoMode(ctx, "watch"));
+      case "dao-enforce":
+        return this.oneAtATime(ctx.roomId, () => creation.daoMode(ctx, "enforce"));
       case "link":
         return linking.link(ctx, c.address, c.room);
       case "verify":

@@ -3,7 +3,7 @@
  */
 import type { Reply, RoomPort } from "../ports/rooms.ts";
 import type { ChainPort } from "../ports/chain.ts";
-import type { Store } from "../store/store.ts";
+import type { RoomMode, Store } from "../store/store.ts";
 import type { FeeDestination, GroupSettings } from "../governance/types.ts";
 
 /** Settings the bot was configured with. */
@@ -26,6 +26,12 @@ export interface BotSettings {
   linkSalt: string;
   /** the bot's own Matrix user id */
   botUserId: string;
+  /** how long founders have to consent to a preview (ms) */
+  consentWindowMs: number;
+  /** how long people in a room when enforcement begins keep their place though not members (ms) */
+  adoptionGraceMs: number;
+  /** what a new group's room starts in, unless `!dao create watch` */
+  startIn: RoomMode;
 }
 
 export interface Ctx {
@@ -44,6 +50,8 @@ export interface Ctx {
   log: (line: string) => void;
   /** what `!status` says about the bot's funds when they run low */
   spending?: { statusLine(): Promise<string | undefined> };
+  /** after a group is created: resolves once its room follows it (closed, encrypted), so the answer comes after */
+  settle?: (roomId: string) => Promise<void>;
 }
 
 /** A command's answer: plain text and, when useful, HTML. */

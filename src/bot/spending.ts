@@ -2,8 +2,9 @@
  * Who may make the bot spend gas, and how much. Every transaction a chat
  * command sends goes through here:
  * - only for a sender linked to an address that is a member of the group
- *   or approved for it, or, for a group's creation, for a founder (linked
- *   in the room): a stranger never makes the operator pay;
+ *   or approved for it, or, for a group's creation, for a founder named in
+ *   the room's preview once every founder has consented: a stranger never
+ *   makes the operator pay;
  * - within the room's daily gas budget (`limits.gasPerRoomPerDay`, counted
  *   from the receipts, per UTC day); past it, chain actions are refused with
  *   an answer that says so, and the operator reads a log line;
@@ -16,6 +17,7 @@
 import { Refusal } from "./context.ts";
 import type { ChainPort } from "../ports/chain.ts";
 import type { Store } from "../store/store.ts";
+import { decodePlan } from "./plan.ts";
 
 /** The bot's own funds. */
 export interface Funds {
@@ -47,6 +49,8 @@ export interface Asker {
 
 const NOT_A_MEMBER =
   "Only members of the group and accounts approved to join can make me send transactions. Link the address that is (or is approved to be) a member, or act from your wallet.";
+
+const NO_CONSENT = "A group is created only once every founder named in its preview has consented (!dao confirm CODE).";
 
 const day = () => Math.floor(Date.now() / 86_400_000);
 
@@ -80,6 +84,7 @@ export class Spending {
         await this.spent(room, intent, receipt.gasUsed);
         return receipt;
       },
+      checkCreation: (settings, destination, founders, ref) => chain.checkCreation(settings, destination, founders, ref),
       proposalByNumber: (group, number) => chain.proposalByNumber(group, number),
       proposals: (group, fromBlock) => chain.proposals(group, fromBlock),
       member: (group, address, blockTag) => chain.member(group, address, blockTag),
@@ -99,7 +104,15 @@ export class Spending {
     if (await store.getTx(intent)) return room;
     const link = await store.getLink(room, asker.sender);
     if (!link) throw new Refusal(NOT_A_MEMBER);
-    if (group !== undefined) {
+    if (group === undefined) {
+      // A creation: only once every founder named in the room's preview has consented, for one of them.
+      const c = await store.getCreation(room);
+      const plan = c && decodePlan(c.plan);
+      const consented = c ? await store.listConsents(room, c.code) : [];
+      if (!plan || !plan.founders.some((f) => f.userId === asker.sender) || !plan.founders.every((f) => consented.includes(f.userId))) {
+        throw new Refusal(NO_CONSENT);
+      }
+    } else {
       const m = await chain.member(group, link.address);
       if (!m.isMember && !m.approved) throw new Refusal(NOT_A_MEMBER);
     }

@@ -12,17 +12,22 @@
  * Keeper duties: remove members whose grace period ended; release fees at
  * most once a month when the destination is "release".
  */
-import { id, ZeroAddress } from "ethers";
+import { getAddress, id, ZeroAddress } from "ethers";
 import pMap from "p-map";
-import { diffRoom, lapsedPastGrace, powerChanges, type RoomAction, type Standing } from "./desired.ts";
+import { adoptionStage, allowed, closedRoomFixes, describeFix, diffRoom, lapsedPastGrace, powerChanges, ADMIN_POWER, type RoomAction, type RuleFix, type Standing } from "./desired.ts";
 import type { BridgeChain } from "../ports/chain.ts";
-import type { RoomEnforcer } from "../ports/rooms.ts";
+import { isRoomAdmin, powerOf, stateLevel, ROOM_ADMIN_POWER, type RoomEnforcer, type RoomPowers, type RoomRules } from "../ports/rooms.ts";
 import type { GroupEvent } from "../governance/client.ts";
 import { humanChainError } from "../governance/errors.ts";
 import { DestinationKind, Mode, type GroupSettings } from "../governance/types.ts";
 import type { RoomShare } from "../ports/share.ts";
-import type { RoomBinding, Store } from "../store/store.ts";
-import { formatTime } from "../text/format.ts";
+import type { RoomBinding, RoomPolicy, Store } from "../store/store.ts";
+import { escapeHtml, formatDuration, formatTime } from "../text/format.ts";
+
+/** A group bound before rooms had policies: enforced, and adopted nobody. */
+const ENFORCED: Omit<RoomPolicy, "roomId"> = { mode: "enforce", adoptees: [], adoptUntil: 1 };
+/** Pills per adoption notice: a notice mentioning thousands would be too large for one event. */
+const MENTIONS_PER_NOTICE = 50;
 
 /** `port` with every method call counted in `into[name]`. */
 function counted<T extends object>(port: T, into: Record<string, number>, name: string): T {
@@ -55,6 +60,14 @@ export interface BridgeOptions {
   now?: () => Promise<number>;
   /** several workers: only the rooms this one holds are read, enforced and drained (default: every room) */
   share?: RoomShare;
+  /** how long people in a room when enforcement begins keep their place though not members (ms) */
+  adoptionGraceMs?: number;
+  /** how long before the end of that grace they are reminded (ms; 0 = no reminder) */
+  adoptionReminderMs?: number;
+  /** the command prefix, for what the bot tells people to send */
+  prefix?: string;
+  /** the wall clock, ms since the epoch (adoption grace periods run on it) */
+  clock?: () => number;
 }
 
 export class Bridge {
@@ -63,6 +76,9 @@ export class Bridge {
   private running = false;
   private lastFull = 0;
   private readonly dirty = new Set<string>();
+  /** who waits for the next pass over a room */
+  private readonly settling = new Map<string, (() => void)[]>();
+  /** when each warning was last said in each room */
   private readonly warned = new Map<string, number>();
   private busy: Promise<void> = Promise.resolve();
   private waking = false;
@@ -117,6 +133,19 @@ export class Bridge {
     });
   }
 
+  /**
+   * Resolves once a pass over `roomId` that started after this call is
+   * done (a new group's room is closed before its creation is answered), or
+   * after `ms` whatever happened.
+   */
+  settle(roomId: string, ms = 10_000): Promise<void> {
+    this.dirty.add(roomId);
+    return new Promise((resolve) => {
+      this.settling.set(roomId, [...(this.settling.get(roomId) ?? []), resolve]);
+      setTimeout(resolve, ms).unref();
+    });
+  }
+
   /** Asks for a look at `roomId` soon (a member joined, a command changed something). */
   poke(roomId: string): void {
     this.dirty.add(roomId);
@@ -165,13 +194,16 @@ export class Bridge {
       rooms,
       async (roomId) => {
         const b = await store.getBinding(roomId);
-        if (!b || !this.serves(roomId)) return;
         try {
+          if (!b || !this.serves(roomId)) return;
           if (full) await this.keeper(b, safe);
           await this.reconcile(b);
         } catch (e) {
           log(`bridge: ${roomId}: ${humanChainError(e).log}`);
           this.dirty.add(roomId);
+        } finally {
+          for (const done of this.settling.get(roomId) ?? []) done();
+          this.settling.delete(roomId);
         }
       },
       { concurrency: this.o.concurrency ?? 8 },
@@ -184,6 +216,29 @@ export class Bridge {
       );
     }
     await this.drainOutbox();
+    await this.lapseCreations();
+  }
+
+  /** Previews whose consent window passed: said in the room, then forgotten. */
+  private async lapseCreations(): Promise<void> {
+    const { store, rooms, log } = this.o;
+    const now = this.clock();
+    for (const c of await store.listCreations()) {
+      if (now <= c.expiresAt) continue;
+      const consents = await store.listConsents(c.roomId, c.code);
+      try {
+        // Said before it is forgotten, under an id of its own: said again after a crash, it is dropped.
+        await rooms.notice(
+          c.roomId,
+          `The preview ${c.code} of a group for this room lapsed: not every founder consented in time (consented: ${consents.length ? consents.join(", ") : "nobody"}). Nothing was created or spent; a room admin may send ${this.o.prefix ?? "!"}dao create again.`,
+          `lapsed:${c.roomId}:${c.code}`,
+        );
+      } catch (e) {
+        log(`bridge: ${c.roomId}: could not say that the preview ${c.code} lapsed: ${(e as Error).message.slice(0, 200)}`);
+      }
+      await store.deleteCreation(c.roomId, c.code);
+      log(`bridge: ${c.roomId}: the preview ${c.code} lapsed (${consents.length} consents)`);
+    }
   }
 
   /**
@@ -233,9 +288,30 @@ export class Bridge {
     }
   }
 
-  /** Makes the room match the group at its last confirmed block. */
+  private clock(): number {
+    return this.o.clock ? this.o.clock() : Date.now();
+  }
+
+  /**
+   * Makes the room match the group at its last confirmed block: members in,
+   * everyone else out (after their adoption grace), the room closed, the
+   * admins' power levels in admin mode. In watch mode it says in the room
+   * what it would do instead, each time that changes. A room upgraded by a
+   * room admin hands the group on to the room that replaces it.
+   */
   async reconcile(b: RoomBinding): Promise<RoomAction[]> {
     const { store, chain, rooms } = this.o;
+    // The room's rules and power levels at once: each is a round trip.
+    const [rules, p] = await Promise.all([rooms.rules(b.roomId), rooms.powers(b.roomId)]);
+    if (rules.tombstone) {
+      await this.followUpgrade(b, rules.tombstone);
+      return [];
+    }
+    let policy: RoomPolicy = (await store.getRoomPolicy(b.roomId)) ?? { roomId: b.roomId, ...ENFORCED };
+    const watch = policy.mode === "watch";
+    const fixes = closedRoomFixes(rules, p);
+    // The room's rules do not wait for the chain: closed from the first pass on.
+    if (!watch) await this.closeRoom(b, fixes, p);
     // The room first, then the chain: whatever the room shows was caused by
     // chain state at least as old as the block read below.
     // No further than the events already read: a removal seen here has its
@@ -245,47 +321,71 @@ export class Bridge {
     const at = Math.min(head - this.o.confirmations, await this.cursorOf(b));
     if (at < b.fromBlock) return [];
     const links = await store.listLinks(b.roomId);
-    // The room's power levels and the chain's standings at once: each is a round trip.
-    const [byAddress, p] = await Promise.all([this.standings(b.group, links.map((l) => l.address), at), rooms.powers(b.roomId)]);
+    const byAddress = await this.standings(b.group, links.map((l) => l.address), at);
     const standings: Standing[] = links.map((l) => ({ userId: l.userId, address: l.address, ...byAddress.get(l.address.toLowerCase())! }));
     const reasons = new Map<string, string>();
     for (const s of standings) {
       const r = await store.getState(`reason:${b.group}:${s.address.toLowerCase()}`);
       if (r) reasons.set(s.address.toLowerCase(), r);
     }
-    const actions = diffRoom({ botUserId: this.o.botUserId, room, standings, removalReasons: reasons });
-    // Membership first (what people wait for), then the admins' power levels.
-    await this.enforce(b, actions, p);
-    await this.followMode(b, at, p.users, p.creators);
-    return actions;
-  }
-
-  private async enforce(b: RoomBinding, actions: RoomAction[], p: Awaited<ReturnType<RoomEnforcer["powers"]>>): Promise<void> {
-    const { store, rooms } = this.o;
-    if (actions.length === 0) return;
+    const botBans = new Set<string>();
+    for (const m of room) if (m.membership === "ban" && (await store.getBan(b.roomId, m.userId))) botBans.add(m.userId);
+    const base = { botUserId: this.o.botUserId, room, standings, removalReasons: reasons, botBans };
+    const now = this.clock();
+    if (!watch && policy.adoptUntil === 0) {
+      // Enforcement begins: whoever is in the room and may not be keeps their place for the grace period.
+      const adoptees = diffRoom(base).filter((a) => a.kind === "ban" || room.some((m) => m.userId === a.userId && m.membership === "invite")).map((a) => a.userId);
+      const adoptUntil = now + (this.o.adoptionGraceMs ?? 0);
+      // Only while still enforced and not adopted: a `!dao watch` meanwhile wins.
+      if (!(await store.beginAdoption(b.roomId, adoptees, adoptUntil))) return [];
+      policy = { ...policy, adoptees, adoptUntil };
+      this.o.log(`bridge: ${b.roomId}: enforcement begins; ${adoptees.length} people not members keep their place until ${new Date(policy.adoptUntil).toISOString()}`);
+    }
+    const stage = adoptionStage(policy.adoptUntil, this.o.adoptionReminderMs ?? 0, now);
+    const adopting = new Set(stage === "ended" || watch ? [] : policy.adoptees);
+    const ended = `not a member of the group: the adoption grace period ended ${formatTime(Math.floor(policy.adoptUntil / 1000))}`;
+    const userReasons = new Map(stage === "ended" ? policy.adoptees.map((u) => [u, ended] as const) : []);
+    const actions = diffRoom({ ...base, adopting, userReasons });
+    const powerSet = await this.modePowers(b, at, p);
+    if (watch) {
+      await this.report(b, policy, actions, fixes, powerSet.set, new Set(room.filter((m) => m.membership === "join" || m.membership === "invite").map((m) => m.userId)));
+      return actions;
+    }
+    if (policy.adoptees.length > 0) await this.adoptionNotices(b, policy, stage, standings, room);
+    for (const s of standings) {
+      if (allowed(s) && room.some((m) => m.userId === s.userId && m.membership === "ban") && !botBans.has(s.userId)) {
+        await this.warn(b.roomId, `${s.userId} is a member of the group but was banned by a room admin: I lift only the bans I made.`, `banned:${s.userId}`);
+      }
+    }
     for (const a of actions) {
       // A long pass may outlive this worker's hold on the room.
-      if (!this.serves(b.roomId)) return;
-      const need = a.kind === "kick" ? p.kick : p.invite;
+      if (!this.serves(b.roomId)) return actions;
+      const need = a.kind === "kick" ? p.kick : a.kind === "invite" ? p.invite : p.ban;
       if (p.mine < need) {
-        await this.warn(b.roomId, `I need power level ${need} to ${a.kind} members and have ${p.mine}: the room does not follow the group until a room admin raises it.`);
+        const verb = a.kind === "unban" ? "lift bans" : a.kind;
+        await this.warn(b.roomId, `I need power level ${need} to ${verb} and have ${p.mine}: the room does not follow the group until a room admin raises it.`, `power:${a.kind}`);
         continue;
       }
       const t = Date.now();
       try {
         if (a.kind === "invite") {
           await rooms.invite(b.roomId, a.userId);
+          await store.deleteBan(b.roomId, a.userId);
           this.o.log(`bridge: invited ${a.userId} to ${b.roomId} (${a.reason}); ${this.timed(t)}`);
           continue;
         }
-        // Nobody can kick a room creator or someone with at least the bot's power.
-        const theirs = p.creators.includes(a.userId) ? Infinity : (p.users[a.userId] ?? 0);
-        if (theirs >= p.mine) {
-          await this.warn(b.roomId, `${a.userId} is not a member of the group (${a.reason}), but has at least my power level: a room admin must remove them.`);
+        if (a.kind === "unban") {
+          await rooms.unban(b.roomId, a.userId);
+          this.o.log(`bridge: lifted the ban on ${a.userId} in ${b.roomId} (${a.reason})`);
+          continue;
+        }
+        // Nobody can remove a room creator or someone with at least the bot's power.
+        if (powerOf(p, a.userId) >= p.mine) {
+          await this.warn(b.roomId, `${a.userId} is not a member of the group (${a.reason}), but has at least my power level: a room admin must remove them.`, `above:${a.userId}`);
           continue;
         }
         // The follow-up (new key, notice) is owed from the moment we decide
-        // to kick, once: a kick cut off by a crash finds its follow-up here.
+        // to remove, once: a removal cut off by a crash finds its follow-up here.
         const owed = (await store.listOutbox("pending")).find((i) => i.kind === "rotate" && i.roomId === b.roomId && (JSON.parse(i.payload) as RoomAction).userId === a.userId);
         const id = owed?.id ?? `rotate:${b.roomId}:${a.userId}:${Date.now()}`;
         if (!owed) {
@@ -293,18 +393,27 @@ export class Bridge {
           await store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
         }
         try {
-          await rooms.kick(b.roomId, a.userId, a.reason);
+          if (a.kind === "ban") {
+            // Recorded first: a ban the bot made is one it may lift later.
+            await store.putBan({ roomId: b.roomId, userId: a.userId, reason: a.reason, bannedAt: Date.now() });
+            await rooms.ban(b.roomId, a.userId, a.reason);
+          } else {
+            await rooms.kick(b.roomId, a.userId, a.reason);
+          }
         } catch (e) {
           if (!owed) await store.finishOutbox(id);
           throw e;
         }
-        this.o.log(`bridge: kicked ${a.userId} from ${b.roomId} (${a.reason}); ${this.timed(t)}`);
+        this.o.log(`bridge: ${a.kind === "ban" ? "banned" : "kicked"} ${a.userId} from ${b.roomId} (${a.reason}); ${this.timed(t)}`);
       } catch (e) {
         // One failed action must not hold up the others.
         this.o.log(`bridge: could not ${a.kind} ${a.userId} in ${b.roomId}: ${(e as Error).message.slice(0, 200)}`);
         this.dirty.add(b.roomId);
       }
     }
+    // The admins' power levels after membership (what people wait for).
+    await this.applyModePowers(b, powerSet);
+    return actions;
   }
 
   /**
@@ -355,28 +464,177 @@ export class Bridge {
     return out;
   }
 
-  /** In admin mode the group's admins are room moderators. */
-  private async followMode(b: RoomBinding, at: number, current: Record<string, number>, creators: string[]): Promise<void> {
+  /**
+   * Keeps the room closed: sets back join rules, history visibility and
+   * encryption, and the power needed to change them, saying so in the room.
+   */
+  private async closeRoom(b: RoomBinding, fixes: RuleFix[], p: RoomPowers): Promise<void> {
+    if (fixes.length === 0) return;
+    const done: string[] = [];
+    for (const f of fixes) {
+      const type = f.kind === "levels" ? "m.room.power_levels" : f.kind === "joinRule" ? "m.room.join_rules" : f.kind === "historyVisibility" ? "m.room.history_visibility" : "m.room.encryption";
+      const need = f.kind === "levels" ? Math.max(ROOM_ADMIN_POWER, stateLevel(p, type)) : stateLevel(p, type);
+      if (p.mine < need) {
+        await this.warn(b.roomId, `I need power level ${need} to keep the room closed (${describeFix(f)}) and have ${p.mine}: a room admin must raise it.`, `close:${f.kind}`);
+        continue;
+      }
+      try {
+        if (f.kind === "levels") await this.o.rooms.setEventLevels(b.roomId, f.set);
+        else await this.o.rooms.setRule(b.roomId, f.kind, f.to);
+        done.push(describeFix(f));
+      } catch (e) {
+        this.o.log(`bridge: ${b.roomId}: could not set ${describeFix(f)}: ${(e as Error).message.slice(0, 200)}`);
+        this.dirty.add(b.roomId);
+      }
+    }
+    if (done.length === 0) return;
+    const first = (await this.o.store.getState(`closed:${b.roomId}`)) === undefined;
+    await this.o.store.setState(`closed:${b.roomId}`, String(Date.now()));
+    this.o.log(`bridge: ${b.roomId}: ${first ? "closed the room" : "restored the room's rules"}: ${done.join("; ")}`);
+    await this.o.rooms
+      .notice(b.roomId, `${first ? "I closed this room: the group decides who is in it." : "I set this room's rules back: the group decides who is in it, and they are not changed in chat."} ${done.map((d) => `${d[0]!.toUpperCase()}${d.slice(1)}.`).join(" ")}`)
+      .catch(() => undefined);
+  }
+
+  /**
+   * Tells the adoptees how to join, once when enforcement begins and once
+   * more before their grace ends; each notice mentions those still not
+   * members, and is sent once (also across crashes).
+   */
+  private async adoptionNotices(b: RoomBinding, policy: RoomPolicy, stage: "grace" | "reminder" | "ended", standings: Standing[], room: { userId: string; membership: string }[]): Promise<void> {
+    if (stage === "ended") return;
+    const { store } = this.o;
+    const which = (await store.getState(`adopt-welcome:${b.roomId}:${policy.adoptUntil}`)) === undefined ? "welcome" : stage === "reminder" ? "reminder" : undefined;
+    if (which === undefined || (which === "reminder" && (await store.getState(`adopt-reminder:${b.roomId}:${policy.adoptUntil}`)) !== undefined)) return;
+    const ok = new Set(standings.filter(allowed).map((s) => s.userId));
+    const present = new Set(room.filter((m) => m.membership === "join" || m.membership === "invite").map((m) => m.userId));
+    const who = policy.adoptees.filter((u) => present.has(u) && !ok.has(u));
+    const pre = this.o.prefix ?? "!";
+    const until = formatTime(Math.floor(policy.adoptUntil / 1000));
+    const group = getAddress(b.group);
+    const how = `To stay, become a member: link your wallet (send ${pre}link 0xYOUR_ADDRESS here, or in a direct message to me ${pre}link 0xYOUR_ADDRESS ${b.roomId}), then ask a member to propose adding you (${pre}propose add @you); once it passes, send ${pre}join.`;
+    const head =
+      which === "welcome"
+        ? `this room is now the room of the group ${group}: only its members stay. You are not a member yet, and you keep your place until ${until}.`
+        : `a reminder: you are still not a member of the group ${group}, and your place in this room ends ${until} (in ${formatDuration(Math.max(0, Math.round((policy.adoptUntil - this.clock()) / 1000)))}).`;
+    const tail = "Whoever is not a member by then is removed from the room, and can come back once the group admits them.";
+    for (let i = 0; i < who.length; i += MENTIONS_PER_NOTICE) {
+      const part = who.slice(i, i + MENTIONS_PER_NOTICE);
+      const names = part.join(", ");
+      const pills = part.map((u) => `<a href="https://matrix.to/#/${escapeHtml(u)}">${escapeHtml(u)}</a>`).join(", ");
+      await this.o.rooms.mention(
+        b.roomId,
+        { text: `${names}: ${head} ${how} ${tail}`, html: `${pills}: ${escapeHtml(head)} ${escapeHtml(how)} ${escapeHtml(tail)}`, userIds: part },
+        `adopt-${which}:${b.roomId}:${policy.adoptUntil}:${i}`,
+      );
+    }
+    // A reminder due already at the first notice (a short grace) is not sent on top of it.
+    if (which === "welcome" && stage === "reminder") await store.setState(`adopt-reminder:${b.roomId}:${policy.adoptUntil}`, String(this.clock()));
+    await store.setState(`adopt-${which}:${b.roomId}:${policy.adoptUntil}`, String(this.clock()));
+    this.o.log(`bridge: ${b.roomId}: adoption ${which} sent to ${who.length} people`);
+  }
+
+  /**
+   * Watch mode: what the bot would do, said in the room each time it
+   * changes; nothing is done.
+   */
+  private async report(b: RoomBinding, policy: RoomPolicy, actions: RoomAction[], fixes: RuleFix[], powers: Record<string, number>, present: Set<string>): Promise<void> {
+    const pre = this.o.prefix ?? "!";
+    const grace = policy.adoptUntil === 0 && (this.o.adoptionGraceMs ?? 0) > 0 ? ` (once enforced, after an adoption grace of ${formatDuration(Math.round((this.o.adoptionGraceMs ?? 0) / 1000))} in which they are told how to join)` : "";
+    const lines: string[] = [];
+    for (const a of actions) {
+      if (a.kind === "invite") lines.push(`would invite ${a.userId}: ${a.reason}`);
+      else if (a.kind === "unban") lines.push(`would lift the ban on ${a.userId}: ${a.reason}`);
+      else if (a.kind === "ban") lines.push(`would remove ${a.userId}: ${a.reason}${grace}`);
+      else lines.push(`would withdraw the ${present.has(a.userId) ? "invite" : "knock"} of ${a.userId}: ${a.reason}${present.has(a.userId) ? grace : ""}`);
+    }
+    for (const f of fixes) lines.push(`would set ${describeFix(f)}`);
+    for (const [u, l] of Object.entries(powers)) lines.push(l === ADMIN_POWER ? `would make ${u} a moderator (power ${l}): an admin of the group` : `would set ${u}'s power level to ${l}: no longer an admin of the group`);
+    const key = `watch-report:${b.roomId}`;
+    const fingerprint = JSON.stringify(lines);
+    if ((await this.o.store.getState(key)) === fingerprint) return;
+    const text =
+      lines.length === 0
+        ? `Watch mode: the room matches the group; I would change nothing. A room admin sends ${pre}dao enforce to let me act.`
+        : `Watch mode: I change nothing in this room. If I enforced the group now, I ${lines.join("; ")}. A room admin sends ${pre}dao enforce to let me act.`;
+    await this.o.rooms.notice(b.roomId, text);
+    await this.o.store.setState(key, fingerprint);
+    this.o.log(`bridge: ${b.roomId}: watch mode: ${lines.length} things it would do`);
+  }
+
+  /**
+   * A room admin upgraded the room: the group moves to the room that
+   * replaces it, once the bot has joined it and it names this room as its
+   * predecessor. Anyone short of an admin cannot move a group.
+   */
+  private async followUpgrade(b: RoomBinding, tombstone: NonNullable<RoomRules["tombstone"]>): Promise<void> {
+    const { store, rooms } = this.o;
+    const from = b.roomId;
+    const to = tombstone.replacement;
+    const by = tombstone.by;
+    if (by === undefined || !isRoomAdmin(await rooms.powers(from), by)) {
+      await this.warn(from, `${by ?? "Someone"} upgraded this room to ${to} without being a room admin: the group stays bound to this room.`, "upgrade");
+      return;
+    }
+    if (await store.getBinding(to)) {
+      await this.warn(from, `This room was upgraded to ${to}, but that room is already the room of another group: the group stays bound here.`, "upgrade");
+      return;
+    }
+    // Lets the bot accept an invite there, whoever sends it.
+    await store.setState(`follow:${to}`, from);
+    const via = [...new Set([by, this.o.botUserId].map((u) => u.slice(u.indexOf(":") + 1)))];
+    try {
+      await rooms.join(to, via);
+    } catch (e) {
+      this.o.log(`bridge: ${from}: could not join ${to}, its replacement: ${(e as Error).message.slice(0, 200)}`);
+      await this.warn(from, `This room was upgraded to ${to}: the group follows it there. Invite me (${this.o.botUserId}) to the new room.`, "upgrade");
+      return;
+    }
+    const next = await rooms.rules(to);
+    if (next.predecessor !== from) {
+      await this.warn(from, `The tombstone points to ${to}, which does not say it replaces this room: the group stays bound here.`, "upgrade");
+      await rooms.leave(to).catch(() => undefined);
+      return;
+    }
+    // Said before the move, once each: after it, this room is no longer looked at.
+    const group = getAddress(b.group);
+    await rooms.notice(from, `This room was upgraded by ${by}: the group ${group} now lives in ${to}. I invite its members there; this room is no longer governed.`, `moved-out:${from}`);
+    await rooms.notice(to, `This room replaces ${from}: it is the room of the group ${group} now. I invite the group's members and keep the room closed.`, `moved-in:${to}`);
+    const promoted = await store.getState(`promoted:${from}`);
+    if (promoted !== undefined) await store.setState(`promoted:${to}`, promoted);
+    const closed = await store.getState(`closed:${from}`);
+    if (closed !== undefined) await store.setState(`closed:${to}`, closed);
+    await store.moveRoom(from, to);
+    this.o.log(`bridge: the group ${b.group} moved from ${from} to ${to} (room upgrade by ${by})`);
+    this.dirty.add(to);
+  }
+
+  /** In admin mode the group's admins are room moderators: the power levels that makes so. */
+  private async modePowers(b: RoomBinding, at: number, p: RoomPowers): Promise<{ set: Record<string, number>; promoted: string[] }> {
     const settings = await this.settingsAt(b.group, at);
     const adminUsers: string[] = [];
     for (const a of settings.admins) {
       const u = (await this.o.store.getLinkByAddress(b.roomId, a))?.userId;
       if (u !== undefined) adminUsers.push(u);
     }
-    const key = `promoted:${b.roomId}`;
-    const promotedByBot = JSON.parse((await this.o.store.getState(key)) ?? "[]") as string[];
-    const { set, promoted } = powerChanges({ adminMode: settings.config.mode === Mode.Admin, adminUsers, current, promotedByBot });
-    if (Object.keys(set).length > 0) {
+    const promotedByBot = JSON.parse((await this.o.store.getState(`promoted:${b.roomId}`)) ?? "[]") as string[];
+    // A creator's unlimited power is not in the list, and is never touched.
+    const current = { ...p.users, ...Object.fromEntries(p.creators.map((c) => [c, Number.MAX_SAFE_INTEGER])) };
+    return powerChanges({ adminMode: settings.config.mode === Mode.Admin, adminUsers, current, promotedByBot });
+  }
+
+  private async applyModePowers(b: RoomBinding, change: { set: Record<string, number>; promoted: string[] }): Promise<void> {
+    if (Object.keys(change.set).length > 0) {
       if (!this.serves(b.roomId)) return;
       try {
-        await this.o.rooms.setPowers(b.roomId, set);
-        this.o.log(`bridge: power levels in ${b.roomId}: ${JSON.stringify(set)}`);
+        await this.o.rooms.setPowers(b.roomId, change.set);
+        this.o.log(`bridge: power levels in ${b.roomId}: ${JSON.stringify(change.set)}`);
       } catch (e) {
-        await this.warn(b.roomId, `I could not set the admins' power levels (${(e as Error).message.slice(0, 80)}): raise my power level.`);
+        await this.warn(b.roomId, `I could not set the admins' power levels (${(e as Error).message.slice(0, 80)}): raise my power level.`, "admins");
         return;
       }
     }
-    await this.o.store.setState(key, JSON.stringify(promoted));
+    await this.o.store.setState(`promoted:${b.roomId}`, JSON.stringify(change.promoted));
   }
 
   /**
@@ -411,10 +669,12 @@ export class Bridge {
     return this.o.share?.owns(roomId) ?? true;
   }
 
-  private async warn(roomId: string, text: string): Promise<void> {
-    const last = this.warned.get(roomId) ?? 0;
+  /** Says `text` in the room, at most once an hour for each `what`. */
+  private async warn(roomId: string, text: string, what: string): Promise<void> {
+    const key = `${roomId}\n${what}`;
+    const last = this.warned.get(key) ?? 0;
     if (Date.now() - last < 3_600_000) return;
-    this.warned.set(roomId, Date.now());
+    this.warned.set(key, Date.now());
     this.o.log(`bridge: ${roomId}: ${text}`);
     await this.o.rooms.notice(roomId, text).catch(() => undefined);
   }

@@ -17,6 +17,7 @@
 import { z } from "zod";
 import { isIP } from "node:net";
 import { formatUnits, getAddress, parseUnits, ZeroAddress } from "ethers";
+import { formatDuration } from "../text/format.ts";
 import { MAX_DURATION as MAX_GROUP_DURATION, QUORUM_DEFAULT } from "../governance/types.ts";
 
 /** A checksummed EVM address. */
@@ -625,6 +626,26 @@ const bridge = section("a mapping", {
   fullPassSeconds: int(1, 86_400).prefault(30),
 }).prefault({});
 
+const ROOM_MODE = '"enforce" or "watch"';
+
+/** How rooms become groups, and how a room with people in it is adopted. */
+const rooms = section("a mapping", {
+  consentWindow: duration({ allowOnce: false, positive: true }).prefault("24h"),
+  adoptionGrace: duration({ allowOnce: false }).prefault("7d"),
+  adoptionReminder: duration({ allowOnce: false }).prefault("1d"),
+  startIn: z.enum(["enforce", "watch"], { error: expect(ROOM_MODE) }).prefault("enforce"),
+})
+  .superRefine((r, ctx) => {
+    if (r.adoptionGrace > 0 && r.adoptionReminder >= r.adoptionGrace) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["adoptionReminder"],
+        message: `expected less than rooms.adoptionGrace (${formatDuration(r.adoptionGrace)}), got ${formatDuration(r.adoptionReminder)}: the reminder comes that long before the grace period ends`,
+      });
+    }
+  })
+  .prefault({});
+
 const WORKER_ID = 'a worker name of 1 to 64 letters, digits, ".", "_" or "-", like "worker-1"';
 const worker = section("a mapping", {
   id: text(WORKER_ID, (s) => {
@@ -659,6 +680,8 @@ export const configSchema = section("a mapping at the top level", {
   commandPrefix,
   web,
   bridge,
+  rooms,
+
   worker,
   log,
 }).superRefine((c, ctx) => {

@@ -71,6 +71,11 @@ export class ChainClient {
     return groupContract(address, this.provider);
   }
 
+  async checkCreation(settings: GroupSettings, destination: FeeDestination, founders: string[], ref: string): Promise<void> {
+    const data = this.factory.interface.encodeFunctionData("createGroup", [[settingsValues(settings), destinationValues(destination), founders], ref]);
+    await this.provider.call({ from: this.tx.address, to: await this.factory.getAddress(), data });
+  }
+
   /** Creates a group; returns its address and the block it was created in. */
   async createGroup(intent: string, settings: GroupSettings, destination: FeeDestination, founders: string[], ref: string) {
     const data = this.factory.interface.encodeFunctionData("createGroup", [
@@ -235,18 +240,19 @@ export class ChainClient {
 
   /**
    * Every account that ever held a token in `group`, with its paid-through
-   * time (0 = no longer a member), at `blockTag`: one call per 500 accounts.
+   * time (0 = no longer a member), at `blockTag`: one call per 500 accounts
+   * (one for a group of fewer).
    */
   async expiries(group: string, blockTag?: number): Promise<{ address: string; isMember: boolean; expiresAt: number }[]> {
     const g = this.group(group);
     const at = blockTag !== undefined ? [{ blockTag }] : [];
-    const last = Number(await g.getFunction("lastTokenId")(...at));
     const out: { address: string; isMember: boolean; expiresAt: number }[] = [];
-    for (let from = 1; from <= last; from += 500) {
+    // Pages of 500 (the contract's limit) until one comes back short: no call for the count first.
+    for (let from = 1; ; from += 500) {
       const [accounts, expiries] = (await g.getFunction("membersPage")(from, 500, ...at)) as [string[], bigint[]];
       accounts.forEach((a, i) => out.push({ address: a, isMember: expiries[i] !== 0n, expiresAt: Number(expiries[i]) }));
+      if (accounts.length < 500) return out;
     }
-    return out;
   }
 
   /**

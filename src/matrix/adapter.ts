@@ -14,6 +14,7 @@ import {
   PendingEventOrdering,
   RoomEvent,
   RoomMemberEvent,
+  RoomStateEvent,
   SyncState,
   createClient,
   type MatrixClient,
@@ -26,7 +27,7 @@ import type { NewInboundEvent, Store } from "../store/store.ts";
 import { persistOnWrite, restoreIndexedDB, saveIndexedDB } from "./crypto-persist.ts";
 import { JOURNAL_FILTER, journalEvents, type RawEvent } from "./journal.ts";
 import { ONCE_KEY, repliesTo, sentSince } from "./sent.ts";
-import type { EventReader, Membership, OpenedEvent, Reply, RoomEnforcer, RoomPort } from "../ports/rooms.ts";
+import type { EventReader, Membership, Mention, OpenedEvent, Reply, RoomEnforcer, RoomPort, RoomPowers, RoomRules } from "../ports/rooms.ts";
 
 /**
  * matrix-js-sdk logs every sync step at info; the bot's own log says what
@@ -53,6 +54,12 @@ export interface MatrixOptions {
   tokenBox?: { seal(plain: string): string; open(sealed: string): string | undefined };
   /** whether the bot accepts an invite from this user (default: from anyone) */
   mayInvite?: (userId: string) => boolean;
+  /**
+   * Whether the bot accepts an invite to `roomId` whoever sent it: the room
+   * that replaces a group's room after an upgrade (`predecessor`, as the
+   * invite's `m.room.create` names it, when it does).
+   */
+  mayFollow?: (roomId: string, predecessor: string | undefined) => Promise<boolean>;
   log: (line: string) => void;
 }
 
@@ -64,6 +71,21 @@ interface SyncBody {
 /** The store key of the last sync position whose events are all in the journal. */
 const POSITION = "matrix.syncPosition";
 
+/** The state events whose change the bridge looks at at once: the rules it keeps, and upgrades. */
+const WATCHED_STATE = new Set([
+  EventType.RoomJoinRules,
+  EventType.RoomHistoryVisibility,
+  EventType.RoomEncryption,
+  EventType.RoomPowerLevels,
+  EventType.RoomTombstone,
+  "m.room.server_acl",
+] as string[]);
+
+/** Room versions where the creators have unlimited power (MSC4289). */
+function creatorsArePowerful(version: string): boolean {
+  return version === "org.matrix.hydra.11" || (/^\d+$/.test(version) && Number(version) >= 12);
+}
+
 /** A transaction id for a message sent once per `key`: the homeserver drops a second send with it. */
 export function onceTxnId(key: string): string {
   return `conclave-${createHash("sha256").update(key).digest("hex").slice(0, 40)}`;
@@ -74,6 +96,15 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
   private readonly o: MatrixOptions;
   private syncedHandler: () => void = () => {};
   private membershipHandler: (roomId: string, userId: string, membership: string) => void = () => {};
+  private rulesHandler: (roomId: string) => void = () => {};
+  /** The creators of each room, and its `m.room.create` (which never changes). */
+  private readonly creatorsOf = new Map<string, string[]>();
+  private readonly createOf = new Map<string, { content: Record<string, unknown>; sender?: string }>();
+
+  /** Called when a room's join rules, history visibility, encryption, power levels or tombstone change. */
+  onRulesChange(handler: (roomId: string) => void): void {
+    this.rulesHandler = handler;
+  }
 
   /** Called when someone's membership in a room changes (e.g. joins). */
   onMembershipChange(handler: (roomId: string, userId: string, membership: string) => void): void {
@@ -133,6 +164,10 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     }
     this.client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, member: RoomMember) => {
       if (member.userId !== userId) this.membershipHandler(member.roomId, member.userId, member.membership ?? "");
+    });
+    this.client.on(RoomStateEvent.Events, (e: MatrixEvent) => {
+      const roomId = e.getRoomId();
+      if (roomId && WATCHED_STATE.has(e.getType()) && e.getSender() !== userId) this.rulesHandler(roomId);
     });
     // The bot's own membership: answer invites (not the old ones replayed from history).
     this.client.on(RoomEvent.MyMembership, (room: Room, membership: string) => {
@@ -279,7 +314,9 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
   /** Accepts an invite from someone who may invite the bot; declines any other. */
   private async onInvite(room: Room): Promise<void> {
     const inviter = room.getMember(this.o.userId)?.events.member?.getSender();
-    if (this.o.mayInvite && (inviter === undefined || !this.o.mayInvite(inviter))) {
+    const predecessor = (room.currentState.getStateEvents(EventType.RoomCreate, "")?.getContent() as { predecessor?: { room_id?: unknown } } | undefined)?.predecessor?.room_id;
+    const follows = this.o.mayFollow ? await this.o.mayFollow(room.roomId, typeof predecessor === "string" ? predecessor : undefined).catch(() => false) : false;
+    if (!follows && this.o.mayInvite && (inviter === undefined || !this.o.mayInvite(inviter))) {
       this.o.log(`matrix: declined the invite to ${room.roomId} from ${inviter ?? "an unknown user"}: only users who may create groups may invite the bot (acceptInvitesFrom)`);
       await this.client.leave(room.roomId).catch((e: unknown) => this.o.log(`matrix: could not decline the invite to ${room.roomId}: ${(e as Error).message}`));
       return;
@@ -317,22 +354,137 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     await this.client.kick(roomId, userId, reason);
   }
 
+  async ban(roomId: string, userId: string, reason: string): Promise<void> {
+    await this.client.ban(roomId, userId, reason);
+  }
+
+  async unban(roomId: string, userId: string): Promise<void> {
+    await this.client.unban(roomId, userId);
+  }
+
+  async join(roomId: string, via: string[]): Promise<void> {
+    await this.client.joinRoom(roomId, { viaServers: via });
+  }
+
+  async leave(roomId: string): Promise<void> {
+    await this.client.leave(roomId);
+  }
+
+  /**
+   * A state event as the homeserver has it now, with its sender when the
+   * server gives the whole event (`format=event`); undefined when the room
+   * has none.
+   */
+  private async stateEvent(roomId: string, type: string): Promise<{ content: Record<string, unknown>; sender?: string } | undefined> {
+    let res: Record<string, unknown>;
+    try {
+      res = await this.client.http.authedRequest(Method.Get, `/rooms/${encodeURIComponent(roomId)}/state/${encodeURIComponent(type)}/`, { format: "event" });
+    } catch (e) {
+      if ((e as { errcode?: string }).errcode === "M_NOT_FOUND") return undefined;
+      throw e;
+    }
+    // A server that ignores `format` answers with the content alone.
+    if (typeof res["type"] === "string" && typeof res["content"] === "object" && res["content"] !== null) {
+      return { content: res["content"] as Record<string, unknown>, ...(typeof res["sender"] === "string" ? { sender: res["sender"] } : {}) };
+    }
+    return { content: res };
+  }
+
+  async rules(roomId: string): Promise<RoomRules> {
+    const [join, history, encryption, tombstone, create] = await Promise.all([
+      this.stateEvent(roomId, EventType.RoomJoinRules),
+      this.stateEvent(roomId, EventType.RoomHistoryVisibility),
+      this.stateEvent(roomId, EventType.RoomEncryption),
+      this.stateEvent(roomId, EventType.RoomTombstone),
+      this.createEvent(roomId),
+    ]);
+    const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+    const rule = (e: typeof join, key: string) => {
+      const value = str(e?.content[key]);
+      return value === undefined ? undefined : { value, ...(e?.sender ? { by: e.sender } : {}) };
+    };
+    const out: RoomRules = { canEncrypt: this.o.cryptoFile !== undefined };
+    const j = rule(join, "join_rule");
+    if (j) out.joinRule = j;
+    const h = rule(history, "history_visibility");
+    if (h) out.historyVisibility = h;
+    // Any m.room.encryption counts as encrypted for clients; its algorithm says whether it is Megolm.
+    if (encryption) out.encryption = { value: str(encryption.content["algorithm"]) ?? "", ...(encryption.sender ? { by: encryption.sender } : {}) };
+    const replacement = str(tombstone?.content["replacement_room"]);
+    if (replacement) out.tombstone = { replacement, ...(tombstone?.sender ? { by: tombstone.sender } : {}) };
+    const predecessor = str((create?.content["predecessor"] as { room_id?: unknown } | undefined)?.room_id);
+    if (predecessor) out.predecessor = predecessor;
+    return out;
+  }
+
+  async setRule(roomId: string, rule: "joinRule" | "historyVisibility" | "encryption", value: string): Promise<void> {
+    if (rule === "joinRule") await this.client.sendStateEvent(roomId, EventType.RoomJoinRules, { join_rule: value } as never, "");
+    else if (rule === "historyVisibility") await this.client.sendStateEvent(roomId, EventType.RoomHistoryVisibility, { history_visibility: value } as never, "");
+    else await this.client.sendStateEvent(roomId, EventType.RoomEncryption, { algorithm: value } as never, "");
+  }
+
+  async setEventLevels(roomId: string, levels: Record<string, number>): Promise<void> {
+    const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as { events?: Record<string, number> };
+    await this.client.sendStateEvent(roomId, EventType.RoomPowerLevels, { ...pl, events: { ...(pl.events ?? {}), ...levels } } as never, "");
+  }
+
   async setPowers(roomId: string, levels: Record<string, number>): Promise<void> {
     const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as { users?: Record<string, number> };
     await this.client.sendStateEvent(roomId, EventType.RoomPowerLevels, { ...pl, users: { ...(pl.users ?? {}), ...levels } } as never, "");
   }
 
-  async powers(roomId: string): Promise<{ mine: number; kick: number; invite: number; users: Record<string, number>; creators: string[] }> {
-    const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as {
+  async powers(roomId: string): Promise<RoomPowers> {
+    const pl = ((await this.stateEvent(roomId, EventType.RoomPowerLevels))?.content ?? {}) as {
       users?: Record<string, number>;
       users_default?: number;
+      events?: Record<string, number>;
+      state_default?: number;
       kick?: number;
+      ban?: number;
       invite?: number;
     };
-    // In room version 12 the creators have unlimited power and are not listed.
-    const creators = this.client.getRoom(roomId)?.currentState.getStateEvents(EventType.RoomCreate, "")?.getSender();
-    const mine = creators === this.o.userId ? Infinity : (pl.users?.[this.o.userId] ?? pl.users_default ?? 0);
-    return { mine, kick: pl.kick ?? 50, invite: pl.invite ?? 0, users: pl.users ?? {}, creators: creators ? [creators] : [] };
+    const creators = await this.creators(roomId);
+    const num = (v: unknown, d: number) => (typeof v === "number" && Number.isFinite(v) ? v : d);
+    const users: Record<string, number> = {};
+    for (const [u, l] of Object.entries(pl.users ?? {})) if (typeof l === "number") users[u] = l;
+    const p: RoomPowers = {
+      mine: 0,
+      // The spec's defaults when the event leaves a level out.
+      kick: num(pl.kick, 50),
+      ban: num(pl.ban, 50),
+      invite: num(pl.invite, 0),
+      users,
+      usersDefault: num(pl.users_default, 0),
+      events: Object.fromEntries(Object.entries(pl.events ?? {}).filter(([, l]) => typeof l === "number")),
+      stateDefault: num(pl.state_default, 50),
+      creators,
+    };
+    p.mine = creators.includes(this.o.userId) ? Infinity : (users[this.o.userId] ?? p.usersDefault);
+    return p;
+  }
+
+  /** A room's `m.room.create`: it never changes, so it is read once. */
+  private async createEvent(roomId: string): Promise<{ content: Record<string, unknown>; sender?: string } | undefined> {
+    const known = this.createOf.get(roomId);
+    if (known) return known;
+    const create = await this.stateEvent(roomId, EventType.RoomCreate);
+    if (create) this.createOf.set(roomId, create);
+    return create;
+  }
+
+  /** A version 12 room's creators (unlimited power); none in older versions. */
+  private async creators(roomId: string): Promise<string[]> {
+    const known = this.creatorsOf.get(roomId);
+    if (known) return known;
+    const create = await this.createEvent(roomId);
+    if (!create) return [];
+    const version = typeof create.content["room_version"] === "string" ? create.content["room_version"] : "1";
+    // Without the sender (a server that gives content only), the client's copy of the event has it.
+    const sender = create.sender ?? this.client.getRoom(roomId)?.currentState.getStateEvents(EventType.RoomCreate, "")?.getSender();
+    const extra = Array.isArray(create.content["additional_creators"]) ? create.content["additional_creators"].filter((u): u is string => typeof u === "string") : [];
+    const out = creatorsArePowerful(version) && sender ? [sender, ...extra] : [];
+    this.creatorsOf.set(roomId, out);
+    return out;
   }
 
   async rotateKey(roomId: string, text: string, removed: string, once: string): Promise<void> {
@@ -366,8 +518,16 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     return this.client.getRooms().filter((r) => r.getMyMembership() === "join").map((r) => r.roomId);
   }
 
-  async notice(roomId: string, text: string): Promise<void> {
-    await this.send(roomId, { msgtype: "m.notice", body: text });
+  async notice(roomId: string, text: string, once?: string): Promise<void> {
+    await this.send(roomId, { msgtype: "m.notice", body: text }, once === undefined ? undefined : onceTxnId(`notice:${once}`));
+  }
+
+  async mention(roomId: string, m: Mention, once: string): Promise<void> {
+    await this.send(
+      roomId,
+      { msgtype: "m.notice", body: m.text, format: "org.matrix.custom.html", formatted_body: m.html, "m.mentions": { user_ids: m.userIds } },
+      onceTxnId(`mention:${once}`),
+    );
   }
 
   /**
@@ -412,15 +572,6 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
   async joinedMembers(roomId: string): Promise<string[]> {
     const res = await this.client.getJoinedRoomMembers(roomId);
     return Object.keys(res.joined);
-  }
-
-  async makePrivate(roomId: string): Promise<void> {
-    await this.client.sendStateEvent(roomId, EventType.RoomJoinRules, { join_rule: "invite" } as never, "");
-    await this.client.sendStateEvent(roomId, EventType.RoomHistoryVisibility, { history_visibility: "joined" } as never, "");
-    if (this.o.cryptoFile) {
-      const state = this.client.getRoom(roomId)?.currentState.getStateEvents(EventType.RoomEncryption, "");
-      if (!state) await this.client.sendStateEvent(roomId, EventType.RoomEncryption, { algorithm: "m.megolm.v1.aes-sha2" } as never, "");
-    }
   }
 
   async invite(roomId: string, userId: string): Promise<void> {

@@ -25,6 +25,13 @@ export interface ChainPort {
     founders: string[],
     ref: string,
   ): Promise<{ group: string; block: number }>;
+  /**
+   * Runs the creation of a group without sending it (a call, no gas):
+   * throws the chain's refusal (safety minimums, durations, founders) when
+   * the factory would refuse it, so that nobody consents to a group that
+   * cannot be created.
+   */
+  checkCreation(settings: GroupSettings, destination: FeeDestination, founders: string[], ref: string): Promise<void>;
   call(intent: string, group: string, fn: string, args: unknown[], description: string): Promise<Receipt>;
   proposalByNumber(group: string, number: number): Promise<ProposalInfo | undefined>;
   proposals(group: string, fromBlock: number): Promise<ProposalInfo[]>;

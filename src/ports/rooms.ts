@@ -48,6 +48,66 @@ export interface EventReader {
   isEncrypted(roomId: string): Promise<boolean>;
 }
 
+/** The power level of a room admin: who may bind a room, switch it between watch and enforce. */
+export const ROOM_ADMIN_POWER = 100;
+
+/**
+ * A room's power levels as the homeserver has them. In room version 12
+ * (MSC4289) the creators (the sender of `m.room.create` and its
+ * `additional_creators`) have unlimited power and are not listed; in older
+ * versions nobody is a creator in that sense.
+ */
+export interface RoomPowers {
+  /** the bot's own power (Infinity when it is a creator) */
+  mine: number;
+  kick: number;
+  ban: number;
+  invite: number;
+  users: Record<string, number>;
+  usersDefault: number;
+  /** the level needed to send each listed event type */
+  events: Record<string, number>;
+  /** the level needed for state events not listed in `events` */
+  stateDefault: number;
+  creators: string[];
+}
+
+/** `userId`'s power in the room: unlimited for a version 12 creator. */
+export function powerOf(p: RoomPowers, userId: string): number {
+  return p.creators.includes(userId) ? Infinity : (p.users[userId] ?? p.usersDefault);
+}
+
+/** Whether `userId` holds the room's highest power: level 100 or more, or a creator of a version 12 room. */
+export function isRoomAdmin(p: RoomPowers, userId: string): boolean {
+  return powerOf(p, userId) >= ROOM_ADMIN_POWER;
+}
+
+/** The level needed to send a state event of `type`. */
+export function stateLevel(p: RoomPowers, type: string): number {
+  return p.events[type] ?? p.stateDefault;
+}
+
+/** The room's rules the bot keeps closed, as the homeserver has them, and who set each. */
+export interface RoomRules {
+  joinRule?: { value: string; by?: string };
+  historyVisibility?: { value: string; by?: string };
+  /** the algorithm of `m.room.encryption` (any value but Megolm is no encryption) */
+  encryption?: { value: string; by?: string };
+  /** whether the bot can take part in encrypted rooms (it keeps them encrypted then) */
+  canEncrypt: boolean;
+  /** a room upgrade: the room that replaces this one, and who upgraded it */
+  tombstone?: { replacement: string; by?: string };
+  /** the room this one replaces, as its `m.room.create` says */
+  predecessor?: string;
+}
+
+/** A notice that names people: plain text, HTML with a pill for each, and `m.mentions`. */
+export interface Mention {
+  text: string;
+  html: string;
+  userIds: string[];
+}
+
 /** What the command handlers may do in a room. */
 export interface RoomPort {
   /**
@@ -58,10 +118,12 @@ export interface RoomPort {
   reply(roomId: string, reply: Reply, inReplyTo?: string): Promise<void>;
   /** joined members' user ids */
   joinedMembers(roomId: string): Promise<string[]>;
-  /** makes the room invite-only with history visible from joining on */
-  makePrivate(roomId: string): Promise<void>;
   displayName(roomId: string, userId: string): string;
   invite(roomId: string, userId: string): Promise<void>;
+  /** everyone with a membership in the room (joined, invited, left, banned…) */
+  roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]>;
+  powers(roomId: string): Promise<RoomPowers>;
+  rules(roomId: string): Promise<RoomRules>;
   /**
    * Whether the bot, from any of its devices, has replied to `eventId`
    * since `since` (ms): another worker may have sent the answer and died
@@ -75,8 +137,18 @@ export interface RoomEnforcer {
   roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]>;
   invite(roomId: string, userId: string): Promise<void>;
   kick(roomId: string, userId: string, reason: string): Promise<void>;
+  ban(roomId: string, userId: string, reason: string): Promise<void>;
+  unban(roomId: string, userId: string): Promise<void>;
   /** the bot's power level and the levels it needs */
-  powers(roomId: string): Promise<{ mine: number; kick: number; invite: number; users: Record<string, number>; creators: string[] }>;
+  powers(roomId: string): Promise<RoomPowers>;
+  rules(roomId: string): Promise<RoomRules>;
+  /** sets the join rule, history visibility or encryption back */
+  setRule(roomId: string, rule: "joinRule" | "historyVisibility" | "encryption", value: string): Promise<void>;
+  /** sets the levels needed to send the given event types */
+  setEventLevels(roomId: string, levels: Record<string, number>): Promise<void>;
+  /** joins a room (the replacement of an upgraded room); `via` names servers that know it */
+  join(roomId: string, via: string[]): Promise<void>;
+  leave(roomId: string): Promise<void>;
 
   /** sets the power levels of the given users */
   setPowers(roomId: string, levels: Record<string, number>): Promise<void>;
@@ -88,5 +160,8 @@ export interface RoomEnforcer {
   rotateKey(roomId: string, text: string, removed: string, once: string): Promise<void>;
   /** Whether the notice of `rotateKey(…, once)` is in the room since `since` (ms), from any of the bot's devices. */
   sentOnce?(roomId: string, once: string, since: number): Promise<boolean>;
-  notice(roomId: string, text: string): Promise<void>;
+  /** Sends a notice; with `once`, sending it again (after a crash) sends nothing new. */
+  notice(roomId: string, text: string, once?: string): Promise<void>;
+  /** Sends a notice that mentions people (a pill each, and `m.mentions`), once per `once`. */
+  mention(roomId: string, m: Mention, once: string): Promise<void>;
 }

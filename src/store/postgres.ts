@@ -11,7 +11,7 @@
  */
 import pg from "pg";
 import type { Fence, Lease, RoomLeases } from "./leases.ts";
-import { toBinding, toInbound, toLink, toOutbox, toPendingLink, toTx, type Row } from "./rows.ts";
+import { toBan, toBinding, toCreation, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx, type Row } from "./rows.ts";
 import {
   NonceTakenError,
   StoreConflictError,
@@ -20,8 +20,12 @@ import {
   type Link,
   type NewInboundEvent,
   type OutboxItem,
+  type PendingCreation,
   type PendingLink,
+  type RoomBan,
   type RoomBinding,
+  type RoomMode,
+  type RoomPolicy,
   type Store,
   type TxRecord,
   type TxStatus,
@@ -54,6 +58,17 @@ CREATE TABLE IF NOT EXISTS outbox (
   id TEXT PRIMARY KEY, room_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
   status TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, created_at, id);
+CREATE TABLE IF NOT EXISTS creations (
+  room_id TEXT PRIMARY KEY, code TEXT NOT NULL, created_by TEXT NOT NULL, event_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, plan TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS consents (
+  room_id TEXT NOT NULL, code TEXT NOT NULL, user_id TEXT NOT NULL, consented_at BIGINT NOT NULL,
+  seq BIGSERIAL, PRIMARY KEY (room_id, code, user_id));
+CREATE TABLE IF NOT EXISTS room_policies (
+  room_id TEXT PRIMARY KEY, mode TEXT NOT NULL, adoptees TEXT NOT NULL, adopt_until BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS room_bans (
+  room_id TEXT NOT NULL, user_id TEXT NOT NULL, reason TEXT NOT NULL, banned_at BIGINT NOT NULL,
+  PRIMARY KEY (room_id, user_id));
 CREATE SEQUENCE IF NOT EXISTS lease_tokens;
 CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE IF NOT EXISTS room_leases (
@@ -319,6 +334,116 @@ export class PostgresStore implements Store {
 
   async pruneInbound(receivedBefore: number): Promise<number> {
     return this.run("DELETE FROM inbound WHERE status = 'done' AND received_at < $1", [receivedBefore]);
+  }
+
+  async getCreation(roomId: string): Promise<PendingCreation | undefined> {
+    const r = await this.row("SELECT * FROM creations WHERE room_id = $1", [roomId]);
+    return r && toCreation(r);
+  }
+
+  async putCreation(c: PendingCreation): Promise<void> {
+    await this.transaction(async (t) => {
+      await t.query("DELETE FROM consents WHERE room_id = $1 AND code <> $2", [c.roomId, c.code]);
+      await t.query(
+        "INSERT INTO creations (room_id, code, created_by, event_id, created_at, expires_at, plan) VALUES ($1, $2, $3, $4, $5, $6, $7) " +
+          "ON CONFLICT (room_id) DO UPDATE SET code = excluded.code, created_by = excluded.created_by, event_id = excluded.event_id, " +
+          "created_at = excluded.created_at, expires_at = excluded.expires_at, plan = excluded.plan",
+        [c.roomId, c.code, c.createdBy, c.eventId, c.createdAt, c.expiresAt, c.plan],
+      );
+    });
+  }
+
+  async addConsent(roomId: string, code: string, userId: string, at: number): Promise<boolean> {
+    // One statement: the consent is recorded only while `code` is the room's preview.
+    await this.run(
+      "INSERT INTO consents (room_id, code, user_id, consented_at) SELECT $1, $2, $3, $4 " +
+        "WHERE EXISTS (SELECT 1 FROM creations WHERE room_id = $1 AND code = $2) ON CONFLICT DO NOTHING",
+      [roomId, code, userId, at],
+    );
+    // A consent to a preview replaced meanwhile stays under the old code, where nothing counts it.
+    return (await this.row("SELECT 1 AS x FROM creations WHERE room_id = $1 AND code = $2", [roomId, code])) !== undefined;
+  }
+
+  async listConsents(roomId: string, code: string): Promise<string[]> {
+    return (await this.rows("SELECT user_id FROM consents WHERE room_id = $1 AND code = $2 ORDER BY seq", [roomId, code])).map((r) => String(r["user_id"]));
+  }
+
+  async deleteCreation(roomId: string, code: string): Promise<boolean> {
+    return this.transaction(async (t) => {
+      const n = (await t.query("DELETE FROM creations WHERE room_id = $1 AND code = $2", [roomId, code])).rowCount ?? 0;
+      if (n > 0) await t.query("DELETE FROM consents WHERE room_id = $1", [roomId]);
+      return n > 0;
+    });
+  }
+
+  async listCreations(): Promise<PendingCreation[]> {
+    return (await this.rows("SELECT * FROM creations ORDER BY expires_at, room_id")).map(toCreation);
+  }
+
+  async getRoomPolicy(roomId: string): Promise<RoomPolicy | undefined> {
+    const r = await this.row("SELECT * FROM room_policies WHERE room_id = $1", [roomId]);
+    return r && toPolicy(r);
+  }
+
+  async putRoomPolicy(p: RoomPolicy): Promise<void> {
+    await this.run(
+      "INSERT INTO room_policies (room_id, mode, adoptees, adopt_until) VALUES ($1, $2, $3, $4) " +
+        "ON CONFLICT (room_id) DO UPDATE SET mode = excluded.mode, adoptees = excluded.adoptees, adopt_until = excluded.adopt_until",
+      [p.roomId, p.mode, JSON.stringify(p.adoptees), p.adoptUntil],
+    );
+  }
+
+  async setRoomMode(roomId: string, mode: RoomMode): Promise<boolean> {
+    return (
+      (await this.run(
+        "UPDATE room_policies SET adopt_until = CASE WHEN mode = 'watch' AND $1 = 'enforce' THEN 0 ELSE adopt_until END, " +
+          "adoptees = CASE WHEN mode = 'watch' AND $1 = 'enforce' THEN '[]' ELSE adoptees END, mode = $1 WHERE room_id = $2",
+        [mode, roomId],
+      )) > 0
+    );
+  }
+
+  async beginAdoption(roomId: string, adoptees: string[], adoptUntil: number): Promise<boolean> {
+    return (
+      (await this.run("UPDATE room_policies SET adoptees = $1, adopt_until = $2 WHERE room_id = $3 AND mode = 'enforce' AND adopt_until = 0", [
+        JSON.stringify(adoptees),
+        adoptUntil,
+        roomId,
+      ])) > 0
+    );
+  }
+
+  async putBan(ban: RoomBan): Promise<void> {
+    await this.run(
+      "INSERT INTO room_bans (room_id, user_id, reason, banned_at) VALUES ($1, $2, $3, $4) " +
+        "ON CONFLICT (room_id, user_id) DO UPDATE SET reason = excluded.reason, banned_at = excluded.banned_at",
+      [ban.roomId, ban.userId, ban.reason, ban.bannedAt],
+    );
+  }
+
+  async getBan(roomId: string, userId: string): Promise<RoomBan | undefined> {
+    const r = await this.row("SELECT * FROM room_bans WHERE room_id = $1 AND user_id = $2", [roomId, userId]);
+    return r && toBan(r);
+  }
+
+  async deleteBan(roomId: string, userId: string): Promise<boolean> {
+    return (await this.run("DELETE FROM room_bans WHERE room_id = $1 AND user_id = $2", [roomId, userId])) > 0;
+  }
+
+  async moveRoom(from: string, to: string): Promise<void> {
+    try {
+      await this.transaction(async (t) => {
+        if ((await t.query("SELECT 1 FROM bindings WHERE room_id = $1 FOR UPDATE", [from])).rowCount === 0) return;
+        for (const table of ["links", "pending_links", "room_policies", "room_bans"]) await t.query(`DELETE FROM ${table} WHERE room_id = $1`, [to]);
+        // The binding first: `to` already bound is a conflict (its primary key), and nothing else moves.
+        for (const table of ["bindings", "links", "pending_links", "room_policies", "room_bans"]) await t.query(`UPDATE ${table} SET room_id = $1 WHERE room_id = $2`, [to, from]);
+        await t.query("DELETE FROM consents WHERE room_id = ANY($1)", [[from, to]]);
+        await t.query("DELETE FROM creations WHERE room_id = ANY($1)", [[from, to]]);
+      });
+    } catch (e) {
+      if (uniqueViolation(e, "bindings_pkey")) throw new StoreConflictError(`${to} is already bound to a group`);
+      throw e;
+    }
   }
 
   async getState(key: string): Promise<string | undefined> {

@@ -2,7 +2,7 @@
  * Rows of the store's tables as the domain's records: the SQLite and the
  * PostgreSQL store keep the same columns.
  */
-import type { InboundEvent, InboundStatus, Link, OutboxItem, PendingLink, RoomBinding, TxRecord, TxStatus } from "./store.ts";
+import type { InboundEvent, InboundStatus, Link, OutboxItem, PendingCreation, PendingLink, RoomBan, RoomBinding, RoomMode, RoomPolicy, TxRecord, TxStatus } from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -72,4 +72,29 @@ export function toInbound(r: Row): InboundEvent {
     status: String(r["status"]) as InboundStatus,
     ...(r["answer"] !== null && r["answer"] !== undefined ? { answer: String(r["answer"]) } : {}),
   };
+}
+
+export function toCreation(r: Row): PendingCreation {
+  return {
+    roomId: String(r["room_id"]),
+    code: String(r["code"]),
+    createdBy: String(r["created_by"]),
+    eventId: String(r["event_id"]),
+    createdAt: Number(r["created_at"]),
+    expiresAt: Number(r["expires_at"]),
+    plan: String(r["plan"]),
+  };
+}
+
+export function toPolicy(r: Row): RoomPolicy {
+  return {
+    roomId: String(r["room_id"]),
+    mode: String(r["mode"]) as RoomMode,
+    adoptees: JSON.parse(String(r["adoptees"])) as string[],
+    adoptUntil: Number(r["adopt_until"]),
+  };
+}
+
+export function toBan(r: Row): RoomBan {
+  return { roomId: String(r["room_id"]), userId: String(r["user_id"]), reason: String(r["reason"]), bannedAt: Number(r["banned_at"]) };
 }

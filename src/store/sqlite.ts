@@ -8,7 +8,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import { toBinding, toInbound, toLink, toOutbox, toPendingLink, toTx } from "./rows.ts";
+import { toBan, toBinding, toCreation, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx } from "./rows.ts";
 import {
   NonceTakenError,
   StoreConflictError,
@@ -17,8 +17,12 @@ import {
   type InboundStatus,
   type NewInboundEvent,
   type OutboxItem,
+  type PendingCreation,
   type PendingLink,
+  type RoomBan,
   type RoomBinding,
+  type RoomMode,
+  type RoomPolicy,
   type Store,
   type TxRecord,
   type TxStatus,
@@ -49,6 +53,17 @@ CREATE INDEX IF NOT EXISTS inbound_status ON inbound (status, seq);
 CREATE TABLE IF NOT EXISTS outbox (
   id TEXT PRIMARY KEY, room_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
   status TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS creations (
+  room_id TEXT PRIMARY KEY, code TEXT NOT NULL, created_by TEXT NOT NULL, event_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, plan TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS consents (
+  room_id TEXT NOT NULL, code TEXT NOT NULL, user_id TEXT NOT NULL, consented_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL, PRIMARY KEY (room_id, code, user_id));
+CREATE TABLE IF NOT EXISTS room_policies (
+  room_id TEXT PRIMARY KEY, mode TEXT NOT NULL, adoptees TEXT NOT NULL, adopt_until INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS room_bans (
+  room_id TEXT NOT NULL, user_id TEXT NOT NULL, reason TEXT NOT NULL, banned_at INTEGER NOT NULL,
+  PRIMARY KEY (room_id, user_id));
 `;
 
 type Row = Record<string, string | number | null>;
@@ -281,6 +296,133 @@ export class SqliteStore implements Store {
 
   async pruneInbound(receivedBefore: number): Promise<number> {
     return this.run("DELETE FROM inbound WHERE status = 'done' AND received_at < ?", receivedBefore);
+  }
+
+  async getCreation(roomId: string): Promise<PendingCreation | undefined> {
+    const r = this.get("SELECT * FROM creations WHERE room_id = ?", roomId);
+    return r && toCreation(r);
+  }
+
+  async putCreation(c: PendingCreation): Promise<void> {
+    this.transaction(() => {
+      this.run("DELETE FROM consents WHERE room_id = ? AND code <> ?", c.roomId, c.code);
+      this.run(
+        "INSERT INTO creations (room_id, code, created_by, event_id, created_at, expires_at, plan) VALUES (?, ?, ?, ?, ?, ?, ?) " +
+          "ON CONFLICT (room_id) DO UPDATE SET code = excluded.code, created_by = excluded.created_by, event_id = excluded.event_id, " +
+          "created_at = excluded.created_at, expires_at = excluded.expires_at, plan = excluded.plan",
+        c.roomId,
+        c.code,
+        c.createdBy,
+        c.eventId,
+        c.createdAt,
+        c.expiresAt,
+        c.plan,
+      );
+    });
+  }
+
+  async addConsent(roomId: string, code: string, userId: string, at: number): Promise<boolean> {
+    // Read and write without yielding: no other call runs in between.
+    if (!this.get("SELECT 1 AS x FROM creations WHERE room_id = ? AND code = ?", roomId, code)) return false;
+    const seq = Number(this.get("SELECT COUNT(*) AS n FROM consents WHERE room_id = ? AND code = ?", roomId, code)?.n ?? 0);
+    this.run("INSERT INTO consents (room_id, code, user_id, consented_at, seq) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", roomId, code, userId, at, seq);
+    return true;
+  }
+
+  async listConsents(roomId: string, code: string): Promise<string[]> {
+    return this.all("SELECT user_id FROM consents WHERE room_id = ? AND code = ? ORDER BY seq", roomId, code).map((r) => String(r.user_id));
+  }
+
+  async deleteCreation(roomId: string, code: string): Promise<boolean> {
+    return this.transaction(() => {
+      this.run("DELETE FROM consents WHERE room_id = ?", roomId);
+      return this.run("DELETE FROM creations WHERE room_id = ? AND code = ?", roomId, code) > 0;
+    });
+  }
+
+  async listCreations(): Promise<PendingCreation[]> {
+    return this.all("SELECT * FROM creations ORDER BY expires_at, room_id").map(toCreation);
+  }
+
+  async getRoomPolicy(roomId: string): Promise<RoomPolicy | undefined> {
+    const r = this.get("SELECT * FROM room_policies WHERE room_id = ?", roomId);
+    return r && toPolicy(r);
+  }
+
+  async putRoomPolicy(p: RoomPolicy): Promise<void> {
+    this.run(
+      "INSERT INTO room_policies (room_id, mode, adoptees, adopt_until) VALUES (?, ?, ?, ?) " +
+        "ON CONFLICT (room_id) DO UPDATE SET mode = excluded.mode, adoptees = excluded.adoptees, adopt_until = excluded.adopt_until",
+      p.roomId,
+      p.mode,
+      JSON.stringify(p.adoptees),
+      p.adoptUntil,
+    );
+  }
+
+  async setRoomMode(roomId: string, mode: RoomMode): Promise<boolean> {
+    return (
+      this.run(
+        "UPDATE room_policies SET adopt_until = CASE WHEN mode = 'watch' AND ? = 'enforce' THEN 0 ELSE adopt_until END, " +
+          "adoptees = CASE WHEN mode = 'watch' AND ? = 'enforce' THEN '[]' ELSE adoptees END, mode = ? WHERE room_id = ?",
+        mode,
+        mode,
+        mode,
+        roomId,
+      ) > 0
+    );
+  }
+
+  async beginAdoption(roomId: string, adoptees: string[], adoptUntil: number): Promise<boolean> {
+    return (
+      this.run("UPDATE room_policies SET adoptees = ?, adopt_until = ? WHERE room_id = ? AND mode = 'enforce' AND adopt_until = 0", JSON.stringify(adoptees), adoptUntil, roomId) > 0
+    );
+  }
+
+  async putBan(ban: RoomBan): Promise<void> {
+    this.run(
+      "INSERT INTO room_bans (room_id, user_id, reason, banned_at) VALUES (?, ?, ?, ?) " +
+        "ON CONFLICT (room_id, user_id) DO UPDATE SET reason = excluded.reason, banned_at = excluded.banned_at",
+      ban.roomId,
+      ban.userId,
+      ban.reason,
+      ban.bannedAt,
+    );
+  }
+
+  async getBan(roomId: string, userId: string): Promise<RoomBan | undefined> {
+    const r = this.get("SELECT * FROM room_bans WHERE room_id = ? AND user_id = ?", roomId, userId);
+    return r && toBan(r);
+  }
+
+  async deleteBan(roomId: string, userId: string): Promise<boolean> {
+    return this.run("DELETE FROM room_bans WHERE room_id = ? AND user_id = ?", roomId, userId) > 0;
+  }
+
+  async moveRoom(from: string, to: string): Promise<void> {
+    if (!this.get("SELECT 1 AS x FROM bindings WHERE room_id = ?", from)) return;
+    if (this.get("SELECT 1 AS x FROM bindings WHERE room_id = ?", to)) throw new StoreConflictError(`${to} is already bound to a group`);
+    this.transaction(() => {
+      for (const table of ["links", "pending_links", "room_policies", "room_bans"]) this.run(`DELETE FROM ${table} WHERE room_id = ?`, to);
+      for (const table of ["bindings", "links", "pending_links", "room_policies", "room_bans"]) this.run(`UPDATE ${table} SET room_id = ? WHERE room_id = ?`, to, from);
+      for (const room of [from, to]) {
+        this.run("DELETE FROM consents WHERE room_id = ?", room);
+        this.run("DELETE FROM creations WHERE room_id = ?", room);
+      }
+    });
+  }
+
+  /** Runs `fn` in one SQLite transaction. */
+  private transaction<T>(fn: () => T): T {
+    this.db.exec("BEGIN");
+    try {
+      const out = fn();
+      this.db.exec("COMMIT");
+      return out;
+    } catch (e) {
+      this.db.exec("ROLLBACK");
+      throw e;
+    }
   }
 
   async getState(key: string): Promise<string | undefined> {

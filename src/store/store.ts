@@ -35,6 +35,49 @@ export interface RoomBinding {
   fromBlock: number;
 }
 
+/**
+ * A group's creation waiting for its founders' consent: the preview they
+ * read. A consent names the preview's code, so a changed preview (a new
+ * code) needs everyone's consent again.
+ */
+export interface PendingCreation {
+  roomId: string;
+  /** names this preview; consents are given to it */
+  code: string;
+  /** who asked for the group (a room admin) */
+  createdBy: string;
+  /** the `!dao create` event that made this preview */
+  eventId: string;
+  /** ms since the epoch */
+  createdAt: number;
+  /** ms since the epoch: the preview lapses then */
+  expiresAt: number;
+  /** what the group will be (JSON, the bot's own format): settings, founders, … */
+  plan: string;
+}
+
+/** watch: the bridge says in the room what it would do and does nothing; enforce: it does it. */
+export type RoomMode = "watch" | "enforce";
+
+/** How the bridge treats a group's room. A group without one is enforced and adopted no one. */
+export interface RoomPolicy {
+  roomId: string;
+  mode: RoomMode;
+  /** the people in the room when the group started who were not members */
+  adoptees: string[];
+  /** ms since the epoch: until then adoptees keep their place */
+  adoptUntil: number;
+}
+
+/** A ban the bot made: lifted (unban, then invite) by a later decision that admits the account. */
+export interface RoomBan {
+  roomId: string;
+  userId: string;
+  reason: string;
+  /** ms since the epoch */
+  bannedAt: number;
+}
+
 export type TxStatus = "pending" | "mined" | "failed";
 
 /**
@@ -117,6 +160,50 @@ export interface Store {
   finishInbound(eventId: string): Promise<void>;
   /** Forgets handled events recorded before `receivedBefore` (ms); returns how many. */
   pruneInbound(receivedBefore: number): Promise<number>;
+
+  /** The room's group creation waiting for consent, if any. */
+  getCreation(roomId: string): Promise<PendingCreation | undefined>;
+  /** Puts `c` in place of the room's pending creation; consents given to another code are forgotten. */
+  putCreation(c: PendingCreation): Promise<void>;
+  /**
+   * Records `userId`'s consent to the room's preview `code`. Returns false,
+   * recording nothing, when the room's pending creation is not `code`.
+   */
+  addConsent(roomId: string, code: string, userId: string, at: number): Promise<boolean>;
+  /** Who consented to the preview `code`, in the order they did. */
+  listConsents(roomId: string, code: string): Promise<string[]>;
+  /** Forgets the pending creation `code` and its consents; false when it is not the room's. */
+  deleteCreation(roomId: string, code: string): Promise<boolean>;
+  /** Every pending creation (to let lapse those past their window). */
+  listCreations(): Promise<PendingCreation[]>;
+
+  getRoomPolicy(roomId: string): Promise<RoomPolicy | undefined>;
+  putRoomPolicy(p: RoomPolicy): Promise<void>;
+  /**
+   * Switches a room between watch and enforce; false when the room has no
+   * policy. A switch from watch to enforce begins enforcement anew: the
+   * adoption is to be made again (adoptUntil 0, no adoptees).
+   */
+  setRoomMode(roomId: string, mode: RoomMode): Promise<boolean>;
+  /**
+   * Records the adoption made when enforcement begins, only while the room
+   * is enforced and none is recorded yet (adoptUntil 0); returns whether it did.
+   */
+  beginAdoption(roomId: string, adoptees: string[], adoptUntil: number): Promise<boolean>;
+
+  /** Records (or replaces) a ban the bot made. */
+  putBan(ban: RoomBan): Promise<void>;
+  getBan(roomId: string, userId: string): Promise<RoomBan | undefined>;
+  deleteBan(roomId: string, userId: string): Promise<boolean>;
+
+  /**
+   * A room upgrade: moves the binding, links, policy and bans of `from` to
+   * `to`, in one transaction. Links and pending links made in `to` before
+   * are dropped (the group's own replace them); a pending creation of
+   * either room is forgotten. Rejects with StoreConflictError when `to` is
+   * already bound, and changes nothing when `from` is not.
+   */
+  moveRoom(from: string, to: string): Promise<void>;
 
   /** Small key-value state: sync tokens, cursors. */
   getState(key: string): Promise<string | undefined>;

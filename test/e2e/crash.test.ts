@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, decideOnChain, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, decideOnChain, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { answersByEvent, quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { Action } from "../../src/governance/types.ts";
 import { prng } from "../unit/prng.ts";
@@ -91,7 +91,7 @@ describe("a crash loses nothing", () => {
     const { alice, bob, carol } = users as Record<string, ChatUser>;
     const room = await groupRoom(alice!, [bob!, carol!], bot);
     for (const u of [alice!, bob!, carol!]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-    expect(await alice!.ask(room, "!dao create quorum=50%", bot)).toMatch(/This room is now a group/);
+    expect((await createGroup(alice!, [bob!, carol!], room, bot, "quorum=50%")).created).toMatch(/This room is now a group/);
     // Config proposals are relayed only for members whose authority covers them.
     for (const u of [alice!, bob!]) expect(await authorize(u, room, bot, "+config")).toMatch(/Authorised/);
 
@@ -140,7 +140,7 @@ describe("a crash loses nothing", () => {
     const firstLine = sys.botLines.length;
     const room = await groupRoom(alice!, [bob!, ...targets], bot);
     for (const u of [alice!, bob!, ...targets]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-    const group = /0x[0-9a-fA-F]{40}/.exec(await alice!.ask(room, "!dao create quorum=25%", bot))![0];
+    const { group } = await createGroup(alice!, [bob!, ...targets], room, bot, "quorum=25%");
     await withKills(3, async () => {
       for (const [i, t] of targets.entries()) {
         // Decided from the members' own wallets (everyone still in votes, so it passes at once): only the room side is the bot's.

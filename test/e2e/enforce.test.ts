@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { ContractFactory, JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, decideOnChain, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, decideOnChain, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { groupContract, groupInterface } from "../../src/governance/contracts.ts";
 import { Action } from "../../src/governance/types.ts";
@@ -36,8 +36,7 @@ beforeAll(async () => {
   provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });
   room = await groupRoom(alice, [bob, carol, dave], bot);
   for (const u of [alice, bob, carol, dave]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-  const created = await alice.ask(room, "!dao create quorum=50% period=30d grace=1d", bot);
-  group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
+  ({ group } = await createGroup(alice, [bob, carol, dave], room, bot, "quorum=50% period=30d grace=1d"));
   for (const u of [alice, bob, carol]) expect(await authorize(u, room, bot)).toMatch(/Authorised/);
 }, 300_000);
 
@@ -58,7 +57,7 @@ describe("the room follows the group", () => {
     expect(await alice.ask(room, "!vote 1 yes", bot)).toMatch(/FOR 1/);
     expect(await bob.ask(room, "!vote 1 yes", bot)).toMatch(/FOR 2/);
     expect(await carol.ask(room, "!vote 1 yes", bot)).toMatch(/passed and was executed: remove @dave/);
-    await alice.until("dave kicked", () => (membership(alice, dave.userId) === "leave" ? true : undefined));
+    await alice.until("dave kicked", () => (membership(alice, dave.userId) === "ban" ? true : undefined));
     await alice.until("the notice", () => alice.messagesFrom(room, bot).find((t) => t.includes("Removed @dave:localhost: removed by proposal #1")));
   });
 
@@ -68,7 +67,7 @@ describe("the room follows the group", () => {
     await decideOnChain({ provider, funderKey: sys.chain.ownerKey, group, voters: [alice, bob], action: Action.RemoveMember, account: carol.wallet.address });
     expect(membership(alice, carol.userId)).toBe("join");
     await sys.restartBot();
-    await alice.until("carol kicked after the restart", () => (membership(alice, carol.userId) === "leave" ? true : undefined));
+    await alice.until("carol kicked after the restart", () => (membership(alice, carol.userId) === "ban" ? true : undefined));
     await alice.until("the notice", () => alice.messagesFrom(room, bot).find((t) => t.includes("Removed @carol:localhost: removed by proposal #2")));
     // Once: the notice appears a single time even after another restart.
     await sys.restartBot();
@@ -82,16 +81,18 @@ describe("the room follows the group", () => {
     for (const u of [bob, mallory]) await u.join(weak);
     await alice.seesJoined(weak, bot);
     for (const u of [alice, bob]) expect(await linkWallet(u, weak, bot)).toMatch(/now linked/);
-    expect(await alice.ask(weak, "!dao create", bot)).toMatch(/could not make the room invite-only[\s\S]*power level 100/);
-    // mallory has no membership: the bot cannot kick her and says what it needs.
-    await alice.until("the warning", () => alice.messagesFrom(weak, bot).find((t) => /I need power level 50 to kick members and have 0/.test(t)));
+    // Said before anyone consents, and again in the room once the group exists.
+    const { preview, created } = await createGroup(alice, [bob], weak, bot);
+    expect(preview).toMatch(/Warning: my power level here is 0\. I need 100 to keep the room closed/);
+    expect(created).toMatch(/now a group/);
+    await alice.until("the warning", () => alice.messagesFrom(weak, bot).find((t) => /I need power level \d+ to keep the room closed .* and have 0/.test(t)));
     expect(alice.client.getRoom(weak)?.getMember(mallory.userId)?.membership).toBe("join");
   });
 
   it("makes the group's admins room moderators in admin mode", async () => {
     const room2 = await groupRoom(alice, [bob, mallory], bot);
     for (const u of [alice, bob]) expect(await linkWallet(u, room2, bot)).toMatch(/now linked/);
-    expect(await alice.ask(room2, "!dao create mode=admin admins=@bob:localhost", bot)).toMatch(/now a group/);
+    expect((await createGroup(alice, [bob], room2, bot, "mode=admin admins=@bob:localhost")).created).toMatch(/now a group/);
     await alice.until("bob promoted", () => {
       const pl = alice.client.getRoom(room2)?.currentState.getStateEvents("m.room.power_levels", "")?.getContent() as { users?: Record<string, number> } | undefined;
       return pl?.users?.["@bob:localhost"] === 50 ? true : undefined;
@@ -105,9 +106,8 @@ describe("the room follows the group", () => {
     await fwd.waitForDeployment();
     const room3 = await groupRoom(alice, [bob, mallory], bot);
     for (const u of [alice, bob]) expect(await linkWallet(u, room3, bot)).toMatch(/now linked/);
-    const created = await alice.ask(room3, `!dao create mode=external controller=${await fwd.getAddress()}`, bot);
+    const { created, group: g3 } = await createGroup(alice, [bob], room3, bot, `mode=external controller=${await fwd.getAddress()}`);
     expect(created).toMatch(/now a group: 0x/);
-    const g3 = /0x[0-9a-fA-F]{40}/.exec(created)![0];
     expect(await alice.ask(room3, "!propose remove @bob:localhost", bot)).toMatch(/governed by an external system|authorised/);
     const carolDm = await dm(carol, bot);
     expect(await linkWallet(carol, carolDm, bot, room3)).toMatch(/now linked/);
@@ -116,7 +116,7 @@ describe("the room follows the group", () => {
     await forward("addMember", carol.wallet.address);
     await carol.until("an invite from the external decision", () => (carol.client.getRoom(room3)?.getMyMembership() === "invite" ? true : undefined));
     await forward("removeMember", bob.wallet.address);
-    await alice.until("bob removed by the governing contract", () => (alice.client.getRoom(room3)?.getMember(bob.userId)?.membership === "leave" ? true : undefined));
+    await alice.until("bob removed by the governing contract", () => (alice.client.getRoom(room3)?.getMember(bob.userId)?.membership === "ban" ? true : undefined));
     await alice.until("the notice", () => alice.messagesFrom(room3, bot).find((t) => t.includes("Removed @bob:localhost: removed by the group's admins or its governing contract")));
   });
 
@@ -126,7 +126,7 @@ describe("the room follows the group", () => {
     await (await g.getFunction("renew")(alice.wallet.address)).wait();
     await rpc("evm_increaseTime", [31 * DAY + 1 * DAY + 60]);
     await rpc("evm_mine");
-    await alice.until("bob kicked", () => (membership(alice, bob.userId) === "leave" ? true : undefined), 60_000);
+    await alice.until("bob kicked", () => (membership(alice, bob.userId) === "ban" ? true : undefined), 60_000);
     await alice.until("the notice", () => alice.messagesFrom(room, bot).find((t) => /Removed @bob:localhost: membership lapsed: not paid since/.test(t)));
     expect(await groupContract(group, provider).getFunction("isMember")(bob.wallet.address)).toBe(false);
     expect(membership(alice, alice.userId)).toBe("join");

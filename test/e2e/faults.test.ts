@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, decideOnChain, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, decideOnChain, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { Action } from "../../src/governance/types.ts";
 
@@ -21,7 +21,7 @@ let provider: JsonRpcProvider;
 let botAddress: string;
 
 const left = (who: ChatUser) =>
-  alice.until(`${who.userId} out`, () => (alice.client.getRoom(room)?.getMember(who.userId)?.membership === "leave" ? true : undefined), 90_000);
+  alice.until(`${who.userId} out`, () => (alice.client.getRoom(room)?.getMember(who.userId)?.membership === "ban" ? true : undefined), 90_000);
 
 /** A removal decided from the members' own wallets, without the bot. */
 const removeOnChain = (target: ChatUser, voters: ChatUser[]) =>
@@ -36,7 +36,7 @@ beforeAll(async () => {
   provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });
   room = await groupRoom(alice, [bob, carol, dave], bot);
   for (const u of [alice, bob, carol, dave]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-  group = /0x[0-9a-fA-F]{40}/.exec(await alice.ask(room, "!dao create quorum=50%", bot))![0];
+  ({ group } = await createGroup(alice, [bob, carol, dave], room, bot, "quorum=50%"));
   for (const u of [alice, bob]) expect(await authorize(u, room, bot)).toMatch(/Authorised/);
 }, 300_000);
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 
 const root = join(import.meta.dirname, "../..");
@@ -48,7 +48,8 @@ describe("governing a room from chat", () => {
     expect(await ask(alice, "!frobnicate")).toMatch(/!help/);
     expect(await ask(dave, "!status")).toMatch(/not a group yet[\s\S]*!dao create/);
     latencies.push(dave.lastLatencyMs);
-    expect(await ask(dave, "!dao create")).toMatch(/Nobody here has linked|Link your own address/);
+    // dave is no room admin: he cannot start a group in alice's room.
+    expect(await ask(dave, "!dao create")).toMatch(/Only a room admin \(power level 100, or a creator of the room\) may make this room a group; your power level here is 0/);
   });
 
   it("links members' wallets, refusing foreign and reused signatures", async () => {
@@ -63,8 +64,11 @@ describe("governing a room from chat", () => {
     expect(await ask(bob, `!verify ${good}`)).toMatch(/nothing to verify|already used/);
   });
 
-  it("turns the room into a group whose founders are the linked members", async () => {
-    const created = await ask(alice, "!dao create quorum=50% voting=3d");
+  it("turns the room into a group once its founders, the linked members, consent to the preview", async () => {
+    const { preview, created } = await createGroup(alice, [bob], room, bot, "quorum=50% voting=3d");
+    expect(preview).toMatch(/^Preview [A-Z2-9]{6} of the group for this room/);
+    expect(preview).toMatch(/Founders \(active members from the start, their first period paid\): @alice:localhost \(0x[0-9a-fA-F]{40}\), @bob:localhost/);
+    expect(preview).toMatch(/Not members yet: @dave:localhost/);
     expect(created).toMatch(/This room is now a group: 0x[0-9a-fA-F]{40}/);
     expect(created).toContain("@alice:localhost");
     expect(created).toContain("@bob:localhost");
@@ -83,9 +87,10 @@ describe("governing a room from chat", () => {
     const members = await ask(bob, "!members");
     expect(members).toMatch(/2 member\(s\), 2 active/);
     latencies.push(bob.lastLatencyMs);
-    // dave linked nothing: the room follows the group, and he is removed.
-    await alice.until("dave removed", () => (alice.client.getRoom(room)?.getMember("@dave:localhost")?.membership === "leave" ? true : undefined));
-    await alice.until("the removal notice", () => alice.messagesFrom(room, bot).find((t) => /Removed @dave:localhost: not a member of the group/.test(t)));
+    // dave linked nothing: he keeps his place for the adoption grace, and is told how to join.
+    const told = await dave.until("the adoption notice", () => dave.eventWith(room, /^@dave:localhost: this room is now the room of the group/));
+    expect(told.getContent<{ "m.mentions"?: { user_ids?: string[] } }>()["m.mentions"]?.user_ids).toEqual(["@dave:localhost"]);
+    expect(dave.client.getRoom(room)?.getMember(dave.userId)?.membership).toBe("join");
   });
 
   it("refuses unlinked users, non-members and unknown users, sending nothing on-chain", async () => {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { JsonRpcProvider, NonceManager } from "ethers";
 import type { MatrixEvent } from "matrix-js-sdk";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { groupContract } from "../../src/governance/contracts.ts";
 
@@ -23,7 +23,7 @@ let group: string;
 let provider: JsonRpcProvider;
 
 const session = (e: MatrixEvent) => (e.getWireContent() as { session_id?: string }).session_id;
-const left = (who: ChatUser) => alice.until(`${who.userId} out`, () => (alice.client.getRoom(room)?.getMember(who.userId)?.membership === "leave" ? true : undefined));
+const left = (who: ChatUser) => alice.until(`${who.userId} out`, () => (alice.client.getRoom(room)?.getMember(who.userId)?.membership === "ban" ? true : undefined));
 
 beforeAll(async () => {
   quietConsole();
@@ -33,7 +33,7 @@ beforeAll(async () => {
   provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });
   room = await groupRoom(alice, [bob, mallory], bot);
   for (const u of [alice, bob, mallory]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-  group = /0x[0-9a-fA-F]{40}/.exec(await alice.ask(room, "!dao create quorum=50% period=30d grace=1d", bot))![0];
+  ({ group } = await createGroup(alice, [bob, mallory], room, bot, "quorum=50% period=30d grace=1d"));
   for (const u of [alice, bob]) expect(await authorize(u, room, bot)).toMatch(/Authorised/);
 }, 300_000);
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 
 const root = join(import.meta.dirname, "../..");
@@ -38,7 +38,7 @@ beforeAll(async () => {
   bot = sys.botUserId;
   room = await groupRoom(alice, [bob, dave], bot);
   for (const u of [alice, bob, dave]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-  created = await alice.ask(room, "!dao create quorum=50%", bot);
+  ({ created } = await createGroup(alice, [bob, dave], room, bot, "quorum=50%"));
   nonceAfterCreation = await sys.botNonce();
 }, 300_000);
 

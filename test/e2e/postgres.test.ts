@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { startPostgres, type PostgresHandle } from "../../scripts/postgres.ts";
-import { authorize, decideOnChain, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, decideOnChain, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { PostgresStore } from "../../src/store/postgres.ts";
 import { Action } from "../../src/governance/types.ts";
@@ -40,7 +40,7 @@ describe("the bot on PostgreSQL", () => {
     const bot = sys.botUserId;
     const room = await groupRoom(alice, [bob, carol], bot);
     for (const u of [alice, bob, carol]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-    const group = /0x[0-9a-fA-F]{40}/.exec(await alice.ask(room, "!dao create quorum=50%", bot))![0];
+    const { group } = await createGroup(alice, [bob, carol], room, bot, "quorum=50%");
     expect(await authorize(alice, room, bot)).toMatch(/Authorised/);
 
     await sys.bot.stop("SIGKILL");
@@ -49,7 +49,7 @@ describe("the bot on PostgreSQL", () => {
 
     // A removal decided from the members' wallets is enforced by the restarted bot.
     await decideOnChain({ provider, funderKey: sys.chain.ownerKey, group, voters: [alice, bob], action: Action.RemoveMember, account: carol.wallet.address });
-    await alice.until("carol kicked", () => (alice.client.getRoom(room)?.getMember(carol.userId)?.membership === "leave" ? true : undefined));
+    await alice.until("carol kicked", () => (alice.client.getRoom(room)?.getMember(carol.userId)?.membership === "ban" ? true : undefined));
 
     // Everything it keeps is in PostgreSQL: no SQLite database beside the crypto state.
     const store = await PostgresStore.open(url);

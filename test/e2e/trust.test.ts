@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, sendEvent, type ChatUser } from "../../scripts/chat.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
   bot = sys.botUserId;
   room = await groupRoom(alice, [bob, dave], bot);
   for (const u of [alice, bob, dave]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-  expect(await ask(alice, "!dao create quorum=50%")).toMatch(/This room is now a group/);
+  expect((await createGroup(alice, [bob, dave], room, bot, "quorum=50%")).created).toMatch(/This room is now a group/);
   for (const u of [alice, bob]) expect(await authorize(u, room, bot)).toMatch(/Authorised/);
   // The room is encrypted from creation on.
   await alice.until("encryption", () => (alice.client.getRoom(room)?.hasEncryptionStateEvent() ? true : undefined));

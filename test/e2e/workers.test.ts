@@ -18,7 +18,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { startPostgres, type PostgresHandle } from "../../scripts/postgres.ts";
-import { authorize, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { answersByEvent, quietConsole, type ChatUser, type RawRoomEvent } from "../../scripts/chat.ts";
 
 const root = join(import.meta.dirname, "../..");
@@ -87,7 +87,8 @@ describe("three workers on one PostgreSQL", () => {
         const asked = await linkWallet(u, room, bot);
         expect(asked).toMatch(/now linked/);
       }
-      expect(await command(alice, room, "!dao create quorum=50%")).toMatch(/This room is now a group/);
+      // The founders see the settings and each consents (counted with every command below).
+      expect((await createGroup(alice, [bob, carol], room, bot, "quorum=50%")).created).toMatch(/This room is now a group/);
       rooms.push(room);
     }
     const aliceDm = await dm(alice, bot);

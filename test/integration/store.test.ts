@@ -231,6 +231,106 @@ describe.each(backends)("$name store", (backend) => {
     await t.close();
   });
 
+  it("keeps a room's pending creation and its consents, and forgets consents given to a replaced preview", async () => {
+    const where = await backend.location();
+    const s = await backend.open(where);
+    const c = { roomId: ROOM, code: "K7Q2", createdBy: ALICE, eventId: "$create1", createdAt: 10, expiresAt: 1000, plan: '{"founders":[]}' };
+    expect(await s.getCreation(ROOM)).toBeUndefined();
+    expect(await s.addConsent(ROOM, "K7Q2", ALICE, 11)).toBe(false);
+    await s.putCreation(c);
+    expect(await s.addConsent(ROOM, "K7Q2", BOB, 12)).toBe(true);
+    expect(await s.addConsent(ROOM, "K7Q2", ALICE, 13)).toBe(true);
+    // Consenting twice changes nothing; a consent to another code records nothing.
+    expect(await s.addConsent(ROOM, "K7Q2", BOB, 14)).toBe(true);
+    expect(await s.addConsent(ROOM, "OTHER", "@carol:localhost", 15)).toBe(false);
+    await s.close();
+    // Across a restart: the preview and its consents, in the order given.
+    const t = await backend.open(where);
+    expect(await t.getCreation(ROOM)).toEqual(c);
+    expect(await t.listConsents(ROOM, "K7Q2")).toEqual([BOB, ALICE]);
+    expect(await t.listConsents(ROOM, "OTHER")).toEqual([]);
+    // Putting the same preview again (a command run again after a crash) keeps its consents.
+    await t.putCreation(c);
+    expect(await t.listConsents(ROOM, "K7Q2")).toEqual([BOB, ALICE]);
+    // A changed preview: the consents to the old one are gone, and a late one for it counts nowhere.
+    await t.putCreation({ ...c, code: "Z9X1", eventId: "$create2", plan: '{"founders":["x"]}' });
+    expect(await t.listConsents(ROOM, "K7Q2")).toEqual([]);
+    expect(await t.addConsent(ROOM, "K7Q2", BOB, 16)).toBe(false);
+    expect(await t.listConsents(ROOM, "Z9X1")).toEqual([]);
+    await t.putCreation({ ...c, roomId: "!other", code: "AAAA", expiresAt: 500 });
+    expect((await t.listCreations()).map((x) => [x.roomId, x.code])).toEqual([
+      ["!other", "AAAA"],
+      [ROOM, "Z9X1"],
+    ]);
+    // Deleting names the code: an old code deletes nothing.
+    expect(await t.deleteCreation(ROOM, "K7Q2")).toBe(false);
+    expect(await t.addConsent(ROOM, "Z9X1", ALICE, 17)).toBe(true);
+    expect(await t.deleteCreation(ROOM, "Z9X1")).toBe(true);
+    expect(await t.getCreation(ROOM)).toBeUndefined();
+    expect(await t.listConsents(ROOM, "Z9X1")).toEqual([]);
+    expect((await t.getCreation("!other"))?.code).toBe("AAAA");
+    await t.close();
+  });
+
+  it("keeps room policies and the bot's bans", async () => {
+    const s = await fresh();
+    expect(await s.getRoomPolicy(ROOM)).toBeUndefined();
+    expect(await s.setRoomMode(ROOM, "enforce")).toBe(false);
+    expect(await s.beginAdoption(ROOM, [BOB], 5)).toBe(false);
+    await s.putRoomPolicy({ roomId: ROOM, mode: "enforce", adoptees: [BOB, "@carol:localhost"], adoptUntil: 99 });
+    // Staying enforced changes nothing; an adoption is recorded only once, while enforced.
+    expect(await s.setRoomMode(ROOM, "enforce")).toBe(true);
+    expect(await s.beginAdoption(ROOM, [BOB], 5)).toBe(false);
+    expect(await s.getRoomPolicy(ROOM)).toEqual({ roomId: ROOM, mode: "enforce", adoptees: [BOB, "@carol:localhost"], adoptUntil: 99 });
+    // Watching keeps the adoption; enforcing again begins anew.
+    expect(await s.setRoomMode(ROOM, "watch")).toBe(true);
+    expect(await s.getRoomPolicy(ROOM)).toEqual({ roomId: ROOM, mode: "watch", adoptees: [BOB, "@carol:localhost"], adoptUntil: 99 });
+    expect(await s.setRoomMode(ROOM, "enforce")).toBe(true);
+    expect(await s.getRoomPolicy(ROOM)).toEqual({ roomId: ROOM, mode: "enforce", adoptees: [], adoptUntil: 0 });
+    expect(await s.beginAdoption(ROOM, ["@carol:localhost"], 123)).toBe(true);
+    expect(await s.beginAdoption(ROOM, [BOB], 456)).toBe(false);
+    expect(await s.getRoomPolicy(ROOM)).toEqual({ roomId: ROOM, mode: "enforce", adoptees: ["@carol:localhost"], adoptUntil: 123 });
+    await s.putBan({ roomId: ROOM, userId: BOB, reason: "removed by proposal #1", bannedAt: 5 });
+    await s.putBan({ roomId: ROOM, userId: BOB, reason: "removed by proposal #2", bannedAt: 6 });
+    expect(await s.getBan(ROOM, BOB)).toEqual({ roomId: ROOM, userId: BOB, reason: "removed by proposal #2", bannedAt: 6 });
+    expect(await s.getBan("!other", BOB)).toBeUndefined();
+    expect(await s.deleteBan(ROOM, BOB)).toBe(true);
+    expect(await s.deleteBan(ROOM, BOB)).toBe(false);
+    await s.close();
+  });
+
+  it("moves a group to the room that replaces its room, once", async () => {
+    const s = await fresh();
+    const NEW = "!new:localhost";
+    await s.putBinding({ roomId: ROOM, group: "0xg", chainId: 1, createdBy: ALICE, createdAt: 1, fromBlock: 1 });
+    await s.putLink({ roomId: ROOM, userId: ALICE, address: "0xaaa", nonce: "m1", linkedAt: 1 });
+    await s.putPendingLink({ roomId: ROOM, userId: BOB, address: "0xbbb", nonce: "m2", message: "sign", createdAt: 2 });
+    await s.putRoomPolicy({ roomId: ROOM, mode: "enforce", adoptees: [BOB], adoptUntil: 50 });
+    await s.putBan({ roomId: ROOM, userId: "@mallory:localhost", reason: "not a member", bannedAt: 3 });
+    // Made in the new room before the move: replaced by the group's.
+    await s.putLink({ roomId: NEW, userId: "@eve:localhost", address: "0xaaa", nonce: "m3", linkedAt: 4 });
+    await s.putCreation({ roomId: NEW, code: "C", createdBy: "@eve:localhost", eventId: "$c", createdAt: 1, expiresAt: 9, plan: "{}" });
+    await s.moveRoom(ROOM, NEW);
+    expect(await s.getBinding(ROOM)).toBeUndefined();
+    expect((await s.getBinding(NEW))?.group).toBe("0xg");
+    expect((await s.getBindingByGroup("0xg"))?.roomId).toBe(NEW);
+    expect((await s.listLinks(NEW)).map((l) => [l.userId, l.address])).toEqual([[ALICE, "0xaaa"]]);
+    expect(await s.listLinks(ROOM)).toEqual([]);
+    expect((await s.getPendingLink(NEW, BOB))?.nonce).toBe("m2");
+    expect(await s.getRoomPolicy(NEW)).toEqual({ roomId: NEW, mode: "enforce", adoptees: [BOB], adoptUntil: 50 });
+    expect(await s.getRoomPolicy(ROOM)).toBeUndefined();
+    expect((await s.getBan(NEW, "@mallory:localhost"))?.reason).toBe("not a member");
+    expect(await s.getCreation(NEW)).toBeUndefined();
+    // Moving again finds nothing to move; a move onto a bound room is refused and changes nothing.
+    await s.moveRoom(ROOM, NEW);
+    expect((await s.getBinding(NEW))?.group).toBe("0xg");
+    await s.putBinding({ roomId: "!third", group: "0xh", chainId: 1, createdBy: BOB, createdAt: 2, fromBlock: 1 });
+    await expect(s.moveRoom(NEW, "!third")).rejects.toThrow(StoreConflictError);
+    expect((await s.getBinding(NEW))?.group).toBe("0xg");
+    expect((await s.listLinks(NEW)).map((l) => l.userId)).toEqual([ALICE]);
+    await s.close();
+  });
+
   it("overwrites state values", async () => {
     const s = await fresh();
     expect(await s.getState("cursor")).toBeUndefined();

@@ -9,7 +9,7 @@ import { Bot } from "../../src/bot/bot.ts";
 import { Spending } from "../../src/bot/spending.ts";
 import type { BotSettings } from "../../src/bot/context.ts";
 import type { ChainPort } from "../../src/ports/chain.ts";
-import type { Reply, RoomPort } from "../../src/ports/rooms.ts";
+import type { Reply, RoomPort, RoomPowers, RoomRules } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { Mode, QUORUM_DEFAULT, DestinationKind } from "../../src/governance/types.ts";
 import type { MemberInfo } from "../../src/governance/client.ts";
@@ -50,6 +50,7 @@ class FakeChain implements ChainPort {
     this.sends++;
     throw new Error("no transaction may be sent in this test");
   }
+  async checkCreation(): Promise<void> {}
   async call(): Promise<never> {
     this.sends++;
     throw new Error("no transaction may be sent in this test");
@@ -88,11 +89,20 @@ class FakeRooms implements RoomPort {
   async joinedMembers() {
     return ["@alice:localhost", "@bob:localhost", "@dave:localhost", "@conclave:localhost"];
   }
-  async makePrivate() {}
   displayName(_r: string, u: string) {
     return u;
   }
   async invite() {}
+  async roomMembers() {
+    return (await this.joinedMembers()).map((userId) => ({ userId, membership: "join" as const }));
+  }
+  /** alice owns the rooms; the hostile senders have no power. */
+  async powers(): Promise<RoomPowers> {
+    return { mine: 100, kick: 50, ban: 50, invite: 0, users: { "@alice:localhost": 100, "@conclave:localhost": 100 }, usersDefault: 0, events: {}, stateDefault: 50, creators: [] };
+  }
+  async rules(): Promise<RoomRules> {
+    return { canEncrypt: true };
+  }
 }
 
 const SETTINGS: BotSettings = {
@@ -114,6 +124,9 @@ const SETTINGS: BotSettings = {
   authorizationDays: 180,
   linkSalt: "0x00",
   botUserId: "@conclave:localhost",
+  consentWindowMs: 86_400_000,
+  adoptionGraceMs: 7 * 86_400_000,
+  startIn: "enforce",
 };
 
 describe("the bot under hostile input", () => {

@@ -118,7 +118,8 @@ describe("config/example.yaml", () => {
     expect(bare.groupDefaults).toEqual(full.groupDefaults);
     expect(bare.safety.minAddQuorum).toBe(full.safety.minAddQuorum);
     expect(bare.safety.minFee).toBe(full.safety.minFee);
-    expect([bare.store, bare.creators, bare.commandPrefix, bare.log]).toEqual([full.store, full.creators, full.commandPrefix, full.log]);
+    expect([bare.store, bare.creators, bare.commandPrefix, bare.log, bare.rooms]).toEqual([full.store, full.creators, full.commandPrefix, full.log, full.rooms]);
+    expect(full.rooms).toEqual({ consentWindow: 86_400, adoptionGrace: 7 * 86_400, adoptionReminder: 86_400, startIn: "enforce" });
     expect([bare.web.port, bare.web.bind, bare.chain.confirmations, bare.chain.pollIntervalMs]).toEqual([
       full.web.port,
       full.web.bind,
@@ -205,6 +206,13 @@ describe("errors name the key path", () => {
     ["missing store secret", withValue("store", undefined), /^config: store: missing \(expected a mapping with the store's secret/],
     ["store secret in the file", withValue("store.secret", "hunter2hunter2hunter2hunter2hunter2"), "config: store.secret: secrets must not be written in the config file: use { env: NAME } or { file: PATH }"],
     ["bad invite policy", withValue("acceptInvitesFrom", "friends"), 'config: acceptInvitesFrom: expected "creators" or "anyone", got "friends"'],
+    ["bad room mode", withValue("rooms.startIn", "spy"), 'config: rooms.startIn: expected "enforce" or "watch", got "spy"'],
+    ["no consent window", withValue("rooms.consentWindow", "0s"), /^config: rooms\.consentWindow: expected a duration .* longer than 0, got "0s"$/],
+    [
+      "a reminder after the grace ends",
+      withValue("rooms", { adoptionGrace: "2d", adoptionReminder: "3d" }),
+      "config: rooms.adoptionReminder: expected less than rooms.adoptionGrace (2d), got 3d: the reminder comes that long before the grace period ends",
+    ],
     ["bad rate limit", withValue("limits.commandsPerMinutePerSender", 0), "config: limits.commandsPerMinutePerSender: expected an integer >= 1, got 0"],
     ["bad gas budget", withValue("limits.gasPerRoomPerDay", "lots"), 'config: limits.gasPerRoomPerDay: expected an integer >= 0, got "lots"'],
     ["bad low balance", withValue("chain.lowBalance", 0.05), /^config: chain\.lowBalance: expected an amount .*, got 0\.05 \(quote amounts/],
@@ -485,6 +493,7 @@ describe("defaults and conversions", () => {
       commandPrefix: "!",
       web: { port: 8080, bind: "127.0.0.1" },
       bridge: { fullPassSeconds: 30 },
+      rooms: { consentWindow: 86_400, adoptionGrace: 604_800, adoptionReminder: 86_400, startIn: "enforce" },
       worker: {},
       log: { level: "info" },
     } satisfies Config);

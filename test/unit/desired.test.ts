@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { diffRoom, lapsedPastGrace, powerChanges, type Standing } from "../../src/bridge/desired.ts";
+import { adoptionStage, closedRoomFixes, describeFix, diffRoom, GUARDED_EVENTS, lapsedPastGrace, MEGOLM, powerChanges, type Standing } from "../../src/bridge/desired.ts";
+import { isRoomAdmin, powerOf, type RoomPowers, type RoomRules } from "../../src/ports/rooms.ts";
 
 const BOT = "@conclave:x";
 const st = (userId: string, o: Partial<Standing> = {}): Standing => ({
@@ -40,9 +41,44 @@ describe("the room the chain wants", () => {
       standings: [removed],
       removalReasons: new Map([[removed.address.toLowerCase(), "removed by proposal #3"]]),
     });
+    // Joined: removed and banned; invited: the invite is withdrawn.
     expect(actions).toEqual([
-      { kind: "kick", userId: "@mallory:x", reason: "removed by proposal #3" },
+      { kind: "ban", userId: "@mallory:x", reason: "removed by proposal #3" },
       { kind: "kick", userId: "@eve:x", reason: "not a member of the group (no linked address)" },
+    ]);
+  });
+
+  it("keeps adoptees in their grace, and removes them with the end of the grace as the reason once it is over", () => {
+    const room = [
+      { userId: "@dave:x", membership: "join" as const },
+      { userId: "@erin:x", membership: "invite" as const },
+      { userId: "@knocker:x", membership: "knock" as const },
+      { userId: "@late:x", membership: "join" as const },
+    ];
+    const base = { botUserId: BOT, room, standings: [], removalReasons: new Map() };
+    // In grace: only those who were there when enforcement began keep their place; a knock is no place.
+    expect(diffRoom({ ...base, adopting: new Set(["@dave:x", "@erin:x", "@knocker:x"]) })).toEqual([
+      { kind: "kick", userId: "@knocker:x", reason: "not a member of the group (no linked address)" },
+      { kind: "ban", userId: "@late:x", reason: "not a member of the group (no linked address)" },
+    ]);
+    const ended = "not a member of the group: the adoption grace period ended 2026-12-08 00:00 UTC";
+    const after = diffRoom({ ...base, userReasons: new Map([["@dave:x", ended], ["@erin:x", ended]]) });
+    expect(after.filter((a) => a.userId === "@dave:x" || a.userId === "@erin:x")).toEqual([
+      { kind: "ban", userId: "@dave:x", reason: ended },
+      { kind: "kick", userId: "@erin:x", reason: ended },
+    ]);
+  });
+
+  it("lifts its own ban when a later decision admits the account, then invites; never someone else's ban", () => {
+    const room = [
+      { userId: "@back:x", membership: "ban" as const },
+      { userId: "@banned-by-admin:x", membership: "ban" as const },
+      { userId: "@still-out:x", membership: "ban" as const },
+    ];
+    const standings = [st("@back:x"), st("@banned-by-admin:x", { isMember: false, approved: true }), st("@still-out:x", { isMember: false, expiresAt: 0 })];
+    expect(diffRoom({ botUserId: BOT, room, standings, removalReasons: new Map(), botBans: new Set(["@back:x", "@still-out:x"]) })).toEqual([
+      { kind: "unban", userId: "@back:x", reason: "member of the group" },
+      { kind: "invite", userId: "@back:x", reason: "member of the group" },
     ]);
   });
 
@@ -71,5 +107,76 @@ describe("power levels follow the mode", () => {
       set: { "@b:x": 0 },
       promoted: [],
     });
+  });
+});
+
+const POWERS: RoomPowers = { mine: 100, kick: 50, ban: 50, invite: 0, users: {}, usersDefault: 0, events: {}, stateDefault: 50, creators: [] };
+
+describe("the room stays closed", () => {
+  const closed: RoomRules = { joinRule: { value: "invite" }, historyVisibility: { value: "joined" }, encryption: { value: MEGOLM }, canEncrypt: true };
+  const guarded = Object.fromEntries(GUARDED_EVENTS.map((t) => [t, 100]));
+
+  it("asks nothing of a closed room, and takes a higher level as it is", () => {
+    expect(closedRoomFixes(closed, { ...POWERS, events: { ...guarded, "m.room.tombstone": 150 } })).toEqual([]);
+    expect(closedRoomFixes({ ...closed, historyVisibility: { value: "invited" } }, { ...POWERS, events: guarded })).toEqual([]);
+  });
+
+  it("sets back loosened join rules, history and encryption, saying who loosened them", () => {
+    const fixes = closedRoomFixes(
+      { joinRule: { value: "public", by: "@mod:x" }, historyVisibility: { value: "world_readable", by: "@mod:x" }, encryption: { value: "none", by: "@mod:x" }, canEncrypt: true },
+      { ...POWERS, events: guarded },
+    );
+    expect(fixes).toEqual([
+      { kind: "joinRule", from: "public", to: "invite", by: "@mod:x" },
+      { kind: "historyVisibility", from: "world_readable", to: "joined", by: "@mod:x" },
+      { kind: "encryption", from: "none", to: MEGOLM, by: "@mod:x" },
+    ]);
+    expect(fixes.map(describeFix)).toEqual([
+      "the join rules: public → invite-only (set by @mod:x)",
+      "who can read the history: anyone → members, from when they joined (set by @mod:x)",
+      'the encryption: "none" (not encryption) → end-to-end encrypted (Megolm) (set by @mod:x)',
+    ]);
+  });
+
+  it("raises to 100 the power needed for what could open the room, and only that", () => {
+    const fixes = closedRoomFixes(closed, { ...POWERS, stateDefault: 50, events: { "m.room.power_levels": 100, "m.room.name": 50, "m.room.tombstone": 150 } });
+    expect(fixes).toEqual([
+      { kind: "levels", set: { "m.room.join_rules": 100, "m.room.history_visibility": 100, "m.room.encryption": 100, "m.room.server_acl": 100 } },
+    ]);
+    expect(describeFix(fixes[0]!)).toBe("only room admins (power 100) may change join rules, history visibility, encryption, server acl");
+  });
+
+  it("does not ask for encryption of an unencrypted room when the bot cannot encrypt", () => {
+    const { encryption: _, ...clear } = closed;
+    expect(closedRoomFixes({ ...clear, canEncrypt: false }, { ...POWERS, events: guarded })).toEqual([]);
+    expect(closedRoomFixes({ ...clear, canEncrypt: true }, { ...POWERS, events: guarded })).toEqual([
+      { kind: "encryption", from: undefined, to: MEGOLM, by: undefined },
+    ]);
+  });
+});
+
+describe("who holds the room's highest power", () => {
+  it("is level 100 or more, or a creator of a version 12 room (unlimited, unlisted)", () => {
+    const p: RoomPowers = { ...POWERS, users: { "@admin:x": 100, "@mod:x": 50, "@lord:x": 9000 }, creators: ["@founder:x"] };
+    expect(["@admin:x", "@mod:x", "@lord:x", "@founder:x", "@nobody:x"].map((u) => [u, isRoomAdmin(p, u), powerOf(p, u)])).toEqual([
+      ["@admin:x", true, 100],
+      ["@mod:x", false, 50],
+      ["@lord:x", true, 9000],
+      ["@founder:x", true, Infinity],
+      ["@nobody:x", false, 0],
+    ]);
+    // users_default counts for anyone not listed.
+    expect(isRoomAdmin({ ...p, usersDefault: 100 }, "@nobody:x")).toBe(true);
+  });
+});
+
+describe("an adoption's stages", () => {
+  it("tells, then reminds before the end, then is over", () => {
+    expect(adoptionStage(1000, 100, 0)).toBe("grace");
+    expect(adoptionStage(1000, 100, 899)).toBe("grace");
+    expect(adoptionStage(1000, 100, 900)).toBe("reminder");
+    expect(adoptionStage(1000, 100, 999)).toBe("reminder");
+    expect(adoptionStage(1000, 100, 1000)).toBe("ended");
+    expect(adoptionStage(1000, 0, 999)).toBe("grace");
   });
 });

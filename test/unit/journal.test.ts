@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { CommandJournal } from "../../src/bot/journal.ts";
 import { CommandLimits } from "../../src/bot/limits.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
-import type { EventReader, IncomingMessage, OpenedEvent, Reply, RoomPort } from "../../src/ports/rooms.ts";
+import type { EventReader, IncomingMessage, OpenedEvent, Reply, RoomPort, RoomPowers, RoomRules } from "../../src/ports/rooms.ts";
 import type { Store } from "../../src/store/store.ts";
 
 const ROOM = "!room:x.org";
@@ -47,11 +47,19 @@ class Rooms implements RoomPort {
   async joinedMembers() {
     return [];
   }
-  async makePrivate() {}
   displayName(_r: string, u: string) {
     return u;
   }
   async invite() {}
+  async roomMembers() {
+    return [];
+  }
+  async powers(): Promise<RoomPowers> {
+    return { mine: 100, kick: 50, ban: 50, invite: 0, users: {}, usersDefault: 0, events: {}, stateDefault: 50, creators: [] };
+  }
+  async rules(): Promise<RoomRules> {
+    return { canEncrypt: true };
+  }
 }
 
 /** A bot that answers "ok: BODY", and can be held for one sender. */

@@ -134,6 +134,27 @@ describe("commands", () => {
     expect(err("!help frobnicate").message).toMatch(/no command “frobnicate”/);
   });
 
+  it("dao create: watch and founders belong to the room, not the group's settings", () => {
+    expect(cmd("!dao create watch quorum=20%")).toEqual({ name: "dao-create", options: { defaultQuorumBps: 2000 }, watch: true });
+    expect(cmd("!dao create founders=@alice:x.org,bob,@alice:x.org")).toEqual({ name: "dao-create", options: {}, founders: ["@alice:x.org", "@bob:example.org"] });
+    expect(err("!dao create founders=").message).toMatch(/^founders must be users/);
+    expect(err("!dao create founders=Mallory").message).toMatch(/^founders: I can't tell who/);
+    expect(err("!dao create founders=@a:x founders=@b:x").message).toBe("Option founders is given twice.");
+    // Not a setting a proposal may change.
+    expect(err("!propose config founders=@a:x").message).toMatch(/Unknown option/);
+    expect(err("!propose config watch").message).toMatch(/key=value/);
+  });
+
+  it("dao confirm takes the preview's code; the other dao commands take nothing", () => {
+    expect(cmd("!dao confirm k7q2xm")).toEqual({ name: "dao-confirm", code: "K7Q2XM" });
+    expect(err("!dao confirm").message).toMatch(/code of the preview/);
+    for (const bad of ["K7Q2X", "K7Q2XMM", "K0Q2XM", "K7Q2XM K7Q2XM", "yes"]) expect(err(`!dao confirm ${bad}`).message, bad).toMatch(/not a preview code/);
+    for (const name of ["decline", "cancel", "watch", "enforce"] as const) {
+      expect(cmd(`!dao ${name}`)).toEqual({ name: `dao-${name}` });
+      expect(err(`!dao ${name} now`).message).toBe(`!dao ${name} takes no arguments.`);
+    }
+  });
+
   it("dao create", () => {
     expect(cmd("!dao create")).toEqual({ name: "dao-create", options: {} });
     expect(cmd("!dao-create fee=1")).toEqual({ name: "dao-create", options: { fee: "1" } });
@@ -354,7 +375,8 @@ describe("commands", () => {
 
   it("every command of the table parses in at least one form", () => {
     const examples: Record<string, string> = {
-      help: "!help", "dao-create": "!dao create", link: `!link ${A}`, verify: `!verify ${SIG}`, authorize: "!authorize", unlink: "!unlink",
+      help: "!help", "dao-create": "!dao create", "dao-confirm": "!dao confirm K7Q2XM", "dao-decline": "!dao decline", "dao-cancel": "!dao cancel",
+      "dao-watch": "!dao watch", "dao-enforce": "!dao enforce", link: `!link ${A}`, verify: `!verify ${SIG}`, authorize: "!authorize", unlink: "!unlink",
       "propose-add": "!propose add bob", "propose-remove": "!propose remove bob", "propose-config": "!propose config fee=1",
       "propose-fee-destination": "!propose fee-destination locked", vote: "!vote 1 yes", delegate: "!delegate bob",
       undelegate: "!undelegate", join: "!join", proposals: "!proposals", proposal: "!proposal 1", members: "!members",
@@ -363,7 +385,7 @@ describe("commands", () => {
     for (const c of COMMANDS) {
       expect(cmd(examples[c.name] ?? "").name).toBe(c.name);
       for (const alias of c.aliases) {
-        const rest = (examples[c.name] ?? "").split(" ").slice(c.name.startsWith("propose-") || c.name === "dao-create" ? 2 : 1);
+        const rest = (examples[c.name] ?? "").split(" ").slice(c.name.startsWith("propose-") || c.name.startsWith("dao-") ? 2 : 1);
         expect(cmd(`!${alias} ${rest.join(" ")}`.trim()).name, alias).toBe(c.name);
       }
     }
@@ -444,7 +466,7 @@ describe("errors", () => {
     expect(err("!propse add bob").message).toContain("Did you mean !propose?");
     expect(err("!propose ad bob").message).toContain("Did you mean !propose add?");
     expect(err("!propose").message).toBe("!propose needs one of: add, remove, config, fee-destination.");
-    expect(err("!dao").message).toBe("!dao needs one of: create.");
+    expect(err("!dao").message).toBe("!dao needs one of: create, confirm, decline, cancel, watch, enforce.");
     const far = err("!xyzzyplugh");
     expect(far.message).toBe("Unknown command “xyzzyplugh”. Send !help for the list.");
     expect(far.usage).toBe("help [command]");

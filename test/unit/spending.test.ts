@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { ZeroAddress } from "ethers";
 import { Spending } from "../../src/bot/spending.ts";
+import { encodePlan } from "../../src/bot/plan.ts";
 import { Refusal } from "../../src/bot/context.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { ChainPort, Receipt } from "../../src/ports/chain.ts";
@@ -75,13 +76,33 @@ describe("spending", () => {
     expect(c.sent).toEqual(["vote:1", "join:1"]);
   });
 
-  it("creates a group only for a sender linked in the room (a founder)", async () => {
-    const { spending, c } = await setup();
-    const create = (who: string, room: string) => spending.chainFor(asker(who, room), c).createGroup(`create:${room}:${who}`, {} as never, {} as never, [], "0x");
-    await expect(create("@stranger:x.org", ROOM)).rejects.toThrow(/Only members/);
+  it("creates a group only for a founder of the room's preview, once every founder consented", async () => {
+    const { spending, c, store } = await setup();
+    const NEW = "!new:x.org";
+    for (const [u, a] of [["@member:x.org", MEMBER], ["@approved:x.org", APPROVED], ["@outsider:x.org", OUTSIDER]] as const) {
+      await store.putLink({ roomId: NEW, userId: u, address: a, nonce: `new-${u}`, linkedAt: 0 });
+    }
+    const plan = encodePlan({
+      settings: { config: { fee: 0n } as never, controller: ZeroAddress, linker: ZeroAddress, admins: [] },
+      destination: { kind: 0, target: ZeroAddress, recipients: [], sharesBps: [] },
+      founders: [{ userId: "@member:x.org", address: MEMBER }, { userId: "@approved:x.org", address: APPROVED }],
+      notMembers: ["@outsider:x.org"],
+      mode: "enforce",
+    });
+    const create = (who: string, room = NEW) => spending.chainFor(asker(who, room), c).createGroup(`create:${room}:${who}`, {} as never, {} as never, [], "0x");
+    // No preview: nobody, not even a linked member.
+    await expect(create("@member:x.org")).rejects.toThrow(/every founder named in its preview has consented/);
+    await store.putCreation({ roomId: NEW, code: "ABCDEF", createdBy: "@member:x.org", eventId: "$c", createdAt: 0, expiresAt: Date.now() + 60_000, plan });
+    await store.addConsent(NEW, "ABCDEF", "@member:x.org", 1);
+    // One founder of two consented: not yet, for anyone.
+    await expect(create("@member:x.org")).rejects.toThrow(/every founder/);
+    await store.addConsent(NEW, "ABCDEF", "@approved:x.org", 2);
+    // A linked non-founder, a stranger, a founder from a direct message: never.
+    await expect(create("@outsider:x.org")).rejects.toThrow(/every founder/);
+    await expect(create("@stranger:x.org")).rejects.toThrow(/Only members/);
     await expect(create("@member:x.org", DM)).rejects.toThrow(Refusal);
-    await create("@outsider:x.org", ROOM);
-    expect(c.sent).toEqual([`create:${ROOM}:@outsider:x.org`]);
+    await create("@approved:x.org");
+    expect(c.sent).toEqual([`create:${NEW}:@approved:x.org`]);
   });
 
   it("refuses chain actions past the room's daily gas budget, saying so and logging it", async () => {

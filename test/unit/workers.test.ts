@@ -154,8 +154,12 @@ describe("the bridge of one worker among several", () => {
     const noticed: string[] = [];
     let sentBefore = false;
     const rooms = {
-      roomMembers: async (roomId: string) => {
+      // The first thing a reconcile pass asks of a room.
+      rules: async (roomId: string) => {
         looked.push(roomId);
+        throw new Error("not needed");
+      },
+      powers: async () => {
         throw new Error("not needed");
       },
       rotateKey: async (roomId: string) => {

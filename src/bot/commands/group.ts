@@ -1,15 +1,12 @@
 /**
- * `!dao create`, `!status`, `!members`, `!join`.
+ * `!status`, `!members`, `!join`, and the settings options shared by `!dao create` and `!propose config`.
  */
-import { formatUnits, keccak256, parseUnits, toUtf8Bytes, ZeroAddress } from "ethers";
+import { formatUnits, parseUnits, ZeroAddress } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { GroupOptions } from "./parse.ts";
 import { answer, formatDuration, formatPercent, formatTime, shortAddress } from "../../text/format.ts";
-import { isCreator, requireBinding, requireLink, userOf } from "../guards.ts";
-import { recordLink } from "./linking.ts";
-import { humanChainError } from "../../governance/errors.ts";
+import { requireBinding, requireLink, userOf } from "../guards.ts";
 import { DestinationKind, Mode, QUORUM_DEFAULT, type GroupConfig, type GroupSettings } from "../../governance/types.ts";
-import type { Link } from "../../store/store.ts";
 
 const MODE_NAME = ["vote", "admin", "external"];
 
@@ -65,54 +62,23 @@ export function describeSettings(s: GroupSettings): string[] {
   ];
 }
 
-/** `!dao create [options]`: the room becomes a group; founders are the members who linked. */
-export async function daoCreate(ctx: Ctx, options: GroupOptions): Promise<Answer> {
-  // Run again after a crash, this command follows the group it created.
-  if (!ctx.resumed && (await ctx.store.getBinding(ctx.roomId))) throw new Refusal("This room is already a group. !status shows it.");
-  if (!isCreator(ctx.settings.creators, ctx.sender)) throw new Refusal("This bot's operator has not allowed you to create groups.");
-  const joined = (await ctx.rooms.joinedMembers(ctx.roomId)).filter((u) => u !== ctx.settings.botUserId);
-  if (!ctx.resumed && joined.length < 3) throw new Refusal(`A group is more than 2 people: this room has ${joined.length} besides the bot.`);
-  const founders: { user: string; link: Link }[] = [];
-  for (const u of joined) {
-    const link = await ctx.store.getLink(ctx.roomId, u);
-    if (link) founders.push({ user: u, link });
-  }
-  if (founders.length === 0) throw new Refusal(`Nobody here has linked an address yet. Founders send ${ctx.settings.prefix}link 0xADDRESS first.`);
-  if (!founders.some((f) => f.user === ctx.sender)) throw new Refusal(`Link your own address first (${ctx.settings.prefix}link 0xADDRESS): founders are the members who linked.`);
-  const base: GroupSettings = { ...ctx.settings.defaults, linker: ctx.chain.botAddress };
-  const settings = await applyOptions(ctx, base, options, ctx.settings.feeDecimals);
-  const addresses = founders.map((f) => f.link.address);
-  const ref = keccak256(toUtf8Bytes(ctx.roomId));
-  const { group, block } = await ctx.chain.createGroup(`create:${ctx.roomId}:${ctx.eventId}`, settings, ctx.settings.defaultDestination, addresses, ref);
-  const { chainId } = await ctx.chain.domain(group);
-  if (!(await ctx.store.getBinding(ctx.roomId))) {
-    await ctx.store.putBinding({ roomId: ctx.roomId, group, chainId: Number(chainId), createdBy: ctx.sender, createdAt: Date.now(), fromBlock: block });
-  }
-  const warnings: string[] = [];
-  try {
-    await ctx.rooms.makePrivate(ctx.roomId);
-  } catch (e) {
-    warnings.push(`I could not make the room invite-only with history from joining on (${(e as Error).message.slice(0, 80)}): give me power level 100 and send ${ctx.settings.prefix}status.`);
-  }
-  for (const f of founders) {
-    // The group exists: a link not recorded now (the room's gas budget, the chain) is said, not fatal.
-    await recordLink(ctx, group, ctx.roomId, f.user).catch((e: unknown) => {
-      warnings.push(`I could not record ${f.user}'s link on-chain: ${e instanceof Refusal ? e.message : humanChainError(e).human}`);
-    });
-  }
-  return answer(`This room is now a group: ${group}`, [
-    `Founders (active, first period paid): ${founders.map((f) => f.user).join(", ")}`,
-    ...describeSettings(settings),
-    `Founders: send ${ctx.settings.prefix}authorize to vote, propose and delegate from chat.`,
-    ...warnings,
-  ]);
-}
-
 /** `!status`: the group and your standing. */
 export async function status(ctx: Ctx): Promise<Answer> {
+  const pending = await ctx.store.getCreation(ctx.roomId);
+  if (pending && !(await ctx.store.getBinding(ctx.roomId))) {
+    const consents = await ctx.store.listConsents(ctx.roomId, pending.code);
+    return answer("Not a group yet", [
+      `${pending.createdBy} previewed one (preview ${pending.code}, until ${formatTime(Math.floor(pending.expiresAt / 1000))}); consents so far: ${consents.length ? consents.join(", ") : "none"}.`,
+      `Founders named in it send ${ctx.settings.prefix}dao confirm ${pending.code}.`,
+    ]);
+  }
   const b = await requireBinding(ctx);
   const settings = await ctx.chain.settings(b.group);
   const lines = [`Group contract: ${b.group}`, ...describeSettings(settings)];
+  const policy = await ctx.store.getRoomPolicy(ctx.roomId);
+  if (policy?.mode === "watch") lines.push(`Room: watch mode, I only say what I would do (${ctx.settings.prefix}dao enforce, by a room admin, lets me act).`);
+  else if (policy && policy.adoptUntil > Date.now()) lines.push(`Room: enforced; people who were here before the group and are not members keep their place until ${formatTime(Math.floor(policy.adoptUntil / 1000))}.`);
+  else lines.push("Room: enforced, it follows the group.");
   const l = await ctx.store.getLink(ctx.roomId, ctx.sender);
   if (!l) {
     lines.push(`You: not linked (${ctx.settings.prefix}link 0xADDRESS).`);

@@ -127,7 +127,12 @@ export type HelpTopic = CommandName | "options";
 
 export type Command =
   | { name: "help"; topic?: HelpTopic }
-  | { name: "dao-create"; options: GroupOptions }
+  | { name: "dao-create"; options: GroupOptions; founders?: UserId[]; watch?: boolean }
+  | { name: "dao-confirm"; code: string }
+  | { name: "dao-decline" }
+  | { name: "dao-cancel" }
+  | { name: "dao-watch" }
+  | { name: "dao-enforce" }
   | { name: "link"; address: Address; room?: RoomId }
   | { name: "verify"; signature: `0x${string}` }
   | { name: "authorize"; signature?: `0x${string}`; extraScope?: number; days?: number }
@@ -194,9 +199,34 @@ export const COMMANDS: readonly CommandInfo[] = [
   { name: "help", usage: "help [command]", summary: "List the commands, or explain one.", aliases: ["h", "commands"] },
   {
     name: "dao-create",
-    usage: `dao create ${OPTIONS_USAGE}`,
-    summary: "Create the group DAO of this room, with settings as key=value options.",
+    usage: `dao create [watch] [founders=@a:server,…] ${OPTIONS_USAGE}`,
+    summary: "Preview the group DAO of this room (room admins): its settings, founders and who is not a member yet; it is created once every founder confirms.",
     aliases: ["dao-create"],
+  },
+  {
+    name: "dao-confirm",
+    usage: "dao confirm <code>",
+    summary: "As a founder named in the preview, consent to it (the code is the preview's): once all have, the group is created.",
+    aliases: ["dao-confirm"],
+  },
+  {
+    name: "dao-decline",
+    usage: "dao decline",
+    summary: "As a founder named in the preview, decline to be one: the preview is shown again without you.",
+    aliases: ["dao-decline"],
+  },
+  { name: "dao-cancel", usage: "dao cancel", summary: "Drop the preview (who asked for it, or a room admin).", aliases: ["dao-cancel"] },
+  {
+    name: "dao-watch",
+    usage: "dao watch",
+    summary: "Room admins: the bot only says in the room what it would do (invite, remove, restore rules), and does nothing.",
+    aliases: ["dao-watch"],
+  },
+  {
+    name: "dao-enforce",
+    usage: "dao enforce",
+    summary: "Room admins: the bot makes the room follow the group (people not members get the adoption grace first).",
+    aliases: ["dao-enforce"],
   },
   {
     name: "link",
@@ -262,6 +292,11 @@ const INFO = new Map<CommandName, CommandInfo>(COMMANDS.map((c) => [c.name, c]))
 const SPOKEN: Record<CommandName, string> = {
   help: "help",
   "dao-create": "dao create",
+  "dao-confirm": "dao confirm",
+  "dao-decline": "dao decline",
+  "dao-cancel": "dao cancel",
+  "dao-watch": "dao watch",
+  "dao-enforce": "dao enforce",
   link: "link",
   verify: "verify",
   authorize: "authorize",
@@ -298,7 +333,7 @@ for (const c of COMMANDS) {
   }
 }
 const GROUP_USAGE = new Map<string, string>([
-  ["dao", "dao create key=value …"],
+  ["dao", "dao create key=value … | confirm <code> | decline | cancel | watch | enforce"],
   ["propose", "propose add <user> | remove <user> | config key=value … | fee-destination …"],
 ]);
 
@@ -637,6 +672,12 @@ const DECIMAL = /^\d{1,30}(?:\.\d{1,36})?$/;
 
 const ZERO = "0x0000000000000000000000000000000000000000";
 
+/** How long a preview's code is. */
+export const PREVIEW_CODE_LENGTH = 6;
+/** The letters and digits of preview codes: none that reads as another (no 0/O, 1/I/L). */
+export const PREVIEW_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+const PREVIEW_CODE = new RegExp(`^[${PREVIEW_CODE_ALPHABET}${PREVIEW_CODE_ALPHABET.toLowerCase()}]{${PREVIEW_CODE_LENGTH}}$`);
+
 const MODES = new Map<string, Mode>([
   ["vote", Mode.Vote],
   ["admin", Mode.Admin],
@@ -833,7 +874,7 @@ function usageOf(name: CommandName): string {
 
 type Handler = (ctx: Context, args: Token[]) => ParseResult;
 
-type BareCommand = Extract<Command, { name: "unlink" | "undelegate" | "join" | "proposals" | "members" | "status" }>;
+type BareCommand = Extract<Command, { name: "unlink" | "undelegate" | "join" | "proposals" | "members" | "status" | "dao-decline" | "dao-cancel" | "dao-watch" | "dao-enforce" }>;
 
 function noArgs(name: BareCommand["name"]): Handler {
   return (ctx, args) => {
@@ -906,9 +947,44 @@ const HANDLERS: Record<CommandName, Handler> = {
     return ok({ name: "help", topic });
   },
   "dao-create"(ctx, args) {
-    const r = parseOptions(ctx, args, "dao-create");
-    return "options" in r ? ok({ name: "dao-create", options: r.options }) : r;
+    const usage = usageOf("dao-create");
+    // `watch` and `founders=` are the room's, not the group's settings: they are not options of `propose config`.
+    let watch = false;
+    let founders: UserId[] | undefined;
+    const rest: Token[] = [];
+    for (const t of args) {
+      const lower = t.text.toLowerCase();
+      if (lower === "watch") {
+        watch = true;
+      } else if (lower.startsWith("founders=")) {
+        if (founders !== undefined) return fail("Option founders is given twice.", usage);
+        const v = t.text.slice("founders=".length);
+        founders = [];
+        for (const item of v.split(",")) {
+          if (item.trim() === "") return fail("founders must be users separated by commas, like @a:server,@b:server.", usage);
+          const r = resolveUser(ctx, item);
+          if ("error" in r) return fail(`founders: ${r.error}`, usage);
+          if (!founders.includes(r.id)) founders.push(r.id);
+        }
+      } else {
+        rest.push(t);
+      }
+    }
+    const r = parseOptions(ctx, rest, "dao-create");
+    if (!("options" in r)) return r;
+    return ok({ name: "dao-create", options: r.options, ...(founders !== undefined ? { founders } : {}), ...(watch ? { watch } : {}) });
   },
+  "dao-confirm"(_ctx, args) {
+    const usage = usageOf("dao-confirm");
+    const a = args[0];
+    if (a === undefined) return fail("Give the code of the preview you consent to, as the preview shows it.", usage);
+    if (args.length > 1 || !PREVIEW_CODE.test(a.text)) return fail(`${quote(a.text)} is not a preview code: it is ${PREVIEW_CODE_LENGTH} letters and digits, as the preview shows it.`, usage);
+    return ok({ name: "dao-confirm", code: a.text.toUpperCase() });
+  },
+  "dao-decline": noArgs("dao-decline"),
+  "dao-cancel": noArgs("dao-cancel"),
+  "dao-watch": noArgs("dao-watch"),
+  "dao-enforce": noArgs("dao-enforce"),
   link(ctx, args) {
     const usage = usageOf("link");
     const a = args[0];
@@ -1182,6 +1258,13 @@ export function helpText(topic?: string, prefix = "!"): string {
   if (info === undefined) return `Send ${p}help for the list.`;
   const lines = [`${p}${info.usage}`, info.summary];
   if (info.aliases.length > 0) lines.push(`Also: ${info.aliases.map((a) => p + a).join(", ")}`);
+  if (t === "dao-create") {
+    lines.push(
+      "  watch — the bot only says in the room what it would do, until a room admin sends dao enforce",
+      "  founders=@a:server,@b:server — the founders, among the members who linked (default: all of them)",
+      `Each founder then consents with ${p}dao confirm <code>; ${p}dao cancel drops the preview.`,
+    );
+  }
   if (t === "dao-create" || t === "propose-config") lines.push(...options);
   if (t === "propose-fee-destination") {
     lines.push(
