@@ -328,3 +328,14 @@ export class ChatUser {
     this.client.stopClient();
   }
 }
+
+/** The answers `from` (the bot) sent in `roomId`, by the event they reply to, from the history the server keeps (the relation is in the clear). */
+export async function answersByEvent(reader: ChatUser, roomId: string, from: string): Promise<Map<string, RawRoomEvent[]>> {
+  const out = new Map<string, RawRoomEvent[]>();
+  for (const e of await reader.history(roomId)) {
+    const to = e.content["m.relates_to"]?.["m.in_reply_to"]?.event_id;
+    if (e.sender !== from || to === undefined) continue;
+    out.set(to, [...(out.get(to) ?? []), e]);
+  }
+  return out;
+}

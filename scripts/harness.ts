@@ -28,6 +28,12 @@ export interface System {
   startSynapse(): Promise<void>;
   chain: ChainHandle;
   bot: BotProcess;
+  /** every worker process (`workers` > 1: the first is `bot`), by index */
+  workers: BotProcess[];
+  /** the worker names (`worker.id`) of `workers`, by index */
+  workerNames: string[];
+  /** starts worker `i` again on its own store path and config */
+  restartWorker(i: number): Promise<void>;
   /** every line every bot process of this system printed, restarts included */
   botLines: string[];
   /** the bot's web page, when started with `web` */
@@ -70,6 +76,11 @@ export interface SystemOptions {
   lowBalance?: string;
   /** store.url of the bot: a PostgreSQL database instead of the SQLite file */
   storeUrl?: string;
+  /**
+   * bot processes on that one database (default 1): each a worker with a
+   * name of its own (w1, w2…), its own store.path (its crypto state) and config
+   */
+  workers?: number;
   /** wallets to give users (a random one otherwise) */
   wallets?: Record<string, Wallet>;
   /** serve the bot's web page on a free loopback port (or on `webPort`) */
@@ -135,7 +146,7 @@ limits:
 ${extra}`;
 }
 
-export function startBot(root: string, configPath: string, env: Record<string, string>, log?: (l: string) => void, all?: string[]): BotProcess {
+export function startBot(root: string, configPath: string, env: Record<string, string>, log?: (l: string) => void, all?: string[], prefix = "bot"): BotProcess {
   const child: ChildProcess = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(root, "src/main.ts"), "--config", configPath], {
     cwd: root,
     env: { ...process.env, ...env },
@@ -148,7 +159,7 @@ export function startBot(root: string, configPath: string, env: Record<string, s
       if (!l.trim()) continue;
       lines.push(l);
       all?.push(l);
-      log?.(`bot| ${l}`);
+      log?.(`${prefix}| ${l}`);
     }
     for (const w of [...waiters]) w();
   };
@@ -213,12 +224,22 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const webPort = o.webPort ?? (await freePort());
     const listenUrl = `http://127.0.0.1:${webPort}`;
     const webUrl = o.web ? listenUrl : undefined;
-    const webConfig = `web:\n  port: ${webPort}\n  bind: 127.0.0.1\n${webUrl ? `  publicUrl: ${webUrl}\n` : ""}`;
-    writeFileSync(
-      configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain.rpcUrl.replace(/^http/, "ws"), factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, `${webConfig}${o.extraConfig ?? ""}`),
-    );
+    const webConfig = (port: number) => `web:\n  port: ${port}\n  bind: 127.0.0.1\n${webUrl ? `  publicUrl: ${webUrl}\n` : ""}`;
+    const writeConfig = (path: string, store: string, port: number, extra = "") =>
+      writeFileSync(
+        path,
+        botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain!.rpcUrl.replace(/^http/, "ws"), factory: chain!.factory, storePath: store, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, `${webConfig(port)}${o.extraConfig ?? ""}${extra}`),
+      );
+    writeConfig(configPath, storePath, webPort);
+    // Several workers: the same bot, each with a name, a crypto state, a listener port and so a config of its own.
+    const count = o.workers ?? 1;
+    if (count > 1 && !o.storeUrl) throw new Error("several workers need a PostgreSQL store (storeUrl)");
+    const workerNames = count > 1 ? Array.from({ length: count }, (_, i) => `w${i + 1}`) : [];
+    const workerConfigs = count > 1 ? workerNames.map((name) => join(dir, `config-${name}.yaml`)) : [configPath];
+    for (const [i, name] of workerNames.entries()) writeConfig(workerConfigs[i]!, join(dir, `bot-${name}`, "conclave.sqlite"), i === 0 ? webPort : await freePort(), `\nworker:\n  id: ${name}\n`);
     const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex") };
+    const launch = (i: number) => startBot(o.root, workerConfigs[i]!, env, o.log, botLines, workerNames[i] ?? "bot");
+    const workers = workerConfigs.map((_, i) => launch(i));
     const sys: System = {
       synapse,
       rpcProxy,
@@ -230,7 +251,15 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         sys.synapse = synapse;
       },
       chain,
-      bot: startBot(o.root, configPath, env, o.log, botLines),
+      bot: workers[0]!,
+      workers,
+      workerNames,
+      async restartWorker(i: number) {
+        await sys.workers[i]!.stop();
+        sys.workers[i] = launch(i);
+        if (i === 0) sys.bot = sys.workers[0]!;
+        await sys.workers[i]!.waitFor(/ready:/, 120_000);
+      },
       botLines,
       ...(webUrl ? { webUrl } : {}),
       listenUrl,
@@ -248,20 +277,18 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         return Number(((await res.json()) as { result: string }).result);
       },
       async restartBot() {
-        await sys.bot.stop();
-        sys.bot = startBot(o.root, configPath, env, o.log, botLines);
-        await sys.bot.waitFor(/ready:/);
+        await sys.restartWorker(0);
       },
       async stop() {
         for (const u of Object.values(sys.users)) u.stop();
-        await sys.bot.stop();
+        await Promise.all(sys.workers.map((w) => w.stop()));
         await rpcProxy.stop();
         await chain!.stop();
         await sys.synapse.stop();
         if (!o.dir) rmSync(dir, { recursive: true, force: true });
       },
     };
-    await sys.bot.waitFor(/ready:/, 120_000);
+    await Promise.all(sys.workers.map((w) => w.waitFor(/ready:/, 120_000)));
     for (const name of o.users) {
       const reg = await synapse.registerUser(name, `${name}-password`);
       sys.users[name] = await ChatUser.login(synapse.baseUrl, reg, o.wallets?.[name]);

@@ -9,6 +9,7 @@ import { formatEther, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
 import { ConfigError, loadConfig, type Config } from "./config/load.ts";
 import { privateFolder, SqliteStore } from "./store/sqlite.ts";
 import { PostgresStore } from "./store/postgres.ts";
+import { defaultWorkerName, deviceStore, Worker } from "./ops/workers.ts";
 import { TxSender } from "./governance/tx.ts";
 import { ChainClient } from "./governance/client.ts";
 import { factoryContract } from "./governance/contracts.ts";
@@ -113,11 +114,12 @@ async function main(): Promise<void> {
 
   redact = urlRedactor([config.chain.rpcUrl]);
   let store: Store;
+  let pg: PostgresStore | undefined;
   if (config.store.url !== undefined) {
     try {
       // The encryption state stays a file beside store.path, in a folder of the bot's own.
       if (config.store.path !== ":memory:") privateFolder(dirname(config.store.path));
-      store = await PostgresStore.open(config.store.url, config.store.password !== undefined ? { password: config.store.password } : {});
+      store = pg = await PostgresStore.open(config.store.url, config.store.password !== undefined ? { password: config.store.password } : {});
     } catch (e) {
       console.error(`store: cannot open the PostgreSQL store at ${config.store.url}: ${(e as Error).message}`);
       process.exit(2);
@@ -199,6 +201,23 @@ async function main(): Promise<void> {
     adoptionGraceMs: config.rooms.adoptionGrace * 1000,
     startIn: config.rooms.startIn,
   };
+  // On PostgreSQL the rooms are shared out among the workers of the bot (src/ops/workers.ts).
+  const workerName = config.worker.id ?? defaultWorkerName();
+  const worker: Worker | undefined = pg
+    ? new Worker({
+        leases: pg.leases(),
+        finishFenced: (id, fence) => pg.finishOutboxFenced(id, fence),
+        name: workerName,
+        rooms: async (): Promise<string[]> => [...new Set([...(await store.listBindings()).map((b) => b.roomId), ...matrix.joinedRooms()])],
+        // Rooms taken on: their unanswered commands and their decisions, now.
+        onGained: (gained) => {
+          for (const r of gained) bridge.poke(r);
+          bridge.wake();
+          journal.poke();
+        },
+        log,
+      })
+    : undefined;
   const matrix: MatrixAdapter = new MatrixAdapter({
     ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
     cryptoPassphrase: keys.cryptoPassphrase,
@@ -215,7 +234,8 @@ async function main(): Promise<void> {
     ...(config.bot.password ? { password: config.bot.password } : {}),
     ...(config.bot.accessToken ? { accessToken: config.bot.accessToken } : {}),
     ...(config.bot.deviceName ? { deviceName: config.bot.deviceName } : {}),
-    store,
+    // Each worker is a device of its own: its device state under its name.
+    store: worker ? deviceStore(store, workerName) : store,
     log,
   });
   const spending = new Spending({
@@ -255,6 +275,7 @@ async function main(): Promise<void> {
       reconciled: (roomId, members) => metrics.reconciled(roomId, members),
       enforced: (kind, seconds) => metrics.enforced(kind, seconds),
     },
+    ...(worker ? { share: worker } : {}),
   });
   // New blocks as soon as the node has them, where it offers a WebSocket; polling goes on beside it.
   const heads = config.chain.wsUrl ? watchHeads(config.chain.wsUrl, () => bridge.wake(), log, redactedUrl(config.chain.wsUrl)) : undefined;
@@ -270,6 +291,7 @@ async function main(): Promise<void> {
     prefix: settings.prefix,
     ...(settings.webUrl ? { webUrl: settings.webUrl } : {}),
     log,
+    ...(worker ? { share: worker } : {}),
   });
   const journal = new CommandJournal({
     polls,
@@ -286,6 +308,7 @@ async function main(): Promise<void> {
       void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
       void polls.tick();
     },
+    ...(worker ? { share: worker } : {}),
   });
   matrix.onSynced(() => {
     lastSync = performance.now();
@@ -343,6 +366,8 @@ async function main(): Promise<void> {
     journal.stop();
     heads?.stop();
     await bridge.stop();
+    // The rooms pass to the other workers at their next round.
+    await worker?.stop().catch((e: unknown) => log(`workers: giving the rooms up failed, they pass on when the leases end: ${(e as Error).message}`));
     await matrix.stop();
     provider.destroy();
     await store.close();
@@ -351,6 +376,12 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
+  try {
+    await worker?.awaitNamesakes();
+  } catch (e) {
+    console.error(`workers: ${(e as Error).message}`);
+    process.exit(2);
+  }
   for (let attempt = 0; ; attempt++) {
     try {
       await matrix.start();
@@ -360,6 +391,20 @@ async function main(): Promise<void> {
       log(`matrix: ${config.homeserver.url} not reachable (${(e as Error).message.slice(0, 80)}); retrying in ${wait} ms`);
       await new Promise((r) => setTimeout(r, wait));
     }
+  }
+  await worker?.start();
+  if (worker) {
+    // A worker that died between recording a transaction and sending it
+    // would leave every later nonce waiting: any worker sends it again.
+    let resuming = false;
+    setInterval(() => {
+      if (resuming) return;
+      resuming = true;
+      void tx
+        .resumePending(10_000)
+        .catch((e: unknown) => log(`chain: following pending transactions: ${(e as Error).message}`))
+        .finally(() => (resuming = false));
+    }, 15_000).unref();
   }
   journal.poke();
   bridge.start();
@@ -376,7 +421,7 @@ async function main(): Promise<void> {
   }
   // The journal keeps a week of handled commands (a sync never brings one back later than that).
   setInterval(() => void store.pruneInbound(Date.now() - 7 * 86_400_000).catch(() => undefined), 3_600_000).unref();
-  log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}`);
+  log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}${worker ? `, worker ${worker.holder} serving ${worker.owned().length} room(s)` : ""}`);
 }
 
 main().catch((e: unknown) => {

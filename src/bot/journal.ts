@@ -23,6 +23,7 @@ import type { CommandLimits } from "./limits.ts";
 import { answer } from "../text/format.ts";
 import type { EventReader, Reply, RoomPort } from "../ports/rooms.ts";
 import type { PollAnswer } from "./polls.ts";
+import type { RoomShare } from "../ports/share.ts";
 import type { InboundEvent, Store } from "../store/store.ts";
 
 export interface JournalOptions {
@@ -42,6 +43,13 @@ export interface JournalOptions {
   keyWaitMs?: number;
   /** how soon to try again what could not be done now (ms); default 2 s */
   retryMs?: number;
+  /**
+   * Several workers: only the events of rooms this worker holds are
+   * handled (every worker records every event; the holder answers). A
+   * worker that loses a room mid-way stops before answering: the new
+   * holder runs the command again, as after a crash.
+   */
+  share?: Pick<RoomShare, "owns">;
 }
 
 /** How many recorded events one look takes up. */
@@ -108,7 +116,7 @@ export class CommandJournal {
   }
 
   private enqueue(e: InboundEvent, job: () => Promise<void>): void {
-    if (this.busy.has(e.eventId)) return;
+    if (this.busy.has(e.eventId) || !this.serves(e.roomId)) return;
     const at = this.notBefore.get(e.eventId);
     if (at !== undefined && Date.now() < at) {
       this.later();
@@ -146,8 +154,14 @@ export class CommandJournal {
     }, this.o.retryMs ?? 2000);
   }
 
+  /** Whether this worker handles the room's events now. */
+  private serves(roomId: string): boolean {
+    return this.o.share?.owns(roomId) ?? true;
+  }
+
   private async handle(e: InboundEvent): Promise<void> {
     const { store, reader, log } = this.o;
+    if (!this.serves(e.roomId)) return;
     const opened = await reader.open(e.raw);
     if (opened === "waiting") {
       const since = this.waitingSince.get(e.eventId)?.since ?? Date.now();
@@ -192,6 +206,8 @@ export class CommandJournal {
     } else {
       reply = await this.o.bot.answer({ ...what.message, receivedAt: e.receivedAt });
     }
+    // The room may have passed to another worker while the command ran: that one answers.
+    if (!this.serves(e.roomId)) return;
     if (reply === undefined) {
       await store.finishInbound(e.eventId);
       return;
@@ -203,10 +219,16 @@ export class CommandJournal {
   }
 
   private async resend(e: InboundEvent): Promise<void> {
+    // Decided before, perhaps by another worker that sent it from its own device and died.
+    if (this.o.share && (await this.o.rooms.replied?.(e.roomId, e.eventId, e.receivedAt))) {
+      await this.o.store.finishInbound(e.eventId);
+      return;
+    }
     await this.deliver(e, JSON.parse(e.answer ?? "{}") as Reply);
   }
 
   private async deliver(e: InboundEvent, reply: Reply): Promise<void> {
+    if (!this.serves(e.roomId)) return;
     try {
       await this.o.rooms.reply(e.roomId, reply, e.eventId);
     } catch (err) {

@@ -20,6 +20,7 @@ import { formatPercent, formatTime } from "../text/format.ts";
 import { humanChainError } from "../governance/errors.ts";
 import { ProposalState } from "../governance/types.ts";
 import type { RecordChain } from "../ports/chain.ts";
+import type { RoomShare } from "../ports/share.ts";
 import type { EventReader, Reply } from "../ports/rooms.ts";
 import type { RoomBinding, Store } from "../store/store.ts";
 
@@ -118,6 +119,8 @@ export interface PollsOptions {
   prefix: string;
   webUrl?: string;
   log: (line: string) => void;
+  /** with several workers: the rooms this one serves (the others post and end their own polls) */
+  share?: Pick<RoomShare, "owns">;
 }
 
 const STATE_WORD = ["open", "defeated", "passed", "executed", "expired"];
@@ -143,6 +146,7 @@ export class Polls {
   private async pass(): Promise<void> {
     const head = await this.o.chain.head();
     for (const b of await this.o.store.listBindings()) {
+      if (this.o.share && !this.o.share.owns(b.roomId)) continue;
       try {
         await this.follow(b, head);
         await this.endDecided(b);

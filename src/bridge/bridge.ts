@@ -20,6 +20,7 @@ import { isRoomAdmin, powerOf, stateLevel, ROOM_ADMIN_POWER, type RoomEnforcer, 
 import type { GroupEvent } from "../governance/client.ts";
 import { humanChainError } from "../governance/errors.ts";
 import { DestinationKind, Mode, type GroupSettings } from "../governance/types.ts";
+import type { RoomShare } from "../ports/share.ts";
 import type { RoomBinding, RoomPolicy, Store } from "../store/store.ts";
 import { escapeHtml, formatDuration, formatTime } from "../text/format.ts";
 
@@ -64,6 +65,8 @@ export interface BridgeOptions {
   log: (line: string) => void;
   /** seconds since the epoch (tests may move time with the chain) */
   now?: () => Promise<number>;
+  /** several workers: only the rooms this one holds are read, enforced and drained (default: every room) */
+  share?: RoomShare;
   /** how long people in a room when enforcement begins keep their place though not members (ms) */
   adoptionGraceMs?: number;
   /** how long before the end of that grace they are reminded (ms; 0 = no reminder) */
@@ -92,6 +95,8 @@ export class Bridge {
   private headAt: number | undefined;
   private timing = { head: 0, events: 0 };
   private readonly reads = new Map<string, Promise<unknown>>();
+  /** outbox items this process recorded: no other device can have sent their notice */
+  private readonly mine = new Set<string>();
 
   constructor(o: BridgeOptions) {
     // The ports counted: how many homeserver and chain requests a pass costs.
@@ -163,7 +168,12 @@ export class Bridge {
     // Groups whose cursors agree (all of them, once caught up) are read with one eth_getLogs
     // per range: the calls per new block do not grow with the number of groups.
     const behind = new Map<number, RoomBinding[]>();
-    for (const b of await store.listBindings()) {
+    // The rooms this worker holds, once for the tick: a room is reconciled
+    // only in a tick that has read its events (a room taken on mid-tick
+    // would be reconciled at a cursor from an earlier hold).
+    const bindings = (await store.listBindings()).filter((b) => this.serves(b.roomId));
+    const held = new Set(bindings.map((b) => b.roomId));
+    for (const b of bindings) {
       const cursor = await this.cursorOf(b);
       if (safe > cursor) behind.set(cursor, [...(behind.get(cursor) ?? []), b]);
     }
@@ -180,7 +190,7 @@ export class Bridge {
     }
     this.timing = { head, events: Date.now() };
     const full = Date.now() - this.lastFull >= this.o.fullPassMs;
-    const rooms = full ? (await store.listBindings()).map((b) => b.roomId) : [...this.dirty];
+    const rooms = full ? [...held] : [...this.dirty].filter((r) => held.has(r));
     this.dirty.clear();
     if (full) this.lastFull = Date.now();
     const before = { ...this.requests, at: Date.now() };
@@ -192,7 +202,7 @@ export class Bridge {
       async (roomId) => {
         const b = await store.getBinding(roomId);
         try {
-          if (!b) return;
+          if (!b || !this.serves(roomId)) return;
           if (full) await this.keeper(b, safe);
           await this.reconcile(b);
         } catch (e) {
@@ -356,6 +366,8 @@ export class Bridge {
       }
     }
     for (const a of actions) {
+      // A long pass may outlive this worker's hold on the room.
+      if (!this.serves(b.roomId)) return actions;
       const need = a.kind === "kick" ? p.kick : a.kind === "invite" ? p.invite : p.ban;
       if (p.mine < need) {
         const verb = a.kind === "unban" ? "lift bans" : a.kind;
@@ -384,7 +396,10 @@ export class Bridge {
         // to remove, once: a removal cut off by a crash finds its follow-up here.
         const owed = (await store.listOutbox("pending")).find((i) => i.kind === "rotate" && i.roomId === b.roomId && (JSON.parse(i.payload) as RoomAction).userId === a.userId);
         const id = owed?.id ?? `rotate:${b.roomId}:${a.userId}:${Date.now()}`;
-        if (!owed) await store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
+        if (!owed) {
+          this.mine.add(id);
+          await store.addOutbox({ id, roomId: b.roomId, kind: "rotate", payload: JSON.stringify(a), createdAt: Date.now() });
+        }
         try {
           if (a.kind === "ban") {
             // Recorded first: a ban the bot made is one it may lift later.
@@ -619,6 +634,7 @@ export class Bridge {
 
   private async applyModePowers(b: RoomBinding, change: { set: Record<string, number>; promoted: string[] }): Promise<void> {
     if (Object.keys(change.set).length > 0) {
+      if (!this.serves(b.roomId)) return;
       try {
         await this.o.rooms.setPowers(b.roomId, change.set);
         this.o.log(`bridge: power levels in ${b.roomId}: ${JSON.stringify(change.set)}`);
@@ -630,17 +646,36 @@ export class Bridge {
     await this.o.store.setState(`promoted:${b.roomId}`, JSON.stringify(change.promoted));
   }
 
-  /** After a kick: a new key for the bot's messages, and the notice, once. */
+  /**
+   * After a kick: a new key for the bot's messages, and the notice, once.
+   * With several workers, by the room's holder only, finished under its
+   * fence; an item another worker recorded may have had its notice sent
+   * from that worker's device before it died (the homeserver drops a
+   * repeated send only from the same device): the room is looked at first.
+   */
   private async drainOutbox(): Promise<void> {
-    for (const item of await this.o.store.listOutbox("pending")) {
+    const { store, rooms, share } = this.o;
+    for (const item of await store.listOutbox("pending")) {
+      if (!this.serves(item.roomId)) continue;
       const a = JSON.parse(item.payload) as RoomAction;
       try {
-        await this.o.rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`, a.userId, item.id);
-        await this.o.store.finishOutbox(item.id);
+        const sent = share !== undefined && !this.mine.has(item.id) && (await rooms.sentOnce?.(item.roomId, item.id, item.createdAt)) === true;
+        if (!sent) {
+          if (!this.serves(item.roomId)) continue;
+          await rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`, a.userId, item.id);
+        }
+        if (share === undefined) await store.finishOutbox(item.id);
+        else if (!(await share.finishOutbox(item))) this.o.log(`bridge: ${item.roomId} passed to another worker before the notice after removing ${a.userId} was marked sent`);
+        this.mine.delete(item.id);
       } catch (e) {
         this.o.log(`bridge: notice after removing ${a.userId} failed, will retry: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** Whether this worker acts in the room now. */
+  private serves(roomId: string): boolean {
+    return this.o.share?.owns(roomId) ?? true;
   }
 
   /** Says `text` in the room, at most once an hour for each `what`. */

@@ -661,6 +661,14 @@ const rooms = section("a mapping", {
   })
   .prefault({});
 
+const WORKER_ID = 'a worker name of 1 to 64 letters, digits, ".", "_" or "-", like "worker-1"';
+const worker = section("a mapping", {
+  id: text(WORKER_ID, (s) => {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(s)) fail(WORKER_ID, s);
+    return s;
+  }).optional(),
+}).prefault({});
+
 const log = section("a mapping", {
   level: z.enum(["debug", "info", "warn", "error"], { error: expect('"debug", "info", "warn" or "error"') }).prefault("info"),
 }).prefault({});
@@ -688,6 +696,8 @@ export const configSchema = section("a mapping at the top level", {
   web,
   bridge,
   rooms,
+
+  worker,
   log,
 }).superRefine((c, ctx) => {
   // GroupFactory.checkSafety: groups created with the defaults must pass.

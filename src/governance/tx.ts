@@ -13,7 +13,10 @@ import {
   type TransactionRequest,
   type Wallet,
 } from "ethers";
-import type { Store, TxRecord } from "../store/store.ts";
+import { NonceTakenError, StoreConflictError, type Store, type TxRecord } from "../store/store.ts";
+
+/** How many nonces a send may find taken by other workers before it gives up (and the command says so). */
+const MAX_NONCE_ATTEMPTS = 20;
 
 export interface TxOutcome {
   hash: string;
@@ -63,31 +66,55 @@ export class TxSender {
       const again = await this.store.getTx(intent);
       if (again) return again;
       const populated = await this.wallet.populateTransaction({ ...request, from: this.wallet.address });
-      // The store's nonce wins over the node's when the node forgot pending ones.
-      const chainNonce = await this.provider.getTransactionCount(this.wallet.address, "pending");
-      const stored = await this.store.maxNonce(this.wallet.address);
-      populated.nonce = Math.max(chainNonce, stored === undefined ? 0 : stored + 1);
-      const raw = await this.wallet.signTransaction(populated);
-      const rec: TxRecord = {
-        intent,
-        hash: Transaction.from(raw).hash!,
-        raw,
-        nonce: populated.nonce,
-        from: this.wallet.address,
-        status: "pending",
-        createdAt: Date.now(),
-        description,
-      };
-      // Recorded before it is sent: a crash from here on re-sends these same bytes.
-      await this.store.putTx(rec);
-      return rec;
+      // Workers that share the key take nonces optimistically: the database
+      // refuses a second transaction at one (sender, nonce), and the loser
+      // signs again with the next one. Each refusal means another worker
+      // recorded a transaction, so the retries are bounded by the workers'
+      // concurrent sends, not by time.
+      for (let attempt = 1; ; attempt++) {
+        // The store's nonce wins over the node's when the node forgot pending ones.
+        const chainNonce = await this.provider.getTransactionCount(this.wallet.address, "pending");
+        const stored = await this.store.maxNonce(this.wallet.address);
+        populated.nonce = Math.max(chainNonce, stored === undefined ? 0 : stored + 1);
+        const raw = await this.wallet.signTransaction(populated);
+        const rec: TxRecord = {
+          intent,
+          hash: Transaction.from(raw).hash!,
+          raw,
+          nonce: populated.nonce,
+          from: this.wallet.address,
+          status: "pending",
+          createdAt: Date.now(),
+          description,
+        };
+        try {
+          // Recorded before it is sent: a crash from here on re-sends these same bytes.
+          await this.store.putTx(rec);
+          return rec;
+        } catch (e) {
+          if (e instanceof NonceTakenError && attempt < MAX_NONCE_ATTEMPTS) {
+            this.opts.log?.(`tx: nonce ${rec.nonce} was taken by another worker; signing ${description} again with the next one`);
+            continue;
+          }
+          // Another worker recorded this very intent meanwhile: follow its transaction.
+          const theirs = e instanceof StoreConflictError && !(e instanceof NonceTakenError) ? await this.store.getTx(intent) : undefined;
+          if (theirs) return theirs;
+          throw e;
+        }
+      }
     });
     return this.follow(record);
   }
 
-  /** Re-broadcasts and follows every transaction still pending (after a restart). */
-  async resumePending(): Promise<TxOutcome[]> {
-    return Promise.all((await this.store.listTxs("pending")).map((r) => this.follow(r)));
+  /**
+   * Re-broadcasts and follows every transaction still pending (after a
+   * restart), or those recorded at least `olderThanMs` ago: with several
+   * workers, any of them sends again what another recorded and did not get
+   * mined (it died in between), so that no later nonce waits behind it.
+   */
+  async resumePending(olderThanMs?: number): Promise<TxOutcome[]> {
+    const before = olderThanMs === undefined ? Infinity : Date.now() - olderThanMs;
+    return Promise.all((await this.store.listTxs("pending")).filter((r) => r.createdAt <= before).map((r) => this.follow(r)));
   }
 
   private async follow(rec: TxRecord): Promise<TxOutcome> {
@@ -128,14 +155,29 @@ export class TxSender {
   }
 
   private async broadcast(rec: TxRecord): Promise<void> {
-    try {
-      await this.provider.broadcastTransaction(rec.raw);
-    } catch (e) {
-      // Already known or already mined: the same bytes are on their way.
-      const msg = e instanceof Error ? e.message : String(e);
-      if (/already known|known transaction|nonce too low|already imported|AlreadyKnown/i.test(msg)) return;
-      if ((await this.provider.getTransactionReceipt(rec.hash)) !== null) return;
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.provider.broadcastTransaction(rec.raw);
+        return;
+      } catch (e) {
+        // Already known or already mined: the same bytes are on their way.
+        const msg = e instanceof Error ? e.message : String(e);
+        if (/already known|known transaction|nonce too low|already imported|AlreadyKnown/i.test(msg)) return;
+        if ((await this.provider.getTransactionReceipt(rec.hash)) !== null) return;
+        // A lower nonce of this key has not reached the node: another
+        // worker's, on its way, or recorded by a worker that died before
+        // sending it (some nodes refuse a gap rather than queue it). The
+        // recorded bytes of those go first, then these again.
+        if (/nonce too high/i.test(msg) && attempt < MAX_NONCE_ATTEMPTS) {
+          const from = rec.from.toLowerCase();
+          for (const lower of (await this.store.listTxs("pending")).filter((t) => t.from.toLowerCase() === from && t.nonce < rec.nonce)) {
+            await this.provider.broadcastTransaction(lower.raw).catch(() => undefined);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+          continue;
+        }
+        throw e;
+      }
     }
   }
 

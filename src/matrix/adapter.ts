@@ -26,6 +26,7 @@ import { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
 import type { NewInboundEvent, Store } from "../store/store.ts";
 import { persistOnWrite, restoreIndexedDB, saveIndexedDB } from "./crypto-persist.ts";
 import { JOURNAL_FILTER, journalEvents, type RawEvent } from "./journal.ts";
+import { ONCE_KEY, repliesTo, sentSince } from "./sent.ts";
 import type { EventReader, Membership, Mention, OpenedEvent, Reply, RoomEnforcer, RoomPort, RoomPowers, RoomRules } from "../ports/rooms.ts";
 
 /**
@@ -505,7 +506,20 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     // encrypted path discards the bot's outbound session first.
     const crypto = this.client.getCrypto();
     if (crypto && (await crypto.isEncryptionEnabledInRoom(roomId))) await crypto.forceDiscardSession(roomId);
-    await this.send(roomId, { msgtype: "m.notice", body: text }, onceTxnId(`notice:${once}`));
+    await this.send(roomId, { msgtype: "m.notice", body: text, [ONCE_KEY]: once }, onceTxnId(`notice:${once}`));
+  }
+
+  sentOnce(roomId: string, once: string, since: number): Promise<boolean> {
+    return sentSince(this.client, roomId, this.o.userId, since, (_wire, clear) => clear[ONCE_KEY] === once);
+  }
+
+  replied(roomId: string, eventId: string, since: number): Promise<boolean> {
+    return sentSince(this.client, roomId, this.o.userId, since, (wire, clear) => repliesTo(wire, eventId) || repliesTo(clear, eventId));
+  }
+
+  /** The rooms the bot has joined, as this client knows them. */
+  joinedRooms(): string[] {
+    return this.client.getRooms().filter((r) => r.getMyMembership() === "join").map((r) => r.roomId);
   }
 
   /** Sends an event of any type once per `once` (a second send with the same key sends nothing new); returns its id. */

@@ -130,6 +130,12 @@ export interface RoomPort {
   rules(roomId: string): Promise<RoomRules>;
   /** sets a room state event (the widget); absent where rooms take no state from the bot */
   putState?(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void>;
+  /**
+   * Whether the bot, from any of its devices, has replied to `eventId`
+   * since `since` (ms): another worker may have sent the answer and died
+   * before recording it, and only its own device's sends are deduplicated.
+   */
+  replied?(roomId: string, eventId: string, since: number): Promise<boolean>;
 }
 
 /** What the bridge needs of the room side, to make rooms follow the chain. */
@@ -158,6 +164,8 @@ export interface RoomEnforcer {
    * sending it again (after a crash) sends nothing new.
    */
   rotateKey(roomId: string, text: string, removed: string, once: string): Promise<void>;
+  /** Whether the notice of `rotateKey(…, once)` is in the room since `since` (ms), from any of the bot's devices. */
+  sentOnce?(roomId: string, once: string, since: number): Promise<boolean>;
   /** Sends a notice; with `once`, sending it again (after a crash) sends nothing new. */
   notice(roomId: string, text: string, once?: string): Promise<void>;
   /** Sends a notice that mentions people (a pill each, and `m.mentions`), once per `once`. */

@@ -41,13 +41,19 @@ export interface RoomLeases {
    * live workers; free or expired rooms claimed up to that share. Returns the
    * leases this round renewed or claimed (a surplus lease left to expire is
    * not among them: its holder must stop acting on it now) and how many
-   * workers are live.
+   * workers are live. `acting`, when given, names the rooms the worker may
+   * still be acting in (those of its previous round): any other lease of it
+   * that this round does not renew (a surplus it stopped acting on a round
+   * ago) ends at once, so that another worker takes it on its next round
+   * instead of after the lease's lifetime.
    */
-  balance(worker: string, rooms: readonly string[], ttlMs: number): Promise<{ held: Lease[]; workers: number }>;
+  balance(worker: string, rooms: readonly string[], ttlMs: number, acting?: readonly string[]): Promise<{ held: Lease[]; workers: number }>;
   /** Whether the fence's lease is still the current one. */
   holds(fence: Fence): Promise<boolean>;
   /** Ends the worker's leases at once (a graceful stop), so others claim them on their next round. */
   release(worker: string): Promise<void>;
+  /** The workers whose heartbeat has not expired. */
+  live(): Promise<string[]>;
 }
 
 export const LEASE_DEFAULTS = {
@@ -80,6 +86,8 @@ export class LeaseKeeper {
   private readonly o: Required<Omit<LeaseKeeperOptions, "onChange" | "log">> & Pick<LeaseKeeperOptions, "onChange" | "log">;
   /** room → its lease and the local time until which this worker may act on it */
   private held = new Map<string, { lease: Lease; validUntil: number }>();
+  /** rooms this worker stopped acting in, and when (its actions begun before may still run for marginMs) */
+  private readonly dropped = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private stopped = false;
@@ -112,14 +120,23 @@ export class LeaseKeeper {
     const sent = this.o.now();
     let held: Lease[];
     try {
-      ({ held } = await this.o.leases.balance(this.o.worker, await this.o.rooms(), this.o.ttlMs));
+      // What this worker may be acting in: everything of its last round,
+      // and what it stopped acting in less than marginMs ago (a surplus it
+      // gives up now is released by a later round, once actions begun
+      // before have had their margin).
+      for (const [r, at] of this.dropped) if (sent - at >= this.o.marginMs) this.dropped.delete(r);
+      const acting = [...new Set([...this.held.keys(), ...this.dropped.keys()])];
+      ({ held } = await this.o.leases.balance(this.o.worker, await this.o.rooms(), this.o.ttlMs, acting));
     } catch (e) {
       this.o.log?.(`leases: renewal failed, ${before.size} room(s) lapse unless the next round succeeds: ${(e as Error).message}`);
       return;
     }
     if (this.stopped) return;
     const validUntil = sent + this.o.ttlMs - this.o.marginMs;
+    const previous = [...this.held.keys()];
     this.held = new Map(held.map((lease) => [lease.roomId, { lease, validUntil }]));
+    // Counted from now, also for a lease whose validity ran out earlier: later than the last action on it.
+    for (const r of previous) if (!this.held.has(r)) this.dropped.set(r, this.o.now());
     const after = new Set(this.owned());
     const gained = [...after].filter((r) => !before.has(r));
     const lost = [...before].filter((r) => !after.has(r));

@@ -472,7 +472,7 @@ export class PostgresLeases implements RoomLeases {
     this.pool = pool;
   }
 
-  async balance(worker: string, rooms: readonly string[], ttlMs: number): Promise<{ held: Lease[]; workers: number }> {
+  async balance(worker: string, rooms: readonly string[], ttlMs: number, acting?: readonly string[]): Promise<{ held: Lease[]; workers: number }> {
     const c = await this.pool.connect();
     try {
       await c.query("BEGIN");
@@ -511,6 +511,11 @@ export class PostgresLeases implements RoomLeases {
       // worker takes it. Nothing is taken from a live worker by force.
       const cap = starving ? floor : ceil;
       const keep = mine.slice(0, cap);
+      // A surplus the worker stopped acting on in an earlier round ends now.
+      if (acting !== undefined) {
+        const done = mine.slice(cap).filter((r) => !acting.includes(r));
+        if (done.length > 0) await c.query("UPDATE room_leases SET expires_at = now() WHERE owner = $1 AND room_id = ANY($2)", [worker, done]);
+      }
       const RETURNING = "RETURNING room_id, token, (extract(epoch FROM expires_at) * 1000)::float8 AS expires";
       // Only the leases renewed or claimed in this round are returned: the
       // worker counts its validity from this round, and must not do so for
@@ -561,6 +566,10 @@ export class PostgresLeases implements RoomLeases {
   async release(worker: string): Promise<void> {
     await this.pool.query("UPDATE room_leases SET expires_at = now() WHERE owner = $1 AND expires_at > now()", [worker]);
     await this.pool.query("DELETE FROM workers WHERE id = $1", [worker]);
+  }
+
+  async live(): Promise<string[]> {
+    return (await this.pool.query<Row>("SELECT id FROM workers WHERE expires_at > now() ORDER BY id")).rows.map((r) => String(r["id"]));
   }
 }
 

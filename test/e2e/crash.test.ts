@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, createGroup, decideOnChain, groupRoom, linkWallet } from "../../scripts/scenario.ts";
-import { quietConsole, type ChatUser, type RawRoomEvent } from "../../scripts/chat.ts";
+import { answersByEvent, quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { Action } from "../../src/governance/types.ts";
 import { prng } from "../unit/prng.ts";
 
@@ -59,17 +59,6 @@ async function withKills(kills: number, work: () => Promise<void>): Promise<void
     }
   })();
   await Promise.all([work(), killer]);
-}
-
-/** The bot's answers in `roomId`, by the event they reply to (the relation is in the clear). */
-async function answersByEvent(reader: ChatUser, roomId: string): Promise<Map<string, RawRoomEvent[]>> {
-  const out = new Map<string, RawRoomEvent[]>();
-  for (const e of await reader.history(roomId)) {
-    const to = e.content["m.relates_to"]?.["m.in_reply_to"]?.event_id;
-    if (e.sender !== bot || to === undefined) continue;
-    out.set(to, [...(out.get(to) ?? []), e]);
-  }
-  return out;
 }
 
 /**
@@ -126,12 +115,12 @@ describe("a crash loses nothing", () => {
       }
     });
     await eventually("every command answered", async () => {
-      const got = await answersByEvent(alice!, room);
+      const got = await answersByEvent(alice!, room, bot);
       return expected.every((c) => got.has(c.id));
     });
     // Anything sent twice would arrive within this.
     await sleep(3000);
-    const got = await answersByEvent(alice!, room);
+    const got = await answersByEvent(alice!, room, bot);
     for (const c of expected) {
       const answers = got.get(c.id) ?? [];
       expect([c.text, answers.length], `seed ${seed}`).toEqual([c.text, 1]);

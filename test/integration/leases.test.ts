@@ -108,6 +108,33 @@ describe("room leases (in one process)", () => {
     expect([...before].every((r) => [b, c, d].some((k) => k.owns(r)))).toBe(true);
   });
 
+  it("pass a surplus room on at the round after its holder stopped acting in it, not after the lease's lifetime", async () => {
+    const url = await database();
+    const [sa, sb] = [await open(url), await open(url)];
+    await governRooms(sa, 4);
+    // A lease lasts a minute: any hand-over seen here is a release, not an expiry.
+    const slow = { ttlMs: 60_000, renewMs: 200, marginMs: 100 };
+    const a = keeper(sa, "a", slow);
+    const b = keeper(sb, "b", slow);
+    const t0 = Date.now();
+    await a.tick();
+    await b.tick();
+    expect([a.owned().length, b.owned().length]).toEqual([4, 0]);
+    // a sees b starving: it keeps its floor and stops acting in the other two at once.
+    await a.tick();
+    expect([a.owned().length, b.owned().length]).toEqual([2, 0]);
+    // Within the margin of actions a began before, the two are not released yet.
+    await a.tick();
+    await b.tick();
+    expect([a.owned().length, b.owned().length]).toEqual([2, 0]);
+    await sleep(slow.marginMs + 20);
+    await a.tick();
+    await b.tick();
+    expect([a.owned().length, b.owned().length]).toEqual([2, 2]);
+    assertDisjoint([a, b]);
+    expect(Date.now() - t0).toBeLessThan(slow.ttlMs / 2);
+  });
+
   it("refuse the fenced writes of a worker that lost its lease, and let it act only until its lease could end", async () => {
     const url = await database();
     const [sa, sb, observer] = [await open(url), await open(url), await open(url)];
@@ -141,7 +168,7 @@ describe("room leases (in one process)", () => {
   });
 
   it("refuse timings under which a worker could trust a lease it failed to renew", () => {
-    const leases = { balance: async () => ({ held: [], workers: 1 }), holds: async () => false, release: async () => {} };
+    const leases = { balance: async () => ({ held: [], workers: 1 }), holds: async () => false, release: async () => {}, live: async () => [] };
     expect(() => new LeaseKeeper({ leases, worker: "w", rooms: () => [], ttlMs: 1000, renewMs: 800, marginMs: 300 })).toThrow(/renewMs/);
     expect(() => new LeaseKeeper({ leases, worker: "w", rooms: () => [], ...LEASE_DEFAULTS })).not.toThrow();
   });
@@ -200,22 +227,26 @@ async function waitFor(what: string, done: () => boolean, ms: number): Promise<n
 /**
  * From every worker's reports: for each room, the stretches of time each
  * worker could act in it (from the report that first showed the room to the
- * validity end of the last report that still did). Stretches of different
+ * validity end of the last report that still did, or to the first report
+ * that no longer did, whichever is first). Stretches of different
  * workers for one room must never overlap.
  */
 function assertNeverShared(workers: WorkerProcess[]): number {
   const stretches = new Map<string, { worker: string; from: number; to: number }[]>();
   for (const w of workers) {
     const open = new Map<string, { from: number; to: number }>();
-    const close = (roomId: string): void => {
+    // A stretch ends when the lease's validity would, or earlier, at the
+    // round that dropped the room (a surplus given up): the worker stops
+    // acting there, and the lease may then be released for another.
+    const close = (roomId: string, droppedAt = Infinity): void => {
       const s = open.get(roomId);
       if (!s) return;
-      stretches.set(roomId, [...(stretches.get(roomId) ?? []), { worker: w.id, ...s }]);
+      stretches.set(roomId, [...(stretches.get(roomId) ?? []), { worker: w.id, from: s.from, to: Math.min(s.to, droppedAt) }]);
       open.delete(roomId);
     };
     for (const report of w.reports) {
       const now = new Set(report.rooms.map((r) => r.roomId));
-      for (const roomId of [...open.keys()]) if (!now.has(roomId)) close(roomId);
+      for (const roomId of [...open.keys()]) if (!now.has(roomId)) close(roomId, report.at);
       for (const r of report.rooms) {
         const s = open.get(r.roomId);
         if (s) s.to = r.until;

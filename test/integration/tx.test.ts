@@ -1,8 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
 import { Wallet } from "ethers";
 import { SqliteStore } from "../../src/store/sqlite.ts";
+import { PostgresStore } from "../../src/store/postgres.ts";
 import { TxSender } from "../../src/governance/tx.ts";
+import { startPostgres, type PostgresHandle } from "../../scripts/postgres.ts";
+import type { Store } from "../../src/store/store.ts";
 
 const { ethers, networkHelpers } = await network.connect();
 
@@ -59,4 +62,81 @@ describe("TxSender", () => {
     await expect(sender.send("bad", { to: await token.getAddress(), data }, "transfer without balance")).rejects.toThrow(/ERC20InsufficientBalance|revert/);
     expect(await store.getTx("bad")).toBeUndefined();
   });
+
+  it("takes each nonce once when two workers sign with one key on one PostgreSQL", async () => {
+    const wallet = await funded();
+    const url = await postgres("tx_race");
+    // Two workers: a store connection and a sender each, the same key.
+    const [storeA, storeB] = [await PostgresStore.open(url), await PostgresStore.open(url)];
+    stores.push(storeA, storeB);
+    // B's first read of the highest nonce is from just before A recorded one (the race, made certain).
+    let stale = true;
+    const lagging: Store = new Proxy(storeB, {
+      get(target, p, receiver) {
+        if (p === "maxNonce" && stale) {
+          return async (from: string) => {
+            stale = false;
+            const before = await target.maxNonce(from);
+            while ((await target.maxNonce(from)) === before) await new Promise((r) => setTimeout(r, 5));
+            return before;
+          };
+        }
+        const v = Reflect.get(target, p, receiver) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const retries: string[] = [];
+    const log = (line: string) => retries.push(line);
+    const a = new TxSender(wallet, storeA, { pollMs: 20 });
+    const b = new TxSender(wallet, lagging, { pollMs: 20, log });
+    const to = Wallet.createRandom().address;
+    const sends = Array.from({ length: 12 }, (_, i) => [
+      a.send(`a:${i}`, { to, value: 1n }, `a ${i}`),
+      b.send(`b:${i}`, { to, value: 1n }, `b ${i}`),
+    ]).flat();
+    // One intent asked of both workers at once: sent once.
+    const [x, y] = await Promise.all([a.send("both", { to, value: 100n }, "both from a"), b.send("both", { to, value: 100n }, "both from b"), ...sends]);
+    expect(x!.hash).toBe(y!.hash);
+    expect(retries.filter((l) => /was taken by another worker/.test(l)).length).toBeGreaterThan(0);
+    const nonces = (await storeA.listTxs("mined")).map((t) => t.nonce);
+    expect(nonces).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(await storeA.listTxs("pending")).toEqual([]);
+    expect(await ethers.provider.getTransactionCount(wallet.address)).toBe(25);
+    expect(await ethers.provider.getBalance(to)).toBe(124n);
+  });
+
+  it("sends again what another worker recorded and did not send, so that later nonces are not held up", async () => {
+    const wallet = await funded();
+    const url = await postgres("tx_resume");
+    const store = await PostgresStore.open(url);
+    stores.push(store);
+    const to = Wallet.createRandom().address;
+    // A worker recorded nonce 0 and died before broadcasting it.
+    const raw = await wallet.signTransaction(await wallet.populateTransaction({ to, value: 7n, nonce: 0 }));
+    const hash = ethers.Transaction.from(raw).hash!;
+    await store.putTx({ intent: "dead:0", hash, raw, nonce: 0, from: wallet.address, status: "pending", createdAt: Date.now() - 60_000, description: "dead worker's" });
+    const sender = new TxSender(wallet, store, { pollMs: 20 });
+    // The next transaction takes nonce 1; the node refuses the gap (Hardhat's automine does) or would queue it: nonce 0's recorded bytes go first.
+    expect((await sender.send("next", { to, value: 1n }, "next")).status).toBe("mined");
+    expect((await store.getTx("next"))!.nonce).toBe(1);
+    expect(await ethers.provider.getBalance(to)).toBe(8n);
+    // A worker's periodic look follows the dead worker's transaction to its end: recent ones are left to their own worker.
+    expect(await sender.resumePending(3_600_000)).toEqual([]);
+    const [resumed] = await sender.resumePending(10_000);
+    expect([resumed!.hash, resumed!.status]).toEqual([hash, "mined"]);
+    expect(await store.listTxs("pending")).toEqual([]);
+  });
+});
+
+let server: PostgresHandle | undefined;
+const stores: PostgresStore[] = [];
+
+async function postgres(name: string): Promise<string> {
+  server ??= await startPostgres();
+  return server.createDatabase(name);
+}
+
+afterAll(async () => {
+  for (const s of stores) await s.close().catch(() => {});
+  await server?.stop();
 });

@@ -144,6 +144,10 @@ describe("config/example.yaml", () => {
     const pg = parse(postgres, { ...ENV, CONCLAVE_STORE_PASSWORD: "pgpw" }).config;
     expect([pg.store.url, pg.store.password]).toEqual(["postgres://conclave@127.0.0.1:5432/conclave", "pgpw"]);
 
+    const worker = parse(uncomment(uncomment(text, "# worker:"), "  # id: worker-1")).config;
+    expect(worker.worker.id).toBe("worker-1");
+    expect(parse(text).config.worker.id).toBeUndefined();
+
     let quorums = text;
     for (const k of ["add: 20%", "remove: 66.67%", "config: 66.67%", "feeDestination: 75%", "custom: 75%"]) quorums = uncomment(quorums, `    # ${k}`);
     expect(parse(quorums).config.groupDefaults.quorum).toEqual({
@@ -191,6 +195,7 @@ describe("errors name the key path", () => {
     ["wrong type", withValue("chain.confirmations", "two"), 'config: chain.confirmations: expected an integer >= 0, got "two"'],
     ["negative integer", withValue("chain.confirmations", -1), "config: chain.confirmations: expected an integer >= 0, got -1"],
     ["wrong type of a section", withValue("web", "8080"), 'config: web: expected a mapping, got "8080"'],
+    ["bad worker name", withValue("worker.id", "w 1"), 'config: worker.id: expected a worker name of 1 to 64 letters, digits, ".", "_" or "-", like "worker-1", got "w 1"'],
     ["boolean", withValue("groupDefaults.customCallsAllowed", "yes"), 'config: groupDefaults.customCallsAllowed: expected true or false, got "yes"'],
     ["enum", withValue("groupDefaults.mode", "anarchy"), 'config: groupDefaults.mode: expected "vote", "admin" or "external", got "anarchy"'],
     ["bad url", withValue("homeserver.url", "matrix.example.org"), /^config: homeserver\.url: expected an http\(s\) URL.*, got "matrix\.example\.org"$/],
@@ -489,6 +494,7 @@ describe("defaults and conversions", () => {
       web: { port: 8080, bind: "127.0.0.1", linkMinutes: 15, requestsPerMinute: 300, actionsPerMinute: 30, metrics: true, openidHomeservers: {} },
       bridge: { fullPassSeconds: 30 },
       rooms: { consentWindow: 86_400, adoptionGrace: 604_800, adoptionReminder: 86_400, startIn: "enforce" },
+      worker: {},
       log: { level: "info" },
     } satisfies Config);
   });

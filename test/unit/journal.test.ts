@@ -73,7 +73,7 @@ class Bot {
   }
 }
 
-function journal(store: Store, o: { rooms: Rooms; bot: Bot; reader?: Reader; perSender?: number }) {
+function journal(store: Store, o: { rooms: Rooms; bot: Bot; reader?: Reader; perSender?: number; owns?: (roomId: string) => boolean }) {
   return new CommandJournal({
     store,
     reader: o.reader ?? new Reader(),
@@ -84,6 +84,7 @@ function journal(store: Store, o: { rooms: Rooms; bot: Bot; reader?: Reader; per
     serverName: "x.org",
     log: () => {},
     retryMs: 10,
+    ...(o.owns ? { share: { owns: o.owns } } : {}),
   });
 }
 
@@ -215,5 +216,61 @@ describe("the command journal", () => {
     expect(mallory.filter((s) => /^Slow down: you sent more than 5 commands in a minute/.test(s.text)).map((s) => s.inReplyTo)).toEqual(["$m5"]);
     expect(mallory).toHaveLength(6);
     expect(bot.ran.filter((id) => id.startsWith("$m"))).toHaveLength(5);
+  });
+
+  it("with several workers, answers only the commands of rooms this worker holds, once it holds them", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const bot = new Bot();
+    const other = { ...raw("$o", "@bob:x.org", "!members"), roomId: "!other:x.org" };
+    await store.addInbound([raw("$1", "@alice:x.org", "!status"), other]);
+    const held = new Set([ROOM]);
+    const j = journal(store, { rooms, bot, owns: (r) => held.has(r) });
+    await settle(j);
+    expect(rooms.sent).toEqual([{ inReplyTo: "$1", text: "ok: !status" }]);
+    expect((await store.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$o"]);
+    // The room passes to this worker (its holder died): its command is answered now.
+    held.add("!other:x.org");
+    await settle(j);
+    expect(rooms.sent.map((s) => s.inReplyTo)).toEqual(["$1", "$o"]);
+  });
+
+  it("stops before answering when the room passed to another worker while the command ran", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const bot = new Bot();
+    let release: () => void = () => {};
+    bot.held.set("@alice:x.org", new Promise<void>((r) => (release = r)));
+    await store.addInbound([raw("$1", "@alice:x.org", "!vote 1 yes")]);
+    const held = new Set([ROOM]);
+    const j = journal(store, { rooms, bot, owns: (r) => held.has(r) });
+    j.poke();
+    // The command is running (held) when the room passes on.
+    await new Promise((r) => setTimeout(r, 50));
+    held.delete(ROOM);
+    release();
+    await j.idle();
+    expect(bot.ran).toEqual(["$1"]);
+    expect(rooms.sent).toEqual([]);
+    // Left for the new holder, which runs it again (its transaction, intent-keyed, is followed, not sent twice).
+    expect((await store.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$1"]);
+  });
+
+  it("does not send again an answer another worker sent before it died", async () => {
+    const store = new SqliteStore(":memory:");
+    await store.addInbound([raw("$sent", "@alice:x.org", "!status"), raw("$unsent", "@bob:x.org", "!status")]);
+    await store.setInboundAnswer("$sent", JSON.stringify({ text: "ok: !status" }));
+    await store.setInboundAnswer("$unsent", JSON.stringify({ text: "ok: !status" }));
+    const rooms = new (class extends Rooms {
+      asked: string[] = [];
+      async replied(_roomId: string, eventId: string) {
+        this.asked.push(eventId);
+        return eventId === "$sent";
+      }
+    })();
+    await settle(journal(store, { rooms, bot: new Bot(), owns: () => true }));
+    expect(rooms.asked.sort()).toEqual(["$sent", "$unsent"]);
+    expect(rooms.sent).toEqual([{ inReplyTo: "$unsent", text: "ok: !status" }]);
+    expect(await store.listInbound("answering", 10)).toEqual([]);
   });
 });
