@@ -10,6 +10,7 @@ import { startChain, type ChainHandle } from "./chain.ts";
 import { ChatUser } from "./chat.ts";
 import { startProxy, type Proxy } from "./proxy.ts";
 import { Wallet } from "ethers";
+import { newRecoveryKey } from "../src/matrix/cross-signing.ts";
 
 export interface BotProcess {
   /** every line the bot printed */
@@ -34,10 +35,12 @@ export interface System {
   configPath: string;
   /** the bot's SQLite store (its folder holds the bot's data only) */
   storePath: string;
+  /** the bot's recovery key (bot.recoveryKey) */
+  recoveryKey: string;
   dir: string;
   users: Record<string, ChatUser>;
-  /** starts the bot again on the same store and config */
-  restartBot(): Promise<void>;
+  /** starts the bot again on the same store and config; `meanwhile` runs while it is stopped */
+  restartBot(meanwhile?: () => void | Promise<void>): Promise<void>;
   /** how many transactions the bot's key has had mined (its nonce at the latest block) */
   botNonce(): Promise<number>;
   stop(): Promise<void>;
@@ -48,6 +51,8 @@ export interface SystemOptions {
   users: string[];
   /** extra YAML appended to the bot's config */
   extraConfig?: string;
+  /** extra YAML lines of the config's bot section (indented by two spaces) */
+  botSection?: string;
   /** chain.confirmations of the bot (default 0) */
   confirmations?: number;
   /** bridge.fullPassSeconds of the bot (default 2, so tests see keeper work soon) */
@@ -93,6 +98,12 @@ export function botConfig(
     fullPassSeconds?: number;
     limits?: Limits;
     lowBalance?: string;
+    /** the bot's user name (default conclave) */
+    botName?: string;
+    /** bot.recoveryKey from CONCLAVE_RECOVERY_KEY (default true) */
+    recoveryKey?: boolean;
+    /** extra lines of the bot section */
+    botSection?: string;
   },
   extra = "",
 ): string {
@@ -100,9 +111,9 @@ export function botConfig(
   url: ${s.baseUrl}
   serverName: ${s.serverName}
 bot:
-  userId: "@conclave:${s.serverName}"
+  userId: "@${s.botName ?? "conclave"}:${s.serverName}"
   password: { env: CONCLAVE_BOT_PASSWORD }
-  deviceName: Conclave bot
+  deviceName: Conclave bot${s.recoveryKey === false ? "" : "\n  recoveryKey: { env: CONCLAVE_RECOVERY_KEY }"}${s.botSection ? `\n${s.botSection}` : ""}
 chain:
   rpcUrl: ${s.rpcUrl}${s.wsUrl ? `\n  wsUrl: ${s.wsUrl}` : ""}
   confirmations: ${s.confirmations ?? 0}
@@ -204,9 +215,10 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const botLines: string[] = [];
     writeFileSync(
       configPath,
-      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain.rpcUrl.replace(/^http/, "ws"), factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, o.extraConfig),
+      botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain.rpcUrl.replace(/^http/, "ws"), factory: chain.factory, storePath, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}), ...(o.botSection ? { botSection: o.botSection } : {}) }, o.extraConfig),
     );
-    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex") };
+    const recoveryKey = newRecoveryKey();
+    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex"), CONCLAVE_RECOVERY_KEY: recoveryKey };
     const sys: System = {
       synapse,
       rpcProxy,
@@ -223,6 +235,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       botUserId: botReg.userId,
       configPath,
       storePath,
+      recoveryKey,
       dir,
       users: {},
       async botNonce() {
@@ -233,8 +246,9 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         });
         return Number(((await res.json()) as { result: string }).result);
       },
-      async restartBot() {
+      async restartBot(meanwhile?: () => void | Promise<void>) {
         await sys.bot.stop();
+        await meanwhile?.();
         sys.bot = startBot(o.root, configPath, env, o.log, botLines);
         await sys.bot.waitFor(/ready:/);
       },

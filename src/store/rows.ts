@@ -2,7 +2,7 @@
  * Rows of the store's tables as the domain's records: the SQLite and the
  * PostgreSQL store keep the same columns.
  */
-import type { InboundEvent, InboundStatus, Link, OutboxItem, PendingLink, RoomBinding, TxRecord, TxStatus } from "./store.ts";
+import type { Departure, InboundEvent, InboundStatus, Link, OutboxItem, PendingLink, RoomBinding, TxRecord, TxStatus } from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -71,5 +71,15 @@ export function toInbound(r: Row): InboundEvent {
     receivedAt: Number(r["received_at"]),
     status: String(r["status"]) as InboundStatus,
     ...(r["answer"] !== null && r["answer"] !== undefined ? { answer: String(r["answer"]) } : {}),
+  };
+}
+
+export function toDeparture(r: Row): Departure {
+  return {
+    roomId: String(r["room_id"]),
+    userId: String(r["user_id"]),
+    eventId: String(r["event_id"]),
+    at: Number(r["at"]),
+    kind: String(r["kind"]) as Departure["kind"],
   };
 }
