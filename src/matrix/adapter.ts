@@ -38,8 +38,10 @@ import type { AuditRooms, EventReader, Membership, OpenedEvent, Reply, RoomEnfor
 export function quietSdkLogs(debug = false): void {
   (sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.(debug ? "debug" : "warn");
   // At log.level debug, the SDK's own lines are wanted too.
-  if (!debug) for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
+  for (const m of ["log", "info", "debug"] as const) console[m] = debug ? CONSOLE[m] : () => {};
 }
+
+const CONSOLE = { log: console.log, info: console.info, debug: console.debug };
 
 export interface MatrixOptions {
   /** file for the end-to-end encryption state; none = no encryption support */
