@@ -116,7 +116,7 @@ try {
     }
     say(`  governed room: ${room} (alice and bob are founders; carol and dave are not members)`);
     say(`  group contract: ${group} on ${sys.chain.rpcUrl} (chain id ${sys.chain.chainId})`);
-    say(`  bot: ${bot}`);
+    say(`  bot: ${bot} (password conclave-bot-password, recovery key ${sys.recoveryKey}: log in as the bot to see its cross-signed device)`);
     say("Try: !help, !status, !members, !propose add @carol:localhost, !vote 1 yes, !delegate @alice:localhost");
     say("Demo wallet keys are public: they sign link messages and votes on this local chain only.");
     say("Press Ctrl-C to stop everything.");
