@@ -82,5 +82,6 @@ export const EDIT_ANSWER = "Edits are not commands: send it again.";
 export const CLEARTEXT_ANSWER = "This room is encrypted: I do not act on unencrypted commands here. Send it again with encryption on.";
 export const UNSIGNED_DEVICE_ANSWER =
   "I take commands only from devices their owner has verified, and you have not verified the one you sent this from: verify it from another of your sessions (or with your recovery key), then send it again.";
-export const UNKNOWN_DEVICE_ANSWER = "I take commands only from devices their owner has verified, and I cannot tell which device sent this one: send it again from a verified session.";
+export const UNKNOWN_DEVICE_ANSWER =
+  "I take commands only from devices their owner has verified, and I cannot tell which device sent this one: its room key did not come to me from the sender's device (it came from a key backup, say). It works again once your client starts a new room key.";
 export const UNENCRYPTED_DEVICE_ANSWER = "I take commands only from devices their owner has verified, and an unencrypted message does not say which device sent it: send it in an encrypted room, from a verified session.";

@@ -92,10 +92,14 @@ export class RotationAudit {
       `audit: ${e.eventId} from ${e.sender} (device ${e.session.device}) in ${e.roomId} used session ${e.session.id.slice(0, 10)}…, in use before ${gone.map((d) => `${d.userId} ${d.kind} at ${new Date(d.at).toISOString()}`).join(", ")}` +
         (redact ? "; redacting it" : ""),
     );
+    // The room actions may fail (no power, the homeserver away): said in the log, and never holding up
+    // the sender's commands, which wait for this to return. What is recorded stays recorded.
     if (firstForSession) {
       const relation = (e.content["m.relates_to"] ?? {}) as { rel_type?: unknown; event_id?: unknown };
       const root = relation.rel_type === "m.thread" && typeof relation.event_id === "string" ? relation.event_id : e.eventId;
-      await rooms.replyInThread(e.roomId, { root, inReplyTo: e.eventId }, this.answer(e, gone, redact), [e.sender], `audit:${e.roomId}:${e.eventId}`);
+      await rooms.replyInThread(e.roomId, { root, inReplyTo: e.eventId }, this.answer(e, gone, redact), [e.sender], `audit:${e.roomId}:${e.eventId}`).catch((err: unknown) => {
+        this.o.log(`audit: could not answer ${e.eventId} in ${e.roomId}: ${(err as Error).message}`);
+      });
     }
     if (redact) {
       await rooms.redact(e.roomId, e.eventId, "sent under a room key that someone who left may still hold").catch((err: unknown) => {

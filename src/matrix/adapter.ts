@@ -212,7 +212,17 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     // Detached: the bot's own pending messages are kept apart from the timeline, where a failed one can be dropped.
     await this.client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true, pendingEventOrdering: PendingEventOrdering.Detached });
     await ready;
-    if (this.o.cryptoFile) await this.setUpIdentity();
+    if (this.o.cryptoFile) {
+      await this.setUpIdentity();
+      // A store restored from a backup holds outbound room keys at message
+      // indexes the bot already used since: clients refuse a second message
+      // at one index (a replay). A new key per room at each start costs one
+      // key share per room, and never reuses an index.
+      const crypto = this.client.getCrypto()!;
+      for (const room of this.client.getRooms()) {
+        if (room.getMyMembership() === "join" && (await crypto.isEncryptionEnabledInRoom(room.roomId))) await crypto.forceDiscardSession(room.roomId);
+      }
+    }
     // Rooms we were invited to while away.
     for (const room of this.client.getRooms()) {
       if (room.getMyMembership() === "invite") await this.onInvite(room);

@@ -9,7 +9,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { existsSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname } from "node:path";
 import { DecryptionFailureCode, EventShieldReason } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
@@ -63,6 +65,29 @@ async function backedUp(roomId: string): Promise<Set<string>> {
   } finally {
     await fetch(`${base}/_matrix/client/v3/logout`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" });
   }
+}
+
+/** Polls `check` every second for a minute. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** The Megolm session and message index an event was encrypted at (the index is the ciphertext's first field). */
+function megolmAt(e: { getWireContent(): Record<string, unknown> }): string {
+  const c = e.getWireContent() as { session_id?: string; ciphertext?: string };
+  const bytes = Buffer.from(c.ciphertext ?? "", "base64");
+  // Version byte, then field 1 (tag 0x08): the index, a varint.
+  if (bytes[1] !== 0x08) throw new Error("not a Megolm message");
+  let index = 0;
+  for (let i = 2, shift = 0; ; i++, shift += 7) {
+    index |= (bytes[i]! & 0x7f) << shift;
+    if ((bytes[i]! & 0x80) === 0) break;
+  }
+  return `${c.session_id}#${index}`;
 }
 
 const session = (u: ChatUser, eventId: string) => (u.seenFrom(room, u.userId).find((s) => s.event.getId() === eventId)?.event.getWireContent() as { session_id?: string } | undefined)?.session_id;
@@ -136,11 +161,7 @@ describe("a cross-signed bot", () => {
     await alice.answerTo(room, said, bot);
     // The key of alice's last message is in the server's backup before the state is lost.
     const key = session(alice, said)!;
-    const deadline = Date.now() + 60_000;
-    while (!(await backedUp(room)).has(key)) {
-      if (Date.now() > deadline) throw new Error(`session ${key} never reached the key backup`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    await until(async () => (await backedUp(room)).has(key), `session ${key} in the key backup`);
     const before = await botKeys(alice);
     const oldDevice = botDevice();
     const cryptoFile = `${sys.storePath}.crypto`;
@@ -162,5 +183,36 @@ describe("a cross-signed bot", () => {
     // The same backup goes on: no new one was started.
     expect(sys.botLines.filter((l) => /started a key backup/.test(l))).toHaveLength(1);
     expect(await alice.ask(room, "!status", bot)).toMatch(/Group status/);
+  });
+
+  it("restored from an older backup of its store: the same device and identity; a room key it got after the backup comes back from the key backup; no message index used twice", async () => {
+    const dir = dirname(sys.storePath);
+    const snapshot = join(mkdtempSync(join(tmpdir(), "conclave-backup-")), "store");
+    const before = await botKeys(alice);
+    const device = botDevice();
+    await sys.restartBot(() => cpSync(dir, snapshot, { recursive: true }));
+    // After the backup was taken: a new room key of alice's, which the bot backs up on the server.
+    await alice.client.getCrypto()!.forceDiscardSession(room);
+    const said = await alice.say(room, "!members");
+    const members = await alice.answerTo(room, said, bot);
+    const key = session(alice, said)!;
+    await until(async () => (await backedUp(room)).has(key), `session ${key} in the key backup`);
+    await sys.restartBot(() => {
+      rmSync(dir, { recursive: true, force: true });
+      cpSync(snapshot, dir, { recursive: true });
+    });
+    expect(botDevice()).toBe(device);
+    expect(await botKeys(alice)).toEqual(before);
+    // alice goes on with the key the restored state lacks: the bot reads it from the backup (only then can
+    // it answer), and its answer decrypts. A key from a backup does not say which device sent the message:
+    // with bot.requireCrossSignedDevices, the command is refused, saying so.
+    const status = await alice.say(room, "!status");
+    expect(await alice.answerTo(room, status, bot)).toMatch(/I cannot tell which device sent this one: its room key did not come to me from the sender's device/);
+    // The restored state's own room key is not used again from where it stood: each answer has a key and index of its own.
+    const answers = (id: string) => alice.seenFrom(room, bot).filter((s) => (s.event.getContent()["m.relates_to"] as { "m.in_reply_to"?: { event_id?: string } } | undefined)?.["m.in_reply_to"]?.event_id === id);
+    // The command it saw again from its older position was answered once, all told (the same transaction id).
+    expect(answers(said).map((a) => a.body)).toEqual([members]);
+    const [then, now] = [answers(said)[0]!, answers(status)[0]!].map((a) => megolmAt(a.event));
+    expect(now).not.toBe(then);
   });
 });

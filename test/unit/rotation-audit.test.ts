@@ -117,6 +117,17 @@ describe("the rotation audit", () => {
     expect(await other.audit.observe(message("OLD", T0 + 60_000))).toEqual([]);
   });
 
+  it("records a flag even when it cannot answer or redact (and says so), without failing the message's handling", async () => {
+    const { store, rooms, audit, lines } = setup({ redactByDefault: true });
+    rooms.replyInThread = async () => Promise.reject(new Error("M_FORBIDDEN"));
+    rooms.redact = async () => Promise.reject(new Error("no power"));
+    await audit.noteKey({ roomId: ROOM, sessionId: "S", sender: ALICE, device: "D", at: T0 });
+    await audit.noteDepartures(ROOM, [kicked(T0 + 1000)]);
+    expect(await audit.observe(message("S", T0 + 60_000))).toHaveLength(1);
+    expect(await store.countReuses(ROOM)).toBe(1);
+    expect(lines.filter((l) => /could not (answer|redact)/.test(l))).toHaveLength(2);
+  });
+
   it("redacts where the room asks (org.conclave.audit), or by default when the room says nothing", async () => {
     for (const [state, byDefault, redacted] of [
       [{ redact: true }, false, true],
