@@ -14,6 +14,7 @@ import {
   type RoomMember,
 } from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
+import { OnlySignedDevicesIsolationMode } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { Wallet } from "ethers";
 
 // matrix-js-sdk logs every sync step; keep warnings and errors only.
@@ -146,13 +147,14 @@ export class ChatUser {
     });
   }
 
-  /** Creates a room; `admins` (e.g. the bot) get power level 100 with the creator. */
-  async createRoom(name: string, invite: string[], isDirect = false, admins: string[] = []): Promise<string> {
+  /** Creates a room (`encrypted`: from the start); `admins` (e.g. the bot) get power level 100 with the creator. */
+  async createRoom(name: string, invite: string[], isDirect = false, admins: string[] = [], encrypted = false): Promise<string> {
     const { room_id } = await this.client.createRoom({
       name,
       invite,
       preset: Preset.PrivateChat,
       is_direct: isDirect,
+      ...(encrypted ? { initial_state: [{ type: EventType.RoomEncryption, state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }] } : {}),
       // (In room version 12 the creator has unlimited power and must not be listed.)
       ...(admins.length ? { power_level_content_override: { users: Object.fromEntries(admins.map((u) => [u, 100])) } } : {}),
     });
@@ -303,6 +305,48 @@ export class ChatUser {
   async sessionIds(roomId: string): Promise<Set<string>> {
     const keys = await this.client.getCrypto()!.exportRoomKeys();
     return new Set(keys.filter((k) => k.room_id === roomId).map((k) => k.session_id));
+  }
+
+  /**
+   * Gives this account a cross-signing identity that signs this device (as
+   * Element does at sign-up). Synapse takes the first upload of the keys
+   * without asking for the password again.
+   */
+  async crossSign(): Promise<void> {
+    await this.client.getCrypto()!.bootstrapCrossSigning({ authUploadDeviceSigningKeys: async (makeRequest) => makeRequest(null) });
+  }
+
+  /**
+   * Element's "exclude insecure devices" (MSC4153): room keys go only to
+   * devices their owners cross-signed, and messages from other devices do
+   * not decrypt. (Sending then needs this account's own cross-signing.)
+   */
+  excludeInsecureDevices(): void {
+    this.client.getCrypto()!.setDeviceIsolationMode(new OnlySignedDevicesIsolationMode());
+  }
+
+  /**
+   * Encrypts a message now, as this client would send it, without sending
+   * it: `sendEncrypted` sends it later, under the room key of now. (A
+   * client that does not rotate its key when someone leaves, on purpose.)
+   */
+  async encryptNow(roomId: string, body: string): Promise<Record<string, unknown>> {
+    const room = this.client.getRoom(roomId);
+    if (!room) throw new Error(`${this.userId} is not in ${roomId}`);
+    const ev = new MatrixEvent({ type: EventType.RoomMessage, content: { msgtype: "m.text", body }, room_id: roomId, sender: this.userId, event_id: `~pending-${Math.random()}` });
+    // The SDK's own encryption step (CryptoBackend.encryptEvent), which sendMessage runs.
+    await (this.client.getCrypto() as unknown as { encryptEvent(e: MatrixEvent, r: Room): Promise<void> }).encryptEvent(ev, room);
+    return ev.getWireContent();
+  }
+
+  /** Sends encrypted content made by `encryptNow`; returns the event id. */
+  async sendEncrypted(roomId: string, content: Record<string, unknown>): Promise<string> {
+    return this.sendRaw(roomId, content, EventType.RoomMessageEncrypted);
+  }
+
+  /** The bodies (and events) `from` sent in the room so far, as this client received them. */
+  seenFrom(roomId: string, from: string): { body: string; event: MatrixEvent }[] {
+    return (this.seen.get(roomId) ?? []).filter((s) => s.sender === from).map((s) => ({ body: s.body, event: s.event }));
   }
 
   /** Every message body `from` sent in the room so far. */

@@ -133,11 +133,11 @@ try {
       say(`  @${name}:${sys.synapse.serverName}  password: ${name}-password  wallet: ${demoWallet(name).address}  key: ${demoWallet(name).privateKey}`);
     }
     say(`  the room: ${room} ("Governed room"; alice is its admin, alice and bob linked their wallets, carol and dave did not)`);
-    say(`  bot: ${bot}`);
+    say(`  bot: ${bot} (password conclave-bot-password, recovery key ${sys.recoveryKey}: log in as the bot to see its cross-signed device)`);
     say("");
     say(`Log in as alice and read the bot's preview in "Governed room". bob already consented; alice consents with`);
     say(`  !dao confirm ${code}`);
-    say("and the group is created. Then try !status, !members, !authorize (sign with `npm run sign -- alice`),");
+    say("and the group is created. Then try !help, !status, !members, !authorize (sign with `npm run sign -- alice`),");
     say("!propose add @carol:localhost once carol linked (`!link 0xADDRESS` in a direct message with the bot), !vote 1 yes.");
     say(`The web page: ${sys.webUrl} (once the group exists, the room has its page as a widget, and !widget links it).`);
     say("To act on the page as a demo user, import that user's key (above) into a browser wallet, add the chain");

@@ -10,6 +10,7 @@ import { freePort, startChain, type ChainHandle } from "./chain.ts";
 import { ChatUser } from "./chat.ts";
 import { startProxy, type Proxy } from "./proxy.ts";
 import { Wallet } from "ethers";
+import { newRecoveryKey } from "../src/matrix/cross-signing.ts";
 
 export interface BotProcess {
   /** every line the bot printed */
@@ -32,8 +33,8 @@ export interface System {
   workers: BotProcess[];
   /** the worker names (`worker.id`) of `workers`, by index */
   workerNames: string[];
-  /** starts worker `i` again on its own store path and config */
-  restartWorker(i: number): Promise<void>;
+  /** starts worker `i` again on its own store path and config; `meanwhile` runs while it is stopped */
+  restartWorker(i: number, meanwhile?: () => void | Promise<void>): Promise<void>;
   /** every line every bot process of this system printed, restarts included */
   botLines: string[];
   /** the bot's web page, when started with `web` */
@@ -44,10 +45,12 @@ export interface System {
   configPath: string;
   /** the bot's SQLite store (its folder holds the bot's data only) */
   storePath: string;
+  /** the bot's recovery key (bot.recoveryKey) */
+  recoveryKey: string;
   dir: string;
   users: Record<string, ChatUser>;
-  /** starts the bot again on the same store and config */
-  restartBot(): Promise<void>;
+  /** starts the bot again on the same store and config; `meanwhile` runs while it is stopped */
+  restartBot(meanwhile?: () => void | Promise<void>): Promise<void>;
   /** how many transactions the bot's key has had mined (its nonce at the latest block) */
   botNonce(): Promise<number>;
   stop(): Promise<void>;
@@ -58,6 +61,8 @@ export interface SystemOptions {
   users: string[];
   /** extra YAML appended to the bot's config */
   extraConfig?: string;
+  /** extra YAML lines of the config's bot section (indented by two spaces) */
+  botSection?: string;
   /** chain.confirmations of the bot (default 0) */
   confirmations?: number;
   /** bridge.fullPassSeconds of the bot (default 2, so tests see keeper work soon) */
@@ -111,6 +116,12 @@ export function botConfig(
     fullPassSeconds?: number;
     limits?: Limits;
     lowBalance?: string;
+    /** the bot's user name (default conclave) */
+    botName?: string;
+    /** bot.recoveryKey from CONCLAVE_RECOVERY_KEY (default true) */
+    recoveryKey?: boolean;
+    /** extra lines of the bot section */
+    botSection?: string;
   },
   extra = "",
 ): string {
@@ -118,9 +129,9 @@ export function botConfig(
   url: ${s.baseUrl}
   serverName: ${s.serverName}
 bot:
-  userId: "@conclave:${s.serverName}"
+  userId: "@${s.botName ?? "conclave"}:${s.serverName}"
   password: { env: CONCLAVE_BOT_PASSWORD }
-  deviceName: Conclave bot
+  deviceName: Conclave bot${s.recoveryKey === false ? "" : "\n  recoveryKey: { env: CONCLAVE_RECOVERY_KEY }"}${s.botSection ? `\n${s.botSection}` : ""}
 chain:
   rpcUrl: ${s.rpcUrl}${s.wsUrl ? `\n  wsUrl: ${s.wsUrl}` : ""}
   confirmations: ${s.confirmations ?? 0}
@@ -228,7 +239,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const writeConfig = (path: string, store: string, port: number, extra = "") =>
       writeFileSync(
         path,
-        botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain!.rpcUrl.replace(/^http/, "ws"), factory: chain!.factory, storePath: store, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}) }, `${webConfig(port)}${o.extraConfig ?? ""}${extra}`),
+        botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain!.rpcUrl.replace(/^http/, "ws"), factory: chain!.factory, storePath: store, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}), ...(o.botSection ? { botSection: o.botSection } : {}) }, `${webConfig(port)}${o.extraConfig ?? ""}${extra}`),
       );
     writeConfig(configPath, storePath, webPort);
     // Several workers: the same bot, each with a name, a crypto state, a listener port and so a config of its own.
@@ -237,7 +248,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const workerNames = count > 1 ? Array.from({ length: count }, (_, i) => `w${i + 1}`) : [];
     const workerConfigs = count > 1 ? workerNames.map((name) => join(dir, `config-${name}.yaml`)) : [configPath];
     for (const [i, name] of workerNames.entries()) writeConfig(workerConfigs[i]!, join(dir, `bot-${name}`, "conclave.sqlite"), i === 0 ? webPort : await freePort(), `\nworker:\n  id: ${name}\n`);
-    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex") };
+    const recoveryKey = newRecoveryKey();
+    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex"), CONCLAVE_RECOVERY_KEY: recoveryKey };
     const launch = (i: number) => startBot(o.root, workerConfigs[i]!, env, o.log, botLines, workerNames[i] ?? "bot");
     const workers = workerConfigs.map((_, i) => launch(i));
     const sys: System = {
@@ -254,8 +266,9 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       bot: workers[0]!,
       workers,
       workerNames,
-      async restartWorker(i: number) {
+      async restartWorker(i: number, meanwhile?: () => void | Promise<void>) {
         await sys.workers[i]!.stop();
+        await meanwhile?.();
         sys.workers[i] = launch(i);
         if (i === 0) sys.bot = sys.workers[0]!;
         await sys.workers[i]!.waitFor(/ready:/, 120_000);
@@ -266,6 +279,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       botUserId: botReg.userId,
       configPath,
       storePath,
+      recoveryKey,
       dir,
       users: {},
       async botNonce() {
@@ -276,8 +290,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         });
         return Number(((await res.json()) as { result: string }).result);
       },
-      async restartBot() {
-        await sys.restartWorker(0);
+      async restartBot(meanwhile?: () => void | Promise<void>) {
+        await sys.restartWorker(0, meanwhile);
       },
       async stop() {
         for (const u of Object.values(sys.users)) u.stop();

@@ -44,10 +44,10 @@ export async function createGroup(owner: ChatUser, others: ChatUser[], roomId: s
   return { preview, created, group: /now a group: (0x[0-9a-fA-F]{40})/.exec(created)?.[1] ?? "" };
 }
 
-/** The group room: `owner` creates it and the others (and the bot) join. */
-export async function groupRoom(owner: ChatUser, others: ChatUser[], bot: string): Promise<string> {
+/** The group room: `owner` creates it (`encrypted`: from the start) and the others (and the bot) join. */
+export async function groupRoom(owner: ChatUser, others: ChatUser[], bot: string, encrypted = false): Promise<string> {
   // The bot needs power to make the room invite-only, invite and kick.
-  const roomId = await owner.createRoom("Governed room", [bot, ...others.map((u) => u.userId)], false, [bot]);
+  const roomId = await owner.createRoom("Governed room", [bot, ...others.map((u) => u.userId)], false, [bot], encrypted);
   for (const u of others) await u.join(roomId);
   await owner.seesJoined(roomId, bot);
   for (const u of others) await owner.seesJoined(roomId, u.userId);

@@ -2,22 +2,28 @@
  * The bot's entry point, and the only place that reads the configuration
  * and wires the adapters together.
  *
- * usage: node src/main.ts --config FILE
+ * usage: node src/main.ts --config FILE [--check]
+ *        node src/main.ts --new-recovery-key
  */
 import { dirname } from "node:path";
-import { formatEther, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
+import { formatEther, JsonRpcProvider, Network, Wallet, ZeroAddress } from "ethers";
 import { ConfigError, loadConfig, type Config } from "./config/load.ts";
 import { privateFolder, SqliteStore } from "./store/sqlite.ts";
 import { PostgresStore } from "./store/postgres.ts";
 import { defaultWorkerName, deviceStore, Worker } from "./ops/workers.ts";
 import { TxSender } from "./governance/tx.ts";
 import { ChainClient } from "./governance/client.ts";
-import { factoryContract } from "./governance/contracts.ts";
-import { deployFactory } from "./governance/deploy.ts";
+import { DeploymentGone, deployFactoryOnce } from "./governance/deploy.ts";
 import { watchHeads } from "./governance/heads.ts";
 import { Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
 import { feeDestination } from "./governance/encoding.ts";
 import { MatrixAdapter, quietSdkLogs } from "./matrix/adapter.ts";
+import { CredentialsRefused, RateLimited } from "./matrix/login.ts";
+import { newRecoveryKey, parseRecoveryKey } from "./matrix/cross-signing.ts";
+import { RotationAudit } from "./bridge/rotation-audit.ts";
+import { StartupProblem, untilDone, waitForChain } from "./startup.ts";
+import { checkConfig, storeExists } from "./check.ts";
+import { createLog } from "./log.ts";
 import { CommandJournal } from "./bot/journal.ts";
 import { CommandLimits } from "./bot/limits.ts";
 import { Spending } from "./bot/spending.ts";
@@ -43,8 +49,13 @@ const MODES = { vote: Mode.Vote, admin: Mode.Admin, external: Mode.External } as
 /** Takes secrets out of what is logged (RPC URLs carry API keys); set once the config is read. */
 let redact: (text: string) => string = (t) => t;
 
-function log(line: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${redact(line)}\n`);
+/** The bot's log; its level and redaction are set once the config is read. */
+const log = createLog({ level: "info" });
+
+/** Stops start-up with one line saying what is wrong. */
+function stop(line: string, code = 2): never {
+  console.error(redact(line));
+  process.exit(code);
 }
 
 function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destination: FeeDestination } {
@@ -75,35 +86,23 @@ function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destina
   return { settings, destination };
 }
 
-/** The factory: the configured one, or the one this bot deployed before, or a new one. */
-async function factoryAddress(c: Config, wallet: Wallet, store: Store, chainId: number): Promise<string> {
-  if (c.chain.factory !== "deploy") return c.chain.factory;
-  const key = `factory:${chainId}`;
-  const known = await store.getState(key);
-  if (known && (await wallet.provider!.getCode(known)) !== "0x") return known;
-  log("chain: deploying a GroupFactory (chain.factory is \"deploy\")");
-  const address = await deployFactory(wallet, wallet.address, { minAddQuorumBps: c.safety.minAddQuorum, minNativeFee: c.safety.minFee });
-  const f = factoryContract(address, wallet);
-  for (const [token, min] of Object.entries(c.safety.minTokenFees)) {
-    await (await (f.getFunction("setMinFee") as (...a: unknown[]) => Promise<{ wait(): Promise<unknown> }>)(token, true, min)).wait();
-  }
-  await store.setState(key, address);
-  log(`chain: factory ${address}`);
-  return address;
-}
-
 async function main(): Promise<void> {
+  if (process.argv.includes("--new-recovery-key")) {
+    // Printed once, for the operator to keep as a secret (bot.recoveryKey); the bot never writes it down.
+    process.stdout.write(`${newRecoveryKey()}\n`);
+    return;
+  }
   const i = process.argv.indexOf("--config");
   const path = i >= 0 ? process.argv[i + 1] : undefined;
   if (!path) {
-    console.error("usage: npm start -- --config FILE   (see config/example.yaml)");
+    console.error("usage: npm start -- --config FILE [--check]   (see config/example.yaml)\n       npm start -- --new-recovery-key");
     process.exit(2);
   }
   let config: Config;
   try {
     const loaded = loadConfig(path);
     config = loaded.config;
-    for (const w of loaded.warnings) log(`config: warning: ${w}`);
+    for (const w of loaded.warnings) log.warn(`config: warning: ${w}`);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);
@@ -112,7 +111,33 @@ async function main(): Promise<void> {
     throw e;
   }
 
-  redact = urlRedactor([config.chain.rpcUrl]);
+  redact = urlRedactor([config.chain.rpcUrl, ...(config.chain.wsUrl ? [config.chain.wsUrl] : [])]);
+  log.setRedact(redact);
+  log.setLevel(config.log.level);
+  quietSdkLogs(config.log.level === "debug");
+  let recoveryKey: Uint8Array<ArrayBuffer> | undefined;
+  if (config.bot.recoveryKey !== undefined) {
+    try {
+      recoveryKey = parseRecoveryKey(config.bot.recoveryKey);
+    } catch (e) {
+      stop(`config: bot.recoveryKey: ${(e as Error).message}`);
+    }
+  }
+
+  if (process.argv.includes("--check")) {
+    const openStore = async (): Promise<Store | undefined> => {
+      if (!storeExists(config)) return undefined;
+      return config.store.url !== undefined
+        ? PostgresStore.open(config.store.url, config.store.password !== undefined ? { password: config.store.password } : {})
+        : new SqliteStore(config.store.path);
+    };
+    const { problems, notes } = await checkConfig(config, { openStore, ...(recoveryKey ? { recoveryKey } : {}) });
+    for (const n of notes) process.stdout.write(`check: note: ${redact(n)}\n`);
+    for (const p of problems) console.error(`check: ${redact(p)}`);
+    process.stdout.write(problems.length === 0 ? `check: ok: ${config.homeserver.url} and the chain answer, nothing was sent\n` : "");
+    process.exit(problems.length === 0 ? 0 : 1);
+  }
+
   let store: Store;
   let pg: PostgresStore | undefined;
   if (config.store.url !== undefined) {
@@ -133,26 +158,17 @@ async function main(): Promise<void> {
     }
   }
   const keys = storeKeys(config.store.secret);
-  const provider = new JsonRpcProvider(config.chain.rpcUrl, config.chain.chainId, {
-    ...(config.chain.chainId ? { staticNetwork: true } : {}),
+  // Wait for the chain rather than crash: it may be starting, or down for a while.
+  // The chain id is asked of the endpoint whatever the config says, and must match it.
+  const chainId = await waitForChain(config.chain.rpcUrl, config.chain.chainId, log);
+  const provider = new JsonRpcProvider(config.chain.rpcUrl, Network.from(chainId), {
+    staticNetwork: true,
     pollingInterval: config.chain.pollIntervalMs,
     // ethers answers a repeated request from a cache for 250 ms by default: the
     // head a new-block notice announced would be read as the one before it.
     // Only requests made in the same moment share an answer.
     cacheTimeout: 0,
   });
-  // Wait for the chain rather than crash: it may be starting, or down for a while.
-  let chainId = 0;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      chainId = Number((await provider.getNetwork()).chainId);
-      break;
-    } catch (e) {
-      const wait = Math.min(30_000, 500 * 2 ** attempt);
-      log(`chain: ${redactedUrl(config.chain.rpcUrl)} not reachable (${(e as Error).message.slice(0, 80)}); retrying in ${wait} ms`);
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
   const wallet = new Wallet(config.chain.privateKey, provider);
   // What operators watch (Prometheus, /metrics); sources read at scrape time.
   let lastSync = -Infinity;
@@ -173,7 +189,70 @@ async function main(): Promise<void> {
     log,
     onOutcome: (o) => void roomOfGroup(o.to).then((room) => metrics.transaction(room, o.status, o.gasUsed, o.gasPrice), () => undefined),
   });
-  const factory = await factoryAddress(config, wallet, store, chainId);
+  const serverName = config.homeserver.serverName ?? config.bot.userId.slice(config.bot.userId.indexOf(":") + 1);
+  // On PostgreSQL the rooms are shared out among the workers of the bot (src/ops/workers.ts).
+  const workerName = config.worker.id ?? defaultWorkerName();
+  const worker: Worker | undefined = pg
+    ? new Worker({
+        leases: pg.leases(),
+        finishFenced: (id, fence) => pg.finishOutboxFenced(id, fence),
+        name: workerName,
+        rooms: async (): Promise<string[]> => [...new Set([...(await store.listBindings()).map((b) => b.roomId), ...matrix.joinedRooms()])],
+        // Rooms taken on: their unanswered commands and their decisions, now.
+        onGained: (gained) => {
+          for (const r of gained) bridge.poke(r);
+          bridge.wake();
+          journal.poke();
+        },
+        log,
+      })
+    : undefined;
+  let audit: RotationAudit | undefined;
+  const matrix: MatrixAdapter = new MatrixAdapter({
+    ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
+    cryptoPassphrase: keys.cryptoPassphrase,
+    tokenBox: keys,
+    ...(config.acceptInvitesFrom === "creators" ? { mayInvite: (u: string) => isCreator(settings.creators, u) } : {}),
+    // The room that replaces a group's room after an upgrade, whoever invites the bot there.
+    mayFollow: async (roomId: string, predecessor: string | undefined): Promise<boolean> => {
+      if ((await store.getState(`follow:${roomId}`)) !== undefined) return true;
+      if (predecessor === undefined || !(await store.getBinding(predecessor))) return false;
+      return (await matrix.rules(predecessor)).tombstone?.replacement === roomId;
+    },
+    baseUrl: config.homeserver.url,
+    userId: config.bot.userId,
+    ...(config.bot.password ? { password: config.bot.password } : {}),
+    ...(config.bot.accessToken ? { accessToken: config.bot.accessToken } : {}),
+    ...(config.bot.deviceName ? { deviceName: config.bot.deviceName } : {}),
+    ...(recoveryKey ? { recoveryKey } : {}),
+    onRoomKey: (k) => void audit?.noteKey(k).catch((e: unknown) => log.warn(`audit: recording a room key failed: ${(e as Error).message}`)),
+    onDepartures: async (roomId, list) => audit?.noteDepartures(roomId, list),
+    // Each worker is a device of its own: its device state under its name.
+    store: worker ? deviceStore(store, workerName) : store,
+    log,
+  });
+  // The Matrix credentials are checked before anything costs gas.
+  const loginProblem = (e: unknown) => (e instanceof CredentialsRefused ? new StartupProblem(e.message) : e instanceof RateLimited ? { retryAfterMs: e.retryAfterMs } : undefined);
+  await untilDone(`matrix: ${config.homeserver.url} not reachable`, () => matrix.login(), log, loginProblem);
+
+  const factory =
+    config.chain.factory !== "deploy"
+      ? config.chain.factory
+      : await untilDone(
+          "chain: deploying the factory",
+          () =>
+            deployFactoryOnce({
+              tx,
+              provider,
+              store,
+              chainId,
+              minimums: { minAddQuorumBps: config.safety.minAddQuorum, minNativeFee: config.safety.minFee },
+              tokenMinimums: config.safety.minTokenFees,
+              log,
+            }),
+          log,
+          (e) => (e instanceof DeploymentGone ? new StartupProblem(`chain: ${e.message} (remove factory:${chainId} from the store to deploy anew)`) : undefined),
+        );
   const chain = new ChainClient(provider, factory, tx);
   // Transactions signed before a restart: the same bytes again, followed in
   // the background (a slow chain must not keep the bot from answering).
@@ -182,7 +261,6 @@ async function main(): Promise<void> {
     (e: unknown) => log(`chain: resuming pending transactions failed, will retry on use: ${(e as Error).message}`),
   );
 
-  const serverName = config.homeserver.serverName ?? config.bot.userId.slice(config.bot.userId.indexOf(":") + 1);
   const d = defaults(config);
   const settings: BotSettings = {
     prefix: config.commandPrefix,
@@ -201,41 +279,13 @@ async function main(): Promise<void> {
     adoptionGraceMs: config.rooms.adoptionGrace * 1000,
     startIn: config.rooms.startIn,
   };
-  // On PostgreSQL the rooms are shared out among the workers of the bot (src/ops/workers.ts).
-  const workerName = config.worker.id ?? defaultWorkerName();
-  const worker: Worker | undefined = pg
-    ? new Worker({
-        leases: pg.leases(),
-        finishFenced: (id, fence) => pg.finishOutboxFenced(id, fence),
-        name: workerName,
-        rooms: async (): Promise<string[]> => [...new Set([...(await store.listBindings()).map((b) => b.roomId), ...matrix.joinedRooms()])],
-        // Rooms taken on: their unanswered commands and their decisions, now.
-        onGained: (gained) => {
-          for (const r of gained) bridge.poke(r);
-          bridge.wake();
-          journal.poke();
-        },
-        log,
-      })
-    : undefined;
-  const matrix: MatrixAdapter = new MatrixAdapter({
-    ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
-    cryptoPassphrase: keys.cryptoPassphrase,
-    tokenBox: keys,
-    ...(config.acceptInvitesFrom === "creators" ? { mayInvite: (u: string) => isCreator(settings.creators, u) } : {}),
-    // The room that replaces a group's room after an upgrade, whoever invites the bot there.
-    mayFollow: async (roomId: string, predecessor: string | undefined): Promise<boolean> => {
-      if ((await store.getState(`follow:${roomId}`)) !== undefined) return true;
-      if (predecessor === undefined || !(await store.getBinding(predecessor))) return false;
-      return (await matrix.rules(predecessor)).tombstone?.replacement === roomId;
-    },
-    baseUrl: config.homeserver.url,
-    userId: config.bot.userId,
-    ...(config.bot.password ? { password: config.bot.password } : {}),
-    ...(config.bot.accessToken ? { accessToken: config.bot.accessToken } : {}),
-    ...(config.bot.deviceName ? { deviceName: config.bot.deviceName } : {}),
-    // Each worker is a device of its own: its device state under its name.
-    store: worker ? deviceStore(store, workerName) : store,
+  audit = new RotationAudit({
+    store,
+    rooms: matrix,
+    governed: async (roomId) => (await store.getBinding(roomId)) !== undefined,
+    graceMs: config.audit.graceSeconds * 1000,
+    redactByDefault: config.audit.redact,
+    botUserId: config.bot.userId,
     log,
   });
   const spending = new Spending({
@@ -308,6 +358,8 @@ async function main(): Promise<void> {
       void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
       void polls.tick();
     },
+    observe: async (e) => audit?.observe(e),
+    requireCrossSigned: config.bot.requireCrossSignedDevices,
     ...(worker ? { share: worker } : {}),
   });
   matrix.onSynced(() => {
@@ -360,7 +412,7 @@ async function main(): Promise<void> {
       })
     : new OpsServer({ ops, port: config.web.port, bind: config.web.bind });
 
-  const stop = async (signal: string) => {
+  const shutdown = async (signal: string) => {
     log(`stopping (${signal})`);
     await web.stop();
     journal.stop();
@@ -373,24 +425,19 @@ async function main(): Promise<void> {
     await store.close();
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
   try {
     await worker?.awaitNamesakes();
   } catch (e) {
-    console.error(`workers: ${(e as Error).message}`);
-    process.exit(2);
+    stop(`workers: ${(e as Error).message}`);
   }
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await matrix.start();
-      break;
-    } catch (e) {
-      const wait = Math.min(30_000, 500 * 2 ** attempt);
-      log(`matrix: ${config.homeserver.url} not reachable (${(e as Error).message.slice(0, 80)}); retrying in ${wait} ms`);
-      await new Promise((r) => setTimeout(r, wait));
-    }
+  try {
+    await matrix.start();
+  } catch (e) {
+    if (e instanceof CredentialsRefused) stop(e.message);
+    throw e;
   }
   await worker?.start();
   if (worker) {
@@ -425,6 +472,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
+  if (e instanceof StartupProblem) stop(e.message);
   console.error(redact(`conclave: failed to start: ${(e as Error).stack ?? String(e)}`));
   process.exit(1);
 });

@@ -9,6 +9,9 @@
  * - A command that arrived unencrypted in an encrypted room is refused: a
  *   homeserver or anyone between could have written it.
  * - The sender's timestamp plays no part: it is set by the sender's server.
+ * - With `requireCrossSigned` (bot.requireCrossSignedDevices), a command
+ *   from a device its owner has not cross-signed is refused, and so is an
+ *   unencrypted one (nothing tells which device sent it).
  */
 import { parseCommand } from "./commands/parse.ts";
 import type { IncomingMessage, OpenedEvent } from "../ports/rooms.ts";
@@ -21,13 +24,17 @@ export type Intake =
   | { kind: "edit"; original: string }
   | { kind: "cleartext" }
   /** an answer to a poll: a vote when the poll is a proposal's */
-  | { kind: "poll-answer"; answer: PollAnswer };
+  | { kind: "poll-answer"; answer: PollAnswer }
+  /** a command from a device its owner has not cross-signed (or from no known device) */
+  | { kind: "untrusted-device"; answer: string };
 
 export interface IntakeOptions {
   prefix: string;
   serverName: string;
   /** whether the room is end-to-end encrypted */
   roomEncrypted: boolean;
+  /** refuse commands unless they come encrypted from a device cross-signed by its owner */
+  requireCrossSigned?: boolean;
 }
 
 function isCommand(body: unknown, o: IntakeOptions): boolean {
@@ -55,6 +62,9 @@ export function intake(ev: OpenedEvent, o: IntakeOptions): Intake {
   }
   if (!isCommand(c.body, o)) return { kind: "ignore" };
   if (o.roomEncrypted && !ev.encrypted) return { kind: "cleartext" };
+  if (o.requireCrossSigned && ev.senderDevice !== "cross-signed") {
+    return { kind: "untrusted-device", answer: !ev.encrypted ? UNENCRYPTED_DEVICE_ANSWER : ev.senderDevice === "not cross-signed" ? UNSIGNED_DEVICE_ANSWER : UNKNOWN_DEVICE_ANSWER };
+  }
   const mentions = Array.isArray(c["m.mentions"]?.user_ids)
     ? (c["m.mentions"].user_ids as unknown[]).filter((u): u is string => typeof u === "string")
     : undefined;
@@ -75,3 +85,8 @@ export function intake(ev: OpenedEvent, o: IntakeOptions): Intake {
 
 export const EDIT_ANSWER = "Edits are not commands: send it again.";
 export const CLEARTEXT_ANSWER = "This room is encrypted: I do not act on unencrypted commands here. Send it again with encryption on.";
+export const UNSIGNED_DEVICE_ANSWER =
+  "I take commands only from devices their owner has verified, and you have not verified the one you sent this from: verify it from another of your sessions (or with your recovery key), then send it again.";
+export const UNKNOWN_DEVICE_ANSWER =
+  "I take commands only from devices their owner has verified, and I cannot tell which device sent this one: its room key did not come to me from the sender's device (it came from a key backup, say). It works again once your client starts a new room key.";
+export const UNENCRYPTED_DEVICE_ANSWER = "I take commands only from devices their owner has verified, and an unencrypted message does not say which device sent it: send it in an encrypted room, from a verified session.";

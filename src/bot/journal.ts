@@ -21,7 +21,7 @@ import { CLEARTEXT_ANSWER, EDIT_ANSWER, intake } from "./intake.ts";
 import type { Bot } from "./bot.ts";
 import type { CommandLimits } from "./limits.ts";
 import { answer } from "../text/format.ts";
-import type { EventReader, Reply, RoomPort } from "../ports/rooms.ts";
+import type { EventReader, OpenedEvent, Reply, RoomPort } from "../ports/rooms.ts";
 import type { PollAnswer } from "./polls.ts";
 import type { RoomShare } from "../ports/share.ts";
 import type { InboundEvent, Store } from "../store/store.ts";
@@ -50,6 +50,10 @@ export interface JournalOptions {
    * holder runs the command again, as after a crash.
    */
   share?: Pick<RoomShare, "owns">;
+  /** sees every event opened, command or not, before it is read (the rotation audit); may run again after a crash */
+  observe?: (e: OpenedEvent) => Promise<unknown>;
+  /** refuse commands from devices their owner has not cross-signed (bot.requireCrossSignedDevices) */
+  requireCrossSigned?: boolean;
 }
 
 /** How many recorded events one look takes up. */
@@ -185,7 +189,13 @@ export class CommandJournal {
       await store.finishInbound(e.eventId);
       return;
     }
-    const what = intake(opened, { prefix: this.o.prefix, serverName: this.o.serverName, roomEncrypted: await reader.isEncrypted(e.roomId) });
+    await this.o.observe?.(opened);
+    const what = intake(opened, {
+      prefix: this.o.prefix,
+      serverName: this.o.serverName,
+      roomEncrypted: await reader.isEncrypted(e.roomId),
+      ...(this.o.requireCrossSigned ? { requireCrossSigned: true } : {}),
+    });
     if (what.kind === "ignore") {
       await store.finishInbound(e.eventId);
       return;
@@ -203,6 +213,9 @@ export class CommandJournal {
     } else if (what.kind === "cleartext") {
       log(`journal: refused an unencrypted command from ${e.sender} in the encrypted room ${e.roomId}`);
       reply = answer(CLEARTEXT_ANSWER);
+    } else if (what.kind === "untrusted-device") {
+      log(`journal: refused a command from ${e.sender} in ${e.roomId}: not from a device its owner cross-signed (bot.requireCrossSignedDevices)`);
+      reply = answer(what.answer);
     } else {
       reply = await this.o.bot.answer({ ...what.message, receivedAt: e.receivedAt });
     }

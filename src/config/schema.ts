@@ -357,6 +357,8 @@ const bot = section("a mapping with the bot's userId and password or accessToken
   accessToken: secret().optional(),
   deviceName: nonEmpty("a device name").optional(),
   authorizationDays: int(1, 365).prefault(180),
+  recoveryKey: secret().optional(),
+  requireCrossSignedDevices: bool().prefault(false),
 }).superRefine((b, ctx) => {
   if (b.password === undefined && b.accessToken === undefined) {
     ctx.addIssue({ code: "custom", message: `missing password or accessToken (give one as ${SECRET_FORM})` });
@@ -669,6 +671,11 @@ const worker = section("a mapping", {
   }).optional(),
 }).prefault({});
 
+const audit = section("a mapping", {
+  redact: bool().prefault(false),
+  graceSeconds: int(0, 3600).prefault(5),
+}).prefault({});
+
 const log = section("a mapping", {
   level: z.enum(["debug", "info", "warn", "error"], { error: expect('"debug", "info", "warn" or "error"') }).prefault("info"),
 }).prefault({});
@@ -696,8 +703,8 @@ export const configSchema = section("a mapping at the top level", {
   web,
   bridge,
   rooms,
-
   worker,
+  audit,
   log,
 }).superRefine((c, ctx) => {
   // GroupFactory.checkSafety: groups created with the defaults must pass.

@@ -7,6 +7,7 @@
 import { createHash, randomInt } from "node:crypto";
 import {
   ClientEvent,
+  type ReceivedToDeviceMessage,
   EventStatus,
   EventType,
   MatrixEvent,
@@ -24,20 +25,25 @@ import {
 import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 import { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
 import type { NewInboundEvent, Store } from "../store/store.ts";
-import { persistOnWrite, restoreIndexedDB, saveIndexedDB } from "./crypto-persist.ts";
-import { JOURNAL_FILTER, journalEvents, type RawEvent } from "./journal.ts";
+import { persistOnWrite, restoreIndexedDB, saveIndexedDB, savedTag, setAside, stateTag } from "./crypto-persist.ts";
+import { departuresIn, JOURNAL_FILTER, journalEvents, type RawEvent, type TimelineDeparture } from "./journal.ts";
 import { ONCE_KEY, repliesTo, sentSince } from "./sent.ts";
-import type { EventReader, Membership, Mention, OpenedEvent, Reply, RoomEnforcer, RoomPort, RoomPowers, RoomRules } from "../ports/rooms.ts";
+import { CredentialsRefused, establishSession, type Session } from "./login.ts";
+import { ensureIdentity, secretStorageCallbacks, senderDevice, type IdentityReport } from "./cross-signing.ts";
+import type { AuditRooms, EventReader, Membership, Mention, OpenedEvent, Reply, RoomEnforcer, RoomPort, RoomPowers, RoomRules, ThreadPlace } from "../ports/rooms.ts";
 
 /**
  * matrix-js-sdk logs every sync step at info; the bot's own log says what
  * matters. Its child loggers print through console.log/info/debug whatever
  * the level, and the bot's own log goes to stdout directly: those are dropped.
  */
-export function quietSdkLogs(): void {
-  (sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
-  for (const m of ["log", "info", "debug"] as const) console[m] = () => {};
+export function quietSdkLogs(debug = false): void {
+  (sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.(debug ? "debug" : "warn");
+  // At log.level debug, the SDK's own lines are wanted too.
+  for (const m of ["log", "info", "debug"] as const) console[m] = debug ? CONSOLE[m] : () => {};
 }
+
+const CONSOLE = { log: console.log, info: console.info, debug: console.debug };
 
 export interface MatrixOptions {
   /** file for the end-to-end encryption state; none = no encryption support */
@@ -60,7 +66,13 @@ export interface MatrixOptions {
    * invite's `m.room.create` names it, when it does).
    */
   mayFollow?: (roomId: string, predecessor: string | undefined) => Promise<boolean>;
-  log: (line: string) => void;
+  /** the recovery key of the account's secret storage (bot.recoveryKey): cross-signing and key backup */
+  recoveryKey?: Uint8Array<ArrayBuffer>;
+  /** a room key arrived: for the rotation audit */
+  onRoomKey?: (k: { roomId: string; sessionId: string; sender: string; device: string; at: number }) => void;
+  /** departures read from a room's timeline, recorded before the sync position that brought them is saved */
+  onDepartures?: (roomId: string, list: TimelineDeparture[]) => Promise<void>;
+  log: ((line: string) => void) & { warn?: (line: string) => void };
 }
 
 /** What `/sync` returns, as far as the journal reads it. */
@@ -91,7 +103,7 @@ export function onceTxnId(key: string): string {
   return `conclave-${createHash("sha256").update(key).digest("hex").slice(0, 40)}`;
 }
 
-export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
+export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, AuditRooms {
   private client!: MatrixClient;
   private readonly o: MatrixOptions;
   private syncedHandler: () => void = () => {};
@@ -124,43 +136,89 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     this.syncedHandler = handler;
   }
 
+  private session: Session | undefined;
+  /** whether this device's crypto state is new (no state, or one it could not use) */
+  private newDevice = false;
+  /** the bot's cross-signing identity, once start() set it up */
+  identity: IdentityReport | undefined;
+
+  private warn(line: string): void {
+    (this.o.log.warn ?? this.o.log)(line);
+  }
+
+  /**
+   * Settles the session: the configured or saved token when the homeserver
+   * still takes it, else a password login (see login.ts). Sends nothing but
+   * that; start() calls it if nobody did. Throws CredentialsRefused when
+   * the homeserver says no, any other error when it cannot be reached.
+   */
+  async login(): Promise<void> {
+    if (this.session) return;
+    const { store, baseUrl, userId, tokenBox, cryptoFile } = this.o;
+    const sealed = await store.getState("matrix.accessToken");
+    const savedToken = sealed && tokenBox ? tokenBox.open(sealed) : sealed;
+    const savedDevice = await store.getState("matrix.deviceId");
+    const passphrase = this.o.cryptoPassphrase ?? "";
+    // Without a crypto state for the saved device, the bot must come back as a new device.
+    let hasCryptoState = true;
+    if (cryptoFile) {
+      const tag = savedTag(cryptoFile);
+      if (tag === undefined) hasCryptoState = false;
+      else if (tag !== null && (savedDevice === undefined || tag !== stateTag(userId, savedDevice, passphrase))) {
+        this.warn(`matrix: the crypto state ${cryptoFile} is not this bot's (another device, or sealed with another store.secret): kept as ${setAside(cryptoFile)}; starting as a new device`);
+        hasCryptoState = false;
+      }
+    }
+    const session = await establishSession({
+      baseUrl,
+      userId,
+      ...(this.o.password !== undefined ? { password: this.o.password } : {}),
+      ...(this.o.accessToken !== undefined ? { accessToken: this.o.accessToken } : {}),
+      ...(this.o.deviceName !== undefined ? { deviceName: this.o.deviceName } : {}),
+      saved: { ...(savedToken ? { accessToken: savedToken } : {}), ...(savedDevice !== undefined ? { deviceId: savedDevice } : {}) },
+      hasCryptoState,
+      log: this.o.log,
+    });
+    if (cryptoFile && hasCryptoState && session.deviceId !== savedDevice) {
+      // A configured token of another device: that device's keys are not here.
+      this.warn(`matrix: the crypto state ${cryptoFile} belongs to device ${savedDevice ?? "?"}, not ${session.deviceId}: kept as ${setAside(cryptoFile)}`);
+      hasCryptoState = false;
+    }
+    if (session.loggedIn) await store.setState("matrix.accessToken", tokenBox ? tokenBox.seal(session.accessToken) : session.accessToken);
+    if (session.deviceId !== savedDevice) await store.setState("matrix.deviceId", session.deviceId);
+    this.session = session;
+    this.newDevice = !hasCryptoState;
+  }
+
   /** Logs in (or reuses the saved device), starts syncing, resolves when the first sync is done. */
   async start(): Promise<void> {
-    const { store, baseUrl, userId, tokenBox } = this.o;
-    const saved = await store.getState("matrix.accessToken");
-    let accessToken = this.o.accessToken ?? (saved && tokenBox ? tokenBox.open(saved) : saved);
-    let deviceId = await store.getState("matrix.deviceId");
-    if (!accessToken) {
-      if (!this.o.password) throw new Error("the bot needs a password or an access token");
-      const login = createClient({ baseUrl });
-      const res = await login.loginRequest({
-        type: "m.login.password",
-        identifier: { type: "m.id.user", user: userId },
-        password: this.o.password,
-        initial_device_display_name: this.o.deviceName ?? "Conclave bot",
-        ...(deviceId ? { device_id: deviceId } : {}),
-      });
-      accessToken = res.access_token;
-      deviceId = res.device_id;
-      await store.setState("matrix.accessToken", tokenBox ? tokenBox.seal(accessToken) : accessToken);
-      await store.setState("matrix.deviceId", deviceId);
-      login.stopClient();
-    }
+    const { baseUrl, userId } = this.o;
+    await this.login();
+    const { accessToken, deviceId } = this.session!;
     this.client = createClient({
       baseUrl,
       userId,
       accessToken,
-      ...(deviceId ? { deviceId } : {}),
+      deviceId,
       fetchFn: (input, init) => this.fetch(input, init),
+      cryptoCallbacks: secretStorageCallbacks(this.o.recoveryKey),
     });
     if (this.o.cryptoFile) {
       // Same device, same keys as last time: restore the state before the
       // crypto starts, and save every write from then on.
-      const restored = await restoreIndexedDB(this.o.cryptoFile);
-      this.flushCrypto = persistOnWrite(this.o.cryptoFile, (e) => this.o.log(`matrix: saving the crypto state failed: ${(e as Error).message}`));
-      await this.client.initRustCrypto({ useIndexedDB: true, storagePassword: this.o.cryptoPassphrase ?? "" });
-      await saveIndexedDB(this.o.cryptoFile);
+      const file = this.o.cryptoFile;
+      const tag = stateTag(userId, deviceId, this.o.cryptoPassphrase ?? "");
+      const restored = await restoreIndexedDB(file);
+      this.flushCrypto = persistOnWrite(file, tag, (e) => this.o.log(`matrix: saving the crypto state failed: ${(e as Error).message}`));
+      try {
+        await this.client.initRustCrypto({ useIndexedDB: true, storagePassword: this.o.cryptoPassphrase ?? "" });
+      } catch (e) {
+        // A state saved before it carried a tag, and not this bot's after all.
+        throw new CredentialsRefused(`matrix: the crypto state ${file} cannot be opened (${(e as Error).message}): give the store.secret it was made with, or move it away to start as a new device`);
+      }
+      await saveIndexedDB(file, tag);
       this.o.log(`matrix: end-to-end encryption ready (${restored ? "state restored" : "new device keys"})`);
+      this.client.on(ClientEvent.ReceivedToDeviceMessage, (m: ReceivedToDeviceMessage) => this.onToDevice(m));
     }
     this.client.on(RoomMemberEvent.Membership, (_e: MatrixEvent, member: RoomMember) => {
       if (member.userId !== userId) this.membershipHandler(member.roomId, member.userId, member.membership ?? "");
@@ -190,11 +248,61 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     // Detached: the bot's own pending messages are kept apart from the timeline, where a failed one can be dropped.
     await this.client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true, pendingEventOrdering: PendingEventOrdering.Detached });
     await ready;
+    if (this.o.cryptoFile) {
+      await this.setUpIdentity();
+      // A store restored from a backup holds outbound room keys at message
+      // indexes the bot already used since: clients refuse a second message
+      // at one index (a replay). A new key per room at each start costs one
+      // key share per room, and never reuses an index.
+      const crypto = this.client.getCrypto()!;
+      for (const room of this.client.getRooms()) {
+        if (room.getMyMembership() === "join" && (await crypto.isEncryptionEnabledInRoom(room.roomId))) await crypto.forceDiscardSession(room.roomId);
+      }
+    }
     // Rooms we were invited to while away.
     for (const room of this.client.getRooms()) {
       if (room.getMyMembership() === "invite") await this.onInvite(room);
     }
-    this.o.log(`matrix: synced as ${userId} (device ${deviceId ?? "?"})`);
+    this.o.log(`matrix: synced as ${userId} (device ${deviceId})`);
+  }
+
+  /**
+   * Cross-signing, secret storage and key backup (cross-signing.ts). A
+   * homeserver that fails on the way is tried again a few times; after that
+   * the bot runs on (unsigned, as before) and says so: only clients that
+   * exclude insecure devices are lost, until the next start.
+   */
+  private async setUpIdentity(): Promise<void> {
+    const { userId } = this.o;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.identity = await ensureIdentity(this.client, {
+          userId,
+          deviceId: this.session!.deviceId,
+          ...(this.o.recoveryKey ? { recoveryKey: this.o.recoveryKey } : {}),
+          ...(this.o.password !== undefined ? { password: this.o.password } : {}),
+          newDevice: this.newDevice,
+          log: Object.assign((l: string) => this.o.log(l), { warn: (l: string) => this.warn(l) }),
+        });
+        return;
+      } catch (e) {
+        if (e instanceof CredentialsRefused) throw e;
+        if (attempt >= 5) {
+          this.warn(`matrix: setting up cross-signing failed ${attempt} times (${(e as Error).message}); running without it until the next start`);
+          return;
+        }
+        this.warn(`matrix: setting up cross-signing failed (${(e as Error).message}); trying again`);
+        await new Promise((r) => setTimeout(r, 1000 * attempt));
+      }
+    }
+  }
+
+  /** A decrypted to-device message: a room key is noted for the rotation audit. */
+  private onToDevice(m: ReceivedToDeviceMessage): void {
+    const c = m.message.content as { room_id?: unknown; session_id?: unknown; algorithm?: unknown };
+    if (m.message.type !== "m.room_key" || typeof c.room_id !== "string" || typeof c.session_id !== "string" || !m.encryptionInfo) return;
+    const info = m.encryptionInfo;
+    this.o.onRoomKey?.({ roomId: c.room_id, sessionId: c.session_id, sender: info.sender, device: info.senderDevice || info.senderCurve25519KeyBase64, at: Date.now() });
   }
 
   private flushCrypto: () => Promise<void> = async () => {};
@@ -204,7 +312,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
   async stop(): Promise<void> {
     this.client?.stopClient();
     await this.flushCrypto();
-    if (this.o.cryptoFile) await saveIndexedDB(this.o.cryptoFile);
+    if (this.o.cryptoFile && this.session) await saveIndexedDB(this.o.cryptoFile, stateTag(this.o.userId, this.session.deviceId, this.o.cryptoPassphrase ?? ""));
   }
 
   /**
@@ -261,6 +369,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
       for (const e of journalEvents(events, this.o.userId)) {
         records.push({ eventId: e.event_id, roomId, sender: e.sender, raw: JSON.stringify({ ...e, room_id: roomId }), receivedAt: Date.now() });
       }
+      const gone = departuresIn(events, this.o.userId);
+      if (gone.length > 0) await this.o.onDepartures?.(roomId, gone);
     }
     await this.o.store.addInbound(records);
   }
@@ -297,6 +407,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
         return reason === DecryptionFailureCode.MEGOLM_UNKNOWN_INBOUND_SESSION_ID || reason === DecryptionFailureCode.UNKNOWN_ERROR ? "waiting" : "unreadable";
       }
     }
+    const wire = ev.getWireContent() as { session_id?: unknown; device_id?: unknown; sender_key?: unknown };
+    const device = typeof wire.device_id === "string" ? wire.device_id : typeof wire.sender_key === "string" ? wire.sender_key : ev.getSenderKey();
     return {
       eventId: ev.getId() ?? "",
       roomId: ev.getRoomId() ?? "",
@@ -304,6 +416,13 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
       type: ev.getType(),
       content: ev.getContent(),
       encrypted: ev.isEncrypted(),
+      ts: ev.getTs(),
+      ...(ev.isEncrypted()
+        ? {
+            ...(typeof wire.session_id === "string" && device ? { session: { id: wire.session_id, device } } : {}),
+            senderDevice: await senderDevice(this.client, ev),
+          }
+        : {}),
     };
   }
 
@@ -581,6 +700,30 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader {
     const failed = txnId === undefined ? undefined : room?.getEventForTxnId(txnId);
     if (room && failed?.status === EventStatus.NOT_SENT) await this.client.resendEvent(failed, room);
     else await this.client.sendMessage(roomId, content as never, txnId);
+  }
+
+  async replyInThread(roomId: string, place: ThreadPlace, reply: Reply, mentions: string[], once: string): Promise<void> {
+    await this.send(
+      roomId,
+      {
+        msgtype: "m.notice",
+        body: reply.text,
+        ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
+        "m.mentions": { user_ids: mentions },
+        // In the thread; a client without threads shows it as a reply.
+        "m.relates_to": { rel_type: "m.thread", event_id: place.root, is_falling_back: place.root === place.inReplyTo, "m.in_reply_to": { event_id: place.inReplyTo } },
+      },
+      onceTxnId(once),
+    );
+  }
+
+  async redact(roomId: string, eventId: string, reason: string): Promise<void> {
+    await this.client.redactEvent(roomId, eventId, onceTxnId(`redact:${roomId}:${eventId}`), { reason });
+  }
+
+  roomState(roomId: string, type: string): Record<string, unknown> | undefined {
+    const content = this.client.getRoom(roomId)?.currentState.getStateEvents(type, "")?.getContent();
+    return content && Object.keys(content).length > 0 ? content : undefined;
   }
 
   async joinedMembers(roomId: string): Promise<string[]> {

@@ -13,6 +13,7 @@
  * (coalesced: at most one save runs, and one more follows if needed).
  */
 import "fake-indexeddb/auto";
+import { createHmac } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { deserialize, serialize } from "node:v8";
 
@@ -83,9 +84,52 @@ async function dumpAll(): Promise<DbDump[]> {
   return out;
 }
 
-/** Saves every database to `file`. */
-export async function saveIndexedDB(file: string): Promise<void> {
-  const data = serialize(await dumpAll());
+/**
+ * What the file holds: the databases, and a tag naming whose state it is
+ * (the account, the device and the passphrase, hashed), read before the
+ * crypto starts: a state that belongs to another device or was sealed with
+ * another passphrase is known before the crypto fails on it. (Files saved
+ * before the tag existed are a bare list of databases.)
+ */
+interface FileDump {
+  tag: string;
+  dbs: DbDump[];
+}
+
+/** The tag of the state of `userId`'s device `deviceId`, sealed with `passphrase`. */
+export function stateTag(userId: string, deviceId: string, passphrase: string): string {
+  const mac = createHmac("sha256", passphrase).update("conclave crypto state").digest("hex").slice(0, 32);
+  return `${userId}|${deviceId}|${mac}`;
+}
+
+function readDump(file: string): FileDump | DbDump[] {
+  return deserialize(readFileSync(file)) as FileDump | DbDump[];
+}
+
+/**
+ * The tag saved in `file`: undefined when there is no file, null when the
+ * file predates tags (whose state it is, only the crypto can tell).
+ */
+export function savedTag(file: string): string | null | undefined {
+  if (!existsSync(file)) return undefined;
+  const dump = readDump(file);
+  return Array.isArray(dump) ? null : dump.tag;
+}
+
+/**
+ * Moves a state the bot cannot use out of the way (kept, not deleted: with
+ * the right secret it may still be of use to someone); returns where.
+ */
+export function setAside(file: string): string {
+  const to = `${file}.unused-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  renameSync(file, to);
+  return to;
+}
+
+/** Saves every database to `file`, with the tag of the state. */
+export async function saveIndexedDB(file: string, tag: string): Promise<void> {
+  const dump: FileDump = { tag, dbs: await dumpAll() };
+  const data = serialize(dump);
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, data, { mode: 0o600 });
   // A left-over temporary file keeps its old mode: set it, whatever it was.
@@ -96,7 +140,8 @@ export async function saveIndexedDB(file: string): Promise<void> {
 /** Restores the databases saved in `file`, if there is one. Call before the crypto starts. */
 export async function restoreIndexedDB(file: string): Promise<boolean> {
   if (!existsSync(file)) return false;
-  const dbs = deserialize(readFileSync(file)) as DbDump[];
+  const dump = readDump(file);
+  const dbs = Array.isArray(dump) ? dump : dump.dbs;
   for (const d of dbs) {
     const db = await open(d.name, d.version, (db) => {
       for (const s of d.stores) {
@@ -135,7 +180,7 @@ export async function restoreIndexedDB(file: string): Promise<boolean> {
  * writes that moment may never come.) A failed save is tried again a second
  * later; until one succeeds, `flush` waits.
  */
-export function persistOnWrite(file: string, onError: (e: unknown) => void): () => Promise<void> {
+export function persistOnWrite(file: string, tag: string, onError: (e: unknown) => void): () => Promise<void> {
   let running: Promise<void> | undefined;
   let again = false;
   /** writes committed so far, and how many of them the file holds */
@@ -149,7 +194,7 @@ export function persistOnWrite(file: string, onError: (e: unknown) => void): () 
     }
     // Every write committed before the dump starts is in it.
     const upTo = written;
-    running = saveIndexedDB(file)
+    running = saveIndexedDB(file, tag)
       .then(
         () => {
           saved = Math.max(saved, upTo);

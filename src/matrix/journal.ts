@@ -13,6 +13,7 @@ export interface RawEvent {
   content?: { membership?: unknown } & Record<string, unknown>;
   unsigned?: { prev_content?: { membership?: unknown } } & Record<string, unknown>;
   prev_content?: { membership?: unknown };
+  origin_server_ts?: unknown;
 }
 
 /** The event types a command can arrive as. */
@@ -48,4 +49,31 @@ export function journalEvents(events: readonly RawEvent[], me: string): (RawEven
         e.state_key === undefined &&
         (MESSAGE_TYPES as readonly unknown[]).includes(e.type),
     );
+}
+
+/** Someone who was joined, out of the room (as `Departure` in the store, without the room). */
+export interface TimelineDeparture {
+  userId: string;
+  eventId: string;
+  at: number;
+  kind: "left" | "kicked" | "banned";
+}
+
+/**
+ * The member events of `events` that take a joined member out of the room
+ * (leave or ban), for the rotation audit: whoever was joined may hold the
+ * room keys in use until then. The bot's own are not departures.
+ */
+export function departuresIn(events: readonly RawEvent[], me: string): TimelineDeparture[] {
+  const out: TimelineDeparture[] = [];
+  for (const e of events) {
+    if (e.type !== "m.room.member" || typeof e.state_key !== "string" || e.state_key === me) continue;
+    if (typeof e.event_id !== "string" || typeof e.origin_server_ts !== "number") continue;
+    const now = e.content?.membership;
+    const before = e.unsigned?.prev_content?.membership ?? e.prev_content?.membership;
+    if (before !== "join" || (now !== "leave" && now !== "ban")) continue;
+    const kind = now === "ban" ? "banned" : e.sender === e.state_key ? "left" : "kicked";
+    out.push({ userId: e.state_key, eventId: e.event_id, at: e.origin_server_ts, kind });
+  }
+  return out;
 }

@@ -38,6 +38,12 @@ export interface OpenedEvent {
   content: Record<string, unknown>;
   /** whether it came encrypted */
   encrypted: boolean;
+  /** the event's time as its homeserver set it (ms); for the rotation audit only, never for commands */
+  ts?: number;
+  /** the Megolm session it was encrypted with, and the sending device (its id, or its Curve25519 key) */
+  session?: { id: string; device: string };
+  /** whether its owner cross-signed the device that sent it (encrypted events only) */
+  senderDevice?: "cross-signed" | "not cross-signed" | "unknown";
 }
 
 /** Reads the events of the command journal (the Matrix adapter implements it). */
@@ -170,4 +176,25 @@ export interface RoomEnforcer {
   notice(roomId: string, text: string, once?: string): Promise<void>;
   /** Sends a notice that mentions people (a pill each, and `m.mentions`), once per `once`. */
   mention(roomId: string, m: Mention, once: string): Promise<void>;
+}
+
+/** Where an answer to an event goes in a thread: the thread's root, and the event answered. */
+export interface ThreadPlace {
+  root: string;
+  inReplyTo: string;
+}
+
+/** What the rotation audit needs of rooms. */
+export interface AuditRooms {
+  /**
+   * Sends a notice in a thread, mentioning `mentions` (pills and
+   * `m.mentions`, so they are notified). Sent once per `once`.
+   */
+  replyInThread(roomId: string, place: ThreadPlace, reply: Reply, mentions: string[], once: string): Promise<void>;
+  /** Redacts an event (the bot needs the power to). */
+  redact(roomId: string, eventId: string, reason: string): Promise<void>;
+  /** The content of a room state event (state key ""), or undefined when the room has none. */
+  roomState(roomId: string, type: string): Record<string, unknown> | undefined;
+  /** joined members' user ids */
+  joinedMembers(roomId: string): Promise<string[]>;
 }

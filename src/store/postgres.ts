@@ -11,10 +11,11 @@
  */
 import pg from "pg";
 import type { Fence, Lease, RoomLeases } from "./leases.ts";
-import { toBan, toBinding, toCreation, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx, type Row } from "./rows.ts";
+import { toBan, toBinding, toCreation, toDeparture, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx, type Row } from "./rows.ts";
 import {
   NonceTakenError,
   StoreConflictError,
+  type Departure,
   type InboundEvent,
   type InboundStatus,
   type Link,
@@ -26,6 +27,8 @@ import {
   type RoomBinding,
   type RoomMode,
   type RoomPolicy,
+  type SessionReuse,
+  type SessionSighting,
   type Store,
   type TxRecord,
   type TxStatus,
@@ -69,6 +72,16 @@ CREATE TABLE IF NOT EXISTS room_policies (
 CREATE TABLE IF NOT EXISTS room_bans (
   room_id TEXT NOT NULL, user_id TEXT NOT NULL, reason TEXT NOT NULL, banned_at BIGINT NOT NULL,
   PRIMARY KEY (room_id, user_id));
+CREATE TABLE IF NOT EXISTS audit_sessions (
+  room_id TEXT NOT NULL, session_id TEXT NOT NULL, sender TEXT NOT NULL, device TEXT NOT NULL,
+  first_at BIGINT NOT NULL, PRIMARY KEY (room_id, session_id));
+CREATE TABLE IF NOT EXISTS audit_departures (
+  event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL, user_id TEXT NOT NULL, at BIGINT NOT NULL, kind TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_departures_room ON audit_departures (room_id, at);
+CREATE TABLE IF NOT EXISTS audit_reuses (
+  seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+  sender TEXT NOT NULL, session_id TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_reuses_session ON audit_reuses (room_id, session_id, seq);
 CREATE SEQUENCE IF NOT EXISTS lease_tokens;
 CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE IF NOT EXISTS room_leases (
@@ -444,6 +457,33 @@ export class PostgresStore implements Store {
       if (uniqueViolation(e, "bindings_pkey")) throw new StoreConflictError(`${to} is already bound to a group`);
       throw e;
     }
+  }
+
+  async noteSession(x: SessionSighting): Promise<number> {
+    const r = await this.row(
+      "INSERT INTO audit_sessions (room_id, session_id, sender, device, first_at) VALUES ($1, $2, $3, $4, $5) " +
+        "ON CONFLICT (room_id, session_id) DO UPDATE SET first_at = LEAST(audit_sessions.first_at, excluded.first_at) RETURNING first_at",
+      [x.roomId, x.sessionId, x.sender, x.device, x.at],
+    );
+    return Number(r!["first_at"]);
+  }
+
+  async addDeparture(d: Departure): Promise<void> {
+    await this.run("INSERT INTO audit_departures (event_id, room_id, user_id, at, kind) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING", [d.eventId, d.roomId, d.userId, d.at, d.kind]);
+  }
+
+  async departuresBetween(roomId: string, after: number, before: number): Promise<Departure[]> {
+    return (await this.rows("SELECT * FROM audit_departures WHERE room_id = $1 AND at > $2 AND at < $3 ORDER BY at, event_id LIMIT 20", [roomId, after, before])).map(toDeparture);
+  }
+
+  async addReuse(r: SessionReuse): Promise<{ firstForSession: boolean }> {
+    await this.run("INSERT INTO audit_reuses (event_id, room_id, sender, session_id, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING", [r.eventId, r.roomId, r.sender, r.sessionId, r.at]);
+    const first = await this.row("SELECT event_id FROM audit_reuses WHERE room_id = $1 AND session_id = $2 ORDER BY seq LIMIT 1", [r.roomId, r.sessionId]);
+    return { firstForSession: first?.["event_id"] === r.eventId };
+  }
+
+  async countReuses(roomId: string): Promise<number> {
+    return Number((await this.row("SELECT COUNT(*) AS n FROM audit_reuses WHERE room_id = $1", [roomId]))!["n"]);
   }
 
   async getState(key: string): Promise<string | undefined> {

@@ -2,7 +2,7 @@
  * Rows of the store's tables as the domain's records: the SQLite and the
  * PostgreSQL store keep the same columns.
  */
-import type { InboundEvent, InboundStatus, Link, OutboxItem, PendingCreation, PendingLink, RoomBan, RoomBinding, RoomMode, RoomPolicy, TxRecord, TxStatus } from "./store.ts";
+import type { Departure, InboundEvent, InboundStatus, Link, OutboxItem, PendingCreation, PendingLink, RoomBan, RoomBinding, RoomMode, RoomPolicy, TxRecord, TxStatus } from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -97,4 +97,13 @@ export function toPolicy(r: Row): RoomPolicy {
 
 export function toBan(r: Row): RoomBan {
   return { roomId: String(r["room_id"]), userId: String(r["user_id"]), reason: String(r["reason"]), bannedAt: Number(r["banned_at"]) };
+}
+export function toDeparture(r: Row): Departure {
+  return {
+    roomId: String(r["room_id"]),
+    userId: String(r["user_id"]),
+    eventId: String(r["event_id"]),
+    at: Number(r["at"]),
+    kind: String(r["kind"]) as Departure["kind"],
+  };
 }

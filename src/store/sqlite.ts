@@ -8,10 +8,11 @@
 import { DatabaseSync } from "node:sqlite";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import { toBan, toBinding, toCreation, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx } from "./rows.ts";
+import { toBan, toBinding, toCreation, toDeparture, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx } from "./rows.ts";
 import {
   NonceTakenError,
   StoreConflictError,
+  type Departure,
   type Link,
   type InboundEvent,
   type InboundStatus,
@@ -23,6 +24,8 @@ import {
   type RoomBinding,
   type RoomMode,
   type RoomPolicy,
+  type SessionReuse,
+  type SessionSighting,
   type Store,
   type TxRecord,
   type TxStatus,
@@ -64,6 +67,16 @@ CREATE TABLE IF NOT EXISTS room_policies (
 CREATE TABLE IF NOT EXISTS room_bans (
   room_id TEXT NOT NULL, user_id TEXT NOT NULL, reason TEXT NOT NULL, banned_at INTEGER NOT NULL,
   PRIMARY KEY (room_id, user_id));
+CREATE TABLE IF NOT EXISTS audit_sessions (
+  room_id TEXT NOT NULL, session_id TEXT NOT NULL, sender TEXT NOT NULL, device TEXT NOT NULL,
+  first_at INTEGER NOT NULL, PRIMARY KEY (room_id, session_id));
+CREATE TABLE IF NOT EXISTS audit_departures (
+  event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL, user_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_departures_room ON audit_departures (room_id, at);
+CREATE TABLE IF NOT EXISTS audit_reuses (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+  sender TEXT NOT NULL, session_id TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_reuses_session ON audit_reuses (room_id, session_id, seq);
 `;
 
 type Row = Record<string, string | number | null>;
@@ -423,6 +436,37 @@ export class SqliteStore implements Store {
       this.db.exec("ROLLBACK");
       throw e;
     }
+  }
+
+  async noteSession(x: SessionSighting): Promise<number> {
+    this.run(
+      "INSERT INTO audit_sessions (room_id, session_id, sender, device, first_at) VALUES (?, ?, ?, ?, ?) " +
+        "ON CONFLICT (room_id, session_id) DO UPDATE SET first_at = MIN(first_at, excluded.first_at)",
+      x.roomId,
+      x.sessionId,
+      x.sender,
+      x.device,
+      x.at,
+    );
+    return Number(this.get("SELECT first_at FROM audit_sessions WHERE room_id = ? AND session_id = ?", x.roomId, x.sessionId)!["first_at"]);
+  }
+
+  async addDeparture(d: Departure): Promise<void> {
+    this.run("INSERT INTO audit_departures (event_id, room_id, user_id, at, kind) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING", d.eventId, d.roomId, d.userId, d.at, d.kind);
+  }
+
+  async departuresBetween(roomId: string, after: number, before: number): Promise<Departure[]> {
+    return this.all("SELECT * FROM audit_departures WHERE room_id = ? AND at > ? AND at < ? ORDER BY at, event_id LIMIT 20", roomId, after, before).map(toDeparture);
+  }
+
+  async addReuse(r: SessionReuse): Promise<{ firstForSession: boolean }> {
+    this.run("INSERT INTO audit_reuses (event_id, room_id, sender, session_id, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING", r.eventId, r.roomId, r.sender, r.sessionId, r.at);
+    const first = this.get("SELECT event_id FROM audit_reuses WHERE room_id = ? AND session_id = ? ORDER BY seq LIMIT 1", r.roomId, r.sessionId);
+    return { firstForSession: first?.["event_id"] === r.eventId };
+  }
+
+  async countReuses(roomId: string): Promise<number> {
+    return Number(this.get("SELECT COUNT(*) AS n FROM audit_reuses WHERE room_id = ?", roomId)!["n"]);
   }
 
   async getState(key: string): Promise<string | undefined> {

@@ -204,6 +204,25 @@ export interface Store {
    * already bound, and changes nothing when `from` is not.
    */
   moveRoom(from: string, to: string): Promise<void>;
+  /**
+   * The rotation audit (src/bridge/rotation-audit.ts): the Megolm sessions
+   * the bot met in each room and when first, who left each room and when,
+   * and the messages flagged for a session that outlived a departure.
+   */
+  /** Records that `sessionId` was in use at `at` (ms); returns the earliest time recorded for it. */
+  noteSession(s: SessionSighting): Promise<number>;
+  /** Records a departure (once per member event). */
+  addDeparture(d: Departure): Promise<void>;
+  /** Departures from `roomId` strictly between `after` and `before` (ms), oldest first, at most 20. */
+  departuresBetween(roomId: string, after: number, before: number): Promise<Departure[]>;
+  /**
+   * Records a flagged message (once per event id). `firstForSession` says
+   * whether no other message of its session was flagged before it: the
+   * same answer however often it is recorded.
+   */
+  addReuse(r: SessionReuse): Promise<{ firstForSession: boolean }>;
+  /** How many messages were flagged in `roomId`. */
+  countReuses(roomId: string): Promise<number>;
 
   /** Small key-value state: sync tokens, cursors. */
   getState(key: string): Promise<string | undefined>;
@@ -244,6 +263,37 @@ export interface InboundEvent extends NewInboundEvent {
   status: InboundStatus;
   /** the decided answer (JSON), once status is "answering" */
   answer?: string;
+}
+
+/** A Megolm session seen in a room: its room key arrived, or a message used it. */
+export interface SessionSighting {
+  roomId: string;
+  sessionId: string;
+  sender: string;
+  /** the sending device's id, or its Curve25519 key when the id is not given */
+  device: string;
+  /** ms since the epoch */
+  at: number;
+}
+
+/** Someone who was joined is out of a room: left, kicked or banned, as the member event says. */
+export interface Departure {
+  roomId: string;
+  userId: string;
+  /** the member event */
+  eventId: string;
+  /** the member event's time (ms) */
+  at: number;
+  kind: "left" | "kicked" | "banned";
+}
+
+/** A message sent under a session that was in use before someone left. */
+export interface SessionReuse {
+  eventId: string;
+  roomId: string;
+  sender: string;
+  sessionId: string;
+  at: number;
 }
 
 export class StoreConflictError extends Error {}

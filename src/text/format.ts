@@ -8,6 +8,11 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
+/** A user pill: a matrix.to link, which clients show as the user (and which pings them with `m.mentions`). */
+export function pill(userId: string): string {
+  return `<a href="https://matrix.to/#/${escapeHtml(userId)}">${escapeHtml(userId)}</a>`;
+}
+
 /** Short form of an address: 0x1234…abcd. */
 export function shortAddress(a: string): string {
   return /^0x[0-9a-fA-F]{40}$/.test(a) ? `${a.slice(0, 6)}…${a.slice(-4)}` : a;

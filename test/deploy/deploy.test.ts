@@ -136,15 +136,17 @@ describe("docker/compose.yaml", () => {
       chain_key: `0x${"ab".repeat(32)}`,
       postgres_password: "pg",
       store_secret: "cd".repeat(32),
+      recovery_key: "EsTc 1234",
     };
     for (const name of used) writeFileSync(join(secretsDir, name), `${values[name] ?? "x"}\n`);
     const { config, warnings } = parseConfig(text.replaceAll("/run/secrets/", `${secretsDir}/`), { env: {}, source: "docker/conclave.yaml" });
     expect(warnings).toEqual([]);
-    expect([config.bot.password, config.chain.privateKey, config.store.password, config.store.secret]).toEqual([
+    expect([config.bot.password, config.chain.privateKey, config.store.password, config.store.secret, config.bot.recoveryKey]).toEqual([
       "pw",
       values["chain_key"],
       "pg",
       values["store_secret"],
+      values["recovery_key"],
     ]);
 
     const host = (url: string): string => new URL(url).hostname;

@@ -109,4 +109,9 @@ describe("the room key follows governance", () => {
     expect(await bob.tryDecrypt(after)).toBeUndefined();
     expect((await bob.sessionIds(room)).has(session(after)!)).toBe(false);
   });
+
+  it("never flagged a message of these compliant clients in the rotation audit", async () => {
+    expect(await alice.ask(room, "!status", bot)).toContain("Rotation audit: no message used a room key that someone who left may still hold.");
+    expect(sys.botLines.filter((l) => /^\S+ audit: /.test(l))).toEqual([]);
+  });
 });

@@ -331,6 +331,30 @@ describe.each(backends)("$name store", (backend) => {
     await s.close();
   });
 
+  it("keeps the rotation audit's sessions, departures and flagged messages", async () => {
+    const s = await fresh();
+    const sighting = { roomId: ROOM, sessionId: "S", sender: ALICE, device: "D", at: 2000 };
+    expect(await s.noteSession(sighting)).toBe(2000);
+    // The earliest sighting stays, whatever order they come in.
+    expect(await s.noteSession({ ...sighting, at: 3000 })).toBe(2000);
+    expect(await s.noteSession({ ...sighting, at: 1000 })).toBe(1000);
+    expect(await s.noteSession({ ...sighting, roomId: "!other:localhost", at: 5000 })).toBe(5000);
+    const gone = { roomId: ROOM, userId: BOB, eventId: "$leave", at: 1500, kind: "kicked" as const };
+    await s.addDeparture(gone);
+    await s.addDeparture(gone);
+    await s.addDeparture({ ...gone, eventId: "$ban", at: 2500, kind: "banned" });
+    await s.addDeparture({ ...gone, roomId: "!other:localhost", eventId: "$elsewhere", at: 1600 });
+    expect(await s.departuresBetween(ROOM, 1000, 3000)).toEqual([gone, { ...gone, eventId: "$ban", at: 2500, kind: "banned" }]);
+    expect(await s.departuresBetween(ROOM, 1500, 2500)).toEqual([]);
+    const reuse = { eventId: "$m1", roomId: ROOM, sender: ALICE, sessionId: "S", at: 4000 };
+    expect(await s.addReuse(reuse)).toEqual({ firstForSession: true });
+    expect(await s.addReuse(reuse)).toEqual({ firstForSession: true });
+    expect(await s.addReuse({ ...reuse, eventId: "$m2" })).toEqual({ firstForSession: false });
+    expect(await s.addReuse({ ...reuse, eventId: "$m3", sessionId: "T" })).toEqual({ firstForSession: true });
+    expect([await s.countReuses(ROOM), await s.countReuses("!other:localhost")]).toEqual([3, 0]);
+    await s.close();
+  });
+
   it("overwrites state values", async () => {
     const s = await fresh();
     expect(await s.getState("cursor")).toBeUndefined();

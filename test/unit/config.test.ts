@@ -21,7 +21,7 @@ import { QUORUM_DEFAULT } from "../../src/governance/types.ts";
 const EXAMPLE = fileURLToPath(new URL("../../config/example.yaml", import.meta.url));
 const KEY = "0x" + "ab".repeat(32);
 const STORE_SECRET = "s".repeat(64);
-const ENV = { CONCLAVE_BOT_PASSWORD: "pw", CONCLAVE_CHAIN_KEY: KEY, CONCLAVE_STORE_SECRET: STORE_SECRET };
+const ENV = { CONCLAVE_BOT_PASSWORD: "pw", CONCLAVE_CHAIN_KEY: KEY, CONCLAVE_STORE_SECRET: STORE_SECRET, CONCLAVE_RECOVERY_KEY: "EsTc 1234" };
 const A1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const A2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 const USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
@@ -471,7 +471,7 @@ describe("defaults and conversions", () => {
     expect(warnings).toEqual([]);
     expect(config).toEqual({
       homeserver: { url: "https://matrix.example.org" },
-      bot: { userId: "@conclave:example.org", password: "pw", authorizationDays: 180 },
+      bot: { userId: "@conclave:example.org", password: "pw", authorizationDays: 180, requireCrossSignedDevices: false },
       chain: { rpcUrl: "http://127.0.0.1:8545", confirmations: 1, factory: "deploy", privateKey: KEY, pollIntervalMs: 1000, lowBalance: 50_000_000_000_000_000n },
       store: { path: "/tmp/data/conclave.sqlite", secret: STORE_SECRET },
       groupDefaults: {
@@ -495,6 +495,7 @@ describe("defaults and conversions", () => {
       bridge: { fullPassSeconds: 30 },
       rooms: { consentWindow: 86_400, adoptionGrace: 604_800, adoptionReminder: 86_400, startIn: "enforce" },
       worker: {},
+      audit: { redact: false, graceSeconds: 5 },
       log: { level: "info" },
     } satisfies Config);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { intake } from "../../src/bot/intake.ts";
+import { intake, UNENCRYPTED_DEVICE_ANSWER, UNKNOWN_DEVICE_ANSWER, UNSIGNED_DEVICE_ANSWER } from "../../src/bot/intake.ts";
 import { journalEvents } from "../../src/matrix/journal.ts";
 import type { OpenedEvent } from "../../src/ports/rooms.ts";
 
@@ -33,6 +33,17 @@ describe("what a received message is to the bot", () => {
     expect(edit("!propose add @bob")).toEqual({ kind: "edit", original: "$orig" });
     // An edit of plain chat is just chat.
     expect(edit("* hello", "hello").kind).toBe("ignore");
+  });
+
+  it("with requireCrossSigned, only a command from a device its owner cross-signed is one; chat is chat whatever the device", () => {
+    const cmd = (extra: Partial<OpenedEvent>, roomEncrypted = true) => intake(ev({ msgtype: "m.text", body: "!status" }, extra), { ...o, roomEncrypted, requireCrossSigned: true });
+    expect(cmd({ senderDevice: "cross-signed" }).kind).toBe("command");
+    expect(cmd({ senderDevice: "not cross-signed" })).toEqual({ kind: "untrusted-device", answer: UNSIGNED_DEVICE_ANSWER });
+    expect(cmd({ senderDevice: "unknown" })).toEqual({ kind: "untrusted-device", answer: UNKNOWN_DEVICE_ANSWER });
+    expect(cmd({ encrypted: false }, false)).toEqual({ kind: "untrusted-device", answer: UNENCRYPTED_DEVICE_ANSWER });
+    expect(intake(ev({ msgtype: "m.text", body: "hello" }, { senderDevice: "not cross-signed" }), { ...o, requireCrossSigned: true }).kind).toBe("ignore");
+    // Without the option, the device plays no part.
+    expect(intake(ev({ msgtype: "m.text", body: "!status" }, { senderDevice: "not cross-signed" }), o).kind).toBe("command");
   });
 
   it("an unencrypted command in an encrypted room is refused; in a plain room it is a command", () => {

@@ -20,7 +20,7 @@ describe("the store's files", () => {
       for (const f of [path, `${path}-wal`, `${path}-shm`]) expect([f, mode(f)]).toEqual([f, 0o600]);
       // The crypto state, also when a left-over temporary file was world-readable.
       writeFileSync(`${path}.crypto.tmp`, "old", { mode: 0o666 });
-      await saveIndexedDB(`${path}.crypto`);
+      await saveIndexedDB(`${path}.crypto`, "tag");
       expect(mode(`${path}.crypto`)).toBe(0o600);
       await s.close();
       // An existing folder and database that were too open are closed down on start.

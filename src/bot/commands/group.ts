@@ -92,7 +92,14 @@ export async function status(ctx: Ctx): Promise<Answer> {
   }
   const funds = await ctx.spending?.statusLine();
   if (funds) lines.push(funds);
+  lines.push(auditLine(await ctx.store.countReuses(ctx.roomId)));
   return answer("Group status", lines);
+}
+
+/** What `!status` says of the rotation audit (src/bridge/rotation-audit.ts). */
+function auditLine(reused: number): string {
+  if (reused === 0) return "Rotation audit: no message used a room key that someone who left may still hold.";
+  return `Rotation audit: ${reused} message${reused === 1 ? "" : "s"} used a room key that someone who left may still hold (members' clients must start a new key when someone leaves).`;
 }
 
 /** `!members`: members with their paid-through dates. */
