@@ -226,7 +226,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
   let chain: ChainHandle | undefined;
   try {
     chain = await startChain({ root: o.root, ...(o.chainPort ? { port: o.chainPort } : {}), ...(o.log ? { log: o.log } : {}) });
-    const rpcProxy = await startProxy(Number(new URL(chain.rpcUrl).port));
+    const rpcProxy = await startProxy(Number(new URL(chain.rpcUrl).port), { gateway: o.rpcPath !== undefined });
     const botReg = await synapse.registerUser("conclave", BOT_PASSWORD);
     const configPath = join(dir, "config.yaml");
     const storePath = join(dir, "bot", "conclave.sqlite");

@@ -1,6 +1,7 @@
 // A TCP proxy on loopback that a test can cut and restore, to take a
 // service "away" from the bot and bring it back without losing its state.
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { createServer as createHttpServer, request } from "node:http";
 import { freePort } from "./chain.ts";
 
 export interface Proxy {
@@ -13,13 +14,27 @@ export interface Proxy {
   stop(): Promise<void>;
 }
 
-export async function startProxy(targetPort: number): Promise<Proxy> {
+/**
+ * With `gateway`, the proxy speaks HTTP and forwards every request to the
+ * target's root path, as a provider's gateway does with the API key in its
+ * URL (Foundry's anvil answers 404 on any other path; Hardhat's node does not care).
+ */
+export async function startProxy(targetPort: number, o: { gateway?: boolean } = {}): Promise<Proxy> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
-      server = createServer((client) => {
+      server = o.gateway
+        ? createHttpServer((req, res) => {
+            const up = request({ host: "127.0.0.1", port: targetPort, path: "/", method: req.method, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } }, (r) => {
+              res.writeHead(r.statusCode ?? 502, r.headers);
+              r.pipe(res);
+            });
+            up.on("error", () => res.destroy());
+            req.pipe(up);
+          })
+        : createServer((client) => {
         const upstream = connect(targetPort, "127.0.0.1");
         for (const s of [client, upstream]) {
           sockets.add(s);
@@ -29,6 +44,11 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
         client.pipe(upstream);
         upstream.pipe(client);
       });
+      if (o.gateway)
+        server.on("connection", (s: Socket) => {
+          sockets.add(s);
+          s.on("close", () => sockets.delete(s));
+        });
       server.once("error", reject);
       server.listen(port, "127.0.0.1", () => resolve());
     });
