@@ -10,6 +10,7 @@ import { freePort, startChain, type ChainHandle } from "./chain.ts";
 import { ChatUser } from "./chat.ts";
 import { startProxy, type Proxy } from "./proxy.ts";
 import { Wallet } from "ethers";
+import { plainLine } from "../src/log.ts";
 import { newRecoveryKey } from "../src/matrix/cross-signing.ts";
 
 export interface BotProcess {
@@ -157,6 +158,21 @@ limits:
 ${extra}`;
 }
 
+/**
+ * Reads a process's output a line at a time (a chunk of a pipe may stop in
+ * the middle of one), each JSON log line as the sentence people read
+ * (`plainLine`); `raw` gets each line as written.
+ */
+export function lineReader(onLine: (line: string, raw: string) => void, after?: () => void): (d: Buffer) => void {
+  let rest = "";
+  return (d: Buffer) => {
+    const parts = (rest + d.toString()).split("\n");
+    rest = parts.pop() ?? "";
+    for (const raw of parts) if (raw.trim()) onLine(plainLine(raw), raw);
+    after?.();
+  };
+}
+
 export function startBot(root: string, configPath: string, env: Record<string, string>, log?: (l: string) => void, all?: string[], prefix = "bot"): BotProcess {
   const child: ChildProcess = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(root, "src/main.ts"), "--config", configPath], {
     cwd: root,
@@ -165,17 +181,14 @@ export function startBot(root: string, configPath: string, env: Record<string, s
   });
   const lines: string[] = [];
   const waiters = new Set<() => void>();
-  const onData = (d: Buffer) => {
-    for (const l of d.toString().split("\n")) {
-      if (!l.trim()) continue;
-      lines.push(l);
-      all?.push(l);
-      log?.(`${prefix}| ${l}`);
-    }
-    for (const w of [...waiters]) w();
+  const onLine = (l: string) => {
+    lines.push(l);
+    all?.push(l);
+    log?.(`${prefix}| ${l}`);
   };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
+  const wake = () => [...waiters].forEach((w) => w());
+  child.stdout!.on("data", lineReader(onLine, wake));
+  child.stderr!.on("data", lineReader(onLine, wake));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   return {
     lines,

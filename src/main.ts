@@ -114,6 +114,7 @@ async function main(): Promise<void> {
   redact = urlRedactor([config.chain.rpcUrl, ...(config.chain.wsUrl ? [config.chain.wsUrl] : [])]);
   log.setRedact(redact);
   log.setLevel(config.log.level);
+  log.setFormat(config.log.format);
   quietSdkLogs(config.log.level === "debug");
   let recoveryKey: Uint8Array<ArrayBuffer> | undefined;
   if (config.bot.recoveryKey !== undefined) {
@@ -192,6 +193,7 @@ async function main(): Promise<void> {
   const serverName = config.homeserver.serverName ?? config.bot.userId.slice(config.bot.userId.indexOf(":") + 1);
   // On PostgreSQL the rooms are shared out among the workers of the bot (src/ops/workers.ts).
   const workerName = config.worker.id ?? defaultWorkerName();
+  if (pg) log.setBase({ worker: workerName });
   const worker: Worker | undefined = pg
     ? new Worker({
         leases: pg.leases(),
@@ -286,6 +288,7 @@ async function main(): Promise<void> {
     graceMs: config.audit.graceSeconds * 1000,
     redactByDefault: config.audit.redact,
     botUserId: config.bot.userId,
+    onFlag: (roomId) => metrics.auditFlag(roomId),
     log,
   });
   const spending = new Spending({

@@ -39,6 +39,8 @@ export interface AuditOptions {
   redactByDefault: boolean;
   botUserId: string;
   log: (line: string) => void;
+  /** a message was flagged (for the metrics); called again when a message is handled again after a crash */
+  onFlag?: (roomId: string) => void;
 }
 
 function when(ms: number, relativeTo: number): string {
@@ -87,6 +89,7 @@ export class RotationAudit {
     const gone = candidates.filter((d) => !joined.has(d.userId));
     if (gone.length === 0) return [];
     const { firstForSession } = await store.addReuse({ eventId: e.eventId, roomId: e.roomId, sender: e.sender, sessionId: e.session.id, at: e.ts });
+    this.o.onFlag?.(e.roomId);
     const redact = this.redacts(e.roomId);
     this.o.log(
       `audit: ${e.eventId} from ${e.sender} (device ${e.session.device}) in ${e.roomId} used session ${e.session.id.slice(0, 10)}…, in use before ${gone.map((d) => `${d.userId} ${d.kind} at ${new Date(d.at).toISOString()}`).join(", ")}` +

@@ -678,6 +678,7 @@ const audit = section("a mapping", {
 
 const log = section("a mapping", {
   level: z.enum(["debug", "info", "warn", "error"], { error: expect('"debug", "info", "warn" or "error"') }).prefault("info"),
+  format: z.enum(["auto", "json", "pretty"], { error: expect('"auto", "json" or "pretty"') }).prefault("auto"),
 }).prefault({});
 
 // ---------------------------------------------------------------------------

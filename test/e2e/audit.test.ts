@@ -99,6 +99,9 @@ describe("the rotation audit", () => {
       await sleep(500);
     }
     expect(await auditLine()).toMatch(/^Rotation audit: 2 messages used a room key/);
+    // Operators see the flags too, per room.
+    const metrics = await (await fetch(`${sys.listenUrl}/metrics`)).text();
+    expect(metrics).toContain(`conclave_rotation_audit_flags_total{room="${room}"} 2`);
     expect(alice.answersTo(room, reused2, bot)).toEqual([]);
     // Nothing but the flagged ones was redacted.
     expect((await served(bob, reused)).unsigned?.redacted_because).toBeUndefined();

@@ -15,6 +15,7 @@ import { HDNodeWallet, Interface, JsonRpcProvider } from "ethers";
 import { ensureSynapse, startSynapse, type SynapseHandle } from "../../scripts/synapse.ts";
 import { freePort, startChain, type ChainHandle } from "../../scripts/chain.ts";
 import { startProxy, type Proxy } from "../../scripts/proxy.ts";
+import { lineReader } from "../../scripts/harness.ts";
 import { FACTORY_ABI } from "../../src/governance/contracts.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
@@ -32,7 +33,10 @@ function account(i: number): HDNodeWallet {
 }
 
 interface Run {
+  /** each line as people read it (JSON log lines as `time [level ]msg`) */
   lines: string[];
+  /** each line as the bot wrote it */
+  raw: string[];
   /** stderr alone: where the one line of a stopped start-up goes */
   errors: string[];
   code: Promise<number | null>;
@@ -51,22 +55,25 @@ function bot(config: string, env: Record<string, string> = {}, args: string[] = 
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];
+  const raw: string[] = [];
   const errors: string[] = [];
   const waiters = new Set<() => void>();
   // Every line in `lines`, in order; stderr's in `errors` too.
-  const on = (isError: boolean) => (d: Buffer) => {
-    for (const l of d.toString().split("\n")) {
-      if (!l.trim()) continue;
-      lines.push(l);
-      if (isError) errors.push(l);
-    }
-    for (const w of [...waiters]) w();
-  };
+  const on = (isError: boolean) =>
+    lineReader(
+      (l, r) => {
+        lines.push(l);
+        raw.push(r);
+        if (isError) errors.push(l);
+      },
+      () => [...waiters].forEach((w) => w()),
+    );
   child.stdout.on("data", on(false));
   child.stderr.on("data", on(true));
   const code = new Promise<number | null>((r) => child.once("exit", (c) => (r(c), [...waiters].forEach((w) => w()))));
   return {
     lines,
+    raw,
     errors,
     code,
     waitFor: (re, ms = 60_000) =>
@@ -154,6 +161,10 @@ describe("start-up", () => {
       // log.level debug lets the Matrix SDK's own lines through (they carry no time of ours).
       expect(run.lines.some((l) => !/^\d{4}-\d\d-\d\dT/.test(l))).toBe(true);
       expect(run.lines.some((l) => /failed to start/.test(l))).toBe(false);
+      // Written as JSON lines (stdout is no terminal: log.format auto), with the fields read from each sentence.
+      const json = run.raw.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(json.find((j) => String(j["msg"]).startsWith("chain: waiting for"))).toMatchObject({ level: "warn", component: "chain", time: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) as unknown });
+      expect(json.find((j) => String(j["msg"]).startsWith("ready:"))).toMatchObject({ level: "info", component: "ready" });
     } finally {
       await run.kill();
     }

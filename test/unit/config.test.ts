@@ -496,7 +496,7 @@ describe("defaults and conversions", () => {
       rooms: { consentWindow: 86_400, adoptionGrace: 604_800, adoptionReminder: 86_400, startIn: "enforce" },
       worker: {},
       audit: { redact: false, graceSeconds: 5 },
-      log: { level: "info" },
+      log: { level: "info", format: "auto" },
     } satisfies Config);
   });
 
