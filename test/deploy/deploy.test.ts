@@ -179,11 +179,12 @@ describe("docker/Dockerfile", () => {
     expect(r.out).toMatch(/DL3003/); // cd instead of WORKDIR
   });
 
-  it("is multi-stage on Node 22 and runs the bot as a non-root user, with no build step", () => {
+  it("is multi-stage on Node 22 and runs the bot as a non-root user, with nothing built at run time", () => {
     const froms = [...dockerfile.matchAll(/^FROM (\S+)(?: AS (\S+))?$/gm)];
     expect(froms.length).toBeGreaterThanOrEqual(2);
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22-[\w.-]+$/m);
-    for (const f of froms) expect(f[1]).toBe("${NODE_IMAGE}");
+    // Every stage starts from Node 22's image or from a stage before it.
+    for (const [i, f] of froms.entries()) expect(["${NODE_IMAGE}", ...froms.slice(0, i).map((g) => g[2])]).toContain(f[1]);
     // The last stage is the default image: the bot.
     const last = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
     expect(last).toMatch(/ AS bot\n/);
@@ -192,8 +193,12 @@ describe("docker/Dockerfile", () => {
     expect(["root", "0", "0:0"]).not.toContain(user);
     expect(last).toMatch(/^COPY --from=deps /m);
     expect(last).toMatch(/^ENTRYPOINT \["node", "--disable-warning=ExperimentalWarning", "src\/main\.ts"\]$/m);
-    // Nothing compiles, neither while building nor at start.
-    expect(dockerfile).not.toMatch(/\b(tsc|npm run build|hardhat)\b/);
+    // Nothing compiles, neither while building nor at start; the page's bundle is made in its own stage, and copied.
+    expect(dockerfile).not.toMatch(/\b(tsc|hardhat)\b/);
+    expect(last).not.toMatch(/^RUN .*build/m);
+    expect(last).toMatch(/^COPY --from=page \/app\/dist \.\/dist$/m);
+    // A health check on the bot's /healthz.
+    expect(last).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "-e", "fetch\('http:\/\/127\.0\.0\.1:8080\/healthz'\)/m);
     // Production dependencies only, from the lock file, no install scripts.
     expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
   });
