@@ -65,11 +65,12 @@ async function vitest(extra: string[], name = "vitest", env: NodeJS.ProcessEnv =
       const json = JSON.parse(readFileSync(report, "utf8")) as {
         numPassedTests: number;
         numFailedTests: number;
-        numFailedTestSuites: number;
+        testResults: { status: string; assertionResults: { status: string }[] }[];
       };
       passed = json.numPassedTests;
-      // A file that fails to load has no failed test but a failed suite.
-      failed = json.numFailedTests + json.numFailedTestSuites;
+      // A file that fails without a failed test (it did not load, or a hook failed) counts once.
+      const fileFailures = json.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")).length;
+      failed = json.numFailedTests + fileFailures;
     } catch {
       failed = 1;
     }
