@@ -15,7 +15,7 @@
  */
 import type { Bot } from "./bot.ts";
 import type { VoteChoice } from "./commands/parse.ts";
-import { effect } from "./commands/proposals.ts";
+import { effect, executeIfPassed } from "./commands/proposals.ts";
 import { formatPercent, formatTime } from "../text/format.ts";
 import { humanChainError } from "../governance/errors.ts";
 import { ProposalState } from "../governance/types.ts";
@@ -216,7 +216,9 @@ export class Polls {
       if (v.state === ProposalState.Succeeded) {
         // Passed at its deadline: carried out, once (the same intent as after a chat vote).
         try {
-          await chain.call(`execute:${b.group}:${number}`, b.group, "execute", [number, poll.action, poll.payload], `execute proposal #${number}`);
+          // As after a chat vote: the same intent, and an approved member's link recorded on-chain.
+          const p = await chain.proposalByNumber(b.group, number);
+          if (p) await executeIfPassed(await this.o.bot.context({ roomId: b.roomId, sender: this.o.botUserId, eventId: `poll:${b.group}:${number}` }), b, p);
         } catch (e) {
           this.o.log(`polls: executing #${number} failed, will retry: ${humanChainError(e).log}`);
           still.push(number);

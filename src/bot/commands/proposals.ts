@@ -137,10 +137,17 @@ async function findProposal(ctx: Ctx, b: RoomBinding, number: number): Promise<P
   return p;
 }
 
-/** Executes a passed proposal once, and invites a newly approved member. */
+/**
+ * After a vote: executes a passed proposal once, and invites a newly
+ * approved member. A proposal already executed (the vote's own execution
+ * before a crash, or the poll's at the same moment) says so the same way.
+ */
 export async function executeIfPassed(ctx: Ctx, b: RoomBinding, p: ProposalInfo): Promise<string[]> {
-  if (p.state !== ProposalState.Succeeded) return [];
-  await ctx.chain.call(`execute:${b.group}:${p.number}`, b.group, "execute", [p.number, p.action, p.payload], `execute proposal #${p.number}`);
+  if (p.state === ProposalState.Succeeded) {
+    await ctx.chain.call(`execute:${b.group}:${p.number}`, b.group, "execute", [p.number, p.action, p.payload], `execute proposal #${p.number}`);
+  } else if (p.state !== ProposalState.Executed) {
+    return [];
+  }
   const lines = [`Proposal #${p.number} passed and was executed: ${oneLine(await effect(ctx, b.group, p))}.`];
   if (p.action === Action.AddMember) {
     const [a] = AbiCoder.defaultAbiCoder().decode(["address"], p.payload);
