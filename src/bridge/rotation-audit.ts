@@ -49,7 +49,8 @@ function when(ms: number, relativeTo: number): string {
   return new Date(ms).toISOString().slice(0, 10) === new Date(relativeTo).toISOString().slice(0, 10) ? t.slice(11) : t;
 }
 
-const VERB: Record<Departure["kind"], string> = { left: "who left", kicked: "removed", banned: "banned" };
+// A ban is a removal that also keeps them out (the bot bans those a proposal removes).
+const VERB: Record<Departure["kind"], string> = { left: "who left", kicked: "removed", banned: "removed" };
 
 export class RotationAudit {
   private readonly o: AuditOptions;

@@ -64,7 +64,8 @@ describe("the rotation audit", () => {
     expect(await alice.ask(room, "!propose remove @mallory:localhost", bot)).toMatch(/Proposal #1/);
     expect(await alice.ask(room, "!vote 1 yes", bot)).toMatch(/FOR 1/);
     expect(await bob.ask(room, "!vote 1 yes", bot)).toMatch(/passed and was executed: remove @mallory/);
-    await alice.until("mallory out", () => (alice.client.getRoom(room)?.getMember(mallory.userId)?.membership === "leave" ? true : undefined));
+    // Removed by the proposal: banned, until the group admits her again.
+    await alice.until("mallory out", () => (alice.client.getRoom(room)?.getMember(mallory.userId)?.membership === "ban" ? true : undefined));
     await alice.until("the removal notice", () => alice.eventWith(room, /Removed @mallory:localhost/));
     // Past audit.graceSeconds (5): the time a client may take to see the removal.
     await sleep(6_000);

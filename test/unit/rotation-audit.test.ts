@@ -79,7 +79,7 @@ describe("the rotation audit", () => {
     const inThread = message("S", T0 + 2 * 86_400_000, { content: { msgtype: "m.text", body: "hi", "m.relates_to": { rel_type: "m.thread", event_id: "$root" } } });
     await audit.observe(inThread);
     expect(rooms.replies[0]!.place).toEqual({ root: "$root", inReplyTo: inThread.eventId });
-    expect(rooms.replies[0]!.reply.text).toContain("that @mallory:localhost, banned at 2026-12-01 14:01 UTC, @eve:localhost, who left at 2026-12-01 14:01 UTC, may still hold");
+    expect(rooms.replies[0]!.reply.text).toContain("that @mallory:localhost, removed at 2026-12-01 14:01 UTC, @eve:localhost, who left at 2026-12-01 14:01 UTC, may still hold");
   });
 
   it("flags what a message first showed, when no room key was noted (a session used before the departure)", async () => {
