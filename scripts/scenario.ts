@@ -6,6 +6,7 @@ import type { ChatUser } from "./chat.ts";
 import { groupContract } from "../src/governance/contracts.ts";
 import { encodeAccount } from "../src/governance/encoding.ts";
 import { ProposalState, VoteType } from "../src/governance/types.ts";
+import { withMargin } from "../src/governance/tx.ts";
 
 /** `!link` then `!verify` with the user's wallet; returns the bot's last answer. */
 export async function linkWallet(u: ChatUser, roomId: string, bot: string, groupRoom?: string): Promise<string> {
@@ -90,5 +91,15 @@ export async function decideOnChain(o: {
     if (Number(await g.getFunction("state")(ev.args.proposalId)) !== ProposalState.Active) break;
     await (await g.getFunction("castVote")(ev.args.proposalId, VoteType.For)).wait();
   }
-  await (await first!.getFunction("execute")(ev.args.number, o.action, payload)).wait();
+  // Anyone may execute a passed proposal: the bot's poll of it may have done so meanwhile.
+  if (Number(await first!.getFunction("state")(ev.args.proposalId)) === ProposalState.Executed) return;
+  try {
+    // With a margin, as the bot's sender gives: the state may change (the bot's transactions) between estimate and inclusion.
+    const execute = first!.getFunction("execute");
+    const gasLimit = withMargin(await execute.estimateGas(ev.args.number, o.action, payload));
+    await (await execute(ev.args.number, o.action, payload, { gasLimit })).wait();
+  } catch (e) {
+    const state = Number(await first!.getFunction("state")(ev.args.proposalId));
+    if (state !== ProposalState.Executed) throw new Error(`executing proposal #${String(ev.args.number)} failed in state ${state}: ${(e as Error).message.slice(0, 300)}`);
+  }
 }

@@ -66,6 +66,11 @@ export class TxSender {
       const again = await this.store.getTx(intent);
       if (again) return again;
       const populated = await this.wallet.populateTransaction({ ...request, from: this.wallet.address });
+      // The estimate is of the state now; the transaction runs in a later
+      // block, after others (a sweep of lapses, a vote) that may cost it
+      // more. Out of gas, it would revert and still be paid for; unused gas
+      // is not charged. So a margin, unless the caller gave a limit.
+      if (request.gasLimit == null && populated.gasLimit != null) populated.gasLimit = withMargin(BigInt(populated.gasLimit));
       // Workers that share the key take nonces optimistically: the database
       // refuses a second transaction at one (sender, nonce), and the loser
       // signs again with the next one. Each refusal means another worker
@@ -187,4 +192,9 @@ export class TxSender {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/** A gas estimate with room for a state that changed before inclusion: a quarter more, and 10,000. */
+export function withMargin(estimate: bigint): bigint {
+  return (estimate * 5n) / 4n + 10_000n;
 }

@@ -133,7 +133,8 @@ beforeAll(async () => {
   await ensureSynapse(root);
   synapse = await startSynapse({ root });
   chain = await startChain({ root });
-  rpc = await startProxy(Number(new URL(chain.rpcUrl).port));
+  // An RPC URL with an API key in its path, as providers give (the gateway forwards to the node's root).
+  rpc = await startProxy(Number(new URL(chain.rpcUrl).port), { gateway: true });
   provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true });
   await synapse.registerUser("conclave", PASSWORD);
   adminToken = (await synapse.registerUser("admin", "admin-password", true)).accessToken;
