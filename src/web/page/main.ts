@@ -23,6 +23,7 @@ const GROUP_ABI = parseAbi([
 ]);
 const ERC20_ABI = parseAbi(["function approve(address spender, uint256 amount) returns (bool)", "function allowance(address owner, address spender) view returns (uint256)"]);
 const SUPPORT = { yes: 1, no: 0, abstain: 2 } as const;
+const ACCOUNT = /^0x[0-9a-fA-F]{40}$/;
 type Choice = keyof typeof SUPPORT;
 
 // ---------------------------------------------------------------------------
@@ -477,7 +478,7 @@ async function connect(info: WalletInfo): Promise<void> {
     await w.connect();
     state.wallet = w;
     info.provider.on?.("accountsChanged", (a: unknown) => {
-      if (Array.isArray(a) && typeof a[0] === "string") w.account = a[0];
+      if (Array.isArray(a) && typeof a[0] === "string" && ACCOUNT.test(a[0])) w.account = a[0];
       void refresh();
     });
     info.provider.on?.("chainChanged", () => void refresh());
@@ -653,9 +654,12 @@ async function start(): Promise<void> {
     }
   } else if (path === "/widget") {
     const problem = await widgetIdentity(params);
-    if (problem) problems.push(problem);
-    const room = params.get("room");
-    if (!state.group && room) problems.push("This room is not a group yet: !dao create makes it one.");
+    if (problem) {
+      problems.push(problem);
+      // Without an identity the page still shows the record of the group the widget names (public data).
+      const g = params.get("group") ?? "";
+      if (/^0x[0-9a-fA-F]{40}$/.test(g)) state.group = g;
+    } else if (!state.group) problems.push("This room is not a group yet: !dao create makes it one.");
   } else {
     const m = /^\/g\/(0x[0-9a-fA-F]{40})(?:\/p\/(\d+)|\/join)?\/?$/.exec(path);
     if (m) {
