@@ -51,7 +51,7 @@ const HTML = `<!doctype html>
 <body><header>Test widget host (standing in for a Matrix client)</header><div id="frame"></div><ol id="host-log"></ol></body>
 </html>
 `;
-const CSS = `body{margin:0;font:14px system-ui,sans-serif;background:#e8eaee}header{padding:8px 12px;background:#2d3340;color:#fff}#frame{padding:8px}iframe{width:100%;height:1500px;border:1px solid #99a;background:#fff}#host-log{margin:0;padding:4px 28px 8px;color:#445;font-size:12px}`;
+const CSS = `body{margin:0;font:14px system-ui,sans-serif;background:#e8eaee}header{padding:8px 12px;background:#2d3340;color:#fff}#frame{padding:8px}iframe{width:100%;height:1000px;border:1px solid #99a;background:#fff}#host-log{margin:0;padding:4px 28px 8px;color:#445;font-size:12px;word-break:break-all}`;
 const FRAME_JS = `const f=document.createElement("iframe");f.id="widget";f.src=new URLSearchParams(location.search).get("url");document.getElementById("frame").append(f);`;
 
 /** Starts the host on a free loopback port. */
