@@ -190,6 +190,13 @@ describe("the widget in a widget host", () => {
       expect(dialogs, name).toEqual([]);
       await page.close();
     }
+    // A real token of someone in the room while the host claims dave: the page knows that someone (bob), as Synapse says.
+    const { page } = await tab(dave);
+    await page.goto(host.open(hostCase(dave, () => token(bob), { query: { userId: dave.userId } })));
+    const w = page.frameLocator("#widget");
+    await w.locator("#me-user").waitFor();
+    expect(await w.locator("#me-user").textContent()).toBe(bob.userId);
+    await page.close();
   });
 
   it("frames only the widget's page: the bot's other pages refuse any host", async () => {
@@ -281,8 +288,11 @@ describe("a transaction that fails after it was sent", () => {
     const n = await noticeOf(page, /The transaction failed/);
     expect(n).toMatchObject({ kind: "error", error: "failed" });
     expect(n.text).toMatch(/is already a member/);
-    await shot(page, "page-transaction-failed-on-chain");
+    // Once: the payment that landed first made dave a member, the page's own was refused.
     await page.locator("#wallet-state[data-state=active]").waitFor({ timeout: 30_000 });
+    await page.locator("#active-count", { hasText: /^3 active of 3$/ }).waitFor({ timeout: 30_000 });
+    expect(await page.locator("#treasury").textContent()).toBe("0.01 (native coin)");
+    await shot(page, "page-transaction-failed-on-chain");
     await page.close();
   });
 });
