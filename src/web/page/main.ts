@@ -8,7 +8,7 @@
  * Nothing secret lives here: the session is a bearer token for this tab,
  * and every action is signed or sent by the wallet itself.
  */
-import { decodeFunctionResult, encodeFunctionData, formatUnits, parseAbi, zeroAddress } from "viem";
+import { decodeFunctionResult, encodeFunctionData, formatUnits, getAddress, parseAbi, zeroAddress } from "viem";
 import { WidgetApi } from "matrix-widget-api";
 import type { GroupRecord, RecordProposal, Standing, TypedData, WebMe } from "../../ports/web.ts";
 import { fill, formatDuration, formatTime, h, percent, shortAddress, who } from "./dom.ts";
@@ -174,7 +174,7 @@ function renderIdentity(): void {
   parts.identity.hidden = false;
   const rows: (HTMLElement | null)[] = [h("p", {}, "Matrix account: ", h("strong", { id: "me-user" }, me.userId))];
   if (me.linked) {
-    rows.push(h("p", { id: "me-linked", "data-state": "linked" }, "Linked to ", h("code", {}, me.linked), "."));
+    rows.push(h("p", { id: "me-linked", "data-state": "linked" }, "Linked to ", h("code", {}, ACCOUNT.test(me.linked) ? getAddress(me.linked) : me.linked), "."));
     rows.push(
       h(
         "label",
@@ -653,6 +653,9 @@ async function start(): Promise<void> {
       if (r.me.group) history.replaceState(null, "", `/g/${r.me.group}`);
     }
   } else if (path === "/widget") {
+    // In a widget, who is looking is what the client proves now: a session this tab kept from before is dropped.
+    session = "";
+    tab?.removeItem("conclave.session");
     const problem = await widgetIdentity(params);
     if (problem) {
       problems.push(problem);

@@ -5,7 +5,9 @@
  * token from Synapse, a refusal, a forged one).
  *
  * Served as http://localhost:PORT while the bot's page is at 127.0.0.1: the
- * host and the widget are different sites, as Element and the bot are.
+ * host and the widget are different sites, as Element and the bot often are
+ * (then Chromium gives the framed page no storage); or, when asked, from
+ * 127.0.0.1 too: the same site, another origin.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -38,8 +40,12 @@ export interface HostCase {
 }
 
 export interface WidgetHost {
-  /** the host page framing the widget of `c` */
-  open(c: HostCase): string;
+  /**
+   * The host page framing the widget of `c`; `sameSite`: served from the
+   * bot's host name (another port), as a client and a bot under one domain
+   * are, where the framed page keeps its tab's storage.
+   */
+  open(c: HostCase, o?: { sameSite?: boolean }): string;
   /** a host page framing `url` as it is, without the widget API (a page that must refuse to be framed) */
   frame(url: string): string;
   stop(): Promise<void>;
@@ -85,10 +91,10 @@ export async function startWidgetHost(): Promise<WidgetHost> {
   const port = (server.address() as { port: number }).port;
   const base = `http://localhost:${port}`;
   return {
-    open(c) {
+    open(c, o = {}) {
       const id = randomBytes(8).toString("hex");
       cases.set(id, c);
-      return `${base}/host?case=${id}`;
+      return `${o.sameSite ? `http://127.0.0.1:${port}` : base}/host?case=${id}`;
     },
     frame: (u) => `${base}/frame?url=${encodeURIComponent(u)}`,
     stop: () =>
