@@ -203,6 +203,23 @@ describe("the widget in a widget host", () => {
     await page.close();
   });
 
+  it("listens to the client that frames it only: a rival frame pushing another member's token gives no identity", async () => {
+    const { page } = await tab(dave);
+    // The host answers after a while (a person reading its consent dialog); meanwhile a rival frame pushes bob's token.
+    const slow = async () => {
+      await new Promise((r) => setTimeout(r, 2500));
+      return token(dave);
+    };
+    await page.goto(host.open(hostCase(dave, slow, { rival: await token(bob) })));
+    const w = page.frameLocator("#widget");
+    await w.locator("#me-user").waitFor({ timeout: 30_000 });
+    expect(await w.locator("#me-user").textContent()).toBe(dave.userId);
+    // The rival did send (its frame counts its messages).
+    const sent = Number((await page.frames().find((f) => f.url().includes("/rival"))!.title()).replace("sent ", ""));
+    expect(sent).toBeGreaterThan(1000);
+    await page.close();
+  });
+
   it("frames only the widget's page: the bot's other pages refuse any host", async () => {
     const { page } = await tab(dave);
     // The same plain frame holds the widget's page (frame-ancestors *)…

@@ -622,6 +622,16 @@ async function widgetIdentity(params: URLSearchParams): Promise<string | undefin
   } catch {
     origin = null;
   }
+  // Only the client that frames this page speaks for it. matrix-widget-api takes a message from any
+  // window (another widget of the same client can guess its request ids and push a token of its own),
+  // so the others are dropped before it sees them.
+  window.addEventListener(
+    "message",
+    (ev) => {
+      if (ev.source !== window.parent || (origin !== null && ev.origin !== origin)) ev.stopImmediatePropagation();
+    },
+    true,
+  );
   const widget = new WidgetApi(params.get("widgetId"), origin);
   const ready = new Promise<void>((resolve) => widget.once("ready", () => resolve()));
   widget.start();

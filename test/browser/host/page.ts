@@ -21,6 +21,8 @@ interface HostCase {
   query: Record<string, string>;
   /** the host answers the OpenID request with an error of this text instead of a state */
   openidError?: string;
+  /** a rival frame beside the widget pushes a token of its own at it */
+  rival: boolean;
 }
 
 type OpenIdAnswer = { state: "allowed"; token: { access_token: string; expires_in: number; matrix_server_name: string; token_type: string } } | { state: "blocked" };
@@ -74,6 +76,13 @@ async function main(): Promise<void> {
   document.getElementById("frame")!.append(iframe);
   // Made before the frame loads: the API begins the capabilities exchange at its load.
   const api = new ClientWidgetApi(widget, iframe, new TestDriver());
+  if (c.rival) {
+    // Another widget of the same client: the widget's frame is frames[0] to it.
+    const rival = document.createElement("iframe");
+    rival.id = "rival";
+    rival.src = `/rival?case=${id}`;
+    document.getElementById("frame")!.append(rival);
+  }
   api.on("ready", () => note("ready", widget.id));
   if (c.openidError !== undefined) {
     const message = c.openidError;

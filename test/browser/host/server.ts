@@ -37,6 +37,11 @@ export interface HostCase {
   query?: Record<string, string>;
   /** a hostile host: answers the OpenID request with an error of this text */
   openidError?: string;
+  /**
+   * another frame of the same client (a rival widget in the room) pushes
+   * this token at the widget, guessing the ids of its OpenID request
+   */
+  rival?: OpenIdAnswer;
 }
 
 export interface WidgetHost {
@@ -58,6 +63,25 @@ const HTML = `<!doctype html>
 </html>
 `;
 const CSS = `body{margin:0;font:14px system-ui,sans-serif;background:#e8eaee}header{padding:8px 12px;background:#2d3340;color:#fff}#frame{padding:8px}iframe{width:100%;height:1000px;border:1px solid #99a;background:#fff}#host-log{margin:0;padding:4px 28px 8px;color:#445;font-size:12px;word-break:break-all}`;
+// The rival frame: widget API ids are "widgetapi-" and the time in ms, so every 200 ms it answers every id
+// of the last 400 ms, both as the reply to the request and as the client's later push of the credentials.
+const RIVAL_JS = `(async () => {
+  const id = new URLSearchParams(location.search).get("case");
+  const r = await (await fetch("/case/" + id + "/rival")).json();
+  const from = Date.now() - 2000;
+  let sent = 0;
+  setInterval(() => {
+    const w = parent.frames[0];
+    const now = Date.now();
+    for (let t = Math.max(from, now - 400); t <= now; t++) {
+      const rid = "widgetapi-" + t;
+      w.postMessage({ api: "fromWidget", widgetId: r.widgetId, requestId: rid, action: "get_openid", data: {}, response: { state: "allowed", ...r.token } }, "*");
+      w.postMessage({ api: "toWidget", widgetId: r.widgetId, requestId: "rival-" + t, action: "openid_credentials", data: { state: "allowed", original_request_id: rid, ...r.token } }, "*");
+      sent += 2;
+    }
+    document.title = "sent " + sent;
+  }, 200);
+})();`;
 const FRAME_JS = `const f=document.createElement("iframe");f.id="widget";f.src=new URLSearchParams(location.search).get("url");document.getElementById("frame").append(f);`;
 
 /** Starts the host on a free loopback port. */
@@ -71,17 +95,20 @@ export async function startWidgetHost(): Promise<WidgetHost> {
       res.writeHead(status, { "content-type": type, "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-src *", "cache-control": "no-store" });
       res.end(body);
     };
-    const m = /^\/case\/([a-f0-9]{16})(\/openid)?$/.exec(url.pathname);
+    const m = /^\/case\/([a-f0-9]{16})(\/openid|\/rival)?$/.exec(url.pathname);
     if (url.pathname === "/host" || url.pathname === "/frame") return send(200, "text/html; charset=utf-8", url.pathname === "/host" ? HTML : HTML.replace("/host.js", "/frame.js"));
+    if (url.pathname === "/rival") return send(200, "text/html; charset=utf-8", `<!doctype html><title>rival</title><script src="/rival.js"></script>`);
+    if (url.pathname === "/rival.js") return send(200, "text/javascript; charset=utf-8", RIVAL_JS);
     if (url.pathname === "/host.js") return send(200, "text/javascript; charset=utf-8", js);
     if (url.pathname === "/frame.js") return send(200, "text/javascript; charset=utf-8", FRAME_JS);
     if (url.pathname === "/host.css") return send(200, "text/css; charset=utf-8", CSS);
     const c = m ? cases.get(m[1]!) : undefined;
     if (!c) return send(404, "text/plain", "no such case");
     if (!m![2]) {
-      const { openid: _openid, ...shown } = c;
-      return send(200, "application/json", JSON.stringify({ query: {}, ...shown }));
+      const { openid: _openid, rival, ...shown } = c;
+      return send(200, "application/json", JSON.stringify({ query: {}, ...shown, rival: rival !== undefined }));
     }
+    if (m![2] === "/rival") return send(200, "application/json", JSON.stringify({ widgetId: c.widget.id, token: c.rival?.state === "allowed" ? c.rival.token : {} }));
     c.openid().then(
       (a) => send(200, "application/json", JSON.stringify(a)),
       (e: unknown) => send(500, "application/json", JSON.stringify({ error: (e as Error).message })),
