@@ -57,6 +57,8 @@ export interface TestWallet {
   rejectNext: boolean;
   /** every method the page called, in order */
   readonly calls: string[];
+  /** what the wallet calls its accounts, instead of the key's address (a wallet is someone else's code) */
+  fakeAccounts?: string[] | undefined;
   /** the next signature or transaction request fails with this message (a wallet's own error text, EIP-1193 -32603) */
   errorNext?: string | undefined;
   /** runs (once) after the next transaction is asked for and before the wallet sends it: the chain may change meanwhile */
@@ -89,7 +91,7 @@ export async function injectWallet(page: Page, o: { key: string; rpcUrl: string;
     switch (method) {
       case "eth_requestAccounts":
       case "eth_accounts":
-        return { result: [signer.address] };
+        return { result: w.fakeAccounts ?? [signer.address] };
       case "eth_chainId":
         return { result: `0x${w.chainId.toString(16)}` };
       case "wallet_switchEthereumChain": {

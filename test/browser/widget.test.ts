@@ -256,6 +256,12 @@ describe("hostile text on the page", () => {
     expect(await page.locator("#pwn").count()).toBe(0);
     // The wallet's announced name, on its button.
     expect(await page.locator("button.connect").first().textContent()).toBe(`Connect ${hostileName}`);
+    // An account that is not an address is refused, not shown or sent to the bot.
+    wallet.fakeAccounts = [`<img src=x onerror="alert('account')">`];
+    await page.locator("button.connect").first().click();
+    expect((await noticeOf(page, /not an address/)).kind).toBe("error");
+    await page.locator("#wallet-state[data-state=disconnected]").waitFor();
+    wallet.fakeAccounts = undefined;
     await connectWallet(page);
     await page.locator("#wallet-state[data-state=active]").waitFor();
     // A wallet's error text: shown as it is.

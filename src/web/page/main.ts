@@ -23,6 +23,7 @@ const GROUP_ABI = parseAbi([
 ]);
 const ERC20_ABI = parseAbi(["function approve(address spender, uint256 amount) returns (bool)", "function allowance(address owner, address spender) view returns (uint256)"]);
 const SUPPORT = { yes: 1, no: 0, abstain: 2 } as const;
+/** An address (an account, a group). */
 const ACCOUNT = /^0x[0-9a-fA-F]{40}$/;
 type Choice = keyof typeof SUPPORT;
 
@@ -671,7 +672,7 @@ async function start(): Promise<void> {
       problems.push(problem);
       // Without an identity the page still shows the record of the group the widget names (public data).
       const g = params.get("group") ?? "";
-      if (/^0x[0-9a-fA-F]{40}$/.test(g)) state.group = g;
+      if (ACCOUNT.test(g)) state.group = g;
     } else if (!state.group) problems.push("This room is not a group yet: !dao create makes it one.");
   } else {
     const m = /^\/g\/(0x[0-9a-fA-F]{40})(?:\/p\/(\d+)|\/join)?\/?$/.exec(path);
