@@ -2,10 +2,10 @@
 // with a test EIP-1193 wallet injected into every page. The wallet signs
 // with a test key in this process (ethers) and sends to the real chain; the
 // page finds it by EIP-6963 discovery, as it would find a real wallet.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type BrowserContext, type FrameLocator, type Page } from "playwright-core";
 import { getBytes, JsonRpcProvider, Wallet } from "ethers";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -57,6 +57,12 @@ export interface TestWallet {
   rejectNext: boolean;
   /** every method the page called, in order */
   readonly calls: string[];
+  /** what the wallet calls its accounts, instead of the key's address (a wallet is someone else's code) */
+  fakeAccounts?: string[] | undefined;
+  /** the next signature or transaction request fails with this message (a wallet's own error text, EIP-1193 -32603) */
+  errorNext?: string | undefined;
+  /** runs (once) after the next transaction is asked for and before the wallet sends it: the chain may change meanwhile */
+  beforeSend?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -77,10 +83,15 @@ export async function injectWallet(page: Page, o: { key: string; rpcUrl: string;
       w.rejectNext = false;
       return rejected();
     }
+    if (asks.includes(method) && w.errorNext !== undefined) {
+      const message = w.errorNext;
+      w.errorNext = undefined;
+      return { error: { code: -32603, message } };
+    }
     switch (method) {
       case "eth_requestAccounts":
       case "eth_accounts":
-        return { result: [signer.address] };
+        return { result: w.fakeAccounts ?? [signer.address] };
       case "eth_chainId":
         return { result: `0x${w.chainId.toString(16)}` };
       case "wallet_switchEthereumChain": {
@@ -100,6 +111,9 @@ export async function injectWallet(page: Page, o: { key: string; rpcUrl: string;
       case "eth_sendTransaction": {
         if (w.chainId !== o.realChainId) return { error: { code: 4100, message: "The wallet is on another chain." } };
         const tx = params[0] as { to: string; data: string; value?: string };
+        const meanwhile = w.beforeSend;
+        w.beforeSend = undefined;
+        await meanwhile?.();
         try {
           const nonce = Math.max(await provider.getTransactionCount(signer.address, "latest"), nonces.get(signer.address) ?? 0);
           const sent = await signer.sendTransaction({ to: tx.to, data: tx.data, value: BigInt(tx.value ?? "0x0"), gasLimit: 3_000_000, nonce });
@@ -141,4 +155,48 @@ export async function injectWallet(page: Page, o: { key: string; rpcUrl: string;
     { name: o.name ?? "Test Wallet" },
   );
   return w;
+}
+
+/** Where the tests' screenshots go (not tracked; the README's two are copied to docs/). */
+export const SHOTS = join(import.meta.dirname, "..", "test-results");
+
+/** A full-page screenshot in test-results/NAME.png. */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Script errors and failed API answers of the page (and its frames) fail nothing by themselves, but are printed. */
+export function watch(page: Page): void {
+  page.on("pageerror", (e) => process.stderr.write(`page error: ${e.message}\n`));
+  page.on("console", (m) => {
+    if (m.type() === "error") process.stderr.write(`page console: ${m.text()}\n`);
+  });
+  page.on("response", (r) => {
+    if (r.url().includes("/api/")) void r.text().then((t) => (/"ok":false/.test(t) ? process.stderr.write(`page api ${r.url()}: ${t.slice(0, 300)}\n`) : undefined), () => undefined);
+  });
+}
+
+/** The governance page: a tab of its own, or the widget framed by a host. */
+export type PageScope = Page | FrameLocator;
+
+const at = (scope: PageScope, selector: string) => (scope as Page).locator(selector);
+
+/** Connects the first wallet the page found. */
+export async function connectWallet(scope: PageScope): Promise<void> {
+  await at(scope, "button.connect").first().click();
+  await at(scope, "#wallet-state:not([data-state=disconnected])").waitFor();
+}
+
+/**
+ * Waits until the page's notice says `re`; resolves with the notice's text,
+ * its kind (ok, error, info) and error code. On a timeout the error says
+ * what the page showed instead.
+ */
+export async function noticeOf(scope: PageScope, re: RegExp): Promise<{ text: string; kind: string | null; error: string | null }> {
+  const msg = at(scope, "#notice .msg").filter({ hasText: re });
+  await msg.waitFor({ timeout: 60_000 }).catch(async (e: unknown) => {
+    throw new Error(`${(e as Error).message}\nthe page says: ${await at(scope, "#notice").textContent()}\nwallet: ${await at(scope, "#wallet").textContent()}`);
+  });
+  return { text: (await msg.textContent()) ?? "", kind: await msg.getAttribute("data-kind"), error: await msg.getAttribute("data-error") };
 }

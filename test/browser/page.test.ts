@@ -6,17 +6,15 @@
  * page has words for. Screenshots go to test-results/.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { getAddress, NonceManager, parseEther, Wallet, JsonRpcProvider } from "ethers";
 import type { Page } from "playwright-core";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
-import { injectWallet, launchBrowser, type Browser, type TestWallet } from "../../scripts/browser.ts";
+import { connectWallet, injectWallet, launchBrowser, noticeOf, shot, watch, type Browser, type TestWallet } from "../../scripts/browser.ts";
 
 const root = join(import.meta.dirname, "../..");
-const shots = join(root, "test-results");
 let sys: System;
 let browser: Browser;
 let alice: ChatUser, bob: ChatUser, carol: ChatUser, dave: ChatUser;
@@ -26,11 +24,6 @@ let bot: string;
 let web: string;
 let funder: NonceManager;
 
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(shots, { recursive: true });
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
 /** A page with `u`'s wallet injected (its key signs; the chain is the real one). */
 async function walletPage(u: ChatUser, startChainId?: number): Promise<{ page: Page; wallet: TestWallet }> {
   const page = await browser.newPage();
@@ -39,32 +32,13 @@ async function walletPage(u: ChatUser, startChainId?: number): Promise<{ page: P
   return { page, wallet };
 }
 
-/** Script errors and failed requests of the page fail nothing by themselves, but are printed. */
-function watch(page: Page): void {
-  page.on("pageerror", (e) => process.stderr.write(`page error: ${e.message}\n`));
-  page.on("console", (m) => {
-    if (m.type() === "error") process.stderr.write(`page console: ${m.text()}\n`);
-  });
-  page.on("response", (r) => {
-    if (r.url().includes("/api/")) void r.text().then((t) => (/"ok":false/.test(t) ? process.stderr.write(`page api ${r.url()}: ${t.slice(0, 300)}\n`) : undefined), () => undefined);
-  });
-}
-
-async function connect(page: Page): Promise<void> {
-  await page.locator("button.connect").first().click();
-  await page.locator("#wallet-state:not([data-state=disconnected])").waitFor();
-}
-
 const walletState = (page: Page) => page.locator("#wallet-state").getAttribute("data-state");
 const notice = (page: Page) => page.locator("#notice .msg");
 
 async function noticeSays(page: Page, re: RegExp, kind?: "ok" | "error"): Promise<string> {
-  const msg = notice(page).filter({ hasText: re });
-  await msg.waitFor({ timeout: 60_000 }).catch(async (e: unknown) => {
-    throw new Error(`${(e as Error).message}\nthe page says: ${await page.locator("#notice").textContent()}\nwallet: ${await page.locator("#wallet").textContent()}`);
-  });
-  if (kind) expect(await msg.getAttribute("data-kind")).toBe(kind);
-  return (await msg.textContent()) ?? "";
+  const n = await noticeOf(page, re);
+  if (kind) expect(n.kind).toBe(kind);
+  return n.text;
 }
 
 beforeAll(async () => {
@@ -131,7 +105,7 @@ describe("the governance page", () => {
     expect(await page.locator("#me-user").textContent()).toBe(carol.userId);
     // The token left the address bar.
     expect(page.url()).not.toContain("#");
-    await connect(page);
+    await connectWallet(page);
     await page.locator("#link").click();
     await noticeSays(page, /now linked to/, "ok");
     expect(wallet.calls).toContain("personal_sign");
@@ -157,7 +131,7 @@ describe("the governance page", () => {
   it("offers to switch a wallet on the wrong chain", async () => {
     const { page } = await walletPage(alice, 1);
     await page.goto(`${web}/g/${group}`);
-    await connect(page);
+    await connectWallet(page);
     await page.locator("#wallet-state[data-state=wrong-chain]").waitFor();
     expect(await page.locator("#wallet-state").textContent()).toMatch(new RegExp(`on chain 1; this group lives on chain ${sys.chain.chainId}`));
     await shot(page, "page-wrong-chain");
@@ -173,7 +147,7 @@ describe("the governance page", () => {
     // bob: rejects the signature first, then sends his vote from his own wallet.
     const b = await walletPage(bob);
     await b.page.goto(`${web}/g/${group}/p/1`);
-    await connect(b.page);
+    await connectWallet(b.page);
     await b.page.locator("#proposal-1 .vote-yes").waitFor();
     b.wallet.rejectNext = true;
     await b.page.locator("#proposal-1 .vote-yes").click();
@@ -189,7 +163,7 @@ describe("the governance page", () => {
     // alice signs; the bot submits it, and executes the proposal it passes.
     const a = await walletPage(alice);
     await a.page.goto(`${web}/g/${group}/p/1`);
-    await connect(a.page);
+    await connectWallet(a.page);
     await a.page.locator("#proposal-1 .vote-yes").click();
     const said = await noticeSays(a.page, /voted yes on #1/, "ok");
     expect(said).toMatch(/FOR 2/);
@@ -198,7 +172,9 @@ describe("the governance page", () => {
     await a.page.locator("#proposal-1[data-state=executed]").waitFor({ timeout: 30_000 });
     const card = (await a.page.locator("#proposal-1").textContent()) ?? "";
     expect(card).toMatch(/FOR 2 · AGAINST 0 · ABSTAIN 0/);
-    await a.page.locator("#proposal-1 details.votes summary").click();
+    // On the proposal's own page its votes are open: who voted what.
+    await a.page.locator("#proposal-1 details.votes[open] li").first().waitFor();
+    expect(await a.page.locator("#proposal-1 .votes li").allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/: yes$/), expect.stringMatching(/: yes$/)]));
     expect(await a.page.locator("#proposal-1 .votes li").count()).toBe(2);
     await shot(a.page, "page-proposal-executed");
     await a.page.close();
@@ -231,7 +207,7 @@ describe("the governance page", () => {
   it("pays: carol, approved, pays the fee from her wallet and becomes a member", async () => {
     const { page } = await walletPage(carol);
     await page.goto(`${web}/g/${group}/join`);
-    await connect(page);
+    await connectWallet(page);
     await page.locator("#wallet-state[data-state=approved]").waitFor();
     expect(await page.locator("#wallet-state").textContent()).toMatch(/You are approved: pay the fee/);
     await shot(page, "page-approved");
@@ -247,7 +223,7 @@ describe("the governance page", () => {
   it("delegates and undelegates from the wallet", async () => {
     const { page } = await walletPage(carol);
     await page.goto(`${web}/g/${group}`);
-    await connect(page);
+    await connectWallet(page);
     await page.locator("#delegation[data-state=own]").waitFor();
     await page.locator("#delegate-to").selectOption(alice.wallet.address);
     await page.locator("#delegate").click();
@@ -263,7 +239,7 @@ describe("the governance page", () => {
   it("authorises the bot, showing scope and end, and revokes it", async () => {
     const { page, wallet } = await walletPage(carol);
     await page.goto(`${web}/g/${group}`);
-    await connect(page);
+    await connectWallet(page);
     await page.locator("#authority[data-state=none]").waitFor();
     await page.locator("#days").fill("30");
     await page.locator("#authorize").click();
@@ -285,7 +261,7 @@ describe("the governance page", () => {
   it("says why a transaction would fail, and a lapsed member can renew", async () => {
     const { page } = await walletPage(carol);
     await page.goto(`${web}/g/${group}`);
-    await connect(page);
+    await connectWallet(page);
     await page.locator("#wallet-state[data-state=active]").waitFor();
     // Spend carol's coin so the fee cannot be paid.
     const w = carol.wallet.connect(new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true }));
@@ -302,7 +278,7 @@ describe("the governance page", () => {
     await fetch(sys.chain.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "evm_increaseTime", params: [31 * 86_400] }) });
     await fetch(sys.chain.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "evm_mine", params: [] }) });
     await page.reload();
-    await connect(page);
+    await connectWallet(page);
     await page.locator("#wallet-state[data-state=lapsed]").waitFor();
     expect(await page.locator("#wallet-state").textContent()).toMatch(/lapsed on/);
     await shot(page, "page-lapsed");
@@ -320,7 +296,8 @@ describe("the page as a room widget", () => {
     expect(state).toHaveLength(1);
     const w = state[0]!.getContent() as { id: string; type: string; url: string; creatorUserId: string };
     expect(w).toMatchObject({ type: "m.custom", creatorUserId: bot });
-    expect(w.url).toBe(`${web}/widget?room=$matrix_room_id&widgetId=$matrix_widget_id`);
+    // The group is named in the URL for the public record; who is looking comes from the OpenID check only.
+    expect(w.url.toLowerCase()).toBe(`${web}/widget?room=$matrix_room_id&widgetId=$matrix_widget_id&group=${group}`.toLowerCase());
     // Framed by Matrix clients: the widget's page allows it, no other page does.
     expect((await fetch(`${web}/widget?room=x`)).headers.get("content-security-policy")).toContain("frame-ancestors *");
 

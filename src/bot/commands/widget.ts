@@ -16,12 +16,17 @@ export function widgetId(webUrl: string): string {
   return `conclave_${keccak256(toUtf8Bytes(webUrl)).slice(2, 14)}`;
 }
 
-/** The widget's state event content. */
-export function widgetContent(webUrl: string, creator: string): Record<string, unknown> {
+/**
+ * The widget's state event content. The group's address is in the URL so
+ * that the page shows the group's public record even when the client does
+ * not prove who the user is; who the user is, and the room's group for
+ * them, come from the bot only (the OpenID check), never from the URL.
+ */
+export function widgetContent(webUrl: string, creator: string, group?: string): Record<string, unknown> {
   const id = widgetId(webUrl);
   return {
     type: "m.custom",
-    url: `${webUrl}/widget?room=$matrix_room_id&widgetId=$matrix_widget_id`,
+    url: `${webUrl}/widget?room=$matrix_room_id&widgetId=$matrix_widget_id${group ? `&group=${group}` : ""}`,
     name: "Conclave",
     data: { title: "The group's proposals, votes and members" },
     id,
@@ -35,7 +40,8 @@ export async function addWidget(ctx: Ctx): Promise<string> {
   const url = ctx.settings.webUrl;
   if (!url || !ctx.rooms.putState) return "";
   try {
-    await ctx.rooms.putState(ctx.roomId, WIDGET_EVENT, widgetId(url), widgetContent(url, ctx.settings.botUserId));
+    const b = await ctx.store.getBinding(ctx.roomId);
+    await ctx.rooms.putState(ctx.roomId, WIDGET_EVENT, widgetId(url), widgetContent(url, ctx.settings.botUserId, b?.group));
     return `The group's page is in the room as a widget (Element: room info, Extensions), and at ${url}.`;
   } catch (e) {
     return `I could not add the page as a widget (${(e as Error).message.slice(0, 80)}): give me the power to change room settings and send ${ctx.settings.prefix}widget.`;

@@ -8,7 +8,7 @@
  * Nothing secret lives here: the session is a bearer token for this tab,
  * and every action is signed or sent by the wallet itself.
  */
-import { decodeFunctionResult, encodeFunctionData, formatUnits, parseAbi, zeroAddress } from "viem";
+import { decodeFunctionResult, encodeFunctionData, formatUnits, getAddress, parseAbi, zeroAddress } from "viem";
 import { WidgetApi } from "matrix-widget-api";
 import type { GroupRecord, RecordProposal, Standing, TypedData, WebMe } from "../../ports/web.ts";
 import { fill, formatDuration, formatTime, h, percent, shortAddress, who } from "./dom.ts";
@@ -23,6 +23,8 @@ const GROUP_ABI = parseAbi([
 ]);
 const ERC20_ABI = parseAbi(["function approve(address spender, uint256 amount) returns (bool)", "function allowance(address owner, address spender) view returns (uint256)"]);
 const SUPPORT = { yes: 1, no: 0, abstain: 2 } as const;
+/** An address (an account, a group). */
+const ACCOUNT = /^0x[0-9a-fA-F]{40}$/;
 type Choice = keyof typeof SUPPORT;
 
 // ---------------------------------------------------------------------------
@@ -173,7 +175,7 @@ function renderIdentity(): void {
   parts.identity.hidden = false;
   const rows: (HTMLElement | null)[] = [h("p", {}, "Matrix account: ", h("strong", { id: "me-user" }, me.userId))];
   if (me.linked) {
-    rows.push(h("p", { id: "me-linked", "data-state": "linked" }, "Linked to ", h("code", {}, me.linked), "."));
+    rows.push(h("p", { id: "me-linked", "data-state": "linked" }, "Linked to ", h("code", {}, ACCOUNT.test(me.linked) ? getAddress(me.linked) : me.linked), "."));
     rows.push(
       h(
         "label",
@@ -477,7 +479,7 @@ async function connect(info: WalletInfo): Promise<void> {
     await w.connect();
     state.wallet = w;
     info.provider.on?.("accountsChanged", (a: unknown) => {
-      if (Array.isArray(a) && typeof a[0] === "string") w.account = a[0];
+      if (Array.isArray(a) && typeof a[0] === "string" && ACCOUNT.test(a[0])) w.account = a[0];
       void refresh();
     });
     info.provider.on?.("chainChanged", () => void refresh());
@@ -621,6 +623,16 @@ async function widgetIdentity(params: URLSearchParams): Promise<string | undefin
   } catch {
     origin = null;
   }
+  // Only the client that frames this page speaks for it. matrix-widget-api takes a message from any
+  // window (another widget of the same client can guess its request ids and push a token of its own),
+  // so the others are dropped before it sees them.
+  window.addEventListener(
+    "message",
+    (ev) => {
+      if (ev.source !== window.parent || (origin !== null && ev.origin !== origin)) ev.stopImmediatePropagation();
+    },
+    true,
+  );
   const widget = new WidgetApi(params.get("widgetId"), origin);
   const ready = new Promise<void>((resolve) => widget.once("ready", () => resolve()));
   widget.start();
@@ -652,10 +664,16 @@ async function start(): Promise<void> {
       if (r.me.group) history.replaceState(null, "", `/g/${r.me.group}`);
     }
   } else if (path === "/widget") {
+    // In a widget, who is looking is what the client proves now: a session this tab kept from before is dropped.
+    session = "";
+    tab?.removeItem("conclave.session");
     const problem = await widgetIdentity(params);
-    if (problem) problems.push(problem);
-    const room = params.get("room");
-    if (!state.group && room) problems.push("This room is not a group yet: !dao create makes it one.");
+    if (problem) {
+      problems.push(problem);
+      // Without an identity the page still shows the record of the group the widget names (public data).
+      const g = params.get("group") ?? "";
+      if (ACCOUNT.test(g)) state.group = g;
+    } else if (!state.group) problems.push("This room is not a group yet: !dao create makes it one.");
   } else {
     const m = /^\/g\/(0x[0-9a-fA-F]{40})(?:\/p\/(\d+)|\/join)?\/?$/.exec(path);
     if (m) {

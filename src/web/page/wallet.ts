@@ -69,6 +69,8 @@ export class Wallet {
   async connect(): Promise<void> {
     const accounts = await this.call<string[]>("eth_requestAccounts");
     if (!accounts[0]) throw new WalletError("failed", "Your wallet gave no account.");
+    // A wallet is someone else's code: what it calls an account is used as an address only if it is one.
+    if (typeof accounts[0] !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(accounts[0])) throw new WalletError("failed", "Your wallet gave an account that is not an address.");
     this.account = accounts[0];
     this.chainId = Number(await this.call<string>("eth_chainId"));
   }
