@@ -11,7 +11,11 @@
 //    own "full pass" line.
 // Writes bench/results/scale.json.
 //
-// usage: npm run bench:scale [-- --rooms=1000 --members=100 --synapse-rooms=100]
+// The chain node is Foundry's anvil by default (a native node, as production
+// ones are); --node=hardhat runs Hardhat's node, a simulator in JavaScript
+// whose every eth_call costs several times more CPU.
+//
+// usage: npm run bench:scale [-- --rooms=1000 --members=100 --synapse-rooms=100 --node=anvil|hardhat]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +40,10 @@ const arg = (name: string, d: number) => Number(process.argv.find((a) => a.start
 const ROOMS = arg("rooms", 1000);
 const MEMBERS = arg("members", 100);
 const SYNAPSE_ROOMS = arg("synapse-rooms", 100);
+const NODE = process.argv.find((a) => a.startsWith("--node="))?.split("=")[1] ?? "anvil";
+if (NODE !== "anvil" && NODE !== "hardhat") throw new Error(`--node must be anvil or hardhat, not ${NODE}`);
+// The harness's chain (part 2) follows the same choice.
+process.env["CONCLAVE_CHAIN"] = NODE;
 quietConsole();
 
 /** A provider that counts the JSON-RPC calls it makes (ethers may send several in one HTTP request). */
@@ -79,7 +87,8 @@ async function makeGroups(factory: Contract, rooms: number, members: number, lin
 
 // ------------------------------------------------------------------ part 1
 say(`bench:scale: a chain node, ${ROOMS} groups of ${MEMBERS} founders`);
-const chain = await startChain({ root, minAddQuorumBps: 0, minNativeFee: 0n });
+const chain = await startChain({ root, node: NODE, minAddQuorumBps: 0, minNativeFee: 0n });
+say(`chain node: ${NODE}`);
 const provider = new CountingProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: 0 });
 const owner = new NonceManager(new Wallet(chain.ownerKey, provider));
 const factory = new Contract(chain.factory, FACTORY_ABI, owner);
@@ -242,6 +251,7 @@ writeFileSync(
   join(out, "scale.json"),
   JSON.stringify(
     {
+      chainNode: NODE,
       fullPass: { rooms: ROOMS, membersPerRoom: MEMBERS, seconds: Math.round(seconds * 100) / 100, peakRssMiB: Math.round(peak / 2 ** 20), jsonRpcCalls: passCalls, homeserverRequests },
       jsonRpcCallsPerNewBlock: { [String(Math.max(1, Math.floor(ROOMS / 10)))]: perBlockTenth, [String(ROOMS)]: perBlockAll },
       synapse: synapsePass,
