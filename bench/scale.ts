@@ -74,7 +74,15 @@ async function makeGroups(factory: Contract, rooms: number, members: number, lin
   for (let r = 0; r < rooms; r += 50) {
     const batch = Array.from({ length: Math.min(50, rooms - r) }, (_, i) => {
       const founders = Array.from({ length: members }, (_, j) => new Wallet(`0x${(BigInt(r + i + 1) * 1_000_000n + BigInt(j + 1)).toString(16).padStart(64, "0")}`).address);
-      return { founders, tx: factory.getFunction("createGroup")([settingsValues(settings(linker)), destinationValues(LOCKED_DESTINATION), founders], "0x" + "00".repeat(32)) };
+      // 50 large creations at once fill blocks and raise the base fee past the one estimated when
+      // they were sent: a fee cap far above it, or later ones would wait in the node's pool for good.
+      return {
+        founders,
+        tx: factory.getFunction("createGroup")([settingsValues(settings(linker)), destinationValues(LOCKED_DESTINATION), founders], "0x" + "00".repeat(32), {
+          maxFeePerGas: 10n ** 12n,
+          maxPriorityFeePerGas: 1n,
+        }),
+      };
     });
     for (const b of batch) {
       const rc = await (await b.tx).wait();
