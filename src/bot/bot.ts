@@ -90,7 +90,8 @@ export class Bot {
         }
       }
     }
-    return this.finish(m, reply, d?.mentions ?? "sender");
+    // A parse error names nobody: the ids in it are the sender's own text or examples.
+    return this.finish(m, reply, d?.mentions ?? "none");
   }
 
   /**
@@ -99,16 +100,17 @@ export class Bot {
    * names unless it is a list), and in the command's thread when it came in
    * one.
    */
-  private finish(m: IncomingMessage, reply: Answer, mentions: "named" | "sender"): Reply {
+  private finish(m: IncomingMessage, reply: Answer, mentions: "named" | "sender" | "none"): Reply {
     const redact = this.deps.redact ?? ((t: string) => t);
     const text = checksumAddresses(redact(reply.text));
-    const pills = reply.html !== undefined ? pillify(checksumAddresses(redact(reply.html))) : undefined;
+    const html = reply.html !== undefined ? checksumAddresses(redact(reply.html)) : undefined;
+    const pills = html !== undefined && mentions !== "none" ? pillify(html) : undefined;
     const bot = this.deps.settings.botUserId;
     const named = mentions === "named" ? (pills?.userIds ?? []) : [];
     const notified = [...new Set([m.sender, ...named])].filter((u) => u !== bot);
     return {
       text,
-      ...(pills ? { html: pills.html } : {}),
+      ...(pills ? { html: pills.html } : html !== undefined ? { html } : {}),
       ...(reply.thread !== undefined ? { thread: reply.thread } : m.thread !== undefined ? { thread: m.thread } : {}),
       mentions: notified,
     };

@@ -165,7 +165,11 @@ describe("the bot under hostile input", () => {
     expect(rooms.replies.length).toBeGreaterThan(3000);
     for (const { reply } of rooms.replies) {
       expect(reply.text.length).toBeLessThan(4000);
-      expect(reply.html ?? "").not.toMatch(/<script|<a href="https:\/\/matrix.to\/#\/@mallory/);
+      const html = reply.html ?? "";
+      expect(html).not.toMatch(/<script/);
+      // The only links are the bot's own pills: a matrix.to link whose text is the very user id it links to.
+      for (const a of html.match(/<a\b[^>]*>[^<]*<\/a>/g) ?? []) expect(a).toMatch(/^<a href="https:\/\/matrix\.to\/#\/(@[a-z0-9._=\-\/+]+:[A-Za-z0-9.:-]+)">\1<\/a>$/);
+      expect((html.match(/<a\b/g) ?? []).length).toBe((html.match(/<a\b[^>]*>[^<]*<\/a>/g) ?? []).length);
     }
     // Nothing reached the log as a bug (only refusals and ordinary answers).
     expect(logs.filter((l) => /error:/.test(l) && !/chain refused|cannot be reached/.test(l))).toEqual([]);

@@ -9,6 +9,7 @@ import { RELAYER_TYPES } from "../../governance/typed.ts";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import { answer, formatTime, shortAddress } from "../../text/format.ts";
 import { linkHash, requireBinding, requireLink } from "../guards.ts";
+import { checksumAddresses } from "../ids.ts";
 import type { MemberInfo } from "../../governance/client.ts";
 
 
@@ -102,7 +103,8 @@ export async function beginLink(ctx: Ctx, target: string, address: string): Prom
   const holder = await ctx.store.getLinkByAddress(target, address);
   if (holder && holder.userId !== ctx.sender) throw new Refusal(`That address is already linked to another Matrix account in this group.`);
   const nonce = hexlify(randomBytes(16));
-  const group = (await ctx.store.getBinding(target))?.group;
+  // Checksummed, as every answer shows addresses (the store keeps them in lower case).
+  const group = checksumAddresses((await ctx.store.getBinding(target))?.group ?? "") || undefined;
   const message = linkMessage({
     userId: ctx.sender,
     roomId: target,
