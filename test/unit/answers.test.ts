@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { Wallet, ZeroAddress } from "ethers";
 import { Bot } from "../../src/bot/bot.ts";
 import type { BotSettings } from "../../src/bot/context.ts";
+import { SETTINGS as TEST_SETTINGS } from "./bot-settings.ts";
 import type { ChainPort, Receipt } from "../../src/ports/chain.ts";
 import type { AccountCheck, IncomingMessage, Membership, Reply, RoomPort } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
@@ -25,29 +26,7 @@ const GROUP = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"; // EIP-55: 0x5aAeb60
 const GROUP_SUM = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 const ALICE_ADDRESS = "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359";
 
-const SETTINGS: BotSettings = {
-  prefix: "!",
-  serverName: "localhost",
-  creators: ["*:localhost"],
-  defaults: {
-    config: {
-      defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-      feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 3 * 86400, period: 30 * 86400,
-      gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ZeroAddress,
-    },
-    controller: ZeroAddress,
-    admins: [],
-  },
-  defaultDestination: { kind: DestinationKind.Locked, target: ZeroAddress, recipients: [], sharesBps: [] },
-  feeDecimals: 18,
-  linkTtlMs: 3_600_000,
-  authorizationDays: 180,
-  linkSalt: "salt",
-  botUserId: BOT,
-  consentWindowMs: 86_400_000,
-  adoptionGraceMs: 7 * 86_400_000,
-  startIn: "enforce",
-};
+const SETTINGS: BotSettings = { ...TEST_SETTINGS, botUserId: BOT };
 
 const PAID_THROUGH = Date.UTC(2027, 0, 31) / 1000;
 
