@@ -113,6 +113,7 @@ export class Bot {
       ...(pills ? { html: pills.html } : html !== undefined ? { html } : {}),
       ...(reply.thread !== undefined ? { thread: reply.thread } : m.thread !== undefined ? { thread: m.thread } : {}),
       mentions: notified,
+      ...(notified.some((u) => u !== m.sender) ? { notify: true } : {}),
     };
   }
 

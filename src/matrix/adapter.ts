@@ -452,7 +452,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     await this.send(
       roomId,
       {
-        msgtype: "m.notice",
+        msgtype: reply.notify ? "m.text" : "m.notice",
         body: reply.text,
         ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
         ...(reply.thread
@@ -660,7 +660,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
   async mention(roomId: string, m: Mention, once: string): Promise<void> {
     await this.send(
       roomId,
-      { msgtype: "m.notice", body: m.text, format: "org.matrix.custom.html", formatted_body: m.html, "m.mentions": { user_ids: m.userIds } },
+      // m.text: its point is to notify them, and Element never notifies an m.notice.
+      { msgtype: "m.text", body: m.text, format: "org.matrix.custom.html", formatted_body: m.html, "m.mentions": { user_ids: m.userIds } },
       onceTxnId(`mention:${once}`),
     );
   }
@@ -708,7 +709,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     await this.send(
       roomId,
       {
-        msgtype: "m.notice",
+        // m.text: the sender must be notified, and Element never notifies an m.notice.
+        msgtype: "m.text",
         body: reply.text,
         ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
         "m.mentions": { user_ids: mentions },
@@ -762,8 +764,9 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
       await this.client.http.authedRequest(Method.Get, `/profile/${encodeURIComponent(userId)}`, undefined, undefined, { localTimeoutMs: LOOKUP_TIMEOUT_MS });
       return "exists";
     } catch (e) {
-      const err = e as { errcode?: string; httpStatus?: number };
-      if (err.errcode === "M_NOT_FOUND" && err.httpStatus === 404) return "missing";
+      const err = e as { errcode?: string; httpStatus?: number; message?: string };
+      this.o.log(`matrix: profile of ${userId}: ${err.httpStatus ?? "no answer"} ${err.errcode ?? ""} ${err.message ?? ""}`);
+      if (err.errcode === "M_NOT_FOUND" || err.httpStatus === 404) return "missing";
       // Profiles kept private (Synapse's require_auth_for_profile_requests, limit_profile_requests_to_users_who_share_rooms).
       if (err.errcode === "M_FORBIDDEN" || err.httpStatus === 403) return "unknown";
       throw e;

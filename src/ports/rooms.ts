@@ -33,6 +33,12 @@ export interface Reply {
    * nobody, so that no text in it (a quoted `@room`) pings anyone.
    */
   mentions?: string[];
+  /**
+   * It must notify the people it mentions besides the one it answers: sent
+   * as `m.text`, since Element's default push rules never notify an
+   * `m.notice` (`.m.rule.suppress_notices` comes before the mention rule).
+   */
+  notify?: boolean;
 }
 
 /** What the homeserver says of an account: it exists, it does not, or it does not say (profiles kept private). */

@@ -88,6 +88,8 @@ describe("answers that fit Element", () => {
     expect(c.body).toMatch(/@alice:localhost delegates to @bob:localhost/);
     expect(c.formatted_body).toContain('<a href="https://matrix.to/#/@bob:localhost">@bob:localhost</a>');
     expect([...(c["m.mentions"]?.user_ids ?? [])].sort()).toEqual([alice.userId, bob.userId]);
+    // m.text: Element's default rules never notify an m.notice, whatever it mentions.
+    expect(answer.getContent<{ msgtype?: string }>().msgtype).toBe("m.text");
     // bob's client, by its own push rules, highlights it: he is notified.
     const seenByBob = await bob.until("bob sees the answer", () => bob.seenFrom(room, bot).find((s) => s.event.getId() === answer.getId())?.event);
     expect(bob.client.getPushActionsForEvent(seenByBob, true)?.tweaks?.highlight).toBe(true);
@@ -95,6 +97,7 @@ describe("answers that fit Element", () => {
     const members = await answerEvent(alice, room, await alice.say(room, "!members"));
     expect(members.getContent<Content>().formatted_body).toContain('<a href="https://matrix.to/#/@bob:localhost">');
     expect(members.getContent<Content>()["m.mentions"]).toEqual({ user_ids: [alice.userId] });
+    expect(members.getContent<{ msgtype?: string }>().msgtype).toBe("m.notice");
     const listSeenByBob = await bob.until("bob sees the list", () => bob.seenFrom(room, bot).find((s) => s.event.getId() === members.getId())?.event);
     expect(bob.client.getPushActionsForEvent(listSeenByBob, true)?.tweaks?.highlight ?? false).toBe(false);
   });

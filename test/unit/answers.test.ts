@@ -134,9 +134,12 @@ describe("answers that fit Element", () => {
     expect(refused.text).toMatch(/^@bob:localhost has not linked an address/);
     expect(refused.html).toContain('<a href="https://matrix.to/#/@bob:localhost">@bob:localhost</a> has not linked');
     expect(refused.mentions).toEqual([ALICE, BOB]);
+    // Sent as m.text, so that bob is notified (Element never notifies an m.notice).
+    expect(refused.notify).toBe(true);
     const list = await ask(ALICE, "!members");
     expect(list.html).toContain('<a href="https://matrix.to/#/@alice:localhost">');
     expect(list.mentions).toEqual([ALICE]);
+    expect(list.notify).toBeUndefined();
     // What the answer quotes of the sender is not someone it names; a parse error names nobody (its examples neither).
     const quoted = await ask(MALLORY, "!delegate @room:localhost, @bob:localhost");
     expect(quoted.text).toContain("Usage: !delegate <@user:server>");
