@@ -61,7 +61,7 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
       () => true,
       () => false,
     );
-    if (!ok) throw new Refusal(`I am not in ${room}; give the id of a room I am in.`);
+    if (!ok) throw new Refusal(`I am not in ${room}: name a room I am in, by its address (#room:server) or its id.`);
   }
   const { message } = await beginLink(ctx, target, address);
   await ctx.store.setState(`pendingIn:${ctx.roomId}:${ctx.sender}`, target);
