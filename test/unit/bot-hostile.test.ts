@@ -8,10 +8,10 @@ import { ZeroAddress, Wallet } from "ethers";
 import { Bot } from "../../src/bot/bot.ts";
 import { Spending } from "../../src/bot/spending.ts";
 import type { BotSettings } from "../../src/bot/context.ts";
+import { SETTINGS as TEST_SETTINGS } from "./bot-settings.ts";
 import type { ChainPort } from "../../src/ports/chain.ts";
 import type { Reply, RoomPort, RoomPowers, RoomRules } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
-import { Mode, QUORUM_DEFAULT, DestinationKind } from "../../src/governance/types.ts";
 import type { MemberInfo } from "../../src/governance/client.ts";
 import { prng } from "./prng.ts";
 
@@ -105,29 +105,7 @@ class FakeRooms implements RoomPort {
   }
 }
 
-const SETTINGS: BotSettings = {
-  prefix: "!",
-  serverName: "localhost",
-  creators: "anyone",
-  defaults: {
-    config: {
-      defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-      feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 3 * 86400, period: 30 * 86400,
-      gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ZeroAddress,
-    },
-    controller: ZeroAddress,
-    admins: [],
-  },
-  defaultDestination: { kind: DestinationKind.Locked, target: ZeroAddress, recipients: [], sharesBps: [] },
-  feeDecimals: 18,
-  linkTtlMs: 3_600_000,
-  authorizationDays: 180,
-  linkSalt: "0x00",
-  botUserId: "@conclave:localhost",
-  consentWindowMs: 86_400_000,
-  adoptionGraceMs: 7 * 86_400_000,
-  startIn: "enforce",
-};
+const SETTINGS: BotSettings = { ...TEST_SETTINGS, creators: "anyone", linkSalt: "0x00" };
 
 describe("the bot under hostile input", () => {
   it("answers or ignores 10,000 malformed commands, never throws, sends no transaction", async () => {
