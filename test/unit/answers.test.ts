@@ -13,7 +13,7 @@ import { SETTINGS as TEST_SETTINGS } from "./bot-settings.ts";
 import type { ChainPort, Receipt } from "../../src/ports/chain.ts";
 import type { AccountCheck, IncomingMessage, Membership, Reply, RoomPort } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
-import { DestinationKind, Mode, ProposalState, QUORUM_DEFAULT, type GroupSettings } from "../../src/governance/types.ts";
+import { ProposalState, type GroupSettings } from "../../src/governance/types.ts";
 import type { MemberInfo, ProposalInfo } from "../../src/governance/client.ts";
 import { whyStillOpen } from "../../src/bot/commands/proposals.ts";
 import { pillify } from "../../src/text/format.ts";

@@ -16,7 +16,7 @@ import type { ChainPort, Receipt } from "../../src/ports/chain.ts";
 import type { Membership, Reply, RoomPort, RoomPowers, RoomRules } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { Store } from "../../src/store/store.ts";
-import { DestinationKind, Mode, QUORUM_DEFAULT, type GroupSettings } from "../../src/governance/types.ts";
+import type { GroupSettings } from "../../src/governance/types.ts";
 import type { MemberInfo } from "../../src/governance/client.ts";
 
 const ROOM = "!room:localhost";
