@@ -148,7 +148,7 @@ export function describeCommand<N extends CommandName>(d: CommandDescription<N>)
   return d;
 }
 
-const ROOM: Param = { name: "room", kind: "room", form: "#room:server", optional: true, about: "the group's room, when you send it from elsewhere (a direct chat with me): its address or its id" };
+const ROOM: Param = { name: "room", kind: "room", form: "#room:server", optional: true, about: "#room:server — the group's room, when you send it from elsewhere (a direct chat with me): its address or its id" };
 const USER: Param = { name: "target", kind: "user", form: "<@user:server>" };
 const NUMBER: Param = { name: "number", kind: "number", form: "<#number>" };
 
