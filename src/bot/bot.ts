@@ -178,7 +178,7 @@ export class Bot {
       if (named !== undefined && named !== ctx.roomId) {
         await this.requirePlaceIn(ctx, named, written ?? named);
         run = { ...ctx, roomId: named };
-      } else if (named === undefined && (await this.isDirectChat(ctx))) {
+      } else if (named === undefined && !(d.name === "authorize" && (await this.linkedFromHere(ctx))) && (await this.isDirectChat(ctx))) {
         throw new Refusal(await this.nameTheGroup(ctx, d));
       }
     } else if (d.name === "link" && named === undefined && (await this.isDirectChat(ctx))) {
@@ -196,6 +196,14 @@ export class Bot {
       help: (topic) => helpAnswer(topic, ctx.settings.prefix),
     };
     return d.executor(x, c as never);
+  }
+
+  /**
+   * The room `!link … ROOM` last named from this chat: `!verify` and
+   * `!authorize` there are about it (the step after `!link`, as before).
+   */
+  private async linkedFromHere(ctx: Ctx): Promise<string | undefined> {
+    return ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`);
   }
 
   /** The id of the room a command names: as written, or its address looked up in the homeserver directory. */

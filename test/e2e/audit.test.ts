@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { MatrixEvent } from "matrix-js-sdk";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { authorize, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { authorize, createGroup, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser, type RawRoomEvent } from "../../scripts/chat.ts";
 
 const root = join(import.meta.dirname, "../..");
@@ -44,7 +44,8 @@ beforeAll(async () => {
   bot = sys.botUserId;
   room = await groupRoom(alice, [bob, mallory], bot);
   for (const u of [alice, bob, mallory]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-  expect(await alice.ask(room, "!dao create quorum=50%", bot)).toMatch(/This room is now a group/);
+  // The founders consent to the preview (the consent flow of the binding).
+  expect((await createGroup(alice, [bob, mallory], room, bot, "quorum=50%")).created).toMatch(/This room is now a group/);
   for (const u of [alice, bob]) expect(await authorize(u, room, bot)).toMatch(/Authorised/);
 }, 300_000);
 

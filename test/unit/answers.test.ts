@@ -177,6 +177,9 @@ describe("answers that fit Element", () => {
     expect(stranger).toBe((await ask(MALLORY, "!status !elsewhere:localhost", "!dm2:localhost")).text.replace("!elsewhere:localhost", "#group:localhost"));
     expect(stranger).toMatch(/^I know no group in #group:localhost that you are in/);
     expect((await ask(MALLORY, "!status", "!dm2:localhost")).text).toMatch(/You are in no group I serve\./);
+    // !authorize after !link naming the room from this chat is about that room, as before.
+    expect((await ask(ALICE, `!link ${ALICE_ADDRESS} #group:localhost`, DM)).text).toMatch(/^Link your address/);
+    expect((await ask(ALICE, "!authorize", DM)).text).toMatch(/^Authorise the bot/);
     rooms.down = true;
     expect((await ask(ALICE, "!status #group:localhost", DM)).text).toMatch(/^I could not reach the homeserver to look up #group:localhost/);
   });
