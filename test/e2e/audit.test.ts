@@ -65,7 +65,8 @@ describe("the rotation audit", () => {
     expect(await alice.ask(room, "!propose remove @mallory:localhost", bot)).toMatch(/Proposal #1/);
     expect(await alice.ask(room, "!vote 1 yes", bot)).toMatch(/FOR 1/);
     expect(await bob.ask(room, "!vote 1 yes", bot)).toMatch(/passed and was executed: remove @mallory/);
-    await alice.until("mallory out", () => (alice.client.getRoom(room)?.getMember(mallory.userId)?.membership === "leave" ? true : undefined));
+    // Out, and banned (removals ban).
+    await alice.until("mallory out", () => (["leave", "ban"].includes(alice.client.getRoom(room)?.getMember(mallory.userId)?.membership ?? "") ? true : undefined));
     await alice.until("the removal notice", () => alice.eventWith(room, /Removed @mallory:localhost/));
     // Past audit.graceSeconds (5): the time a client may take to see the removal.
     await sleep(6_000);
