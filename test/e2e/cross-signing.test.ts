@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import { DecryptionFailureCode, EventShieldReason } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { startSystem, type System } from "../../scripts/harness.ts";
-import { dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
+import { createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 
 const root = join(import.meta.dirname, "../..");
@@ -135,7 +135,8 @@ describe("a cross-signed bot", () => {
     expect((await alice.until("bob's message", () => alice.seenFrom(room, bob.userId).find((s) => /verified device/.test(s.body)))).body).toBe("hello from a verified device");
 
     for (const u of [alice, bob, carol]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
-    expect(await alice.ask(room, "!dao create", bot)).toMatch(/This room is now a group: 0x[0-9a-fA-F]{40}/);
+    // The founders consent to the preview (the consent flow of the binding).
+    expect((await createGroup(alice, [bob, carol], room, bot)).created).toMatch(/This room is now a group: 0x[0-9a-fA-F]{40}/);
     const status = await alice.ask(room, "!status", bot);
     expect(status).toMatch(/Group status/);
     const answer = alice.seenFrom(room, bot).find((s) => s.body === status)!.event;
