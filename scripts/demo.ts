@@ -138,7 +138,7 @@ try {
     say(`Log in as alice and read the bot's preview in "Governed room". bob already consented; alice consents with`);
     say(`  !dao confirm ${code}`);
     say("and the group is created. Then try !help, !status, !members, !authorize (sign with `npm run sign -- alice`),");
-    say("!propose add @carol:localhost once carol linked (`!link 0xADDRESS` in a direct message with the bot), !vote 1 yes.");
+    say(`!propose add @carol:localhost once carol linked (\`!link 0xADDRESS ${room}\` in a direct message with the bot), !vote 1 yes.`);
     say(`The web page: ${sys.webUrl} (once the group exists, the room has its page as a widget, and !widget links it).`);
     say("To act on the page as a demo user, import that user's key (above) into a browser wallet, add the chain");
     say(`(RPC ${sys.chain.rpcUrl}, chain id ${sys.chain.chainId}) and open the page: link (!link 0xADDRESS gives a one-time link),`);

@@ -8,9 +8,12 @@
  * handlers that this command already sent a transaction, so they follow it
  * instead of refusing what it already changed.
  */
-import { parseCommand, helpText, type Command } from "./commands/parse.ts";
+import { parseCommand, type Command } from "./commands/parse.ts";
+import { helpAnswer } from "./commands/help.ts";
+import { descriptionOf, type CommandDescription, type Run } from "./commands/table.ts";
 import { Refusal, type Answer, type Ctx } from "./context.ts";
-import { answer, escapeHtml } from "../text/format.ts";
+import { answer, pillify } from "../text/format.ts";
+import { checksumAddresses, roomAlias } from "./ids.ts";
 import { humanChainError } from "../governance/errors.ts";
 import * as linking from "./commands/linking.ts";
 import * as group from "./commands/group.ts";
@@ -62,14 +65,16 @@ export class Bot {
     );
     if (parsed.kind === "none") return undefined;
     let reply: Answer;
+    let d: CommandDescription | undefined;
     if (parsed.kind === "error") {
       reply = answer(parsed.message, parsed.usage ? [`Usage: ${settings.prefix}${parsed.usage}`] : []);
     } else {
+      d = descriptionOf(parsed.command.name);
       const ctx = await this.context({ roomId: m.roomId, sender: m.sender, eventId: m.eventId });
       const started = Date.now();
       const observed = (outcome: "ok" | "refused" | "error") => this.deps.observe?.(parsed.command.name, outcome, (Date.now() - (m.receivedAt ?? started)) / 1000);
       try {
-        reply = await this.execute(ctx, parsed.command);
+        reply = await this.execute(ctx, d, parsed.command);
         log(`command ${parsed.command.name} by ${m.sender} in ${m.roomId}: ok (${Date.now() - started} ms)`);
         observed("ok");
       } catch (e) {
@@ -85,8 +90,31 @@ export class Bot {
         }
       }
     }
-    const redact = this.deps.redact;
-    return redact ? { text: redact(reply.text), ...(reply.html !== undefined ? { html: redact(reply.html) } : {}) } : reply;
+    // A parse error names nobody: the ids in it are the sender's own text or examples.
+    return this.finish(m, reply, d?.mentions ?? "none");
+  }
+
+  /**
+   * The answer as sent: secrets taken out, addresses checksummed, the user
+   * ids it names made pills, whom it notifies (the sender, and the users it
+   * names unless it is a list), and in the command's thread when it came in
+   * one.
+   */
+  private finish(m: IncomingMessage, reply: Answer, mentions: "named" | "sender" | "none"): Reply {
+    const redact = this.deps.redact ?? ((t: string) => t);
+    const text = checksumAddresses(redact(reply.text));
+    const html = reply.html !== undefined ? checksumAddresses(redact(reply.html)) : undefined;
+    const pills = html !== undefined && mentions !== "none" ? pillify(html) : undefined;
+    const bot = this.deps.settings.botUserId;
+    const named = mentions === "named" ? (pills?.userIds ?? []) : [];
+    const notified = [...new Set([m.sender, ...named])].filter((u) => u !== bot);
+    return {
+      text,
+      ...(pills ? { html: pills.html } : html !== undefined ? { html } : {}),
+      ...(reply.thread !== undefined ? { thread: reply.thread } : m.thread !== undefined ? { thread: m.thread } : {}),
+      mentions: notified,
+      ...(notified.some((u) => u !== m.sender) ? { notify: true } : {}),
+    };
   }
 
   /** Runs `job` after the room's `!dao` commands before it. */
@@ -136,63 +164,106 @@ export class Bot {
     }
   }
 
-  private async execute(ctx: Ctx, c: Command): Promise<Answer> {
-    switch (c.name) {
-      case "help":
-        return { text: helpText(c.topic, ctx.settings.prefix) };
-      case "dao-create":
-        return this.oneAtATime(ctx.roomId, () => creation.daoCreate(ctx, c.options, c.founders, c.watch === true));
-      case "dao-confirm":
-        return this.oneAtATime(ctx.roomId, async () => {
-          const before = await this.deps.store.getBinding(ctx.roomId);
-          const a = await creation.daoConfirm(ctx, c.code);
-          if (before || !(await this.deps.store.getBinding(ctx.roomId))) return a;
-          // The last consent created the group: its page joins the room as a widget.
-          const w = await widgets.addWidget(ctx);
-          return w ? { text: `${a.text}\n${w}`, ...(a.html !== undefined ? { html: `${a.html}<br>${escapeHtml(w)}` } : {}) } : a;
-        });
-      case "dao-decline":
-        return this.oneAtATime(ctx.roomId, () => creation.daoDecline(ctx));
-      case "dao-cancel":
-        return this.oneAtATime(ctx.roomId, () => creation.daoCancel(ctx));
-      case "dao-watch":
-        return this.oneAtATime(ctx.roomId, () => creation.daoMode(ctx, "watch"));
-      case "dao-enforce":
-        return this.oneAtATime(ctx.roomId, () => creation.daoMode(ctx, "enforce"));
-      case "link":
-        return linking.link(ctx, c.address, c.room);
-      case "verify":
-        return linking.verify(ctx, c.signature);
-      case "authorize":
-        return linking.authorize(ctx, c.signature, c.extraScope, c.days);
-      case "unlink":
-        return linking.unlink(ctx);
-      case "propose-add":
-        return props.proposeAdd(ctx, c.target);
-      case "propose-remove":
-        return props.proposeRemove(ctx, c.target);
-      case "propose-config":
-        return props.proposeConfig(ctx, c.changes);
-      case "propose-fee-destination":
-        return props.proposeFeeDestination(ctx, c.destination);
-      case "vote":
-        return props.vote(ctx, c.number, c.choice);
-      case "delegate":
-        return props.delegate(ctx, c.target);
-      case "undelegate":
-        return props.delegate(ctx, undefined);
-      case "join":
-        return group.join(ctx);
-      case "proposals":
-        return props.proposals(ctx);
-      case "proposal":
-        return props.proposal(ctx, c.number);
-      case "members":
-        return group.members(ctx);
-      case "status":
-        return group.status(ctx);
-      case "widget":
-        return widgets.widget(ctx);
+  /**
+   * Runs a command through its description's executor. A command that acts
+   * on a group runs in the room it names (checked: the sender must be in it
+   * or have linked there), or, in a room that is no group and is a direct
+   * chat, is answered with how to name one.
+   */
+  private async execute(ctx: Ctx, d: CommandDescription, c: Command): Promise<Answer> {
+    const written = "room" in c ? c.room : undefined;
+    const named = written !== undefined ? await this.resolveRoom(ctx, written) : undefined;
+    let run = ctx;
+    if (d.group) {
+      if (named !== undefined && named !== ctx.roomId) {
+        await this.requirePlaceIn(ctx, named, written ?? named);
+        run = { ...ctx, roomId: named };
+      } else if (named === undefined && !(d.name === "authorize" && (await this.linkedFromHere(ctx))) && (await this.isDirectChat(ctx))) {
+        throw new Refusal(await this.nameTheGroup(ctx, d));
+      }
+    } else if (d.name === "link" && named === undefined && (await this.isDirectChat(ctx))) {
+      throw new Refusal(await this.nameTheGroup(ctx, d));
     }
+    const x: Run = {
+      ctx: run,
+      linking,
+      group,
+      creation,
+      props,
+      widgets,
+      ...(named !== undefined ? { room: named } : {}),
+      oneAtATime: (job) => this.oneAtATime(ctx.roomId, job),
+      help: (topic) => helpAnswer(topic, ctx.settings.prefix),
+    };
+    return d.executor(x, c as never);
+  }
+
+  /**
+   * The room `!link … ROOM` last named from this chat: `!verify` and
+   * `!authorize` there are about it (the step after `!link`, as before).
+   */
+  private async linkedFromHere(ctx: Ctx): Promise<string | undefined> {
+    return ctx.store.getState(`pendingIn:${ctx.roomId}:${ctx.sender}`);
+  }
+
+  /** The id of the room a command names: as written, or its address looked up in the homeserver directory. */
+  private async resolveRoom(ctx: Ctx, ref: string): Promise<string> {
+    if (roomAlias(ref) === undefined) return ref;
+    const resolve = ctx.rooms.resolveAlias?.bind(ctx.rooms);
+    if (!resolve) throw new Refusal(`I cannot look up room addresses here: give the room's id (!abc:server) instead of ${ref}.`);
+    let id: string | undefined;
+    try {
+      id = await resolve(ref);
+    } catch (e) {
+      ctx.log(`could not resolve ${ref}: ${(e as Error).message}`);
+      throw new Refusal(`I could not reach the homeserver to look up ${ref} (it did not answer in time): try again later, or give the room's id (!abc:server).`);
+    }
+    if (id === undefined) throw new Refusal(`There is no room ${ref}: check the address (Element shows it in the room's settings), or give the room's id.`);
+    return id;
+  }
+
+  /**
+   * A command that names another room works only for who is in it (joined
+   * or invited) or linked there: a stranger learns nothing of a group. The
+   * answer is the same whether the bot knows the room or not.
+   */
+  private async requirePlaceIn(ctx: Ctx, roomId: string, written: string): Promise<void> {
+    const there = ctx.rooms.membership?.(roomId, ctx.sender);
+    if (there === "join" || there === "invite") return;
+    if (await ctx.store.getLink(roomId, ctx.sender)) return;
+    throw new Refusal(`I know no group in ${written} that you are in: only the people of a group's room, or who linked there, can act on it or read it from elsewhere.`);
+  }
+
+  /**
+   * Whether the command's room is a direct chat: no group, no preview of
+   * one, and nobody but the bot and the sender joined (a group is more
+   * than 2 people). Such a room never becomes the room a command acts on
+   * by default.
+   */
+  private async isDirectChat(ctx: Ctx): Promise<boolean> {
+    if (await ctx.store.getBinding(ctx.roomId)) return false;
+    if (await ctx.store.getCreation(ctx.roomId)) return false;
+    const joined = await ctx.rooms.joinedMembers(ctx.roomId).catch(() => undefined);
+    if (joined === undefined) return false;
+    return joined.filter((u) => u !== ctx.settings.botUserId && u !== ctx.sender).length === 0;
+  }
+
+  /** What a command that needs a group says in a direct chat: the sender's groups, and how to name one. */
+  private async nameTheGroup(ctx: Ctx, d: CommandDescription): Promise<string> {
+    const p = ctx.settings.prefix;
+    const mine: string[] = [];
+    for (const b of await ctx.store.listBindings()) {
+      const there = ctx.rooms.membership?.(b.roomId, ctx.sender);
+      if (there === "join" || there === "invite" || (await ctx.store.getLink(b.roomId, ctx.sender))) mine.push(ctx.rooms.roomLabel?.(b.roomId) ?? b.roomId);
+      if (mine.length > 5) break;
+    }
+    const example = d.name === "link" ? `${p}link 0xYOUR_ADDRESS ${mine[0] ?? "#room:server"}` : `${p}${d.words}${d.params.some((x) => !x.optional && x.kind !== "room") ? " …" : ""} ${mine[0] ?? "#room:server"}`;
+    const which =
+      mine.length === 0
+        ? "You are in no group I serve."
+        : mine.length === 1
+          ? `You are in one group I serve, ${mine[0]}: that is the one to name.`
+          : `Your groups: ${mine.slice(0, 5).join(", ")}${mine.length > 5 ? ", …" : ""}.`;
+    return `This is a direct chat, not a group: I do not guess which group you mean. End the command with the group's room (its address or its id), like ${example}. ${which}`;
   }
 }

@@ -15,6 +15,8 @@ type Brand<T, B extends string> = T & { readonly [brand]: B };
 export type UserId = Brand<string, "UserId">;
 /** A Matrix room id, `!opaque:server` (or a room version 12 `!hash`). */
 export type RoomId = Brand<string, "RoomId">;
+/** A room's address in the homeserver directory, `#alias:server`: resolved to a room id by the homeserver. */
+export type RoomAlias = Brand<string, "RoomAlias">;
 /** An EVM address in its EIP-55 checksummed form. */
 export type Address = Brand<string, "Address">;
 /** A group's sequential proposal number (what people see as `#3`): a positive safe integer. */
@@ -36,6 +38,7 @@ const SERVER_NAME = String.raw`(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0
  * grammar, see {@link STRICT_LOCALPART}.
  */
 const USER_ID = new RegExp(String.raw`^@([\x21-\x39\x3b-\x7e]+):(${SERVER_NAME})$`);
+const ROOM_ALIAS = new RegExp(String.raw`^#([\x21-\x39\x3b-\x7e]+):(${SERVER_NAME})$`);
 const ROOM_ID = new RegExp(String.raw`^!([\x21-\x39\x3b-\x7e]+):(${SERVER_NAME})$`);
 /** Room version 12 room ids: `!` and the unpadded URL-safe base64 of a SHA-256 hash. */
 const ROOM_ID_V12 = /^![A-Za-z0-9_-]{43}$/;
@@ -63,6 +66,14 @@ export function roomId(s: unknown): RoomId | undefined {
   const m = ROOM_ID.exec(s);
   if (m === null || !portOk(m[3])) return undefined;
   return s as RoomId;
+}
+
+/** `s` as a `RoomAlias`, or `undefined` when it is not a valid room alias. */
+export function roomAlias(s: unknown): RoomAlias | undefined {
+  if (typeof s !== "string" || s.length > MAX_ID_LENGTH) return undefined;
+  const m = ROOM_ALIAS.exec(s);
+  if (m === null || !portOk(m[3])) return undefined;
+  return s as RoomAlias;
 }
 
 /** Whether `s` is a valid Matrix server name (`example.org`, `host:8448`, `[::1]`). */
@@ -113,4 +124,9 @@ export function proposalNumber(n: unknown): ProposalNumber | undefined {
 /** The localpart of a user id (without `@`). */
 export function localpart(id: UserId): string {
   return id.slice(1, id.indexOf(":"));
+}
+
+/** Every address (0x and exactly 40 hex digits) in `text`, EIP-55 checksummed; hashes and signatures (longer) are left alone. */
+export function checksumAddresses(text: string): string {
+  return text.replace(/(?<![0-9A-Za-z])0x[0-9a-fA-F]{40}(?![0-9A-Za-z])/g, (a) => checksum(a.slice(2)));
 }

@@ -79,6 +79,8 @@ export function intake(ev: OpenedEvent, o: IntakeOptions): Intake {
       body: c.body,
       ...(typeof c.formatted_body === "string" ? { formattedBody: c.formatted_body } : {}),
       ...(mentions ? { mentions } : {}),
+      // Answered in its thread: the answer's m.relates_to names the same root.
+      ...(relation?.rel_type === "m.thread" && typeof relation.event_id === "string" ? { thread: relation.event_id } : {}),
     },
   };
 }

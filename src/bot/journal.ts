@@ -219,6 +219,9 @@ export class CommandJournal {
     } else {
       reply = await this.o.bot.answer({ ...what.message, receivedAt: e.receivedAt });
     }
+    // What the journal answers itself (edits, limits, refusals) goes in the message's thread too, as the bot's answers do.
+    const root = threadOf(opened.content);
+    if (reply !== undefined && reply.thread === undefined && root !== undefined) reply = { ...reply, thread: root };
     // The room may have passed to another worker while the command ran: that one answers.
     if (!this.serves(e.roomId)) return;
     if (reply === undefined) {
@@ -251,4 +254,10 @@ export class CommandJournal {
     }
     await this.o.store.finishInbound(e.eventId);
   }
+}
+
+/** The root of the thread a message was sent in, if any. */
+function threadOf(content: Record<string, unknown>): string | undefined {
+  const r = content["m.relates_to"] as { rel_type?: unknown; event_id?: unknown } | undefined;
+  return r?.rel_type === "m.thread" && typeof r.event_id === "string" ? r.event_id : undefined;
 }

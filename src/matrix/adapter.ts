@@ -30,7 +30,7 @@ import { departuresIn, JOURNAL_FILTER, journalEvents, type RawEvent, type Timeli
 import { ONCE_KEY, repliesTo, sentSince } from "./sent.ts";
 import { CredentialsRefused, establishSession, type Session } from "./login.ts";
 import { ensureIdentity, secretStorageCallbacks, senderDevice, type IdentityReport } from "./cross-signing.ts";
-import type { AuditRooms, EventReader, Membership, Mention, OpenedEvent, Reply, RoomEnforcer, RoomPort, RoomPowers, RoomRules, ThreadPlace } from "../ports/rooms.ts";
+import type { AccountCheck, AuditRooms, EventReader, Membership, Mention, OpenedEvent, Reply, RoomEnforcer, RoomPort, RoomPowers, RoomRules, ThreadPlace } from "../ports/rooms.ts";
 
 /**
  * matrix-js-sdk logs every sync step at info; the bot's own log says what
@@ -452,7 +452,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     await this.send(
       roomId,
       {
-        msgtype: "m.notice",
+        msgtype: reply.notify ? "m.text" : "m.notice",
         body: reply.text,
         ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
         ...(reply.thread
@@ -460,6 +460,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
           : inReplyTo
             ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } }
             : {}),
+        // Always present: with no m.mentions, clients fall back to matching the body (a quoted @room would ping everyone).
+        "m.mentions": { user_ids: reply.mentions ?? [] },
       },
       inReplyTo ? onceTxnId(`reply:${roomId}:${inReplyTo}`) : undefined,
     );
@@ -658,7 +660,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
   async mention(roomId: string, m: Mention, once: string): Promise<void> {
     await this.send(
       roomId,
-      { msgtype: "m.notice", body: m.text, format: "org.matrix.custom.html", formatted_body: m.html, "m.mentions": { user_ids: m.userIds } },
+      // m.text: its point is to notify them, and Element never notifies an m.notice.
+      { msgtype: "m.text", body: m.text, format: "org.matrix.custom.html", formatted_body: m.html, "m.mentions": { user_ids: m.userIds } },
       onceTxnId(`mention:${once}`),
     );
   }
@@ -706,7 +709,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     await this.send(
       roomId,
       {
-        msgtype: "m.notice",
+        // m.text: the sender must be notified, and Element never notifies an m.notice.
+        msgtype: "m.text",
         body: reply.text,
         ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
         "m.mentions": { user_ids: mentions },
@@ -742,4 +746,41 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
   displayName(roomId: string, userId: string): string {
     return this.client.getRoom(roomId)?.getMember(userId)?.name ?? userId;
   }
+
+  async resolveAlias(alias: string): Promise<string | undefined> {
+    try {
+      const res: { room_id?: unknown } = await this.client.http.authedRequest(Method.Get, `/directory/room/${encodeURIComponent(alias)}`, undefined, undefined, {
+        localTimeoutMs: LOOKUP_TIMEOUT_MS,
+      });
+      return typeof res.room_id === "string" ? res.room_id : undefined;
+    } catch (e) {
+      if ((e as { errcode?: string }).errcode === "M_NOT_FOUND") return undefined;
+      throw e;
+    }
+  }
+
+  async checkAccount(userId: string): Promise<AccountCheck> {
+    try {
+      await this.client.http.authedRequest(Method.Get, `/profile/${encodeURIComponent(userId)}`, undefined, undefined, { localTimeoutMs: LOOKUP_TIMEOUT_MS });
+      return "exists";
+    } catch (e) {
+      const err = e as { errcode?: string; httpStatus?: number; message?: string };
+      this.o.log(`matrix: profile of ${userId}: ${err.httpStatus ?? "no answer"} ${err.errcode ?? ""} ${err.message ?? ""}`);
+      if (err.errcode === "M_NOT_FOUND" || err.httpStatus === 404) return "missing";
+      // Profiles kept private (Synapse's require_auth_for_profile_requests, limit_profile_requests_to_users_who_share_rooms).
+      if (err.errcode === "M_FORBIDDEN" || err.httpStatus === 403) return "unknown";
+      throw e;
+    }
+  }
+
+  membership(roomId: string, userId: string): Membership | undefined {
+    return this.client.getRoom(roomId)?.getMember(userId)?.membership as Membership | undefined;
+  }
+
+  roomLabel(roomId: string): string {
+    return this.client.getRoom(roomId)?.getCanonicalAlias() ?? roomId;
+  }
 }
+
+/** How long an alias or a profile lookup may take before the bot says the homeserver did not answer. */
+const LOOKUP_TIMEOUT_MS = 5000;

@@ -16,6 +16,8 @@ export interface IncomingMessage {
   body: string;
   formattedBody?: string;
   mentions?: string[];
+  /** the root of the thread the message was sent in (`m.relates_to` of `rel_type` `m.thread`) */
+  thread?: string;
   /** when the bot received it (its own clock, ms): answers are timed from here */
   receivedAt?: number;
 }
@@ -24,9 +26,23 @@ export interface IncomingMessage {
 export interface Reply {
   text: string;
   html?: string;
-  /** the root of the thread it belongs in (a poll's answers are answered in its thread) */
+  /** the root of the thread it belongs in (a poll's answers and a command sent in a thread are answered in it) */
   thread?: string;
+  /**
+   * Whom it notifies (`m.mentions.user_ids`): always sent, empty when
+   * nobody, so that no text in it (a quoted `@room`) pings anyone.
+   */
+  mentions?: string[];
+  /**
+   * It must notify the people it mentions besides the one it answers: sent
+   * as `m.text`, since Element's default push rules never notify an
+   * `m.notice` (`.m.rule.suppress_notices` comes before the mention rule).
+   */
+  notify?: boolean;
 }
+
+/** What the homeserver says of an account: it exists, it does not, or it does not say (profiles kept private). */
+export type AccountCheck = "exists" | "missing" | "unknown";
 
 /** A received event opened for reading: decrypted when it came encrypted. */
 export interface OpenedEvent {
@@ -136,6 +152,22 @@ export interface RoomPort {
   rules(roomId: string): Promise<RoomRules>;
   /** sets a room state event (the widget); absent where rooms take no state from the bot */
   putState?(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void>;
+  /**
+   * The room a room address (`#alias:server`) names, from the homeserver
+   * directory, or undefined when there is no such address. Bounded in
+   * time; throws when the homeserver cannot be reached or does not answer.
+   */
+  resolveAlias?(alias: string): Promise<string | undefined>;
+  /**
+   * Whether the account exists, from a profile lookup on its homeserver
+   * (through the bot's). Bounded in time; throws when that homeserver
+   * cannot be reached or does not answer.
+   */
+  checkAccount?(userId: string): Promise<AccountCheck>;
+  /** `userId`'s membership in the room as the bot last saw it (no request), if any */
+  membership?(roomId: string, userId: string): Membership | undefined;
+  /** how people know the room: its canonical address, or its id (no request) */
+  roomLabel?(roomId: string): string;
   /**
    * Whether the bot, from any of its devices, has replied to `eventId`
    * since `since` (ms): another worker may have sent the answer and died

@@ -44,3 +44,48 @@ export function answer(title: string, lines: string[] = [], code?: string): Repl
     (code ? `<pre><code>${escapeHtml(code)}</code></pre>` : "");
   return { text, html };
 }
+
+/** A user id as answers write it (the spec's localpart grammar, a server name, an optional port). */
+const USER_IN_TEXT = /(?<![\w@/.#!+=-])@[a-z0-9._=\-/+]+:(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::\d{1,5})?/g;
+
+/**
+ * The user ids an answer's HTML names, made pills (matrix.to links), and
+ * the list of them. Not inside links, code or `<pre>`, nor inside what the
+ * answer quotes of the user (“…”): a quoted id is not someone the bot
+ * names. At most `max` distinct ids are listed (all are pills).
+ */
+export function pillify(html: string, max = 50): { html: string; userIds: string[] } {
+  const userIds: string[] = [];
+  let out = "";
+  let inLink = 0;
+  let inCode = 0;
+  let quoted = false;
+  for (const part of html.split(/(<[^<>]*>)/)) {
+    if (part.startsWith("<") && part.endsWith(">")) {
+      const tag = /^<\/?\s*([a-zA-Z0-9]+)/.exec(part)?.[1]?.toLowerCase();
+      const closing = part.startsWith("</");
+      if (tag === "a") inLink += closing ? -1 : 1;
+      if (tag === "code" || tag === "pre") inCode += closing ? -1 : 1;
+      out += part;
+      continue;
+    }
+    if (inLink > 0 || inCode > 0) {
+      out += part;
+      continue;
+    }
+    // Split on the quotes the answers put around user text; the runs between them alternate.
+    out += part
+      .split(/([“”])/)
+      .map((run) => {
+        if (run === "“") quoted = true;
+        else if (run === "”") quoted = false;
+        if (quoted || run === "“" || run === "”") return run;
+        return run.replace(USER_IN_TEXT, (id) => {
+          if (!userIds.includes(id) && userIds.length < max) userIds.push(id);
+          return pill(id);
+        });
+      })
+      .join("");
+  }
+  return { html: out, userIds };
+}

@@ -48,7 +48,7 @@ afterAll(async () => {
 
 describe("faults", () => {
   it("sends a transaction once when the bot is killed between sending it and seeing it mined", async () => {
-    expect(await alice.ask(room, "!propose add @nobody:localhost", bot)).toMatch(/not linked/);
+    expect(await alice.ask(room, "!propose add @nobody:localhost", bot)).toMatch(/^There is no account @nobody:localhost/);
     const proposed = await bob.ask(room, "!propose remove @dave:localhost", bot);
     expect(proposed).toMatch(/Proposal #1/);
     const nonce = await provider.getTransactionCount(botAddress, "latest");

@@ -95,7 +95,9 @@ describe("governing a room from chat", () => {
 
   it("refuses unlinked users, non-members and unknown users, sending nothing on-chain", async () => {
     const before = await sys.botNonce();
-    expect(await ask(alice, "!propose add @nobody:localhost")).toMatch(/@nobody:localhost has not linked an address/);
+    // An account its homeserver does not know is refused as such; one that exists but has not linked, for that.
+    expect(await ask(alice, "!propose add @nobody:localhost")).toMatch(/^There is no account @nobody:localhost: localhost does not know it/);
+    expect(await ask(alice, "!propose add @carol:localhost")).toMatch(/@carol:localhost has not linked an address/);
     expect(await ask(alice, "!vote 1 maybe")).toMatch(/Usage: !vote/);
     expect(await ask(alice, "!proposal 7")).toMatch(/no proposal #7/);
     expect(await ask(alice, "!delegate @nobody:localhost")).toMatch(/has not linked an address/);

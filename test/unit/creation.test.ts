@@ -11,11 +11,12 @@ import { Interface, Wallet, ZeroAddress } from "ethers";
 import { Bot } from "../../src/bot/bot.ts";
 import { Spending } from "../../src/bot/spending.ts";
 import type { BotSettings } from "../../src/bot/context.ts";
+import { SETTINGS as TEST_SETTINGS } from "./bot-settings.ts";
 import type { ChainPort, Receipt } from "../../src/ports/chain.ts";
 import type { Membership, Reply, RoomPort, RoomPowers, RoomRules } from "../../src/ports/rooms.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { Store } from "../../src/store/store.ts";
-import { DestinationKind, Mode, QUORUM_DEFAULT, type GroupSettings } from "../../src/governance/types.ts";
+import type { GroupSettings } from "../../src/governance/types.ts";
 import type { MemberInfo } from "../../src/governance/client.ts";
 
 const ROOM = "!room:localhost";
@@ -93,29 +94,7 @@ class Rooms implements RoomPort {
   async invite() {}
 }
 
-const SETTINGS: BotSettings = {
-  prefix: "!",
-  serverName: "localhost",
-  creators: ["*:localhost"],
-  defaults: {
-    config: {
-      defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-      feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 3 * 86400, period: 30 * 86400,
-      gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ZeroAddress,
-    },
-    controller: ZeroAddress,
-    admins: [],
-  },
-  defaultDestination: { kind: DestinationKind.Locked, target: ZeroAddress, recipients: [], sharesBps: [] },
-  feeDecimals: 18,
-  linkTtlMs: 3_600_000,
-  authorizationDays: 180,
-  linkSalt: "salt",
-  botUserId: BOT,
-  consentWindowMs: 86_400_000,
-  adoptionGraceMs: 7 * 86_400_000,
-  startIn: "enforce",
-};
+const SETTINGS: BotSettings = { ...TEST_SETTINGS, botUserId: BOT };
 
 let seq = 0;
 

@@ -35,14 +35,14 @@ class Reader implements EventReader {
 }
 
 class Rooms implements RoomPort {
-  sent: { inReplyTo: string; text: string }[] = [];
+  sent: { inReplyTo: string; text: string; thread?: string }[] = [];
   failNext = 0;
   async reply(_roomId: string, reply: Reply, inReplyTo?: string) {
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error("homeserver away");
     }
-    this.sent.push({ inReplyTo: inReplyTo ?? "", text: reply.text });
+    this.sent.push({ inReplyTo: inReplyTo ?? "", text: reply.text, ...(reply.thread !== undefined ? { thread: reply.thread } : {}) });
   }
   async joinedMembers() {
     return [];
@@ -111,6 +111,18 @@ describe("the command journal", () => {
       { inReplyTo: "$3", text: "ok: !members" },
     ]);
     expect(await store.listInbound("new", 10)).toEqual([]);
+  });
+
+  it("answers in its thread what it refuses itself, as the bot answers commands", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    await store.addInbound([raw("$t", "@alice:x.org", "!status", { cleartext: true, "m.relates_to": { rel_type: "m.thread", event_id: "$root" } }), raw("$u", "@alice:x.org", "!members", { cleartext: true })]);
+    await settle(journal(store, { rooms, bot: new Bot() }));
+    expect(rooms.sent.map((s) => [s.inReplyTo, s.thread])).toEqual([
+      ["$t", "$root"],
+      ["$u", undefined],
+    ]);
+    expect(rooms.sent[0]?.text).toMatch(/^This room is encrypted/);
   });
 
   it("after a crash, runs again what had no answer, and sends again (never recomputes) what had one", async () => {

@@ -3,7 +3,6 @@ import {
   COMMANDS,
   type Command,
   type CommandInput,
-  helpText,
   MAX_MESSAGE,
   OPTION_KEYS,
   parseCommand,
@@ -11,6 +10,7 @@ import {
   parsePercent,
   type ParseResult,
 } from "../../src/bot/commands/parse.ts";
+import { helpText } from "../../src/bot/commands/help.ts";
 import { address, proposalNumber, roomId, userId } from "../../src/bot/ids.ts";
 import { Mode, QUORUM_DEFAULT } from "../../src/governance/types.ts";
 import { prng } from "./prng.ts";
@@ -239,11 +239,14 @@ describe("commands", () => {
 
   it("link, verify, unlink", () => {
     expect(cmd(`!link ${A}`)).toEqual({ name: "link", address: A_SUM });
-    expect(err("!link").usage).toBe("link <0x address> [!room:server]");
+    expect(err("!link").usage).toBe("link <0x address> [#room:server]");
     expect(cmd(`!link ${A} !abc:example.org`)).toEqual({ name: "link", address: A_SUM, room: "!abc:example.org" });
-    expect(err(`!link ${A} #abc:example.org`).message).toMatch(/is not a room id/);
+    // A room's address is taken as well as its id (the bot resolves it); a malformed one is refused with what a room looks like.
+    expect(cmd(`!link ${A} #abc:example.org`)).toEqual({ name: "link", address: A_SUM, room: "#abc:example.org" });
+    expect(err(`!link ${A} #abc:`).message).toBe("“#abc:” is not a room: name a room by its address, like #room:server, or its id, like !abc:server (newer rooms: ! and 43 letters and digits).");
+    expect(err(`!link ${A} !abc`).message).toMatch(/is not a room: name a room by its address/);
     expect(err(`!link ${A} !abc:example.org extra`).message).toMatch(/one wallet address/);
-    expect(err(`!link ${A} ${B}`).message).toMatch(/not a room id/);
+    expect(err(`!link ${A} ${B}`).message).toMatch(/is not a room: name a room by its address/);
     expect(err("!link 0x123").message).toMatch(/is not an address/);
     expect(err(`!link ${A_SUM.slice(0, 41)}b`).message).toMatch(/checksum|not an address/);
     expect(err("!link 0x0000000000000000000000000000000000000000").message).toMatch(/zero address/);
@@ -256,7 +259,7 @@ describe("commands", () => {
     expect(err("!authorize 0xzz").message).toMatch(/not a signature/);
     expect(err(`!authorize ${SIG} ${SIG}`).message).toMatch(/at most one signature/);
     expect(cmd("!unlink")).toEqual({ name: "unlink" });
-    expect(err("!unlink now").message).toBe("!unlink takes no arguments.");
+    expect(err("!unlink now").message).toBe("!unlink takes no arguments. (From a direct chat, name the group's room: !unlink #room:server.)");
   });
 
   it("propose add / remove and their aliases", () => {
@@ -351,14 +354,14 @@ describe("commands", () => {
     expect(err("!vote -3 yes").message).toMatch(/not a proposal number/);
     expect(err("!vote 3.5 yes").message).toMatch(/not a proposal number/);
     expect(err("!vote 3 maybe").message).toMatch(/“maybe” is not a choice/);
-    expect(err("!vote 3 maybe").usage).toBe("vote <#number> <yes|no|abstain>");
+    expect(err("!vote 3 maybe").usage).toBe("vote <#number> <yes|no|abstain> [#room:server]");
     expect(err("!vote 99999999999999999999 yes").message).toMatch(/not a proposal number/);
   });
 
   it("delegate and the argument-less commands", () => {
     expect(cmd("!delegate @bob:x.org")).toEqual({ name: "delegate", target: "@bob:x.org" });
     expect(cmd("!delegate bob")).toEqual({ name: "delegate", target: "@bob:example.org" });
-    expect(err("!delegate").usage).toBe("delegate <@user:server>");
+    expect(err("!delegate").usage).toBe("delegate <@user:server> [#room:server]");
     for (const [body, name] of [
       ["!undelegate", "undelegate"], ["!join", "join"], ["!proposals", "proposals"], ["!list", "proposals"],
       ["!members", "members"], ["!status", "status"], ["!info", "status"],
@@ -461,7 +464,7 @@ describe("errors", () => {
   it("unknown commands suggest !help and the closest name", () => {
     const e = err("!vot 3 yes");
     expect(e.message).toBe("Unknown command “vot”. Did you mean !vote? Send !help for the list.");
-    expect(e.usage).toBe("vote <#number> <yes|no|abstain>");
+    expect(e.usage).toBe("vote <#number> <yes|no|abstain> [#room:server]");
     expect(err("!statsu").message).toContain("Did you mean !status?");
     expect(err("!propse add bob").message).toContain("Did you mean !propose?");
     expect(err("!propose ad bob").message).toContain("Did you mean !propose add?");

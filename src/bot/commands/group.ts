@@ -7,6 +7,7 @@ import type { GroupOptions } from "./parse.ts";
 import { answer, formatDuration, formatPercent, formatTime, shortAddress } from "../../text/format.ts";
 import { requireBinding, requireLink, userOf } from "../guards.ts";
 import { DestinationKind, Mode, QUORUM_DEFAULT, type GroupConfig, type GroupSettings } from "../../governance/types.ts";
+import type { MemberInfo } from "../../governance/client.ts";
 
 const MODE_NAME = ["vote", "admin", "external"];
 
@@ -74,7 +75,7 @@ export async function status(ctx: Ctx): Promise<Answer> {
   }
   const b = await requireBinding(ctx);
   const settings = await ctx.chain.settings(b.group);
-  const lines = [`Group contract: ${b.group}`, ...describeSettings(settings)];
+  const lines = [`Group contract: ${b.group}`, ...describeSettings(settings), renewalRule(ctx, settings.config)];
   const policy = await ctx.store.getRoomPolicy(ctx.roomId);
   if (policy?.mode === "watch") lines.push(`Room: watch mode, I only say what I would do (${ctx.settings.prefix}dao enforce, by a room admin, lets me act).`);
   else if (policy && policy.adoptUntil > Date.now()) lines.push(`Room: enforced; people who were here before the group and are not members keep their place until ${formatTime(Math.floor(policy.adoptUntil / 1000))}.`);
@@ -86,6 +87,8 @@ export async function status(ctx: Ctx): Promise<Answer> {
     const m = await ctx.chain.member(b.group, l.address);
     const standing = m.isMember ? (m.active ? `active, paid through ${formatTime(m.expiresAt)}` : `lapsed since ${formatTime(m.expiresAt)}`) : m.approved ? "approved, not accepted yet" : "not a member";
     lines.push(`You: ${shortAddress(l.address)}, ${standing}`);
+    const renew = yourRenewal(ctx, settings.config, m);
+    if (renew) lines.push(renew);
     if (m.delegate !== ZeroAddress) lines.push(`You delegate to ${(await userOf(ctx, m.delegate)) ?? shortAddress(m.delegate)}.`);
     if (m.delegatorsIn > 0) lines.push(`${m.delegatorsIn} member(s) delegate to you.`);
     lines.push(m.relayer.toLowerCase() === ctx.chain.botAddress.toLowerCase() ? "The bot may act for you from chat." : `The bot may not act for you (${ctx.settings.prefix}authorize).`);
@@ -94,6 +97,22 @@ export async function status(ctx: Ctx): Promise<Answer> {
   if (funds) lines.push(funds);
   lines.push(auditLine(await ctx.store.countReuses(ctx.roomId)));
   return answer("Group status", lines);
+}
+
+/** How membership is kept, for everyone: when members renew and what happens to one who does not. */
+function renewalRule(ctx: Ctx, c: GroupConfig): string {
+  if (c.period === 0) return "Membership: paid once, for life; nothing to renew.";
+  const how = c.fee === 0n ? `free, but renewed with ${ctx.settings.prefix}join` : `renewed by paying the fee again (${ctx.settings.prefix}join says how)`;
+  return `Membership: ${how} every ${formatDuration(c.period)}. A member who has not renewed by the end of its period stops counting at once, and ${formatDuration(c.gracePeriod)} later is removed from the group and from this room.`;
+}
+
+/** When the sender must renew, and what happens if not. */
+function yourRenewal(ctx: Ctx, c: GroupConfig, m: MemberInfo): string | undefined {
+  if (!m.isMember || c.period === 0 || m.expiresAt >= 0xffffffff) return undefined;
+  const removal = formatTime(m.expiresAt + c.gracePeriod);
+  const join = `${ctx.settings.prefix}join`;
+  if (m.active) return `Renew before ${formatTime(m.expiresAt)} (${join}${c.fee === 0n ? ", free" : ""}): after that your vote no longer counts, and from ${removal} you are removed.`;
+  return `Renew now (${join}${c.fee === 0n ? ", free" : ""}): your vote does not count, and from ${removal} you are removed.`;
 }
 
 /** What `!status` says of the rotation audit (src/bridge/rotation-audit.ts). */

@@ -9,6 +9,7 @@ import { RELAYER_TYPES } from "../../governance/typed.ts";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import { answer, formatTime, shortAddress } from "../../text/format.ts";
 import { linkHash, requireBinding, requireLink } from "../guards.ts";
+import { checksumAddresses } from "../ids.ts";
 import type { MemberInfo } from "../../governance/client.ts";
 
 
@@ -60,7 +61,7 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
       () => true,
       () => false,
     );
-    if (!ok) throw new Refusal(`I am not in ${room}; give the id of a room I am in.`);
+    if (!ok) throw new Refusal(`I am not in ${room}: name a room I am in, by its address (#room:server) or its id.`);
   }
   const { message } = await beginLink(ctx, target, address);
   await ctx.store.setState(`pendingIn:${ctx.roomId}:${ctx.sender}`, target);
@@ -102,7 +103,8 @@ export async function beginLink(ctx: Ctx, target: string, address: string): Prom
   const holder = await ctx.store.getLinkByAddress(target, address);
   if (holder && holder.userId !== ctx.sender) throw new Refusal(`That address is already linked to another Matrix account in this group.`);
   const nonce = hexlify(randomBytes(16));
-  const group = (await ctx.store.getBinding(target))?.group;
+  // Checksummed, as every answer shows addresses (the store keeps them in lower case).
+  const group = checksumAddresses((await ctx.store.getBinding(target))?.group ?? "") || undefined;
   const message = linkMessage({
     userId: ctx.sender,
     roomId: target,

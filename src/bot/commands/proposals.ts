@@ -39,12 +39,26 @@ export async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<
   return effectOf(ctx, p.action, p.payload, before);
 }
 
+/**
+ * Why an open proposal that has its quorum is not decided yet
+ * (GOVERNANCE.md: it passes at its deadline, or early once the outcome can
+ * no longer change), or nothing.
+ */
+export function whyStillOpen(p: ProposalInfo): string[] {
+  if (p.state !== ProposalState.Active || p.forVotes < p.quorumVotes) return [];
+  const notCast = Math.max(0, p.influence - p.forVotes - p.againstVotes - p.abstainVotes);
+  return [
+    `It has its quorum but is still open: a proposal is decided early only once the votes not cast yet can no longer change the outcome (here ${notCast} point(s) not cast could still make AGAINST reach FOR), otherwise at its deadline, ${formatTime(p.deadline)}.`,
+  ];
+}
+
 async function announce(ctx: Ctx, group: string, p: ProposalInfo, title: string): Promise<Answer> {
   const e = await effect(ctx, group, p);
   return answer(title, [
     `What: ${e.summary}`,
     ...e.changes.map((c) => `  • ${c}`),
     `Quorum: ${formatPercent(p.quorumBps)} of ${p.influence} members = ${p.quorumVotes} vote(s) FOR, and more FOR than AGAINST`,
+    ...whyStillOpen(p),
     `Deadline: ${formatTime(p.deadline)}`,
     `Vote: ${ctx.settings.prefix}vote ${p.number} yes | no | abstain`,
     ...(ctx.settings.webUrl ? [`Or vote with your wallet: ${ctx.settings.webUrl}/g/${group}/p/${p.number}`] : []),
@@ -84,11 +98,32 @@ async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) =
   return announce(ctx, b.group, p, `Proposal #${p.number} by ${ctx.sender}`);
 }
 
+/**
+ * Refuses an account its homeserver does not know (a profile lookup), and
+ * says so when that homeserver cannot be reached: nobody is proposed on a
+ * guess. A homeserver that keeps profiles private says neither: then the
+ * link the target must have made is the proof.
+ */
+async function requireAccount(ctx: Ctx, target: string): Promise<void> {
+  const check = ctx.rooms.checkAccount?.bind(ctx.rooms);
+  if (!check) return;
+  const server = target.slice(target.indexOf(":") + 1);
+  let found;
+  try {
+    found = await check(target);
+  } catch (e) {
+    ctx.log(`could not look up ${target}: ${(e as Error).message}`);
+    throw new Refusal(`I could not check that ${target} exists: ${server} did not answer (or could not be reached). Nothing was proposed; try again later.`);
+  }
+  if (found === "missing") throw new Refusal(`There is no account ${target}: ${server} does not know it. Check the Matrix ID (Element shows it in the user's profile).`);
+}
+
 export async function proposeAdd(ctx: Ctx, target: string): Promise<Answer> {
   return proposeAction(
     ctx,
     Action.AddMember,
     async (b) => {
+      await requireAccount(ctx, target);
       const address = await addressOf(ctx, target);
       if ((await ctx.chain.member(b.group, address)).isMember) throw new Refusal(`${target} is already a member.`);
       return encodeAccount(address);
@@ -171,7 +206,7 @@ export async function vote(ctx: Ctx, number: number, choice: VoteChoice): Promis
   }
   await ctx.chain.call(`vote:${b.group}:${number}:${l.address}`, b.group, "castVoteFor", [l.address, before.id, CHOICE[choice]], `vote ${choice} on #${number}`);
   const p = await findProposal(ctx, b, number);
-  const lines = [`FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes} (quorum ${p.quorumVotes} of ${p.influence}); ${STATE[p.state]}`];
+  const lines = [`FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes} (quorum ${p.quorumVotes} of ${p.influence}); ${STATE[p.state]}`, ...whyStillOpen(p)];
   lines.push(...(await executeIfPassed(ctx, b, p)));
   return answer(`${ctx.sender} voted ${choice} on #${number}`, lines);
 }
@@ -198,7 +233,8 @@ export async function proposals(ctx: Ctx): Promise<Answer> {
   if (all.length === 0) return answer("No proposals yet", [`${ctx.settings.prefix}propose add @user starts one.`]);
   const lines: string[] = [];
   for (const p of all.slice(0, 20)) {
-    lines.push(`#${p.number} ${STATE[p.state]}: ${oneLine(await effect(ctx, b.group, p))} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
+    const quorate = p.state === ProposalState.Active && p.forVotes >= p.quorumVotes ? " (quorum reached; decided early only once the outcome can no longer change)" : "";
+    lines.push(`#${p.number} ${STATE[p.state]}${quorate}: ${oneLine(await effect(ctx, b.group, p))} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
   }
   return answer(`${all.length} proposal(s)`, lines);
 }
