@@ -119,7 +119,10 @@ async function makeGroup(c: Chain, factory: Contract, n: number, period: number,
   await c.send("evm_setNextBlockTimestamp", [toBeHex(t0)]);
   const created = (await c.queue(
     await factory.getAddress(),
-    factory.interface.encodeFunctionData("createGroup", [[settingsValues(benchSettings(period, 0, 0)), destinationValues(LOCKED_DESTINATION), founders.map((w) => w.address)], keccak256("0x")]),
+    factory.interface.encodeFunctionData("createGroup", [
+      [settingsValues(benchSettings(period, 0, 0)), destinationValues(LOCKED_DESTINATION), founders.map((w) => w.address)],
+      keccak256("0x"),
+    ]),
   )) as string;
   await c.mine();
   const rc = await c.provider.getTransactionReceipt(created);

@@ -101,7 +101,10 @@ async function measureOurs(signers: Signer[]) {
 async function voteGasAt(n: number, deployer: Signer) {
   const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
   const founder = deployer;
-  const { group } = await createGroup(factory, deployer, [await founder.getAddress()], { ...settings(30 * DAY), config: { ...settings(30 * DAY).config, addQuorumBps: 0 } });
+  const { group } = await createGroup(factory, deployer, [await founder.getAddress()], {
+    ...settings(30 * DAY),
+    config: { ...settings(30 * DAY).config, addQuorumBps: 0 },
+  });
   // Members join an open group one by one, as they would.
   const wallets: Signer[] = [];
   for (let i = 1; i < n; i++) {

@@ -26,9 +26,20 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
   const store = new SqliteStore(join(dir, "s.sqlite"));
   const members = new Map<string, { userId: string; membership: Membership }[]>();
   const config = {
-    defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-    feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 86400, period: 30 * 86400, gracePeriod: 86400,
-    mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ethers.ZeroAddress,
+    defaultQuorumBps: 5000,
+    addQuorumBps: QUORUM_DEFAULT,
+    removeQuorumBps: QUORUM_DEFAULT,
+    configQuorumBps: QUORUM_DEFAULT,
+    feeDestinationQuorumBps: QUORUM_DEFAULT,
+    customQuorumBps: QUORUM_DEFAULT,
+    votingPeriod: 86400,
+    period: 30 * 86400,
+    gracePeriod: 86400,
+    mode: Mode.Vote,
+    customCallsAllowed: false,
+    maxOpenProposals: 3,
+    fee: 0n,
+    feeToken: ethers.ZeroAddress,
   };
   for (let r = 0; r < roomCount; r++) {
     const addresses = Array.from({ length: membersPerRoom }, () => Wallet.createRandom().address);

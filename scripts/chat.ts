@@ -45,10 +45,21 @@ let txn = 0;
  * PUT /rooms/{roomId}/send/{type}/{txnId} with `token`; `query` adds
  * parameters (an application service may set `ts`, the event's claimed time).
  */
-export async function sendEvent(baseUrl: string, token: string, roomId: string, type: string, content: Record<string, unknown>, query: Record<string, string> = {}): Promise<string> {
+export async function sendEvent(
+  baseUrl: string,
+  token: string,
+  roomId: string,
+  type: string,
+  content: Record<string, unknown>,
+  query: Record<string, string> = {},
+): Promise<string> {
   const q = new URLSearchParams(query).toString();
   const url = `${baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${encodeURIComponent(type)}/raw-${Date.now()}-${txn++}${q ? `?${q}` : ""}`;
-  const res = await fetch(url, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(content) });
+  const res = await fetch(url, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(content),
+  });
   const json = (await res.json()) as { event_id?: string; error?: string };
   if (!res.ok || !json.event_id) throw new Error(`send ${type} to ${roomId}: ${res.status} ${json.error ?? ""}`);
   return json.event_id;
@@ -216,7 +227,11 @@ export class ChatUser {
    */
   async putState(roomId: string, type: string, content: Record<string, unknown>, stateKey = ""): Promise<number> {
     const url = `${this.client.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${encodeURIComponent(type)}/${encodeURIComponent(stateKey)}`;
-    const res = await fetch(url, { method: "PUT", headers: { authorization: `Bearer ${this.client.getAccessToken()!}`, "content-type": "application/json" }, body: JSON.stringify(content) });
+    const res = await fetch(url, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${this.client.getAccessToken()!}`, "content-type": "application/json" },
+      body: JSON.stringify(content),
+    });
     await res.text();
     return res.status;
   }
@@ -333,7 +348,13 @@ export class ChatUser {
   async encryptNow(roomId: string, body: string): Promise<Record<string, unknown>> {
     const room = this.client.getRoom(roomId);
     if (!room) throw new Error(`${this.userId} is not in ${roomId}`);
-    const ev = new MatrixEvent({ type: EventType.RoomMessage, content: { msgtype: "m.text", body }, room_id: roomId, sender: this.userId, event_id: `~pending-${Math.random()}` });
+    const ev = new MatrixEvent({
+      type: EventType.RoomMessage,
+      content: { msgtype: "m.text", body },
+      room_id: roomId,
+      sender: this.userId,
+      event_id: `~pending-${Math.random()}`,
+    });
     // The SDK's own encryption step (CryptoBackend.encryptEvent), which sendMessage runs.
     await (this.client.getCrypto() as unknown as { encryptEvent(e: MatrixEvent, r: Room): Promise<void> }).encryptEvent(ev, room);
     return ev.getWireContent();
@@ -361,10 +382,14 @@ export class ChatUser {
 
   /** Answers a poll as Element does (`org.matrix.msc3381.poll.response`, encrypted where the room is); returns the event id. */
   async answerPoll(roomId: string, pollId: string, answerId: string): Promise<string> {
-    const { event_id } = await this.client.sendEvent(roomId, "org.matrix.msc3381.poll.response" as never, {
-      "m.relates_to": { rel_type: "m.reference", event_id: pollId },
-      "org.matrix.msc3381.poll.response": { answers: [answerId] },
-    } as never);
+    const { event_id } = await this.client.sendEvent(
+      roomId,
+      "org.matrix.msc3381.poll.response" as never,
+      {
+        "m.relates_to": { rel_type: "m.reference", event_id: pollId },
+        "org.matrix.msc3381.poll.response": { answers: [answerId] },
+      } as never,
+    );
     return event_id;
   }
 

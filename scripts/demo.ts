@@ -83,12 +83,16 @@ try {
   say("");
   for (const line of preview.split("\n")) say(`    | ${line}`);
   say("");
-  await step("bob, a founder, consents to the preview", async () => expectMatch(await bob.ask(room, `!dao confirm ${code}`, bot), /1 of 2 founders consent/, "bob confirms"));
+  await step("bob, a founder, consents to the preview", async () =>
+    expectMatch(await bob.ask(room, `!dao confirm ${code}`, bot), /1 of 2 founders consent/, "bob confirms"),
+  );
 
   /** Once alice consents too: the group exists, and bob lets the bot act on his chat commands. */
   const afterCreation = async (created: string) => {
     const group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
-    await step("bob authorises the bot to act on his chat commands, settings proposals included", async () => expectMatch(await authorize(bob, room, bot, "+config"), /Authorised/, "bob authorize"));
+    await step("bob authorises the bot to act on his chat commands, settings proposals included", async () =>
+      expectMatch(await authorize(bob, room, bot, "+config"), /Authorised/, "bob authorize"),
+    );
     return group;
   };
 
@@ -97,7 +101,9 @@ try {
       expectMatch(await alice.ask(room, `!dao confirm ${code}`, bot), /This room is now a group: (0x[0-9a-fA-F]{40})/, "alice confirms"),
     );
     await afterCreation(created);
-    await step("alice authorises the bot to act on her chat commands, settings proposals included", async () => expectMatch(await authorize(alice, room, bot, "+config"), /Authorised/, "alice authorize"));
+    await step("alice authorises the bot to act on her chat commands, settings proposals included", async () =>
+      expectMatch(await authorize(alice, room, bot, "+config"), /Authorised/, "alice authorize"),
+    );
     await step("dave, not a member, keeps his place and is told how to join", () =>
       dave.until("the adoption notice", () => dave.eventWith(room, /^@dave:localhost: this room is now the room of the group/)),
     );
@@ -118,11 +124,21 @@ try {
       return expectMatch(await carol.ask(room, "!join", bot), /Welcome/, "carol joins");
     });
     await step("bob delegates to alice", async () => expectMatch(await bob.ask(room, "!delegate @alice:localhost", bot), /delegates to/, "delegate"));
-    await step("alice proposes a 2-day voting period", async () => expectMatch(await alice.ask(room, "!propose config voting=2d", bot), /Proposal #2/, "propose config"));
-    await step("alice votes yes, carrying bob's point", async () => expectMatch(await alice.ask(room, "!vote 2 yes", bot), /FOR 2 · AGAINST 0/, "delegated vote"));
-    await step("bob overrides his delegate with his own vote", async () => expectMatch(await bob.ask(room, "!vote 2 no", bot), /FOR 1 · AGAINST 1/, "override"));
-    await step("carol votes yes: the change passes", async () => expectMatch(await carol.ask(room, "!vote 2 yes", bot), /passed and was executed/, "config passes"));
-    await step("the members list shows three active members", async () => expectMatch(await alice.ask(room, "!members", bot), /3 member\(s\), 3 active/, "members"));
+    await step("alice proposes a 2-day voting period", async () =>
+      expectMatch(await alice.ask(room, "!propose config voting=2d", bot), /Proposal #2/, "propose config"),
+    );
+    await step("alice votes yes, carrying bob's point", async () =>
+      expectMatch(await alice.ask(room, "!vote 2 yes", bot), /FOR 2 · AGAINST 0/, "delegated vote"),
+    );
+    await step("bob overrides his delegate with his own vote", async () =>
+      expectMatch(await bob.ask(room, "!vote 2 no", bot), /FOR 1 · AGAINST 1/, "override"),
+    );
+    await step("carol votes yes: the change passes", async () =>
+      expectMatch(await carol.ask(room, "!vote 2 yes", bot), /passed and was executed/, "config passes"),
+    );
+    await step("the members list shows three active members", async () =>
+      expectMatch(await alice.ask(room, "!members", bot), /3 member\(s\), 3 active/, "members"),
+    );
     say(`conclave demo: scenario passed, ${steps.length} steps seen in the room`);
     await stop(0);
   } else {

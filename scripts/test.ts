@@ -51,14 +51,7 @@ async function vitest(extra: string[], name = "vitest", env: NodeJS.ProcessEnv =
   const dir = mkdtempSync(join(tmpdir(), "conclave-vitest-"));
   const report = join(dir, "report.json");
   try {
-    const { code } = await run("npx", [
-      "vitest",
-      "run",
-      "--reporter=default",
-      "--reporter=json",
-      `--outputFile.json=${report}`,
-      ...extra,
-    ], env);
+    const { code } = await run("npx", ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...extra], env);
     let passed = 0;
     let failed = 0;
     try {

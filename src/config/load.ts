@@ -149,11 +149,7 @@ function validate(data: unknown, warnings: string[]): ParsedConfig {
     const unknown = result.success ? [] : result.error.issues.filter(isUnrecognizedKeys);
     if (unknown.length === 0 || round >= 8) {
       if (result.success) return result.data;
-      throw new ConfigError(
-        result.error.issues
-          .filter((i) => !isUnrecognizedKeys(i))
-          .map((i) => ({ path: formatPath(i.path), message: i.message })),
-      );
+      throw new ConfigError(result.error.issues.filter((i) => !isUnrecognizedKeys(i)).map((i) => ({ path: formatPath(i.path), message: i.message })));
     }
     for (const issue of unknown) {
       const holder = at(data, issue.path);

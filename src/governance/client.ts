@@ -78,10 +78,7 @@ export class ChainClient {
 
   /** Creates a group; returns its address and the block it was created in. */
   async createGroup(intent: string, settings: GroupSettings, destination: FeeDestination, founders: string[], ref: string) {
-    const data = this.factory.interface.encodeFunctionData("createGroup", [
-      [settingsValues(settings), destinationValues(destination), founders],
-      ref,
-    ]);
+    const data = this.factory.interface.encodeFunctionData("createGroup", [[settingsValues(settings), destinationValues(destination), founders], ref]);
     const out = await this.tx.send(intent, { to: await this.factory.getAddress(), data }, `create group (${founders.length} founders)`);
     const receipt = this.requireMined(out.receipt, "create the group");
     for (const log of receipt.logs) {
@@ -262,7 +259,12 @@ export class ChainClient {
    * blocks (`liveBlocks`, the path of every new head) one call, however many
    * groups.
    */
-  async eventsOf(groups: string[], from: number, to: number, limits: { maxAddresses: number; maxBlockRange: number; liveBlocks?: number } = { maxAddresses: 500, maxBlockRange: 2000, liveBlocks: 64 }): Promise<Map<string, GroupEvent[]>> {
+  async eventsOf(
+    groups: string[],
+    from: number,
+    to: number,
+    limits: { maxAddresses: number; maxBlockRange: number; liveBlocks?: number } = { maxAddresses: 500, maxBlockRange: 2000, liveBlocks: 64 },
+  ): Promise<Map<string, GroupEvent[]>> {
     const out = new Map<string, GroupEvent[]>(groups.map((g) => [g.toLowerCase(), []]));
     if (groups.length > limits.maxAddresses && to - from < (limits.liveBlocks ?? 0)) {
       // A few new blocks and more groups than one filter holds: one call by the
@@ -320,9 +322,18 @@ export class ChainClient {
   }
 
   /** A proposal's current tally and state, by id (one view call). */
-  async proposalView(group: string, proposalId: bigint): Promise<{ state: ProposalState; forVotes: number; againstVotes: number; abstainVotes: number; deadline: number }> {
+  async proposalView(
+    group: string,
+    proposalId: bigint,
+  ): Promise<{ state: ProposalState; forVotes: number; againstVotes: number; abstainVotes: number; deadline: number }> {
     const v = await this.group(group).getFunction("proposal")(proposalId);
-    return { state: Number(v.state) as ProposalState, forVotes: Number(v.forVotes), againstVotes: Number(v.againstVotes), abstainVotes: Number(v.abstainVotes), deadline: Number(v.deadline) };
+    return {
+      state: Number(v.state) as ProposalState,
+      forVotes: Number(v.forVotes),
+      againstVotes: Number(v.againstVotes),
+      abstainVotes: Number(v.abstainVotes),
+      deadline: Number(v.deadline),
+    };
   }
 
   /** The group's fee destination in full. */
@@ -372,11 +383,7 @@ export class ChainClient {
   }
 }
 
-const ERC20_ABI = [
-  "function balanceOf(address) view returns (uint256)",
-  "function symbol() view returns (string)",
-  "function decimals() view returns (uint8)",
-];
+const ERC20_ABI = ["function balanceOf(address) view returns (uint256)", "function symbol() view returns (string)", "function decimals() view returns (uint8)"];
 
 /** The topic of every event a group emits. */
 const GROUP_TOPICS: string[] = [];

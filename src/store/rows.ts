@@ -2,7 +2,21 @@
  * Rows of the store's tables as the domain's records: the SQLite and the
  * PostgreSQL store keep the same columns.
  */
-import type { Departure, InboundEvent, InboundStatus, Link, OutboxItem, PendingCreation, PendingLink, RoomBan, RoomBinding, RoomMode, RoomPolicy, TxRecord, TxStatus } from "./store.ts";
+import type {
+  Departure,
+  InboundEvent,
+  InboundStatus,
+  Link,
+  OutboxItem,
+  PendingCreation,
+  PendingLink,
+  RoomBan,
+  RoomBinding,
+  RoomMode,
+  RoomPolicy,
+  TxRecord,
+  TxStatus,
+} from "./store.ts";
 
 export type Row = Record<string, unknown>;
 

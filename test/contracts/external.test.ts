@@ -6,17 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Contract, ZeroAddress, id, type Interface, type Signer } from "ethers";
-import {
-  as,
-  createGroup,
-  defaultSettings,
-  deployFactory,
-  ethers,
-  expectGroupError,
-  groupInterface,
-  networkHelpers,
-  time,
-} from "./fixture.ts";
+import { as, createGroup, defaultSettings, deployFactory, ethers, expectGroupError, groupInterface, networkHelpers, time } from "./fixture.ts";
 import { destinationValues, settingsValues } from "../../src/governance/encoding.ts";
 import { DestinationKind, Mode, type GroupSettings } from "../../src/governance/types.ts";
 
@@ -191,8 +181,7 @@ describe("External mode: a group controlled by an OpenZeppelin Governor + Timelo
     expect(Number(s.config.mode)).toBe(Mode.External);
     expect(await sys.group.getFunction("isOpen")()).toBe(false);
 
-    const expected =
-      selector("addMember(address)") ^ selector("removeMember(address)") ^ selector("isMember(address)");
+    const expected = selector("addMember(address)") ^ selector("removeMember(address)") ^ selector("isMember(address)");
     const expectedHex = "0x" + expected.toString(16).padStart(8, "0");
     const helper = await ethers.deployContract("GroupMembershipInterfaceId");
     expect(await helper.getFunction("interfaceId")()).toBe(expectedHex);
@@ -289,11 +278,7 @@ describe("External mode: a group controlled by an OpenZeppelin Governor + Timelo
     // The timelock calls governor.relay(group, 0, addMember(alice)): the group sees the governor as caller.
     const relay: Call = {
       target: governorAddr,
-      data: governor.interface.encodeFunctionData("relay", [
-        sys.groupAddr,
-        0n,
-        groupInterface.encodeFunctionData("addMember", [aliceAddr]),
-      ]),
+      data: governor.interface.encodeFunctionData("relay", [sys.groupAddr, 0n, groupInterface.encodeFunctionData("addMember", [aliceAddr])]),
     };
     const execute = await governorQueued(sys, [relay], "Relay addMember through the governor");
     await expectGroupError(execute(), "GroupUnauthorized", [governorAddr]);
@@ -311,10 +296,7 @@ describe("External mode: a group controlled by an OpenZeppelin Governor + Timelo
 
     const receipt = await governorPasses(
       sys,
-      [
-        groupCall(sys, "updateSettings", [settingsValues(newSettings)]),
-        groupCall(sys, "updateFeeDestination", [destinationValues(newDest)]),
-      ],
+      [groupCall(sys, "updateSettings", [settingsValues(newSettings)]), groupCall(sys, "updateFeeDestination", [destinationValues(newDest)])],
       "Raise the fee to 0.05 and release fees to the founder",
     );
     const names = eventsFrom(receipt.logs, groupAddr, groupInterface).map((e) => e.name);

@@ -75,7 +75,11 @@ const SWEEP64_BOUND = 3_000_000n;
 const call = (fn: string, args: unknown[] = []) => groupInterface.encodeFunctionData(fn, args);
 
 function printGas(title: string, rows: Record<string, bigint>) {
-  console.log(`${title}\n${Object.entries(rows).map(([k, v]) => `  ${k.padEnd(28)} ${v}`).join("\n")}`);
+  console.log(
+    `${title}\n${Object.entries(rows)
+      .map(([k, v]) => `  ${k.padEnd(28)} ${v}`)
+      .join("\n")}`,
+  );
 }
 
 /** Expects `a` and `b` within `pct` percent of the smaller. */
@@ -245,8 +249,7 @@ describe("finding 3: a proposal made before a change of mode never executes", ()
       expect((await tally(group, p)).state).toBe(ProposalState.Succeeded);
       return p;
     };
-    const settings = (mode: Mode, extra: Partial<GroupSettings> = {}) =>
-      encodeSettings(defaultSettings(extra, { mode, defaultQuorumBps: 5000 }));
+    const settings = (mode: Mode, extra: Partial<GroupSettings> = {}) => encodeSettings(defaultSettings(extra, { mode, defaultQuorumBps: 5000 }));
     return { group, alice: alice!, bob: bob!, carol: carol!, controller: await controller.getAddress(), byController, pass, settings };
   }
 
@@ -443,7 +446,12 @@ describe("finding 5: no member can keep others from proposing", () => {
         [BigInt(bad), 3n],
       );
     }
-    const one = await propose(group, bob!, Action.Config, encodeSettings(defaultSettings({}, { defaultQuorumBps: 5000, votingPeriod: DAY, maxOpenProposals: 1 })));
+    const one = await propose(
+      group,
+      bob!,
+      Action.Config,
+      encodeSettings(defaultSettings({}, { defaultQuorumBps: 5000, votingPeriod: DAY, maxOpenProposals: 1 })),
+    );
     await vote(group, alice!, one, VoteType.For);
     await vote(group, bob!, one, VoteType.For);
     await execute(group, bob!, one);
@@ -528,7 +536,10 @@ describe("finding 6: the relayer's authority is scoped, expires and can be given
     await (await r.getFunction("castVoteFor")(a, p.id, VoteType.For)).wait();
     await time.increaseTo(until);
     await expectGroupError(r.getFunction("castVoteFor")(a, q.id, VoteType.For), "GroupRelayerExpired", [a, until]);
-    await expectGroupError(r.getFunction("proposeFor")(a, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address)), "GroupRelayerExpired", [a, until]);
+    await expectGroupError(r.getFunction("proposeFor")(a, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address)), "GroupRelayerExpired", [
+      a,
+      until,
+    ]);
     await expectGroupError(r.getFunction("delegateFor")(a, await bob.getAddress()), "GroupRelayerExpired", [a, until]);
     expect(await tally(group, q)).toMatchObject({ for: 0 });
   });
@@ -564,7 +575,10 @@ describe("finding 7: one failing recipient blocks no payout", () => {
     return at;
   }
   const logsOf = (rc: TransactionReceipt | null) =>
-    rc!.logs.map((l) => groupInterface.parseLog(l)).filter((e) => e !== null).map((e) => [e!.name, ...e!.args]);
+    rc!.logs
+      .map((l) => groupInterface.parseLog(l))
+      .filter((e) => e !== null)
+      .map((e) => [e!.name, ...e!.args]);
   const balance = (at: string) => ethers.provider.getBalance(at);
 
   it("a reverting and a gas-burning recipient do not block the others; their shares stay claimable, by them only", async () => {
@@ -575,12 +589,16 @@ describe("finding 7: one failing recipient blocks no payout", () => {
     const burner = await contractWith(BURNS_GAS);
     // carol's account refuses payments for now (say, a wallet with a bug), and claims later.
     await setCode(c!, REVERTS);
-    const group = await groupOf([alice!, bob!], { fee: FEE }, {
-      kind: DestinationKind.Release,
-      target: ethers.ZeroAddress,
-      recipients: [fine, reverting, burner, c!],
-      sharesBps: [4000, 2000, 2000, 2000],
-    });
+    const group = await groupOf(
+      [alice!, bob!],
+      { fee: FEE },
+      {
+        kind: DestinationKind.Release,
+        target: ethers.ZeroAddress,
+        recipients: [fine, reverting, burner, c!],
+        sharesBps: [4000, 2000, 2000, 2000],
+      },
+    );
     const g = await group.getAddress();
     for (let i = 0; i < 4; i++) await (await as(group, alice!).getFunction("renew")(a, { value: FEE })).wait();
     const total = 4n * FEE;
@@ -600,7 +618,10 @@ describe("finding 7: one failing recipient blocks no payout", () => {
 
     // carol's account takes payments again: it claims its share, once.
     await setCode(c!, "0x");
-    await expectGroupError(as(group, keeper!).getFunction("claim")(ethers.ZeroAddress), "GroupNothingToClaim", [ethers.ZeroAddress, await keeper!.getAddress()]);
+    await expectGroupError(as(group, keeper!).getFunction("claim")(ethers.ZeroAddress), "GroupNothingToClaim", [
+      ethers.ZeroAddress,
+      await keeper!.getAddress(),
+    ]);
     const before = await balance(c!);
     const claimed = await (await as(group, carol!).getFunction("claim")(ethers.ZeroAddress)).wait();
     expect(logsOf(claimed)).toEqual([["PayoutClaimed", ethers.ZeroAddress, c, fifth]]);
@@ -666,8 +687,7 @@ describe("finding 8: activeMemberCount is a bounded read", () => {
     await (await as(group, alice!).getFunction("renew")(a)).wait();
     await setGroupTime(group, 25_000 + 31 * DAY);
     await networkHelpers.mine();
-    const estimate = async (data: string) =>
-      BigInt((await conn.provider.request({ method: "eth_estimateGas", params: [{ to, data }, "latest"] })) as string);
+    const estimate = async (data: string) => BigInt((await conn.provider.request({ method: "eth_estimateGas", params: [{ to, data }, "latest"] })) as string);
     // Exact: only alice is active, and none of her delegators.
     expect(await group.getFunction("activeMemberCount")()).toBe(1n);
     expect((await group.getFunction("memberInfo")(a)).delegatorsIn).toBe(0n);
@@ -689,7 +709,6 @@ describe("finding 8: activeMemberCount is a bounded read", () => {
     expect(big.info).toBeLessThan(100_000n);
   });
 });
-
 
 describe("finding 9: signatures need not be submitted in order", () => {
   async function signing() {

@@ -19,14 +19,7 @@ import {
 import { GROUP_ABI } from "../../src/governance/contracts.ts";
 import { ACCEPT_TYPES, RELAYER_TYPES, VOTE_TYPES } from "../../src/governance/typed.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../../src/governance/encoding.ts";
-import {
-  Action,
-  Mode,
-  QUORUM_DEFAULT,
-  type FeeDestination,
-  type GroupConfig,
-  type GroupSettings,
-} from "../../src/governance/types.ts";
+import { Action, Mode, QUORUM_DEFAULT, type FeeDestination, type GroupConfig, type GroupSettings } from "../../src/governance/types.ts";
 
 export const conn = await network.connect();
 export const { ethers, networkHelpers } = conn;

@@ -93,9 +93,7 @@ describe("accepting = paying", () => {
     const c = await carol.getAddress();
     expect((await group.getFunction("memberInfo")(c)).approved).toBe(true);
     expect(await group.getFunction("isMember")(c)).toBe(false);
-    await expect(as(group, carol).getFunction("join")({ value: FEE - 1n })).rejects.toThrow(
-      new RegExp(`GroupWrongPayment\\(${FEE}, ${FEE - 1n}\\)`),
-    );
+    await expect(as(group, carol).getFunction("join")({ value: FEE - 1n })).rejects.toThrow(new RegExp(`GroupWrongPayment\\(${FEE}, ${FEE - 1n}\\)`));
     await (await as(group, carol).getFunction("join")({ value: FEE })).wait();
     expect(await group.getFunction("isActive")(c)).toBe(true);
     expect(await ethers.provider.getBalance(await group.getAddress())).toBe(FEE);
@@ -194,9 +192,7 @@ describe("subscription periods", () => {
     const a = await alice.getAddress();
     const expiry = Number((await group.getFunction("memberInfo")(a)).expiresAt);
     await time.increaseTo(expiry + GRACE - 2);
-    await expect(as(group, mallory).getFunction("removeLapsed")(a)).rejects.toThrow(
-      new RegExp(`GroupGracePeriodNotOver\\("${a}", ${expiry + GRACE}\\)`),
-    );
+    await expect(as(group, mallory).getFunction("removeLapsed")(a)).rejects.toThrow(new RegExp(`GroupGracePeriodNotOver\\("${a}", ${expiry + GRACE}\\)`));
     await time.increaseTo(expiry + GRACE);
     const tx = await as(group, mallory).getFunction("removeLapsed")(a);
     const names = (await tx.wait()).logs.map((l: never) => group.interface.parseLog(l)?.name);

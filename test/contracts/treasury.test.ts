@@ -59,7 +59,9 @@ describe("fee destination", () => {
   it("refuses a custom destination that is not a contract, and bad shares", async () => {
     const eoa = ethers.Wallet.createRandom().address;
     await expect(setup({ kind: DestinationKind.Custom, target: eoa, recipients: [], sharesBps: [] })).rejects.toThrow(/GroupInvalidDestinationTarget/);
-    await expect(setup({ kind: DestinationKind.Release, target: ZeroAddress, recipients: [eoa, eoa], sharesBps: [5000, 5000] })).rejects.toThrow(/GroupInvalidShares/);
+    await expect(setup({ kind: DestinationKind.Release, target: ZeroAddress, recipients: [eoa, eoa], sharesBps: [5000, 5000] })).rejects.toThrow(
+      /GroupInvalidShares/,
+    );
     await expect(setup({ kind: DestinationKind.Release, target: ZeroAddress, recipients: [eoa], sharesBps: [9999] })).rejects.toThrow(/GroupInvalidShares/);
   });
 });

@@ -169,7 +169,8 @@ describe("a crash loses nothing", () => {
     expect(Object.fromEntries(targets.map((t) => [t.userId, n.get(t.userId)])), `seed ${seed}`).toEqual(Object.fromEntries(targets.map((t) => [t.userId, 1])));
     // Every message of the bot in the room decrypts for a remaining member.
     const unreadable: string[] = [];
-    for (const e of await alice!.history(room)) if (e.sender === bot && e.type === "m.room.encrypted" && (await alice!.read(e)) === undefined) unreadable.push(e.event_id);
+    for (const e of await alice!.history(room))
+      if (e.sender === bot && e.type === "m.room.encrypted" && (await alice!.read(e)) === undefined) unreadable.push(e.event_id);
     expect(unreadable, `seed ${seed}`).toEqual([]);
     expect(cryptoFailures(sys.botLines.slice(firstLine)), `seed ${seed}`).toEqual([]);
   }, 600_000);

@@ -27,11 +27,15 @@ beforeAll(async () => {
 afterAll(async () => {
   if (txLatencies.length) {
     const sorted = [...txLatencies].sort((a, b) => a - b);
-    process.stdout.write(`reply latency of !vote (one transaction mined): median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`);
+    process.stdout.write(
+      `reply latency of !vote (one transaction mined): median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`,
+    );
   }
   if (latencies.length) {
     const sorted = [...latencies].sort((a, b) => a - b);
-    process.stdout.write(`reply latency of read-only commands: median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`);
+    process.stdout.write(
+      `reply latency of read-only commands: median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`,
+    );
   }
   await sys?.stop();
 }, 60_000);
@@ -49,7 +53,9 @@ describe("governing a room from chat", () => {
     expect(await ask(dave, "!status")).toMatch(/not a group yet[\s\S]*!dao create/);
     latencies.push(dave.lastLatencyMs);
     // dave is no room admin: he cannot start a group in alice's room.
-    expect(await ask(dave, "!dao create")).toMatch(/Only a room admin \(power level 100, or a creator of the room\) may make this room a group; your power level here is 0/);
+    expect(await ask(dave, "!dao create")).toMatch(
+      /Only a room admin \(power level 100, or a creator of the room\) may make this room a group; your power level here is 0/,
+    );
   });
 
   it("links members' wallets, refusing foreign and reused signatures", async () => {
@@ -171,7 +177,11 @@ describe("governing a room from chat", () => {
   it("shows a fee destination with every recipient and share", async () => {
     const [a, b] = [alice.wallet.address, bob.wallet.address];
     const proposed = await ask(alice, `!propose fee-destination release ${a}=60% ${b}=40%`);
-    expect(proposed).toContain(`What: fee destination → release, at most once a month, to 2 recipient(s)\n  • @alice:localhost (${a}) 60%\n  • @bob:localhost (${b}) 40%`);
-    expect(await ask(bob, "!proposals")).toContain(`fee destination → release, at most once a month, to 2 recipient(s): @alice:localhost (${a}) 60%; @bob:localhost (${b}) 40%`);
+    expect(proposed).toContain(
+      `What: fee destination → release, at most once a month, to 2 recipient(s)\n  • @alice:localhost (${a}) 60%\n  • @bob:localhost (${b}) 40%`,
+    );
+    expect(await ask(bob, "!proposals")).toContain(
+      `fee destination → release, at most once a month, to 2 recipient(s): @alice:localhost (${a}) 60%; @bob:localhost (${b}) 40%`,
+    );
   });
 });

@@ -23,7 +23,8 @@ let group: string;
 let provider: JsonRpcProvider;
 
 const session = (e: MatrixEvent) => (e.getWireContent() as { session_id?: string }).session_id;
-const left = (who: ChatUser) => alice.until(`${who.userId} out`, () => (alice.client.getRoom(room)?.getMember(who.userId)?.membership === "ban" ? true : undefined));
+const left = (who: ChatUser) =>
+  alice.until(`${who.userId} out`, () => (alice.client.getRoom(room)?.getMember(who.userId)?.membership === "ban" ? true : undefined));
 
 beforeAll(async () => {
   quietConsole();

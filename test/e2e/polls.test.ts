@@ -54,7 +54,11 @@ describe("proposals as polls", () => {
     const unstable = c["org.matrix.msc3381.poll.start"];
     expect(unstable.kind).toBe("org.matrix.msc3381.poll.disclosed");
     expect(unstable.max_selections).toBe(1);
-    expect(unstable.answers.map((a: Record<string, string>) => [a.id, a["org.matrix.msc1767.text"]])).toEqual([["yes", "Yes"], ["no", "No"], ["abstain", "Abstain"]]);
+    expect(unstable.answers.map((a: Record<string, string>) => [a.id, a["org.matrix.msc1767.text"]])).toEqual([
+      ["yes", "Yes"],
+      ["no", "No"],
+      ["abstain", "Abstain"],
+    ]);
     expect(unstable.question["org.matrix.msc1767.text"]).toMatch(/^#1: remove .*@carol:localhost.* — 2 FOR of 3 needed by \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
     expect(c["m.poll"].question["m.text"][0].body).toBe(unstable.question["org.matrix.msc1767.text"]);
     expect(c["m.poll"].answers.map((a: Record<string, string>) => a["m.id"])).toEqual(["yes", "no", "abstain"]);

@@ -53,7 +53,10 @@ function options(wallet: Wallet, store: Store, tokenMinimums: Record<string, big
 }
 
 async function minFee(factory: string, token: string): Promise<[boolean, bigint]> {
-  return f.decodeFunctionResult("minFee", await ethers.provider.call({ to: factory, data: f.encodeFunctionData("minFee", [token]) })) as unknown as [boolean, bigint];
+  return f.decodeFunctionResult("minFee", await ethers.provider.call({ to: factory, data: f.encodeFunctionData("minFee", [token]) })) as unknown as [
+    boolean,
+    bigint,
+  ];
 }
 
 describe("deploying the factory once", () => {

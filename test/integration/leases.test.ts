@@ -185,12 +185,7 @@ interface WorkerProcess {
   last(): WorkerReport | undefined;
 }
 
-function spawnWorker(
-  url: string,
-  id: string,
-  timings?: { ttlMs: number; renewMs: number; marginMs: number },
-  enforce = false,
-): WorkerProcess {
+function spawnWorker(url: string, id: string, timings?: { ttlMs: number; renewMs: number; marginMs: number }, enforce = false): WorkerProcess {
   const args = [WORKER_SCRIPT, url, id, ...(timings ? [timings.ttlMs, timings.renewMs, timings.marginMs].map(String) : [])];
   const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", ...args], {
     stdio: ["ignore", "pipe", "pipe"],

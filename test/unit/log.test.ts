@@ -15,7 +15,12 @@ describe("the log", () => {
   };
 
   it("writes the lines at its level and above, each with its level but info, redacted", () => {
-    expect(capture("info").out).toEqual(["2026-12-01T14:02:00.000Z i\n", "2026-12-01T14:02:00.000Z i2\n", "2026-12-01T14:02:00.000Z warn w …\n", "2026-12-01T14:02:00.000Z error e\n"]);
+    expect(capture("info").out).toEqual([
+      "2026-12-01T14:02:00.000Z i\n",
+      "2026-12-01T14:02:00.000Z i2\n",
+      "2026-12-01T14:02:00.000Z warn w …\n",
+      "2026-12-01T14:02:00.000Z error e\n",
+    ]);
     expect(capture("debug").out[0]).toBe("2026-12-01T14:02:00.000Z debug d\n");
     expect(capture("warn").out).toHaveLength(2);
     expect(capture("error").out).toEqual(["2026-12-01T14:02:00.000Z error e\n"]);
