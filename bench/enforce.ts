@@ -167,7 +167,7 @@ for (const room of rooms) {
     breakdown(`kicked ${u.chat} from ${room.roomId}`, t0, Date.now());
     await admin.until(
       `the notice for ${u.chat}`,
-      () => admin.eventWith(room.roomId, new RegExp(`Removed ${u.chat.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:`)) as MatrixEvent | undefined,
+      () => admin.eventWith(room.roomId, new RegExp(`Removed ${u.chat.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:`)),
       30_000,
     );
     kickToNewSession.push(performance.now() - tKick);

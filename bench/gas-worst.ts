@@ -229,10 +229,10 @@ async function lapsedTogether(c: Chain, factory: Contract, n: number): Promise<P
 export async function measureWorstCase(ethers: HardhatEthers, sizes: number[], log: (line: string) => void): Promise<WorstCase> {
   const [deployer] = await ethers.getSigners();
   const c = new Chain(ethers);
-  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
   await c.send("evm_setAutomine", [false]);
   const ops: Op[] = ["join", "renew", "vote", "propose", "execute", "delegate", "sweep64"];
-  const table = Object.fromEntries(ops.map((o) => [o, {} as Record<string, number>])) as WorstCase;
+  const table = Object.fromEntries(ops.map((o) => [o, {}])) as WorstCase;
   for (const n of sizes) {
     const started = Date.now();
     const a = await prepaid(c, factory, n);

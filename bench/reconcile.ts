@@ -19,9 +19,9 @@ import type { Membership } from "../src/ports/rooms.ts";
 import { memoryRooms } from "./memory-rooms.ts";
 
 export async function measureReconcile(roomCount: number, membersPerRoom: number) {
-  const { ethers } = await network.connect();
+  const { ethers } = await network.create();
   const [deployer] = await ethers.getSigners();
-  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
   const dir = mkdtempSync(join(tmpdir(), "conclave-reconcile-"));
   const store = new SqliteStore(join(dir, "s.sqlite"));
   const members = new Map<string, { userId: string; membership: Membership }[]>();

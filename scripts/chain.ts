@@ -79,8 +79,8 @@ export async function startChain(o: StartChainOptions): Promise<ChainHandle> {
   });
   running.add(child);
   let output = "";
-  child.stdout!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-  child.stderr!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  child.stdout.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  child.stderr.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   const rpcUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   let chainId = 0;

@@ -279,7 +279,7 @@ export class ChatUser {
   /** An event of `history` as this client reads it: decrypted with its keys, or undefined. */
   async read(e: RawRoomEvent): Promise<string | undefined> {
     if (e.type !== "m.room.encrypted") return typeof e.content.body === "string" ? e.content.body : undefined;
-    return this.tryDecrypt(new MatrixEvent(e as never));
+    return this.tryDecrypt(new MatrixEvent(e));
   }
 
   /** Edits `eventId` (an `m.replace`), through this client (encrypted where the room is); returns the edit's id. */

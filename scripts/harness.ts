@@ -293,7 +293,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         await meanwhile?.();
         sys.workers[i] = launch(i);
         if (i === 0) sys.bot = sys.workers[0]!;
-        await sys.workers[i]!.waitFor(/ready:/, 120_000);
+        await sys.workers[i].waitFor(/ready:/, 120_000);
       },
       botLines,
       ...(webUrl ? { webUrl } : {}),

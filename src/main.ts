@@ -213,6 +213,8 @@ async function main(): Promise<void> {
         log,
       })
     : undefined;
+  // Set once, below: the callbacks created before then see undefined until it is (a const would throw there).
+  // eslint-disable-next-line prefer-const -- see above
   let audit: RotationAudit | undefined;
   const matrix: MatrixAdapter = new MatrixAdapter({
     ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
@@ -372,7 +374,7 @@ async function main(): Promise<void> {
       void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
       void polls.tick();
     },
-    observe: async (e) => audit?.observe(e),
+    observe: async (e) => audit.observe(e),
     requireCrossSigned: config.bot.requireCrossSignedDevices,
     ...(worker ? { share: worker } : {}),
   });
@@ -396,7 +398,9 @@ async function main(): Promise<void> {
         // A sync answers at least every 30 s (its long-poll timeout).
         if (!(lag < 90)) throw new Error(Number.isFinite(lag) ? `no sync response for ${Math.round(lag)} s` : "not synced yet");
       },
-      rpc: async () => void (await provider.getBlockNumber()),
+      rpc: async () => {
+        await provider.getBlockNumber();
+      },
       store: () => store.setState("ready:probe", String(Date.now())),
     },
     ...(config.web.metrics ? { metrics } : {}),

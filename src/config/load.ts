@@ -155,6 +155,7 @@ function validate(data: unknown, warnings: string[]): ParsedConfig {
       const holder = at(data, issue.path);
       for (const key of issue.keys) {
         warnings.push(`unknown key ${formatPath([...issue.path, key])} (ignored)`);
+        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the parsed YAML is a plain object: an unknown key is dropped from it
         if (holder !== null && typeof holder === "object") delete (holder as Record<string, unknown>)[key];
       }
     }
@@ -210,7 +211,7 @@ function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv, baseDir: string): st
     try {
       value = readFileSync(file, "utf8").replace(/[\r\n]+$/, "");
     } catch (err) {
-      throw new Error(`cannot read secret file ${file}: ${reason(err)}`);
+      throw new Error(`cannot read secret file ${file}: ${reason(err)}`, { cause: err });
     }
   }
   if (value === "") throw new Error(`${ref.describe()} is empty`);

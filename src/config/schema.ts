@@ -247,8 +247,6 @@ const nonEmpty = (what: string) =>
     return s;
   });
 
-const address = text(ADDRESS, parseAddress);
-
 /** An address that may receive something: not the zero address. */
 const recipientAddress = text(ADDRESS, (s) => {
   const a = parseAddress(s);
@@ -608,7 +606,7 @@ const acceptInvitesFrom = z.enum(["creators", "anyone"], { error: expect('"creat
 
 const PREFIX = 'a command prefix of 1 to 3 characters without spaces, like "!"';
 const commandPrefix = text(PREFIX, (s) => {
-  const n = [...s].length;
+  const n = Array.from(s).length;
   if (n < 1 || n > 3 || /\s/u.test(s)) fail(PREFIX, s);
   return s;
 }).prefault("!");

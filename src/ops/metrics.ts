@@ -57,9 +57,9 @@ export class Metrics {
         return value;
       };
     };
-    const rooms = cached(sources.rooms);
-    const outbox = cached(sources.outboxPending);
-    const balance = cached(sources.balance);
+    const rooms = cached(() => sources.rooms());
+    const outbox = cached(() => sources.outboxPending());
+    const balance = cached(() => sources.balance());
     new Gauge({
       name: `${p}rooms`,
       help: "Rooms the bot governs (bound to a group)",

@@ -62,7 +62,7 @@ export function toTx(r: Row): TxRecord {
     status: String(r["status"]) as TxStatus,
     createdAt: Number(r["created_at"]),
     description: String(r["description"]),
-    ...(r["error"] !== null && r["error"] !== undefined ? { error: String(r["error"]) } : {}),
+    ...(r["error"] !== null && r["error"] !== undefined ? { error: r["error"] as string } : {}),
   };
 }
 
@@ -84,7 +84,7 @@ export function toInbound(r: Row): InboundEvent {
     raw: String(r["raw"]),
     receivedAt: Number(r["received_at"]),
     status: String(r["status"]) as InboundStatus,
-    ...(r["answer"] !== null && r["answer"] !== undefined ? { answer: String(r["answer"]) } : {}),
+    ...(r["answer"] !== null && r["answer"] !== undefined ? { answer: r["answer"] as string } : {}),
   };
 }
 

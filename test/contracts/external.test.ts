@@ -31,7 +31,7 @@ function eventsFrom(logs: readonly Log[], address: string, iface: Interface) {
     .filter((l) => l.address.toLowerCase() === address.toLowerCase())
     .map((l) => iface.parseLog(l))
     .filter((p) => p !== null)
-    .map((p) => ({ name: p!.name, args: p!.args }));
+    .map((p) => ({ name: p.name, args: p.args }));
 }
 
 interface Call {
@@ -59,15 +59,15 @@ async function deploySystem(): Promise<System> {
   const voters = [v1!, v2!, v3!];
 
   // The external DAO: token, timelock, governor.
-  const token = (await ethers.deployContract("GovToken")) as unknown as Contract;
+  const token = await ethers.deployContract("GovToken");
   for (const [i, v] of voters.entries()) {
     await (await token.getFunction("mint")(await v.getAddress(), ethers.parseEther(String(100 * (i + 1))))).wait();
     await (await as(token, v).getFunction("delegate")(await v.getAddress())).wait();
   }
   const deployerAddr = await deployer!.getAddress();
-  const timelock = (await ethers.deployContract("ExternalTimelock", [TIMELOCK_DELAY, [], [ZeroAddress], deployerAddr])) as unknown as Contract;
+  const timelock = await ethers.deployContract("ExternalTimelock", [TIMELOCK_DELAY, [], [ZeroAddress], deployerAddr]);
   const timelockAddr = await timelock.getAddress();
-  const governor = (await ethers.deployContract("ExternalGovernor", [await token.getAddress(), timelockAddr])) as unknown as Contract;
+  const governor = await ethers.deployContract("ExternalGovernor", [await token.getAddress(), timelockAddr]);
   const governorAddr = await governor.getAddress();
 
   // Wire the roles: the governor proposes and cancels, anyone executes, the deployer steps down.

@@ -124,7 +124,7 @@ describe("finding 1: a mass lapse no longer freezes a group", () => {
     const tx = as(group, bob!).getFunction("propose")(Action.RemoveMember, encodeAccount(sybils[1]!));
     const rc = await (await tx).wait();
     gas["propose"] = rc!.gasUsed;
-    const created = group.interface.parseLog(rc!.logs[0]!)!;
+    const created = group.interface.parseLog(rc!.logs[0])!;
     const p = { id: created.args.proposalId as bigint, number: created.args.number as bigint, action: Action.RemoveMember, payload: encodeAccount(sybils[1]!) };
     // Influence is exact: alice, bob, carol, dave and the sybil that paid again.
     expect((await group.getFunction("proposal")(p.id)).influence).toBe(5n);
@@ -166,7 +166,7 @@ describe("finding 1: a mass lapse no longer freezes a group", () => {
     gas["undelegate"] = await gasOf(as(group, dave!).getFunction("delegate")(ethers.ZeroAddress));
     const rc = await (await as(group, alice!).getFunction("propose")(Action.RemoveMember, encodeAccount(others[0]!))).wait();
     gas["propose"] = rc!.gasUsed;
-    const created = group.interface.parseLog(rc!.logs[0]!)!;
+    const created = group.interface.parseLog(rc!.logs[0])!;
     const p = { id: created.args.proposalId as bigint, number: created.args.number as bigint, action: Action.RemoveMember, payload: encodeAccount(others[0]!) };
     expect((await group.getFunction("proposal")(p.id)).influence).toBe(2n);
     gas["vote"] = (await vote(group, alice!, p, VoteType.For)).gasUsed;
@@ -238,7 +238,7 @@ describe("finding 3: a proposal made before a change of mode never executes", ()
     const [, alice, bob, carol, owner] = await ethers.getSigners();
     const group = await groupOf([alice!, bob!, carol!], { defaultQuorumBps: 5000 });
     // The external governance system: its owner's calls, forwarded.
-    const controller = (await ethers.deployContract("Forwarder", [await owner!.getAddress()])) as unknown as Contract;
+    const controller = await ethers.deployContract("Forwarder", [await owner!.getAddress()]);
     const byController = async (fn: string, args: unknown[]) =>
       (await as(controller, owner!).getFunction("forward")(await group.getAddress(), call(fn, args))).wait();
     /** Proposes; alice and bob vote for (2 of 3: passed at once). */
@@ -337,7 +337,7 @@ describe("finding 4: durations are limited to 3,650 days, so nothing overflows",
     const [, alice, owner] = await ethers.getSigners();
     const founders = [await alice!.getAddress()];
     const group = await createGroup(factory, { founders });
-    const controller = (await ethers.deployContract("Forwarder", [await owner!.getAddress()])) as unknown as Contract;
+    const controller = await ethers.deployContract("Forwarder", [await owner!.getAddress()]);
     const controllerAddr = await controller.getAddress();
     const external = await createGroup(factory, { founders, settings: defaultSettings({ controller: controllerAddr }, { mode: Mode.External }) });
     for (const [setting, which, value] of too) {
@@ -481,7 +481,7 @@ describe("finding 6: the relayer's authority is scoped, expires and can be given
     const { group, alice, bob, carol, rel, until, r } = await relayed();
     const [a, b, c] = await addresses([alice, bob, carol]);
     // Whoever holds the bot's key would hand the group to a controller of its own, or take the fees.
-    const own = (await ethers.deployContract("Forwarder", [rel])) as unknown as Contract;
+    const own = await ethers.deployContract("Forwarder", [rel]);
     const takeover = encodeSettings(defaultSettings({ controller: await own.getAddress() }, { mode: Mode.External }));
     const fees = encodeFeeDestination({ kind: DestinationKind.Release, target: ethers.ZeroAddress, recipients: [rel], sharesBps: [10_000] });
     const custom = encodeCustom(await own.getAddress(), 0n, "0x");
@@ -550,7 +550,7 @@ describe("finding 6: the relayer's authority is scoped, expires and can be given
     const p = await propose(group, carol, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
     await expectGroupError(as(group, carol).getFunction("renounceRelayer")(a), "GroupNotRelayer", [a, c]);
     const rc = await (await r.getFunction("renounceRelayer")(a)).wait();
-    const ev = group.interface.parseLog(rc!.logs[0]!)!;
+    const ev = group.interface.parseLog(rc!.logs[0])!;
     expect([ev.name, ...ev.args]).toEqual(["RelayerChanged", a, ethers.ZeroAddress, 0n, 0n]);
     expect([...(await group.getFunction("relayerOf")(a))]).toEqual([ethers.ZeroAddress, 0n, 0n]);
     await expectGroupError(r.getFunction("castVoteFor")(a, p.id, VoteType.For), "GroupNotRelayer", [a, rel]);
@@ -578,7 +578,7 @@ describe("finding 7: one failing recipient blocks no payout", () => {
     rc!.logs
       .map((l) => groupInterface.parseLog(l))
       .filter((e) => e !== null)
-      .map((e) => [e!.name, ...e!.args]);
+      .map((e) => [e.name, ...e.args]);
   const balance = (at: string) => ethers.provider.getBalance(at);
 
   it("a reverting and a gas-burning recipient do not block the others; their shares stay claimable, by them only", async () => {
@@ -744,7 +744,7 @@ describe("finding 9: signatures need not be submitted in order", () => {
     // alice cancels nonce 9, which she signed a vote with.
     const cancelled = await signVote(alice, group, q.id, VoteType.For, 9n, deadline);
     const rc = await (await as(group, alice).getFunction("invalidateNonces")(0, 1n << 9n)).wait();
-    const ev = group.interface.parseLog(rc!.logs[0]!)!;
+    const ev = group.interface.parseLog(rc!.logs[0])!;
     expect([ev.name, ...ev.args]).toEqual(["UnorderedNonceInvalidation", a, 0n, 1n << 9n]);
     expect(await group.getFunction("nonceBitmap")(a, 0)).toBe((1n << 5n) | (1n << 9n));
     await expectGroupError(bySig(a, q, VoteType.For, 9n, cancelled), "GroupNonceUsed", [a, 9n]);

@@ -120,7 +120,7 @@ describe("accepting = paying", () => {
   it("takes the fee in an ERC-20 when the group says so", async () => {
     const factory = await deployFactory();
     const [, alice, carol] = await ethers.getSigners();
-    const token = (await ethers.deployContract("TestToken")) as unknown as Contract;
+    const token = await ethers.deployContract("TestToken");
     const tokenAddr = await token.getAddress();
     await (await factory.getFunction("setMinFee")(tokenAddr, true, 5n)).wait();
     const group = await createGroup(factory, {

@@ -248,7 +248,7 @@ describe("proposals", () => {
 
   it("changes the fee destination and runs a custom call when the group opted in", async () => {
     const { group, members } = await setup(2, { customCallsAllowed: true });
-    const token = (await ethers.deployContract("TestToken")) as unknown as Contract;
+    const token = await ethers.deployContract("TestToken");
     const recipients = await addresses(members);
     await passAndExecute(
       group,

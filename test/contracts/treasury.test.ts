@@ -45,8 +45,8 @@ describe("fee destination", () => {
   });
 
   it("sends everything to a custom contract, in the fee token", async () => {
-    const token = (await ethers.deployContract("TestToken")) as unknown as Contract;
-    const sink = (await ethers.deployContract("TestToken")) as unknown as Contract;
+    const token = await ethers.deployContract("TestToken");
+    const sink = await ethers.deployContract("TestToken");
     const sinkAddr = await sink.getAddress();
     const { group, carol, keeper } = await setup({ kind: DestinationKind.Custom, target: sinkAddr, recipients: [], sharesBps: [] }, await token.getAddress());
     await (await token.getFunction("mint")(await carol.getAddress(), FEE)).wait();

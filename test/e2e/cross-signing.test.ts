@@ -120,6 +120,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 

@@ -41,8 +41,10 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first */
   provider?.destroy();
   await sys?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 describe("the room follows the group", () => {
@@ -96,8 +98,7 @@ describe("the room follows the group", () => {
     for (const u of [alice, bob]) expect(await linkWallet(u, room2, bot)).toMatch(/now linked/);
     expect((await createGroup(alice, [bob], room2, bot, "mode=admin admins=@bob:localhost")).created).toMatch(/now a group/);
     await alice.until("bob promoted", () => {
-      const pl = alice.client.getRoom(room2)?.currentState.getStateEvents("m.room.power_levels", "")?.getContent() as
-        { users?: Record<string, number> } | undefined;
+      const pl = alice.client.getRoom(room2)?.currentState.getStateEvents("m.room.power_levels", "")?.getContent();
       return pl?.users?.["@bob:localhost"] === 50 ? true : undefined;
     });
   });

@@ -37,6 +37,7 @@ afterAll(async () => {
       `reply latency of read-only commands: median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`,
     );
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 

@@ -43,6 +43,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
   rmSync(secrets, { recursive: true, force: true });
 }, 60_000);

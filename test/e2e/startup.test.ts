@@ -73,7 +73,7 @@ function bot(config: string, env: Record<string, string> = {}, args: string[] = 
       new Promise((resolve, reject) => {
         const check = () => {
           const hit = lines.find((l) => re.test(l));
-          if (hit !== undefined) return done(() => resolve(hit));
+          if (hit !== undefined) { done(() => resolve(hit)); return; }
           if (child.exitCode !== null) done(() => reject(new Error(`the bot exited (${child.exitCode}) before ${re}:\n${lines.join("\n")}`)));
         };
         const timer = setTimeout(() => done(() => reject(new Error(`timed out waiting for ${re}:\n${lines.join("\n")}`))), ms);
@@ -138,10 +138,12 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first */
   provider?.destroy();
   await rpc?.stop();
   await chain?.stop();
   await synapse?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 describe("start-up", () => {

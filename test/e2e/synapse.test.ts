@@ -67,6 +67,7 @@ describe("local Synapse", () => {
 
   afterAll(async () => {
     for (const c of clients) c.stopClient();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
     await hs?.stop();
     unmute();
   }, 30_000);

@@ -41,9 +41,11 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first */
   await db?.end();
   await sys?.stop();
   await server?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 /** Room → its lease holder, for the leases in force now. */

@@ -16,7 +16,7 @@ import { TxSender } from "../../src/governance/tx.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { startChain, type ChainHandle } from "../../scripts/chain.ts";
 
-const { ethers } = await network.connect();
+const { ethers } = await network.create();
 const Z = ethers.ZeroAddress;
 const settings: GroupSettings = {
   config: {
@@ -49,7 +49,7 @@ describe("reading many groups", () => {
     const factory = new Contract(
       await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }),
       FACTORY_ABI,
-      deployer!,
+      deployer,
     );
     const from = (await ethers.provider.getBlockNumber()) + 1;
     const groups: string[] = [];

@@ -193,14 +193,14 @@ function spawnWorker(url: string, id: string, timings?: { ttlMs: number; renewMs
   });
   const w: WorkerProcess = { id, child, reports: [], last: () => w.reports.at(-1) };
   let pending = "";
-  child.stdout!.on("data", (d: Buffer) => {
+  child.stdout.on("data", (d: Buffer) => {
     pending += d.toString();
     const lines = pending.split("\n");
     pending = lines.pop() ?? "";
     for (const line of lines) w.reports.push(JSON.parse(line) as WorkerReport);
   });
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   child.on("exit", (code, signal) => {
     if (signal === null && code !== 0) process.stderr.write(`lease worker ${id} exited ${code}:\n${stderr}\n`);
   });

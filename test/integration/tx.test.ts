@@ -7,7 +7,7 @@ import { TxSender } from "../../src/governance/tx.ts";
 import { startPostgres, type PostgresHandle } from "../../scripts/postgres.ts";
 import type { Store } from "../../src/store/store.ts";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 
 async function funded(): Promise<Wallet> {
   const w = Wallet.createRandom().connect(ethers.provider) as unknown as Wallet;
@@ -99,7 +99,7 @@ describe("TxSender", () => {
     const sends = Array.from({ length: 12 }, (_, i) => [a.send(`a:${i}`, { to, value: 1n }, `a ${i}`), b.send(`b:${i}`, { to, value: 1n }, `b ${i}`)]).flat();
     // One intent asked of both workers at once: sent once.
     const [x, y] = await Promise.all([a.send("both", { to, value: 100n }, "both from a"), b.send("both", { to, value: 100n }, "both from b"), ...sends]);
-    expect(x!.hash).toBe(y!.hash);
+    expect(x.hash).toBe(y.hash);
     expect(retries.filter((l) => /was taken by another worker/.test(l)).length).toBeGreaterThan(0);
     const nonces = (await storeA.listTxs("mined")).map((t) => t.nonce);
     expect(nonces).toEqual(Array.from({ length: 25 }, (_, i) => i));
