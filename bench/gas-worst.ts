@@ -88,7 +88,7 @@ class Chain {
     await this.send("evm_mine", []);
   }
   async now(): Promise<number> {
-    return Number((await this.provider.getBlock("latest"))!.timestamp);
+    return (await this.provider.getBlock("latest"))!.timestamp;
   }
   async warpTo(t: number): Promise<void> {
     await this.send("evm_setNextBlockTimestamp", [toBeHex(t)]);

@@ -13,12 +13,11 @@ import { benchSettings, measureWorstCase, type WorstCase } from "./gas-worst.ts"
 import { deployFactory } from "../src/governance/deploy.ts";
 import { FACTORY_ABI, GROUP_ABI } from "../src/governance/contracts.ts";
 import { destinationValues, encodeAccount, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
-import { Action, Mode, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
+import { Action, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
 
 const { ethers, networkHelpers } = await network.create();
 const { time } = networkHelpers;
 const DAY = 86_400;
-const ZERO = "0x0000000000000000000000000000000000000000";
 
 const ABI = GROUP_ABI;
 

@@ -61,7 +61,9 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
   for (const b of await store.listBindings()) await store.setState(`cursor:${b.group}`, String(head));
   let actions = 0;
   let reads = 0;
-  const rooms = memoryRooms(members, () => void actions++);
+  const rooms = memoryRooms(members, () => {
+    actions++;
+  });
   const wallet = Wallet.createRandom().connect(ethers.provider) as unknown as Wallet;
   const client = new ChainClient(ethers.provider, await factory.getAddress(), new TxSender(wallet, store));
   // Count the members seen, to be sure the pass really looked at everyone.

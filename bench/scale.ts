@@ -122,7 +122,9 @@ for (const [r, g] of groups.entries()) {
 const head = await provider.getBlockNumber();
 for (const b of await store.listBindings()) await store.setState(`cursor:${b.group}`, String(head));
 let actions = 0;
-const rooms = memoryRooms(members, () => void actions++);
+const rooms = memoryRooms(members, () => {
+  actions++;
+});
 const client = new ChainClient(provider, chain.factory, new TxSender(botWallet, store));
 let seen = 0;
 const counted = Object.assign(Object.create(client) as ChainClient, {

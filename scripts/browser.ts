@@ -128,6 +128,7 @@ export async function injectWallet(
       }
     }
   };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the page may call it without params
   await page.exposeFunction("__conclaveTestWallet", (method: string, params: unknown[]) => handle(method, params ?? []));
   await page.addInitScript(
     ({ name }) => {

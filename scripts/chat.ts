@@ -18,6 +18,7 @@ import { OnlySignedDevicesIsolationMode } from "matrix-js-sdk/lib/crypto-api/ind
 import { Wallet } from "ethers";
 
 // matrix-js-sdk logs every sync step; keep warnings and errors only.
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- these clients log through the SDK's global logger: quieting it is the point
 (logger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
 
 /**
@@ -101,13 +102,14 @@ export class ChatUser {
       this.all.set(room.roomId, all);
     }
     {
-      if (!room || e.getType() !== EventType.RoomMessage) {
+      if (!room || e.getType() !== (EventType.RoomMessage as string)) {
         this.wake();
         return;
       }
-      const c = e.getContent() as { body?: string; msgtype?: string; "m.relates_to"?: { "m.in_reply_to"?: { event_id?: string } } };
+      const c = e.getContent<{ body?: string; msgtype?: string; "m.relates_to"?: { "m.in_reply_to"?: { event_id?: string } } }>();
       const list = this.seen.get(room.roomId) ?? [];
       const inReplyTo = c["m.relates_to"]?.["m.in_reply_to"]?.event_id;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- other clients send the content: a body may be anything
       list.push({ event: e, sender: e.getSender() ?? "", body: String(c.body ?? ""), msgtype: String(c.msgtype ?? ""), ...(inReplyTo ? { inReplyTo } : {}) });
       this.seen.set(room.roomId, list);
       this.wake();
@@ -312,8 +314,8 @@ export class ChatUser {
       origin_server_ts: e.getTs(),
     });
     await this.client.decryptEventIfNeeded(copy);
-    if (copy.isDecryptionFailure() || copy.getType() !== EventType.RoomMessage) return undefined;
-    return String((copy.getContent() as { body?: string }).body);
+    if (copy.isDecryptionFailure() || copy.getType() !== (EventType.RoomMessage as string)) return undefined;
+    return String(copy.getContent<{ body?: unknown }>().body);
   }
 
   /** The Megolm session ids this device holds keys for, in `roomId`. */

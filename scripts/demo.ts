@@ -23,7 +23,7 @@ function demoWallet(name: string): Wallet {
 
 async function portOr(preferred: number): Promise<number> {
   const free = await new Promise<boolean>((resolve) => {
-    import("node:net").then(({ createServer }) => {
+    void import("node:net").then(({ createServer }) => {
       const s = createServer();
       s.once("error", () => resolve(false));
       s.listen(preferred, "127.0.0.1", () => s.close(() => resolve(true)));

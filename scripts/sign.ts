@@ -11,7 +11,7 @@ if (!name) {
 }
 const wallet = new Wallet(keccak256(toUtf8Bytes(`conclave demo wallet: ${name}`)));
 let input = "";
-for await (const chunk of process.stdin) input += chunk;
+for await (const chunk of process.stdin) input += String(chunk);
 input = input.replace(/\r/g, "").trim();
 const at = input.indexOf("{");
 if (at >= 0) {

@@ -161,7 +161,7 @@ export async function ensureSynapse(root: string): Promise<string> {
       try {
         res = await run(base, ["-m", "venv", venv], env);
       } catch (err) {
-        throw new Error(`conclave: cannot run ${base} (set CONCLAVE_PYTHON to a Python >= 3.10): ${String(err)}`);
+        throw new Error(`conclave: cannot run ${base} (set CONCLAVE_PYTHON to a Python >= 3.10): ${String(err)}`, { cause: err });
       }
       if (res.code !== 0) {
         throw new Error(`conclave: "${base} -m venv ${venv}" failed (exit ${res.code}):\n${tail(res.output)}`);
@@ -498,7 +498,7 @@ async function startOnce(opts: StartSynapseOptions, python: string, port: number
         }
         // Children the launcher may have left behind (none expected).
         signalGroup(child, "SIGKILL");
-        child.stdin?.destroy();
+        child.stdin.destroy();
         running.delete(entry);
         if (ownDir) rmSync(dir, { recursive: true, force: true });
       })();

@@ -9,7 +9,7 @@
  * compared fall at the same seconds of each group's clock (`setGroupTime`).
  */
 import { describe, expect, it } from "vitest";
-import { type Contract, type Signer, type TransactionReceipt } from "ethers";
+import { type Signer, type TransactionReceipt } from "ethers";
 import {
   addresses,
   allExpiries,
@@ -354,7 +354,7 @@ describe("finding 4: durations are limited to 3,650 days, so nothing overflows",
     const [a, b] = await addresses([alice!, bob!]);
     const max = BigInt(MAX_DURATION);
     const group = await groupOf([alice!, bob!], { votingPeriod: MAX_DURATION, period: MAX_DURATION, gracePeriod: MAX_DURATION });
-    const created = (await group.getFunction("epoch")()) + 1n;
+    const created = ((await group.getFunction("epoch")()) as bigint) + 1n;
     const p = await propose(group, alice!, Action.AddMember, encodeAccount(await carol!.getAddress()));
     const view = await group.getFunction("proposal")(p.id);
     expect(view.deadline - view.snapshot).toBe(max);

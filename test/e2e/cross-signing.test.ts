@@ -26,6 +26,7 @@ let bot: string;
 /** The bot's devices and master key as a member's client reads them from the homeserver. */
 async function botKeys(u: ChatUser): Promise<{ master: string | undefined; devices: string[] }> {
   const res = await u.client.downloadKeysForUsers([bot]);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a homeserver may leave either map out
   return { master: Object.values(res.master_keys?.[bot]?.keys ?? {})[0], devices: Object.keys(res.device_keys?.[bot] ?? {}) };
 }
 

@@ -12,6 +12,7 @@ import { authorize, createGroup, decideOnChain, dm, groupRoom, linkWallet } from
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { groupContract, groupInterface } from "../../src/governance/contracts.ts";
 import { Action } from "../../src/governance/types.ts";
+import { EventTimeline } from "matrix-js-sdk";
 
 const root = join(import.meta.dirname, "../..");
 const DAY = 86_400;
@@ -98,7 +99,7 @@ describe("the room follows the group", () => {
     for (const u of [alice, bob]) expect(await linkWallet(u, room2, bot)).toMatch(/now linked/);
     expect((await createGroup(alice, [bob], room2, bot, "mode=admin admins=@bob:localhost")).created).toMatch(/now a group/);
     await alice.until("bob promoted", () => {
-      const pl = alice.client.getRoom(room2)?.currentState.getStateEvents("m.room.power_levels", "")?.getContent();
+      const pl = alice.client.getRoom(room2)?.getLiveTimeline().getState(EventTimeline.FORWARDS)?.getStateEvents("m.room.power_levels", "")?.getContent();
       return pl?.users?.["@bob:localhost"] === 50 ? true : undefined;
     });
   });

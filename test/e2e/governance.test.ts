@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
+import { EventTimeline } from "matrix-js-sdk";
 
 const root = join(import.meta.dirname, "../..");
 let sys: System;
@@ -84,7 +85,7 @@ describe("governing a room from chat", () => {
     expect(await ask(alice, "!dao create")).toMatch(/already a group/);
     // The room is now invite-only, with history visible from joining on.
     await alice.until("the room's new rules", () => {
-      const st = alice.client.getRoom(room)?.currentState;
+      const st = alice.client.getRoom(room)?.getLiveTimeline().getState(EventTimeline.FORWARDS);
       const join = st?.getStateEvents("m.room.join_rules", "")?.getContent().join_rule;
       const history = st?.getStateEvents("m.room.history_visibility", "")?.getContent().history_visibility;
       return join === "invite" && history === "joined" ? true : undefined;

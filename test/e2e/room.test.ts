@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
+import { EventTimeline } from "matrix-js-sdk";
 
 const root = join(import.meta.dirname, "../..");
 const GRACE_S = 45;
@@ -23,7 +24,8 @@ let group: string;
 const ask = (u: ChatUser, r: string, text: string) => u.ask(r, text, bot);
 const membership = (u: ChatUser, r: string, who: string) => u.client.getRoom(r)?.getMember(who)?.membership;
 const history = (u: ChatUser, r: string) =>
-  u.client.getRoom(r)?.currentState.getStateEvents("m.room.history_visibility", "")?.getContent().history_visibility as string | undefined;
+  u.client.getRoom(r)?.getLiveTimeline().getState(EventTimeline.FORWARDS)?.getStateEvents("m.room.history_visibility", "")?.getContent().history_visibility as
+    string | undefined;
 type Content = { body?: string; formatted_body?: string; "m.mentions"?: { user_ids?: string[] } };
 
 /** A proposal to add `who` that alice and bob pass from chat. */

@@ -64,7 +64,12 @@ function bot(config: string, env: Record<string, string> = {}, args: string[] = 
   };
   child.stdout.on("data", on(false));
   child.stderr.on("data", on(true));
-  const code = new Promise<number | null>((r) => child.once("exit", (c) => (r(c), [...waiters].forEach((w) => w()))));
+  const code = new Promise<number | null>((r) =>
+    child.once("exit", (c) => {
+      r(c);
+      [...waiters].forEach((w) => w());
+    }),
+  );
   return {
     lines,
     errors,
@@ -73,7 +78,10 @@ function bot(config: string, env: Record<string, string> = {}, args: string[] = 
       new Promise((resolve, reject) => {
         const check = () => {
           const hit = lines.find((l) => re.test(l));
-          if (hit !== undefined) { done(() => resolve(hit)); return; }
+          if (hit !== undefined) {
+            done(() => resolve(hit));
+            return;
+          }
           if (child.exitCode !== null) done(() => reject(new Error(`the bot exited (${child.exitCode}) before ${re}:\n${lines.join("\n")}`)));
         };
         const timer = setTimeout(() => done(() => reject(new Error(`timed out waiting for ${re}:\n${lines.join("\n")}`))), ms);

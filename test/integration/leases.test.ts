@@ -149,7 +149,11 @@ describe("room leases (in one process)", () => {
     // a loses the database (its renewals fail from now on); b comes.
     await sa.close();
     let gainedAt: number | undefined;
-    const b = keeper(sb, "b", { onChange: (gained) => void (gained.includes(room!) && (gainedAt ??= performance.now())) });
+    const b = keeper(sb, "b", {
+      onChange: (gained) => {
+        if (gained.includes(room!)) gainedAt ??= performance.now();
+      },
+    });
     b.start();
     await until([a, b], () => b.owned().length === 4, 5_000);
     await a.tick(); // a failed round: logged, nothing thrown

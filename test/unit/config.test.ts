@@ -38,6 +38,7 @@ function withValue(path: string, value: unknown, base: Raw = minimal()): Raw {
     node = node[k] as Raw;
   }
   const last = keys[keys.length - 1] ?? "";
+  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a raw YAML mapping, edited as the file would be
   if (value === undefined) delete node[last];
   else node[last] = value;
   return base;

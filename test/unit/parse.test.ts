@@ -582,8 +582,10 @@ function check(input: unknown, opts: unknown = OPTS): ParseResult {
   try {
     r = parseCommand(input as CommandInput, opts as typeof OPTS);
   } catch (e) {
-    throw new Error(`threw on ${JSON.stringify(input)?.slice(0, 200)}: ${String(e)}`);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) is undefined, which its type omits
+    throw new Error(`threw on ${JSON.stringify(input)?.slice(0, 200)}: ${String(e)}`, { cause: e });
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as above
   const show = () => JSON.stringify(input)?.slice(0, 200);
   if (r.kind === "none") return r;
   if (r.kind === "error") {
@@ -595,6 +597,7 @@ function check(input: unknown, opts: unknown = OPTS): ParseResult {
     }
     return r;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the parser is under test: a kind outside its type is what this catches
   if (r.kind !== "ok") throw new Error(`unknown kind for ${show()}`);
   // Whatever comes out as ok is valid.
   const c = r.command as Record<string, unknown>;
