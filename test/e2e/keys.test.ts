@@ -52,7 +52,7 @@ describe("the room key follows governance", () => {
     await mallory.until("the message before", () => mallory.eventWith(room, /before the removal/));
     const before = alice.eventWith(room, /before the removal/) ?? (await alice.until("own message", () => alice.eventWith(room, /before the removal/)));
     expect(await mallory.tryDecrypt(before)).toBe("before the removal");
-    const botBefore = (await alice.until("a bot message", () => alice.eventWith(room, /authoris|Authorised/)));
+    const botBefore = await alice.until("a bot message", () => alice.eventWith(room, /authoris|Authorised/));
 
     expect(await alice.ask(room, "!propose remove @mallory:localhost", bot)).toMatch(/Proposal #1/);
     expect(await alice.ask(room, "!vote 1 yes", bot)).toMatch(/FOR 1/);

@@ -46,11 +46,7 @@ afterAll(async () => node?.stop());
 describe("reading many groups", () => {
   it("gets every group's events with one eth_getLogs per batch of addresses and range of blocks", async () => {
     const [deployer] = await ethers.getSigners();
-    const factory = new Contract(
-      await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }),
-      FACTORY_ABI,
-      deployer,
-    );
+    const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
     const from = (await ethers.provider.getBlockNumber()) + 1;
     const groups: string[] = [];
     for (let i = 0; i < 5; i++) {
