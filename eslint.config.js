@@ -5,9 +5,10 @@
 //
 // Each relaxation of the preset below says why the code's habit is deliberate.
 import js from "@eslint/js";
+import { defineConfig } from "eslint/config";
 import tseslint from "typescript-eslint";
 
-export default tseslint.config(
+export default defineConfig(
   // Installed, generated or written by the tools: never the project's code.
   { ignores: ["node_modules/", ".tools/", ".venv/", ".run/", "artifacts/", "cache/", "coverage/", "types/", "dist/", "test-results/"] },
   js.configs.recommended,
