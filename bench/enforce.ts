@@ -12,9 +12,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { JsonRpcProvider, NonceManager, Wallet, type Contract } from "ethers";
-import type { MatrixEvent } from "matrix-js-sdk";
 import { startSystem } from "../scripts/harness.ts";
-import { ChatUser, quietConsole } from "../scripts/chat.ts";
+import { quietConsole } from "../scripts/chat.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { groupContract, factoryContract } from "../src/governance/contracts.ts";
 import { destinationValues, encodeAccount, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
@@ -33,9 +32,20 @@ function stats(xs: number[]) {
 function settings(linker: string): GroupSettings {
   return {
     config: {
-      defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-      feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 3 * 86400, period: 30 * 86400,
-      gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: "0x0000000000000000000000000000000000000000",
+      defaultQuorumBps: 5000,
+      addQuorumBps: QUORUM_DEFAULT,
+      removeQuorumBps: QUORUM_DEFAULT,
+      configQuorumBps: QUORUM_DEFAULT,
+      feeDestinationQuorumBps: QUORUM_DEFAULT,
+      customQuorumBps: QUORUM_DEFAULT,
+      votingPeriod: 3 * 86400,
+      period: 30 * 86400,
+      gracePeriod: 7 * 86400,
+      mode: Mode.Vote,
+      customCallsAllowed: false,
+      maxOpenProposals: 3,
+      fee: 0n,
+      feeToken: "0x0000000000000000000000000000000000000000",
     },
     controller: "0x0000000000000000000000000000000000000000",
     linker,
@@ -44,7 +54,9 @@ function settings(linker: string): GroupSettings {
 }
 
 async function createGroup(factory: Contract, founders: string[], linker: string): Promise<{ group: string; block: number }> {
-  const rc = await (await factory.getFunction("createGroup")([settingsValues(settings(linker)), destinationValues(LOCKED_DESTINATION), founders], "0x" + "00".repeat(32))).wait();
+  const rc = await (
+    await factory.getFunction("createGroup")([settingsValues(settings(linker)), destinationValues(LOCKED_DESTINATION), founders], "0x" + "00".repeat(32))
+  ).wait();
   const ev = rc.logs.map((l: never) => factory.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "GroupCreated");
   return { group: ev.args.group as string, block: rc.blockNumber as number };
 }
@@ -88,7 +100,11 @@ for (let r = 0; r < ROOMS; r++) {
   await admin.seesJoined(roomId, bot);
   const founders = [Wallet.createRandom(), Wallet.createRandom()].map((w) => w.connect(provider) as unknown as Wallet);
   for (const f of founders) await (await funder.sendTransaction({ to: f.address, value: 10n ** 18n })).wait();
-  const { group, block } = await createGroup(factory, founders.map((f) => f.address), botAddress);
+  const { group, block } = await createGroup(
+    factory,
+    founders.map((f) => f.address),
+    botAddress,
+  );
   const users: { chat: string; wallet: Wallet }[] = [];
   for (let i = 0; i < PER_ROOM; i++) {
     const reg = await sys.synapse.registerUser(`u${r}x${i}`, "pw");
@@ -140,12 +156,19 @@ for (const room of rooms) {
   for (const [i, u] of room.users.entries()) {
     const t0 = await decide(all[i % 2]!, all, Action.RemoveMember, u.wallet.address, provider);
     // The removed member votes no more.
-    all.splice(all.findIndex((c) => (c.runner as NonceManager).signer === u.wallet), 1);
+    all.splice(
+      all.findIndex((c) => (c.runner as NonceManager).signer === u.wallet),
+      1,
+    );
     await admin.until(`${u.chat} kicked`, () => (membership(room.roomId, u.chat) === "ban" ? true : undefined), 30_000);
     const tKick = performance.now();
     decisionToRoom.push(Date.now() - t0);
     breakdown(`kicked ${u.chat} from ${room.roomId}`, t0, Date.now());
-    await admin.until(`the notice for ${u.chat}`, () => admin.eventWith(room.roomId, new RegExp(`Removed ${u.chat.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:`)) as MatrixEvent | undefined, 30_000);
+    await admin.until(
+      `the notice for ${u.chat}`,
+      () => admin.eventWith(room.roomId, new RegExp(`Removed ${u.chat.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:`)),
+      30_000,
+    );
     kickToNewSession.push(performance.now() - tKick);
   }
 }
@@ -157,7 +180,9 @@ const k = stats(kickToNewSession);
 say(`decision -> room (ms): p50 ${d.p50.toFixed(0)}, p95 ${d.p95.toFixed(0)}, max ${d.max.toFixed(0)} (${d.n} decisions)`);
 say(`kick -> first message under the new session (ms): p50 ${k.p50.toFixed(0)}, p95 ${k.p95.toFixed(0)}, max ${k.max.toFixed(0)} (${k.n} kicks)`);
 const share = Object.fromEntries(Object.entries(parts).map(([name, xs]) => [name, xs.length ? { p50: stats(xs).p50, p95: stats(xs).p95 } : null]));
-say(`where the time goes (ms, p50 / p95 over ${parts.notice.length} actions): block announced to the bot ${share.notice?.p50} / ${share.notice?.p95}, reading the events ${share.events?.p50} / ${share.events?.p95}, reconcile pass ${share.reconcile?.p50} / ${share.reconcile?.p95}, homeserver call ${share.homeserver?.p50} / ${share.homeserver?.p95}, until a member's client shows it ${share.seen?.p50} / ${share.seen?.p95}`);
+say(
+  `where the time goes (ms, p50 / p95 over ${parts.notice.length} actions): block announced to the bot ${share.notice?.p50} / ${share.notice?.p95}, reading the events ${share.events?.p50} / ${share.events?.p95}, reconcile pass ${share.reconcile?.p50} / ${share.reconcile?.p95}, homeserver call ${share.homeserver?.p50} / ${share.homeserver?.p95}, until a member's client shows it ${share.seen?.p50} / ${share.seen?.p95}`,
+);
 
 // ------------------------------------------------------------------- part 2
 const reconcile = await import("./reconcile.ts").then((m) => m.measureReconcile(200, 50));

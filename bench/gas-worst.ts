@@ -88,7 +88,7 @@ class Chain {
     await this.send("evm_mine", []);
   }
   async now(): Promise<number> {
-    return Number((await this.provider.getBlock("latest"))!.timestamp);
+    return (await this.provider.getBlock("latest"))!.timestamp;
   }
   async warpTo(t: number): Promise<void> {
     await this.send("evm_setNextBlockTimestamp", [toBeHex(t)]);
@@ -119,7 +119,10 @@ async function makeGroup(c: Chain, factory: Contract, n: number, period: number,
   await c.send("evm_setNextBlockTimestamp", [toBeHex(t0)]);
   const created = (await c.queue(
     await factory.getAddress(),
-    factory.interface.encodeFunctionData("createGroup", [[settingsValues(benchSettings(period, 0, 0)), destinationValues(LOCKED_DESTINATION), founders.map((w) => w.address)], keccak256("0x")]),
+    factory.interface.encodeFunctionData("createGroup", [
+      [settingsValues(benchSettings(period, 0, 0)), destinationValues(LOCKED_DESTINATION), founders.map((w) => w.address)],
+      keccak256("0x"),
+    ]),
   )) as string;
   await c.mine();
   const rc = await c.provider.getTransactionReceipt(created);
@@ -226,10 +229,10 @@ async function lapsedTogether(c: Chain, factory: Contract, n: number): Promise<P
 export async function measureWorstCase(ethers: HardhatEthers, sizes: number[], log: (line: string) => void): Promise<WorstCase> {
   const [deployer] = await ethers.getSigners();
   const c = new Chain(ethers);
-  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
   await c.send("evm_setAutomine", [false]);
   const ops: Op[] = ["join", "renew", "vote", "propose", "execute", "delegate", "sweep64"];
-  const table = Object.fromEntries(ops.map((o) => [o, {} as Record<string, number>])) as WorstCase;
+  const table = Object.fromEntries(ops.map((o) => [o, {}])) as WorstCase;
   for (const n of sizes) {
     const started = Date.now();
     const a = await prepaid(c, factory, n);

@@ -13,12 +13,11 @@ import { benchSettings, measureWorstCase, type WorstCase } from "./gas-worst.ts"
 import { deployFactory } from "../src/governance/deploy.ts";
 import { FACTORY_ABI, GROUP_ABI } from "../src/governance/contracts.ts";
 import { destinationValues, encodeAccount, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
-import { Action, Mode, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
+import { Action, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 const { time } = networkHelpers;
 const DAY = 86_400;
-const ZERO = "0x0000000000000000000000000000000000000000";
 
 const ABI = GROUP_ABI;
 
@@ -54,7 +53,7 @@ async function measureOurs(signers: Signer[]) {
   const addrs = await Promise.all(members.map((m) => m.getAddress()));
   // The deployment is three creations (extension, implementation, factory), one block each here.
   const before = await ethers.provider.getBlockNumber();
-  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
   let factoryDeploy = 0;
   for (let b = before + 1; b <= (await ethers.provider.getBlockNumber()); b++) factoryDeploy += Number((await ethers.provider.getBlock(b))!.gasUsed);
   const { group, rc: createRc } = await createGroup(factory, deployer!, addrs, settings(30 * DAY));
@@ -99,9 +98,12 @@ async function measureOurs(signers: Signer[]) {
 
 /** Vote gas in a group of `n` members: member n votes right after member n-1 (same ballot word). */
 async function voteGasAt(n: number, deployer: Signer) {
-  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
+  const factory = new Contract(await deployFactory(deployer, await deployer.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
   const founder = deployer;
-  const { group } = await createGroup(factory, deployer, [await founder.getAddress()], { ...settings(30 * DAY), config: { ...settings(30 * DAY).config, addQuorumBps: 0 } });
+  const { group } = await createGroup(factory, deployer, [await founder.getAddress()], {
+    ...settings(30 * DAY),
+    config: { ...settings(30 * DAY).config, addQuorumBps: 0 },
+  });
   // Members join an open group one by one, as they would.
   const wallets: Signer[] = [];
   for (let i = 1; i < n; i++) {
@@ -159,7 +161,7 @@ console.log(`vote gas at 1000 vs 10 members: ${(spread * 100).toFixed(2)}%`);
 
 // The worst case, on a network of its own: blocks may share a second and hold thousands of transactions.
 const sizes = (process.env.GAS_SIZES ?? "10,1000,10000").split(",").map(Number);
-const worst = await network.connect({ override: { allowBlocksWithSameTimestamp: true, blockGasLimit: 2n ** 40n } } as never);
+const worst = await network.create({ override: { allowBlocksWithSameTimestamp: true, blockGasLimit: 2n ** 40n } });
 const worstCase: WorstCase = await measureWorstCase(worst.ethers, sizes, (l) => console.log(l));
 console.log(`\nworst case (the higher of "prepaid a year ahead" and "lapsed in one second"), gas per transaction:`);
 console.log(`${"operation".padEnd(12)}${sizes.map((n) => pad(n, 10)).join("")}  spread`);

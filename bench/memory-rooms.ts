@@ -11,7 +11,12 @@ export function memoryRooms(members: Map<string, { userId: string; membership: M
     ban: async () => acted(),
     unban: async () => acted(),
     powers: async () => ({ mine: 100, kick: 50, ban: 50, invite: 0, users: {}, usersDefault: 0, events: {}, stateDefault: 100, creators: [] }),
-    rules: async () => ({ joinRule: { value: "invite" }, historyVisibility: { value: "joined" }, encryption: { value: "m.megolm.v1.aes-sha2" }, canEncrypt: true }),
+    rules: async () => ({
+      joinRule: { value: "invite" },
+      historyVisibility: { value: "joined" },
+      encryption: { value: "m.megolm.v1.aes-sha2" },
+      canEncrypt: true,
+    }),
     setRule: async () => {},
     setEventLevels: async () => {},
     join: async () => {},

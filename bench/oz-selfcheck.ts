@@ -2,7 +2,7 @@
 import { network } from "hardhat";
 import { measureOz } from "./oz.ts";
 
-const connection = await network.connect();
+const connection = await network.create();
 try {
   const { ethers, networkHelpers } = connection;
   const gas = await measureOz(ethers, await ethers.getSigners(), networkHelpers);

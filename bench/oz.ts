@@ -51,12 +51,7 @@ async function addressOf(signer: Signer): Promise<string> {
 }
 
 /** Sends `fn(...args)` on `contract` from `signer`; returns the mined receipt (reverts throw). */
-async function send(
-  contract: BaseContract,
-  signer: Signer,
-  fn: string,
-  args: readonly unknown[],
-): Promise<TransactionReceipt> {
+async function send(contract: BaseContract, signer: Signer, fn: string, args: readonly unknown[]): Promise<TransactionReceipt> {
   const tx = await contract.connect(signer).getFunction(fn)(...args);
   const receipt: TransactionReceipt | null = await tx.wait();
   if (receipt === null || receipt.status !== 1) {
@@ -98,11 +93,7 @@ async function deployed(
  * Uses `signers[0]` as deployer, `signers[1..10]` as the 10 members and
  * `signers[11]` as the member added by proposal; needs at least 12 signers.
  */
-export async function measureOz(
-  ethers: HardhatEthers,
-  signers: Signer[],
-  networkHelpers: OzNetworkHelpers,
-): Promise<OzGas> {
+export async function measureOz(ethers: HardhatEthers, signers: Signer[], networkHelpers: OzNetworkHelpers): Promise<OzGas> {
   check(signers.length >= MEMBER_COUNT + 2, `need at least ${MEMBER_COUNT + 2} signers, got ${signers.length}`);
   const deployer = signers[0]!;
   const members = signers.slice(1, MEMBER_COUNT + 1);
@@ -140,10 +131,14 @@ export async function measureOz(
   const delegate = gas(await send(token.contract, delegator, "delegate", [memberAddrs[2]]));
   check((await read<bigint>(token.contract, "getVotes", [memberAddrs[2]])) === 2n, "Y should hold 2 votes");
 
-  const { id: addId, receipt: proposeReceipt, targets, values, calldatas, descriptionHash } = await propose(
-    ethers, governor.contract, proposer, tokenAddr, token.contract.interface.encodeFunctionData("mint", [newMemberAddr]),
-    "Add a new member",
-  );
+  const {
+    id: addId,
+    receipt: proposeReceipt,
+    targets,
+    values,
+    calldatas,
+    descriptionHash,
+  } = await propose(ethers, governor.contract, proposer, tokenAddr, token.contract.interface.encodeFunctionData("mint", [newMemberAddr]), "Add a new member");
   const proposeGas = gas(proposeReceipt);
 
   // ---- votes on the "add member" proposal ----------------------------------------------------
@@ -165,22 +160,21 @@ export async function measureOz(
   await networkHelpers.time.increase(votingPeriod + 1n);
   check((await read<bigint>(governor.contract, "state", [addId])) === 4n, "add proposal did not succeed");
   const executeAdd = gas(await send(governor.contract, deployer, "execute", [targets, values, calldatas, descriptionHash]));
-  check(
-    (await read<string>(token.contract, "ownerOf", [BigInt(MEMBER_COUNT + 1)])) === newMemberAddr,
-    "new member did not receive a token",
-  );
+  check((await read<string>(token.contract, "ownerOf", [BigInt(MEMBER_COUNT + 1)])) === newMemberAddr, "new member did not receive a token");
 
   // ---- "remove member" proposal: passes with one vote, then executed ---------------------------
   const remove = await propose(
-    ethers, governor.contract, proposer, tokenAddr, token.contract.interface.encodeFunctionData("burn", [removedTokenId]),
+    ethers,
+    governor.contract,
+    proposer,
+    tokenAddr,
+    token.contract.interface.encodeFunctionData("burn", [removedTokenId]),
     "Remove a member",
   );
   await send(governor.contract, proposer, "castVote", [remove.id, FOR]);
   await networkHelpers.time.increase(votingPeriod + 1n);
   check((await read<bigint>(governor.contract, "state", [remove.id])) === 4n, "remove proposal did not succeed");
-  const executeRemove = gas(
-    await send(governor.contract, deployer, "execute", [remove.targets, remove.values, remove.calldatas, remove.descriptionHash]),
-  );
+  const executeRemove = gas(await send(governor.contract, deployer, "execute", [remove.targets, remove.values, remove.calldatas, remove.descriptionHash]));
   check((await read<bigint>(token.contract, "balanceOf", [memberAddrs[removedIndex]])) === 0n, "member token not burnt");
 
   return {

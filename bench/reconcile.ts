@@ -19,16 +19,27 @@ import type { Membership } from "../src/ports/rooms.ts";
 import { memoryRooms } from "./memory-rooms.ts";
 
 export async function measureReconcile(roomCount: number, membersPerRoom: number) {
-  const { ethers } = await network.connect();
+  const { ethers } = await network.create();
   const [deployer] = await ethers.getSigners();
-  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
   const dir = mkdtempSync(join(tmpdir(), "conclave-reconcile-"));
   const store = new SqliteStore(join(dir, "s.sqlite"));
   const members = new Map<string, { userId: string; membership: Membership }[]>();
   const config = {
-    defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-    feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 86400, period: 30 * 86400, gracePeriod: 86400,
-    mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ethers.ZeroAddress,
+    defaultQuorumBps: 5000,
+    addQuorumBps: QUORUM_DEFAULT,
+    removeQuorumBps: QUORUM_DEFAULT,
+    configQuorumBps: QUORUM_DEFAULT,
+    feeDestinationQuorumBps: QUORUM_DEFAULT,
+    customQuorumBps: QUORUM_DEFAULT,
+    votingPeriod: 86400,
+    period: 30 * 86400,
+    gracePeriod: 86400,
+    mode: Mode.Vote,
+    customCallsAllowed: false,
+    maxOpenProposals: 3,
+    fee: 0n,
+    feeToken: ethers.ZeroAddress,
   };
   for (let r = 0; r < roomCount; r++) {
     const addresses = Array.from({ length: membersPerRoom }, () => Wallet.createRandom().address);
@@ -50,7 +61,9 @@ export async function measureReconcile(roomCount: number, membersPerRoom: number
   for (const b of await store.listBindings()) await store.setState(`cursor:${b.group}`, String(head));
   let actions = 0;
   let reads = 0;
-  const rooms = memoryRooms(members, () => void actions++);
+  const rooms = memoryRooms(members, () => {
+    actions++;
+  });
   const wallet = Wallet.createRandom().connect(ethers.provider) as unknown as Wallet;
   const client = new ChainClient(ethers.provider, await factory.getAddress(), new TxSender(wallet, store));
   // Count the members seen, to be sure the pass really looked at everyone.

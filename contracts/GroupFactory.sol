@@ -6,7 +6,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
 import {Group} from "./Group.sol";
 import {IGroupFactory} from "./interfaces/IGroupFactory.sol";
-import {Action, Config, GroupConstants, GroupInit} from "./interfaces/IGroupTypes.sol";
+import {Config, GroupConstants, GroupInit} from "./interfaces/IGroupTypes.sol";
 
 /**
  * @title GroupFactory

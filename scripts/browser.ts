@@ -71,7 +71,10 @@ export interface TestWallet {
  * `key` and sending to `rpcUrl`. Only the chain id `realChainId` reaches
  * the chain; on any other the wallet refuses to send, as a wallet would.
  */
-export async function injectWallet(page: Page, o: { key: string; rpcUrl: string; realChainId: number; startChainId?: number; name?: string }): Promise<TestWallet> {
+export async function injectWallet(
+  page: Page,
+  o: { key: string; rpcUrl: string; realChainId: number; startChainId?: number; name?: string },
+): Promise<TestWallet> {
   const provider = new JsonRpcProvider(o.rpcUrl, o.realChainId, { staticNetwork: true });
   const signer = new Wallet(o.key, provider);
   const w: TestWallet = { address: signer.address, chainId: o.startChainId ?? o.realChainId, rejectNext: false, calls: [] };
@@ -103,7 +106,11 @@ export async function injectWallet(page: Page, o: { key: string; rpcUrl: string;
       case "personal_sign":
         return { result: await signer.signMessage(getBytes(String(params[0]))) };
       case "eth_signTypedData_v4": {
-        const typed = JSON.parse(String(params[1])) as { domain: Record<string, unknown>; types: Record<string, { name: string; type: string }[]>; message: Record<string, unknown> };
+        const typed = JSON.parse(String(params[1])) as {
+          domain: Record<string, unknown>;
+          types: Record<string, { name: string; type: string }[]>;
+          message: Record<string, unknown>;
+        };
         // As wallets do: the domain's own type is implied by the domain.
         const { EIP712Domain: _domain, ...types } = typed.types;
         return { result: await signer.signTypedData(typed.domain, types, typed.message) };
@@ -125,19 +132,26 @@ export async function injectWallet(page: Page, o: { key: string; rpcUrl: string;
       }
       default: {
         // Reads go to the chain as they are.
-        const res = await fetch(o.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+        const res = await fetch(o.rpcUrl, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+        });
         const json = (await res.json()) as { result?: unknown; error?: { code: number; message: string; data?: string } };
         return json.error ? { error: json.error } : { result: json.result };
       }
     }
   };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the page may call it without params
   await page.exposeFunction("__conclaveTestWallet", (method: string, params: unknown[]) => handle(method, params ?? []));
   await page.addInitScript(
     ({ name }) => {
       const listeners: Record<string, ((...a: unknown[]) => void)[]> = {};
       const provider = {
         async request(args: { method: string; params?: unknown[] }) {
-          const out = await (window as unknown as { __conclaveTestWallet: (m: string, p: unknown[]) => Promise<{ result?: unknown; error?: { code: number; message: string } }> }).__conclaveTestWallet(args.method, args.params ?? []);
+          const out = await (
+            window as unknown as { __conclaveTestWallet: (m: string, p: unknown[]) => Promise<{ result?: unknown; error?: { code: number; message: string } }> }
+          ).__conclaveTestWallet(args.method, args.params ?? []);
           if (out.error) throw Object.assign(new Error(out.error.message), out.error);
           if (args.method === "wallet_switchEthereumChain") for (const l of listeners.chainChanged ?? []) l();
           return out.result;
@@ -147,7 +161,12 @@ export async function injectWallet(page: Page, o: { key: string; rpcUrl: string;
         },
         removeListener() {},
       };
-      const info = { uuid: "8d1a5a43-5a9e-4a6c-9a59-2a7f3b0c7e11", name, icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E", rdns: "org.conclave.testwallet" };
+      const info = {
+        uuid: "8d1a5a43-5a9e-4a6c-9a59-2a7f3b0c7e11",
+        name,
+        icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E",
+        rdns: "org.conclave.testwallet",
+      };
       const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
       window.addEventListener("eip6963:requestProvider", announce);
       announce();

@@ -79,11 +79,11 @@ export async function startChain(o: StartChainOptions): Promise<ChainHandle> {
   });
   running.add(child);
   let output = "";
-  child.stdout!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-  child.stderr!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  child.stdout.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  child.stderr.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   const rpcUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
-  let chainId = 0;
+  let chainId: number;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the chain exited early:\n${output}`);
     try {

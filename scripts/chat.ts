@@ -18,6 +18,7 @@ import { OnlySignedDevicesIsolationMode } from "matrix-js-sdk/lib/crypto-api/ind
 import { Wallet } from "ethers";
 
 // matrix-js-sdk logs every sync step; keep warnings and errors only.
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- these clients log through the SDK's global logger: quieting it is the point
 (logger as unknown as { setLevel?: (l: string) => void }).setLevel?.("warn");
 
 /**
@@ -45,10 +46,21 @@ let txn = 0;
  * PUT /rooms/{roomId}/send/{type}/{txnId} with `token`; `query` adds
  * parameters (an application service may set `ts`, the event's claimed time).
  */
-export async function sendEvent(baseUrl: string, token: string, roomId: string, type: string, content: Record<string, unknown>, query: Record<string, string> = {}): Promise<string> {
+export async function sendEvent(
+  baseUrl: string,
+  token: string,
+  roomId: string,
+  type: string,
+  content: Record<string, unknown>,
+  query: Record<string, string> = {},
+): Promise<string> {
   const q = new URLSearchParams(query).toString();
   const url = `${baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${encodeURIComponent(type)}/raw-${Date.now()}-${txn++}${q ? `?${q}` : ""}`;
-  const res = await fetch(url, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(content) });
+  const res = await fetch(url, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(content),
+  });
   const json = (await res.json()) as { event_id?: string; error?: string };
   if (!res.ok || !json.event_id) throw new Error(`send ${type} to ${roomId}: ${res.status} ${json.error ?? ""}`);
   return json.event_id;
@@ -90,13 +102,14 @@ export class ChatUser {
       this.all.set(room.roomId, all);
     }
     {
-      if (!room || e.getType() !== EventType.RoomMessage) {
+      if (!room || e.getType() !== (EventType.RoomMessage as string)) {
         this.wake();
         return;
       }
-      const c = e.getContent() as { body?: string; msgtype?: string; "m.relates_to"?: { "m.in_reply_to"?: { event_id?: string } } };
+      const c = e.getContent<{ body?: string; msgtype?: string; "m.relates_to"?: { "m.in_reply_to"?: { event_id?: string } } }>();
       const list = this.seen.get(room.roomId) ?? [];
       const inReplyTo = c["m.relates_to"]?.["m.in_reply_to"]?.event_id;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- other clients send the content: a body may be anything
       list.push({ event: e, sender: e.getSender() ?? "", body: String(c.body ?? ""), msgtype: String(c.msgtype ?? ""), ...(inReplyTo ? { inReplyTo } : {}) });
       this.seen.set(room.roomId, list);
       this.wake();
@@ -216,7 +229,11 @@ export class ChatUser {
    */
   async putState(roomId: string, type: string, content: Record<string, unknown>, stateKey = ""): Promise<number> {
     const url = `${this.client.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${encodeURIComponent(type)}/${encodeURIComponent(stateKey)}`;
-    const res = await fetch(url, { method: "PUT", headers: { authorization: `Bearer ${this.client.getAccessToken()!}`, "content-type": "application/json" }, body: JSON.stringify(content) });
+    const res = await fetch(url, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${this.client.getAccessToken()!}`, "content-type": "application/json" },
+      body: JSON.stringify(content),
+    });
     await res.text();
     return res.status;
   }
@@ -264,7 +281,7 @@ export class ChatUser {
   /** An event of `history` as this client reads it: decrypted with its keys, or undefined. */
   async read(e: RawRoomEvent): Promise<string | undefined> {
     if (e.type !== "m.room.encrypted") return typeof e.content.body === "string" ? e.content.body : undefined;
-    return this.tryDecrypt(new MatrixEvent(e as never));
+    return this.tryDecrypt(new MatrixEvent(e));
   }
 
   /** Edits `eventId` (an `m.replace`), through this client (encrypted where the room is); returns the edit's id. */
@@ -297,8 +314,8 @@ export class ChatUser {
       origin_server_ts: e.getTs(),
     });
     await this.client.decryptEventIfNeeded(copy);
-    if (copy.isDecryptionFailure() || copy.getType() !== EventType.RoomMessage) return undefined;
-    return String((copy.getContent() as { body?: string }).body);
+    if (copy.isDecryptionFailure() || copy.getType() !== (EventType.RoomMessage as string)) return undefined;
+    return String(copy.getContent<{ body?: unknown }>().body);
   }
 
   /** The Megolm session ids this device holds keys for, in `roomId`. */
@@ -333,7 +350,13 @@ export class ChatUser {
   async encryptNow(roomId: string, body: string): Promise<Record<string, unknown>> {
     const room = this.client.getRoom(roomId);
     if (!room) throw new Error(`${this.userId} is not in ${roomId}`);
-    const ev = new MatrixEvent({ type: EventType.RoomMessage, content: { msgtype: "m.text", body }, room_id: roomId, sender: this.userId, event_id: `~pending-${Math.random()}` });
+    const ev = new MatrixEvent({
+      type: EventType.RoomMessage,
+      content: { msgtype: "m.text", body },
+      room_id: roomId,
+      sender: this.userId,
+      event_id: `~pending-${Math.random()}`,
+    });
     // The SDK's own encryption step (CryptoBackend.encryptEvent), which sendMessage runs.
     await (this.client.getCrypto() as unknown as { encryptEvent(e: MatrixEvent, r: Room): Promise<void> }).encryptEvent(ev, room);
     return ev.getWireContent();
@@ -361,10 +384,14 @@ export class ChatUser {
 
   /** Answers a poll as Element does (`org.matrix.msc3381.poll.response`, encrypted where the room is); returns the event id. */
   async answerPoll(roomId: string, pollId: string, answerId: string): Promise<string> {
-    const { event_id } = await this.client.sendEvent(roomId, "org.matrix.msc3381.poll.response" as never, {
-      "m.relates_to": { rel_type: "m.reference", event_id: pollId },
-      "org.matrix.msc3381.poll.response": { answers: [answerId] },
-    } as never);
+    const { event_id } = await this.client.sendEvent(
+      roomId,
+      "org.matrix.msc3381.poll.response" as never,
+      {
+        "m.relates_to": { rel_type: "m.reference", event_id: pollId },
+        "org.matrix.msc3381.poll.response": { answers: [answerId] },
+      } as never,
+    );
     return event_id;
   }
 

@@ -23,7 +23,7 @@ function demoWallet(name: string): Wallet {
 
 async function portOr(preferred: number): Promise<number> {
   const free = await new Promise<boolean>((resolve) => {
-    import("node:net").then(({ createServer }) => {
+    void import("node:net").then(({ createServer }) => {
       const s = createServer();
       s.once("error", () => resolve(false));
       s.listen(preferred, "127.0.0.1", () => s.close(() => resolve(true)));
@@ -83,12 +83,16 @@ try {
   say("");
   for (const line of preview.split("\n")) say(`    | ${line}`);
   say("");
-  await step("bob, a founder, consents to the preview", async () => expectMatch(await bob.ask(room, `!dao confirm ${code}`, bot), /1 of 2 founders consent/, "bob confirms"));
+  await step("bob, a founder, consents to the preview", async () =>
+    expectMatch(await bob.ask(room, `!dao confirm ${code}`, bot), /1 of 2 founders consent/, "bob confirms"),
+  );
 
   /** Once alice consents too: the group exists, and bob lets the bot act on his chat commands. */
   const afterCreation = async (created: string) => {
     const group = /0x[0-9a-fA-F]{40}/.exec(created)![0];
-    await step("bob authorises the bot to act on his chat commands, settings proposals included", async () => expectMatch(await authorize(bob, room, bot, "+config"), /Authorised/, "bob authorize"));
+    await step("bob authorises the bot to act on his chat commands, settings proposals included", async () =>
+      expectMatch(await authorize(bob, room, bot, "+config"), /Authorised/, "bob authorize"),
+    );
     return group;
   };
 
@@ -97,16 +101,17 @@ try {
       expectMatch(await alice.ask(room, `!dao confirm ${code}`, bot), /This room is now a group: (0x[0-9a-fA-F]{40})/, "alice confirms"),
     );
     await afterCreation(created);
-    await step("alice authorises the bot to act on her chat commands, settings proposals included", async () => expectMatch(await authorize(alice, room, bot, "+config"), /Authorised/, "alice authorize"));
+    await step("alice authorises the bot to act on her chat commands, settings proposals included", async () =>
+      expectMatch(await authorize(alice, room, bot, "+config"), /Authorised/, "alice authorize"),
+    );
     await step("dave, not a member, keeps his place and is told how to join", () =>
       dave.until("the adoption notice", () => dave.eventWith(room, /^@dave:localhost: this room is now the room of the group/)),
     );
-    const carolDm = await step("carol links her wallet in a direct message", async () => {
+    await step("carol links her wallet in a direct message", async () => {
       const r = await dm(carol, bot);
       expectMatch(await linkWallet(carol, r, bot, room), /now linked/, "carol links");
       return r;
     });
-    void carolDm;
     await step("alice proposes adding carol", async () => expectMatch(await alice.ask(room, "!propose add @carol:localhost", bot), /Proposal #1/, "propose"));
     await step("alice votes yes", async () => expectMatch(await alice.ask(room, "!vote 1 yes", bot), /FOR 1/, "alice votes"));
     await step("bob votes yes: the proposal passes and carol is invited", async () =>
@@ -118,11 +123,21 @@ try {
       return expectMatch(await carol.ask(room, "!join", bot), /Welcome/, "carol joins");
     });
     await step("bob delegates to alice", async () => expectMatch(await bob.ask(room, "!delegate @alice:localhost", bot), /delegates to/, "delegate"));
-    await step("alice proposes a 2-day voting period", async () => expectMatch(await alice.ask(room, "!propose config voting=2d", bot), /Proposal #2/, "propose config"));
-    await step("alice votes yes, carrying bob's point", async () => expectMatch(await alice.ask(room, "!vote 2 yes", bot), /FOR 2 · AGAINST 0/, "delegated vote"));
-    await step("bob overrides his delegate with his own vote", async () => expectMatch(await bob.ask(room, "!vote 2 no", bot), /FOR 1 · AGAINST 1/, "override"));
-    await step("carol votes yes: the change passes", async () => expectMatch(await carol.ask(room, "!vote 2 yes", bot), /passed and was executed/, "config passes"));
-    await step("the members list shows three active members", async () => expectMatch(await alice.ask(room, "!members", bot), /3 member\(s\), 3 active/, "members"));
+    await step("alice proposes a 2-day voting period", async () =>
+      expectMatch(await alice.ask(room, "!propose config voting=2d", bot), /Proposal #2/, "propose config"),
+    );
+    await step("alice votes yes, carrying bob's point", async () =>
+      expectMatch(await alice.ask(room, "!vote 2 yes", bot), /FOR 2 · AGAINST 0/, "delegated vote"),
+    );
+    await step("bob overrides his delegate with his own vote", async () =>
+      expectMatch(await bob.ask(room, "!vote 2 no", bot), /FOR 1 · AGAINST 1/, "override"),
+    );
+    await step("carol votes yes: the change passes", async () =>
+      expectMatch(await carol.ask(room, "!vote 2 yes", bot), /passed and was executed/, "config passes"),
+    );
+    await step("the members list shows three active members", async () =>
+      expectMatch(await alice.ask(room, "!members", bot), /3 member\(s\), 3 active/, "members"),
+    );
     say(`conclave demo: scenario passed, ${steps.length} steps seen in the room`);
     await stop(0);
   } else {

@@ -252,7 +252,23 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const writeConfig = (path: string, store: string, port: number, extra = "") =>
       writeFileSync(
         path,
-        botConfig({ baseUrl: synapse.baseUrl, serverName: synapse.serverName, rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`, wsUrl: chain!.rpcUrl.replace(/^http/, "ws"), factory: chain!.factory, storePath: store, ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}), ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}), ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}), ...(o.botSection ? { botSection: o.botSection } : {}) }, `${webConfig(port)}${o.extraConfig ?? ""}${extra}`),
+        botConfig(
+          {
+            baseUrl: synapse.baseUrl,
+            serverName: synapse.serverName,
+            rpcUrl: `${rpcProxy.url}${o.rpcPath ?? ""}`,
+            wsUrl: chain!.rpcUrl.replace(/^http/, "ws"),
+            factory: chain!.factory,
+            storePath: store,
+            ...(o.confirmations !== undefined ? { confirmations: o.confirmations } : {}),
+            ...(o.fullPassSeconds !== undefined ? { fullPassSeconds: o.fullPassSeconds } : {}),
+            ...(o.limits ? { limits: o.limits } : {}),
+            ...(o.lowBalance ? { lowBalance: o.lowBalance } : {}),
+            ...(o.storeUrl ? { storeUrl: o.storeUrl } : {}),
+            ...(o.botSection ? { botSection: o.botSection } : {}),
+          },
+          `${webConfig(port)}${o.extraConfig ?? ""}${extra}`,
+        ),
       );
     writeConfig(configPath, storePath, webPort);
     // Several workers: the same bot, each with a name, a crypto state, a listener port and so a config of its own.
@@ -260,9 +276,15 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     if (count > 1 && !o.storeUrl) throw new Error("several workers need a PostgreSQL store (storeUrl)");
     const workerNames = count > 1 ? Array.from({ length: count }, (_, i) => `w${i + 1}`) : [];
     const workerConfigs = count > 1 ? workerNames.map((name) => join(dir, `config-${name}.yaml`)) : [configPath];
-    for (const [i, name] of workerNames.entries()) writeConfig(workerConfigs[i]!, join(dir, `bot-${name}`, "conclave.sqlite"), i === 0 ? webPort : await freePort(), `\nworker:\n  id: ${name}\n`);
+    for (const [i, name] of workerNames.entries())
+      writeConfig(workerConfigs[i]!, join(dir, `bot-${name}`, "conclave.sqlite"), i === 0 ? webPort : await freePort(), `\nworker:\n  id: ${name}\n`);
     const recoveryKey = newRecoveryKey();
-    const env = { CONCLAVE_BOT_PASSWORD: BOT_PASSWORD, CONCLAVE_CHAIN_KEY: chain.botKey, CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex"), CONCLAVE_RECOVERY_KEY: recoveryKey };
+    const env = {
+      CONCLAVE_BOT_PASSWORD: BOT_PASSWORD,
+      CONCLAVE_CHAIN_KEY: chain.botKey,
+      CONCLAVE_STORE_SECRET: randomBytes(32).toString("hex"),
+      CONCLAVE_RECOVERY_KEY: recoveryKey,
+    };
     const launch = (i: number) => startBot(o.root, workerConfigs[i]!, env, o.log, botLines, workerNames[i] ?? "bot");
     const workers = workerConfigs.map((_, i) => launch(i));
     const sys: System = {
@@ -284,7 +306,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         await meanwhile?.();
         sys.workers[i] = launch(i);
         if (i === 0) sys.bot = sys.workers[0]!;
-        await sys.workers[i]!.waitFor(/ready:/, 120_000);
+        await sys.workers[i].waitFor(/ready:/, 120_000);
       },
       botLines,
       ...(webUrl ? { webUrl } : {}),

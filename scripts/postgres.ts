@@ -186,15 +186,21 @@ export async function startPostgres(opts: { log?: (line: string) => void } = {})
     });
     child.unref();
     (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-    child.stdin?.on("error", () => {});
+    child.stdin.on("error", () => {});
     const entry = { child, dir };
     running.add(entry);
     let exited = false;
-    const exit = new Promise<void>((r) => child.on("exit", () => ((exited = true), r())));
+    const exit = new Promise<void>((r) =>
+      child.on("exit", () => {
+        exited = true;
+        r();
+      }),
+    );
 
     const url = `postgres://${PG_USER}@127.0.0.1:${port}/postgres`;
     const deadline = Date.now() + START_TIMEOUT_MS;
-    let log = "";
+    let log: string;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the exit handler meanwhile
     while (!exited && !(await connects(url))) {
       if (Date.now() > deadline) break;
       await sleep(50);
@@ -204,6 +210,7 @@ export async function startPostgres(opts: { log?: (line: string) => void } = {})
     } catch {
       log = "";
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the exit handler meanwhile
     if (exited || Date.now() > deadline) {
       killGroup(child, "SIGKILL");
       await exit;
@@ -217,7 +224,7 @@ export async function startPostgres(opts: { log?: (line: string) => void } = {})
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>
       (stopping ??= (async () => {
-        child.stdin?.end();
+        child.stdin.end();
         const late = sleep(STOP_GRACE_MS).then(() => "late" as const);
         if ((await Promise.race([exit.then(() => "done" as const), late])) === "late") {
           killGroup(child, "SIGKILL");

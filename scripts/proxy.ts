@@ -27,23 +27,26 @@ export async function startProxy(targetPort: number, o: { gateway?: boolean } = 
     new Promise<void>((resolve, reject) => {
       server = o.gateway
         ? createHttpServer((req, res) => {
-            const up = request({ host: "127.0.0.1", port: targetPort, path: "/", method: req.method, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } }, (r) => {
-              res.writeHead(r.statusCode ?? 502, r.headers);
-              r.pipe(res);
-            });
+            const up = request(
+              { host: "127.0.0.1", port: targetPort, path: "/", method: req.method, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } },
+              (r) => {
+                res.writeHead(r.statusCode ?? 502, r.headers);
+                r.pipe(res);
+              },
+            );
             up.on("error", () => res.destroy());
             req.pipe(up);
           })
         : createServer((client) => {
-        const upstream = connect(targetPort, "127.0.0.1");
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on("close", () => sockets.delete(s));
-          s.on("error", () => s.destroy());
-        }
-        client.pipe(upstream);
-        upstream.pipe(client);
-      });
+            const upstream = connect(targetPort, "127.0.0.1");
+            for (const s of [client, upstream]) {
+              sockets.add(s);
+              s.on("close", () => sockets.delete(s));
+              s.on("error", () => s.destroy());
+            }
+            client.pipe(upstream);
+            upstream.pipe(client);
+          });
       if (o.gateway)
         server.on("connection", (s: Socket) => {
           sockets.add(s);

@@ -36,7 +36,13 @@ export async function authorize(u: ChatUser, roomId: string, bot: string, extra 
  * by each founder, `owner` last: returns the preview and the last answer
  * (which names the new group once everyone consented).
  */
-export async function createGroup(owner: ChatUser, others: ChatUser[], roomId: string, bot: string, options = ""): Promise<{ preview: string; created: string; group: string }> {
+export async function createGroup(
+  owner: ChatUser,
+  others: ChatUser[],
+  roomId: string,
+  bot: string,
+  options = "",
+): Promise<{ preview: string; created: string; group: string }> {
   const preview = await owner.ask(roomId, `!dao create${options ? ` ${options}` : ""}`, bot);
   const code = /dao confirm ([A-Z2-9]{6})/.exec(preview)?.[1];
   if (code === undefined) throw new Error(`no preview in: ${preview}`);

@@ -11,11 +11,15 @@ if (!name) {
 }
 const wallet = new Wallet(keccak256(toUtf8Bytes(`conclave demo wallet: ${name}`)));
 let input = "";
-for await (const chunk of process.stdin) input += chunk;
+for await (const chunk of process.stdin) input += String(chunk);
 input = input.replace(/\r/g, "").trim();
 const at = input.indexOf("{");
 if (at >= 0) {
-  const typed = JSON.parse(input.slice(at)) as { domain: Record<string, unknown>; types: Record<string, { name: string; type: string }[]>; message: Record<string, unknown> };
+  const typed = JSON.parse(input.slice(at)) as {
+    domain: Record<string, unknown>;
+    types: Record<string, { name: string; type: string }[]>;
+    message: Record<string, unknown>;
+  };
   console.log(`!authorize ${await wallet.signTypedData(typed.domain, typed.types, typed.message)}`);
 } else {
   const start = input.indexOf("Conclave: link my address");

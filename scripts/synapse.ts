@@ -161,7 +161,7 @@ export async function ensureSynapse(root: string): Promise<string> {
       try {
         res = await run(base, ["-m", "venv", venv], env);
       } catch (err) {
-        throw new Error(`conclave: cannot run ${base} (set CONCLAVE_PYTHON to a Python >= 3.10): ${String(err)}`);
+        throw new Error(`conclave: cannot run ${base} (set CONCLAVE_PYTHON to a Python >= 3.10): ${String(err)}`, { cause: err });
       }
       if (res.code !== 0) {
         throw new Error(`conclave: "${base} -m venv ${venv}" failed (exit ${res.code}):\n${tail(res.output)}`);
@@ -169,15 +169,9 @@ export async function ensureSynapse(root: string): Promise<string> {
     }
 
     progress(`installing matrix-synapse==${SYNAPSE_VERSION} into ${venv} (takes a while the first time)`);
-    const res = await run(
-      python,
-      ["-m", "pip", "install", "--no-input", "--progress-bar", "off", `matrix-synapse==${SYNAPSE_VERSION}`],
-      env,
-    );
+    const res = await run(python, ["-m", "pip", "install", "--no-input", "--progress-bar", "off", `matrix-synapse==${SYNAPSE_VERSION}`], env);
     if (res.code !== 0) {
-      throw new Error(
-        `conclave: pip install matrix-synapse==${SYNAPSE_VERSION} failed (exit ${res.code ?? res.signal}):\n${tail(res.output)}`,
-      );
+      throw new Error(`conclave: pip install matrix-synapse==${SYNAPSE_VERSION} failed (exit ${res.code ?? res.signal}):\n${tail(res.output)}`);
     }
     writeFileSync(join(venv, STAMP), `${SYNAPSE_VERSION}\n`);
     progress(`Synapse ${SYNAPSE_VERSION} installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -333,7 +327,15 @@ function writeConfig(dir: string, port: number, serverName: string, sharedSecret
     const file = join(dir, `appservice-${a.id}.yaml`);
     writeFileSync(
       file,
-      stringify({ id: a.id, url: null, as_token: a.asToken, hs_token: randomBytes(16).toString("hex"), sender_localpart: a.senderLocalpart, namespaces: { users: [], rooms: [], aliases: [] }, rate_limited: false }),
+      stringify({
+        id: a.id,
+        url: null,
+        as_token: a.asToken,
+        hs_token: randomBytes(16).toString("hex"),
+        sender_localpart: a.senderLocalpart,
+        namespaces: { users: [], rooms: [], aliases: [] },
+        rate_limited: false,
+      }),
     );
     return file;
   });
@@ -496,7 +498,7 @@ async function startOnce(opts: StartSynapseOptions, python: string, port: number
         }
         // Children the launcher may have left behind (none expected).
         signalGroup(child, "SIGKILL");
-        child.stdin?.destroy();
+        child.stdin.destroy();
         running.delete(entry);
         if (ownDir) rmSync(dir, { recursive: true, force: true });
       })();

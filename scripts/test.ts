@@ -2,7 +2,7 @@
 // `N passed, N failed`, summed over the suites. Exit code 0 only when every
 // suite ran and nothing failed.
 //
-// usage: node scripts/test.ts [--only=typecheck|solidity|vitest|e2e-anvil] [vitest args...]
+// usage: node scripts/test.ts [--only=typecheck|lint|solidity|vitest|e2e-anvil] [vitest args...]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,9 +38,36 @@ async function typecheck(): Promise<SuiteResult> {
   return { name: "typecheck", passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : Math.max(errors, 1), exitCode: code };
 }
 
+/**
+ * The code habits, over every file of the project: prettier (formatting),
+ * ESLint with typescript-eslint's strictTypeChecked rules, and solhint over
+ * the contracts. One check per tool, failed when the tool reports anything,
+ * warnings included. `npm run lint` runs this suite alone.
+ */
+async function lint(): Promise<SuiteResult> {
+  const tools: [name: string, args: string[]][] = [
+    ["prettier", ["prettier", "--check", "."]],
+    ["eslint", ["eslint", "--max-warnings=0", "."]],
+    // --disc: no look-up of newer solhint versions.
+    ["solhint", ["solhint", "--disc", "--noPoster", "--max-warnings=0", "contracts/**/*.sol"]],
+  ];
+  let passed = 0;
+  let failed = 0;
+  for (const [name, args] of tools) {
+    const { code } = await run("npx", args);
+    if (code === 0) passed++;
+    else {
+      failed++;
+      console.log(`lint: ${name} reported problems (above)`);
+    }
+  }
+  return { name: "lint", passed, failed, exitCode: 0 };
+}
+
 /** Hardhat's Solidity test runner prints mocha-style "N passing" / "N failing". */
 async function solidity(): Promise<SuiteResult> {
   const { code, out } = await run("npx", ["hardhat", "test", "solidity"]);
+  // eslint-disable-next-line no-control-regex -- the ESC of the terminal colour codes is the point
   const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
   const passed = Number(/(\d+) passing/.exec(plain)?.[1] ?? 0);
   const failed = Number(/(\d+) failing/.exec(plain)?.[1] ?? 0);
@@ -51,14 +78,7 @@ async function vitest(extra: string[], name = "vitest", env: NodeJS.ProcessEnv =
   const dir = mkdtempSync(join(tmpdir(), "conclave-vitest-"));
   const report = join(dir, "report.json");
   try {
-    const { code } = await run("npx", [
-      "vitest",
-      "run",
-      "--reporter=default",
-      "--reporter=json",
-      `--outputFile.json=${report}`,
-      ...extra,
-    ], env);
+    const { code } = await run("npx", ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...extra], env);
     let passed = 0;
     let failed = 0;
     try {
@@ -86,9 +106,13 @@ const rest = args.filter((a) => !a.startsWith("--only="));
 
 const results: SuiteResult[] = [];
 // Every suite reads compiled artifacts; a compile error fails the run here.
-const build = await run("npx", ["hardhat", "build", "--quiet"]);
-if (build.code !== 0) results.push({ name: "build", passed: 0, failed: 1, exitCode: build.code });
+// (The lint suite alone needs no build.)
+if (only !== "lint") {
+  const build = await run("npx", ["hardhat", "build", "--quiet"]);
+  if (build.code !== 0) results.push({ name: "build", passed: 0, failed: 1, exitCode: build.code });
+}
 if (!only || only === "typecheck") results.push(await typecheck());
+if (!only || only === "lint") results.push(await lint());
 if (!only || only === "solidity") results.push(await solidity());
 if (!only || only === "vitest") {
   // The store tests start a real PostgreSQL: install Debian's when missing

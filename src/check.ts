@@ -78,7 +78,10 @@ async function checkMatrix(c: Config, o: CheckOptions): Promise<CheckResult> {
         const sealed = await store.getState("matrix.accessToken");
         if (sealed !== undefined) {
           const opened = storeKeys(c.store.secret).open(sealed);
-          if (opened === undefined) problems.push("store: store.secret does not open the access token saved in the store: it is not the secret this store was made with, and the bot would start as a new device");
+          if (opened === undefined)
+            problems.push(
+              "store: store.secret does not open the access token saved in the store: it is not the secret this store was made with, and the bot would start as a new device",
+            );
           else {
             token = opened;
             from = "the access token saved in the store";
@@ -133,7 +136,8 @@ async function checkChain(c: Config): Promise<CheckResult> {
     }
     const address = computeAddress(c.chain.privateKey);
     const balance = BigInt(String(await rpc(url, "eth_getBalance", [address, "latest"])));
-    if (balance < c.chain.lowBalance) notes.push(`chain: the bot's address ${address} holds ${formatEther(balance)}, below chain.lowBalance ${formatEther(c.chain.lowBalance)}: fund it`);
+    if (balance < c.chain.lowBalance)
+      notes.push(`chain: the bot's address ${address} holds ${formatEther(balance)}, below chain.lowBalance ${formatEther(c.chain.lowBalance)}: fund it`);
   } catch (e) {
     problems.push(`chain: ${shown}: ${reason(e)}`);
   }

@@ -82,7 +82,9 @@ function defaults(c: Config): { settings: Omit<GroupSettings, "linker">; destina
   };
   const d = g.feeDestination;
   const destination =
-    d.kind === "release" ? feeDestination({ kind: "release", recipients: d.recipients.map((r) => ({ address: r.address, shareBps: r.share })) }) : feeDestination(d);
+    d.kind === "release"
+      ? feeDestination({ kind: "release", recipients: d.recipients.map((r) => ({ address: r.address, shareBps: r.share })) })
+      : feeDestination(d);
   return { settings, destination };
 }
 
@@ -188,7 +190,11 @@ async function main(): Promise<void> {
   const tx = new TxSender(wallet, store, {
     pollMs: Math.min(config.chain.pollIntervalMs, 1000),
     log,
-    onOutcome: (o) => void roomOfGroup(o.to).then((room) => metrics.transaction(room, o.status, o.gasUsed, o.gasPrice), () => undefined),
+    onOutcome: (o) =>
+      void roomOfGroup(o.to).then(
+        (room) => metrics.transaction(room, o.status, o.gasUsed, o.gasPrice),
+        () => undefined,
+      ),
   });
   const serverName = config.homeserver.serverName ?? config.bot.userId.slice(config.bot.userId.indexOf(":") + 1);
   // On PostgreSQL the rooms are shared out among the workers of the bot (src/ops/workers.ts).
@@ -209,6 +215,8 @@ async function main(): Promise<void> {
         log,
       })
     : undefined;
+  // Set once, below: the callbacks created before then see undefined until it is (a const would throw there).
+  // eslint-disable-next-line prefer-const -- see above
   let audit: RotationAudit | undefined;
   const matrix: MatrixAdapter = new MatrixAdapter({
     ...(config.store.path !== ":memory:" ? { cryptoFile: `${config.store.path}.crypto` } : {}),
@@ -234,7 +242,8 @@ async function main(): Promise<void> {
     log,
   });
   // The Matrix credentials are checked before anything costs gas.
-  const loginProblem = (e: unknown) => (e instanceof CredentialsRefused ? new StartupProblem(e.message) : e instanceof RateLimited ? { retryAfterMs: e.retryAfterMs } : undefined);
+  const loginProblem = (e: unknown) =>
+    e instanceof CredentialsRefused ? new StartupProblem(e.message) : e instanceof RateLimited ? { retryAfterMs: e.retryAfterMs } : undefined;
   await untilDone(`matrix: ${config.homeserver.url} not reachable`, () => matrix.login(), log, loginProblem);
 
   const factory =
@@ -253,7 +262,8 @@ async function main(): Promise<void> {
               log,
             }),
           log,
-          (e) => (e instanceof DeploymentGone ? new StartupProblem(`chain: ${e.message} (remove factory:${chainId} from the store to deploy anew)`) : undefined),
+          (e) =>
+            e instanceof DeploymentGone ? new StartupProblem(`chain: ${e.message} (remove factory:${chainId} from the store to deploy anew)`) : undefined,
         );
   const chain = new ChainClient(provider, factory, tx);
   // Transactions signed before a restart: the same bytes again, followed in
@@ -306,7 +316,13 @@ async function main(): Promise<void> {
   // The bridge is made after the bot; the bot waits for its pass over a new group's room.
   let settle: (roomId: string) => Promise<void> = async () => {};
   const bot = new Bot({
-    rooms: matrix, store, chain, settings, log, spending, redact,
+    rooms: matrix,
+    store,
+    chain,
+    settings,
+    log,
+    spending,
+    redact,
     settle: (roomId) => settle(roomId),
     observe: (name, outcome, seconds) => metrics.command(name, outcome, seconds),
   });
@@ -361,7 +377,7 @@ async function main(): Promise<void> {
       void store.getBinding(roomId).then((b) => b && bridge.poke(roomId));
       void polls.tick();
     },
-    observe: async (e) => audit?.observe(e),
+    observe: async (e) => audit.observe(e),
     requireCrossSigned: config.bot.requireCrossSignedDevices,
     ...(worker ? { share: worker } : {}),
   });
@@ -385,7 +401,9 @@ async function main(): Promise<void> {
         // A sync answers at least every 30 s (its long-poll timeout).
         if (!(lag < 90)) throw new Error(Number.isFinite(lag) ? `no sync response for ${Math.round(lag)} s` : "not synced yet");
       },
-      rpc: async () => void (await provider.getBlockNumber()),
+      rpc: async () => {
+        await provider.getBlockNumber();
+      },
       store: () => store.setState("ready:probe", String(Date.now())),
     },
     ...(config.web.metrics ? { metrics } : {}),
@@ -471,7 +489,9 @@ async function main(): Promise<void> {
   }
   // The journal keeps a week of handled commands (a sync never brings one back later than that).
   setInterval(() => void store.pruneInbound(Date.now() - 7 * 86_400_000).catch(() => undefined), 3_600_000).unref();
-  log(`ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}${worker ? `, worker ${worker.holder} serving ${worker.owned().length} room(s)` : ""}`);
+  log(
+    `ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}${worker ? `, worker ${worker.holder} serving ${worker.owned().length} room(s)` : ""}`,
+  );
 }
 
 main().catch((e: unknown) => {

@@ -40,7 +40,8 @@ export async function probeChain(rpcUrl: string, timeoutMs = 10_000): Promise<Ch
     return { ok: false, fatal: false, reason: cause?.code ?? cause?.message ?? (e as Error).message };
   }
   // An endpoint that refuses the request (a wrong or missing API key) will go on refusing it.
-  if (res.status === 401 || res.status === 403) return { ok: false, fatal: true, reason: `HTTP ${res.status}: the endpoint refused the request; check the API key in chain.rpcUrl` };
+  if (res.status === 401 || res.status === 403)
+    return { ok: false, fatal: true, reason: `HTTP ${res.status}: the endpoint refused the request; check the API key in chain.rpcUrl` };
   if (!res.ok) return { ok: false, fatal: false, reason: `HTTP ${res.status}` };
   try {
     const body = (await res.json()) as { result?: unknown; error?: { message?: string } };
@@ -68,7 +69,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * StartupProblem when it differs from `expected`, or when the endpoint
  * refuses the request.
  */
-export async function waitForChain(rpcUrl: string, expected: number | undefined, log: Waiting, wait: (ms: number) => Promise<unknown> = sleep): Promise<number> {
+export async function waitForChain(
+  rpcUrl: string,
+  expected: number | undefined,
+  log: Waiting,
+  wait: (ms: number) => Promise<unknown> = sleep,
+): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     const p = await probeChain(rpcUrl);
     if (p.ok) {
@@ -87,7 +93,13 @@ export async function waitForChain(rpcUrl: string, expected: number | undefined,
  * failure that `isProblem` does not turn into a StartupProblem. `what`
  * names what is awaited, for the log.
  */
-export async function untilDone<T>(what: string, attempt: () => Promise<T>, log: Waiting, isProblem: (e: unknown) => StartupProblem | { retryAfterMs: number } | undefined, wait: (ms: number) => Promise<unknown> = sleep): Promise<T> {
+export async function untilDone<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  log: Waiting,
+  isProblem: (e: unknown) => StartupProblem | { retryAfterMs: number } | undefined,
+  wait: (ms: number) => Promise<unknown> = sleep,
+): Promise<T> {
   for (let n = 0; ; n++) {
     try {
       return await attempt();

@@ -68,28 +68,28 @@ library ExpiryTree {
 
     /// @notice Records `n` more ends at `pos` (1 <= n < 2^15).
     function add(mapping(uint256 => uint256) storage t, uint256 tree, uint32 pos, uint256 n) internal {
-        for (uint256 l = LEVELS; l > 0; ) {
-            --l;
-            uint256 k = _key(tree, l, pos);
+        for (uint256 lvl = LEVELS; lvl > 0; ) {
+            --lvl;
+            uint256 k = _key(tree, lvl, pos);
             uint256 w = t[k];
-            uint256 sh = _shift(l, pos);
+            uint256 sh = _shift(lvl, pos);
             uint256 v = _lane(w, sh);
-            if (!_compact(l)) {
+            if (!_compact(lvl)) {
                 t[k] = _set(w, sh, (v + n) & 0xffff);
                 continue;
             }
             if (v == 0) {
                 if (n == 1) {
                     // Alone in this lane: keep its offset here and nothing below.
-                    t[k] = _set(w, sh, SINGLE | _offset(l, pos));
+                    t[k] = _set(w, sh, SINGLE | _offset(lvl, pos));
                     return;
                 }
                 t[k] = _set(w, sh, n);
             } else if (v & SINGLE != 0) {
                 // A second end in a lane that held one: the first moves one level down.
                 t[k] = _set(w, sh, 1 + n);
-                uint256 other = (uint256(pos) & ~((uint256(1) << (l << 2)) - 1)) | (v & 0xfff);
-                _place(t, tree, l - 1, other);
+                uint256 other = (uint256(pos) & ~((uint256(1) << (lvl << 2)) - 1)) | (v & 0xfff);
+                _place(t, tree, lvl - 1, other);
             } else {
                 t[k] = _set(w, sh, v + n);
             }
@@ -105,13 +105,13 @@ library ExpiryTree {
 
     /// @notice Withdraws one end recorded at `pos` (it will not happen: renewed, removed or moved).
     function remove(mapping(uint256 => uint256) storage t, uint256 tree, uint32 pos) internal {
-        for (uint256 l = LEVELS; l > 0; ) {
-            --l;
-            uint256 k = _key(tree, l, pos);
+        for (uint256 lvl = LEVELS; lvl > 0; ) {
+            --lvl;
+            uint256 k = _key(tree, lvl, pos);
             uint256 w = t[k];
-            uint256 sh = _shift(l, pos);
+            uint256 sh = _shift(lvl, pos);
             uint256 v = _lane(w, sh);
-            if (!_compact(l)) {
+            if (!_compact(lvl)) {
                 t[k] = _set(w, sh, (v + MINUS_ONE) & 0xffff);
             } else if (v & SINGLE != 0) {
                 // The end was alone in this lane: nothing below.
@@ -135,9 +135,9 @@ library ExpiryTree {
         if (a >= b) return 0;
         // The highest level at which a and b are in different lanes; above it both share every lane.
         uint256 top = 0;
-        for (uint256 l = LEVELS - 1; l > 0; --l) {
-            if ((uint256(a) >> (l << 2)) != (uint256(b) >> (l << 2))) {
-                top = l;
+        for (uint256 lvl = LEVELS - 1; lvl > 0; --lvl) {
+            if ((uint256(a) >> (lvl << 2)) != (uint256(b) >> (lvl << 2))) {
+                top = lvl;
                 break;
             }
         }
@@ -160,12 +160,12 @@ library ExpiryTree {
      * or one end sits alone in a lane above, whose levels below stay empty.
      */
     function _lone(mapping(uint256 => uint256) storage t, uint256 tree, uint256 level, uint32 a, uint32 b) private view returns (uint256) {
-        for (uint256 l = level + 1; l < 4; ++l) {
-            uint256 w = t[_key(tree, l, b)];
+        for (uint256 lvl = level + 1; lvl < 4; ++lvl) {
+            uint256 w = t[_key(tree, lvl, b)];
             if (w == 0) continue;
-            uint256 v = _lane(w, _shift(l, b));
+            uint256 v = _lane(w, _shift(lvl, b));
             if (v & SINGLE == 0) return 0;
-            uint256 p = (uint256(b) & ~((uint256(1) << (l << 2)) - 1)) | (v & 0xfff);
+            uint256 p = (uint256(b) & ~((uint256(1) << (lvl << 2)) - 1)) | (v & 0xfff);
             return p > a && p <= b ? 1 : 0;
         }
         return 0;

@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {GroupMembership} from "./GroupMembership.sol";
 import {IGroupExtensionInternal} from "../interfaces/IGroupExtensionInternal.sol";
-import {Action, GroupConstants, Mode, ProposalState, RelayerScope, VoteType} from "../interfaces/IGroupTypes.sol";
+import {Action, Mode, ProposalState, RelayerScope, VoteType} from "../interfaces/IGroupTypes.sol";
 
 /**
  * @title GroupGovernance

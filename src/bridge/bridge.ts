@@ -14,7 +14,19 @@
  */
 import { getAddress, id, ZeroAddress } from "ethers";
 import pMap from "p-map";
-import { adoptionStage, allowed, closedRoomFixes, describeFix, diffRoom, lapsedPastGrace, powerChanges, ADMIN_POWER, type RoomAction, type RuleFix, type Standing } from "./desired.ts";
+import {
+  adoptionStage,
+  allowed,
+  closedRoomFixes,
+  describeFix,
+  diffRoom,
+  lapsedPastGrace,
+  powerChanges,
+  ADMIN_POWER,
+  type RoomAction,
+  type RuleFix,
+  type Standing,
+} from "./desired.ts";
 import type { BridgeChain } from "../ports/chain.ts";
 import { isRoomAdmin, powerOf, stateLevel, ROOM_ADMIN_POWER, type RoomEnforcer, type RoomPowers, type RoomRules } from "../ports/rooms.ts";
 import type { GroupEvent } from "../governance/client.ts";
@@ -178,7 +190,11 @@ export class Bridge {
       if (safe > cursor) behind.set(cursor, [...(behind.get(cursor) ?? []), b]);
     }
     for (const [cursor, bindings] of behind) {
-      const events = await chain.eventsOf(bindings.map((b) => b.group), cursor + 1, safe);
+      const events = await chain.eventsOf(
+        bindings.map((b) => b.group),
+        cursor + 1,
+        safe,
+      );
       for (const b of bindings) {
         const mine = events.get(b.group.toLowerCase()) ?? [];
         if (mine.length > 0) {
@@ -287,8 +303,7 @@ export class Bridge {
       if (pid) reason = `removed by proposal ${number ? `#${number}` : pid.slice(0, 10)}`;
       else if (["removeLapsed", "removeLapsedBatch"].includes((await this.o.chain.calledFunction(e.txHash)) ?? "")) {
         reason = "membership lapsed: not paid through the grace period";
-      }
-      else reason = "removed by the group's admins or its governing contract";
+      } else reason = "removed by the group's admins or its governing contract";
       // The keeper's own, more precise reason (with the date) wins.
       const key = `reason:${b.group}:${account}`;
       if (pid || !(await this.o.store.getState(key))) await this.o.store.setState(key, reason);
@@ -328,7 +343,11 @@ export class Bridge {
     const at = Math.min(head - this.o.confirmations, await this.cursorOf(b));
     if (at < b.fromBlock) return [];
     const links = await store.listLinks(b.roomId);
-    const byAddress = await this.standings(b.group, links.map((l) => l.address), at);
+    const byAddress = await this.standings(
+      b.group,
+      links.map((l) => l.address),
+      at,
+    );
     const standings: Standing[] = links.map((l) => ({ userId: l.userId, address: l.address, ...byAddress.get(l.address.toLowerCase())! }));
     const reasons = new Map<string, string>();
     for (const s of standings) {
@@ -341,12 +360,16 @@ export class Bridge {
     const now = this.clock();
     if (!watch && policy.adoptUntil === 0) {
       // Enforcement begins: whoever is in the room and may not be keeps their place for the grace period.
-      const adoptees = diffRoom(base).filter((a) => a.kind === "ban" || room.some((m) => m.userId === a.userId && m.membership === "invite")).map((a) => a.userId);
+      const adoptees = diffRoom(base)
+        .filter((a) => a.kind === "ban" || room.some((m) => m.userId === a.userId && m.membership === "invite"))
+        .map((a) => a.userId);
       const adoptUntil = now + (this.o.adoptionGraceMs ?? 0);
       // Only while still enforced and not adopted: a `!dao watch` meanwhile wins.
       if (!(await store.beginAdoption(b.roomId, adoptees, adoptUntil))) return [];
       policy = { ...policy, adoptees, adoptUntil };
-      this.o.log(`bridge: ${b.roomId}: enforcement begins; ${adoptees.length} people not members keep their place until ${new Date(policy.adoptUntil).toISOString()}`);
+      this.o.log(
+        `bridge: ${b.roomId}: enforcement begins; ${adoptees.length} people not members keep their place until ${new Date(policy.adoptUntil).toISOString()}`,
+      );
     }
     const stage = adoptionStage(policy.adoptUntil, this.o.adoptionReminderMs ?? 0, now);
     const adopting = new Set(stage === "ended" || watch ? [] : policy.adoptees);
@@ -356,7 +379,14 @@ export class Bridge {
     this.o.observe?.reconciled(b.roomId, standings.filter((s) => s.active).length);
     const powerSet = await this.modePowers(b, at, p);
     if (watch) {
-      await this.report(b, policy, actions, fixes, powerSet.set, new Set(room.filter((m) => m.membership === "join" || m.membership === "invite").map((m) => m.userId)));
+      await this.report(
+        b,
+        policy,
+        actions,
+        fixes,
+        powerSet.set,
+        new Set(room.filter((m) => m.membership === "join" || m.membership === "invite").map((m) => m.userId)),
+      );
       return actions;
     }
     if (policy.adoptees.length > 0) await this.adoptionNotices(b, policy, stage, standings, room);
@@ -371,7 +401,11 @@ export class Bridge {
       const need = a.kind === "kick" ? p.kick : a.kind === "invite" ? p.invite : p.ban;
       if (p.mine < need) {
         const verb = a.kind === "unban" ? "lift bans" : a.kind;
-        await this.warn(b.roomId, `I need power level ${need} to ${verb} and have ${p.mine}: the room does not follow the group until a room admin raises it.`, `power:${a.kind}`);
+        await this.warn(
+          b.roomId,
+          `I need power level ${need} to ${verb} and have ${p.mine}: the room does not follow the group until a room admin raises it.`,
+          `power:${a.kind}`,
+        );
         continue;
       }
       const t = Date.now();
@@ -389,12 +423,18 @@ export class Bridge {
         }
         // Nobody can remove a room creator or someone with at least the bot's power.
         if (powerOf(p, a.userId) >= p.mine) {
-          await this.warn(b.roomId, `${a.userId} is not a member of the group (${a.reason}), but has at least my power level: a room admin must remove them.`, `above:${a.userId}`);
+          await this.warn(
+            b.roomId,
+            `${a.userId} is not a member of the group (${a.reason}), but has at least my power level: a room admin must remove them.`,
+            `above:${a.userId}`,
+          );
           continue;
         }
         // The follow-up (new key, notice) is owed from the moment we decide
         // to remove, once: a removal cut off by a crash finds its follow-up here.
-        const owed = (await store.listOutbox("pending")).find((i) => i.kind === "rotate" && i.roomId === b.roomId && (JSON.parse(i.payload) as RoomAction).userId === a.userId);
+        const owed = (await store.listOutbox("pending")).find(
+          (i) => i.kind === "rotate" && i.roomId === b.roomId && (JSON.parse(i.payload) as RoomAction).userId === a.userId,
+        );
         const id = owed?.id ?? `rotate:${b.roomId}:${a.userId}:${Date.now()}`;
         if (!owed) {
           this.mine.add(id);
@@ -481,10 +521,21 @@ export class Bridge {
     if (fixes.length === 0) return;
     const done: string[] = [];
     for (const f of fixes) {
-      const type = f.kind === "levels" ? "m.room.power_levels" : f.kind === "joinRule" ? "m.room.join_rules" : f.kind === "historyVisibility" ? "m.room.history_visibility" : "m.room.encryption";
+      const type =
+        f.kind === "levels"
+          ? "m.room.power_levels"
+          : f.kind === "joinRule"
+            ? "m.room.join_rules"
+            : f.kind === "historyVisibility"
+              ? "m.room.history_visibility"
+              : "m.room.encryption";
       const need = f.kind === "levels" ? Math.max(ROOM_ADMIN_POWER, stateLevel(p, type)) : stateLevel(p, type);
       if (p.mine < need) {
-        await this.warn(b.roomId, `I need power level ${need} to keep the room closed (${describeFix(f)}) and have ${p.mine}: a room admin must raise it.`, `close:${f.kind}`);
+        await this.warn(
+          b.roomId,
+          `I need power level ${need} to keep the room closed (${describeFix(f)}) and have ${p.mine}: a room admin must raise it.`,
+          `close:${f.kind}`,
+        );
         continue;
       }
       try {
@@ -501,7 +552,10 @@ export class Bridge {
     await this.o.store.setState(`closed:${b.roomId}`, String(Date.now()));
     this.o.log(`bridge: ${b.roomId}: ${first ? "closed the room" : "restored the room's rules"}: ${done.join("; ")}`);
     await this.o.rooms
-      .notice(b.roomId, `${first ? "I closed this room: the group decides who is in it." : "I set this room's rules back: the group decides who is in it, and they are not changed in chat."} ${done.map((d) => `${d[0]!.toUpperCase()}${d.slice(1)}.`).join(" ")}`)
+      .notice(
+        b.roomId,
+        `${first ? "I closed this room: the group decides who is in it." : "I set this room's rules back: the group decides who is in it, and they are not changed in chat."} ${done.map((d) => `${d[0]!.toUpperCase()}${d.slice(1)}.`).join(" ")}`,
+      )
       .catch(() => undefined);
   }
 
@@ -510,10 +564,17 @@ export class Bridge {
    * more before their grace ends; each notice mentions those still not
    * members, and is sent once (also across crashes).
    */
-  private async adoptionNotices(b: RoomBinding, policy: RoomPolicy, stage: "grace" | "reminder" | "ended", standings: Standing[], room: { userId: string; membership: string }[]): Promise<void> {
+  private async adoptionNotices(
+    b: RoomBinding,
+    policy: RoomPolicy,
+    stage: "grace" | "reminder" | "ended",
+    standings: Standing[],
+    room: { userId: string; membership: string }[],
+  ): Promise<void> {
     if (stage === "ended") return;
     const { store } = this.o;
-    const which = (await store.getState(`adopt-welcome:${b.roomId}:${policy.adoptUntil}`)) === undefined ? "welcome" : stage === "reminder" ? "reminder" : undefined;
+    const which =
+      (await store.getState(`adopt-welcome:${b.roomId}:${policy.adoptUntil}`)) === undefined ? "welcome" : stage === "reminder" ? "reminder" : undefined;
     if (which === undefined || (which === "reminder" && (await store.getState(`adopt-reminder:${b.roomId}:${policy.adoptUntil}`)) !== undefined)) return;
     const ok = new Set(standings.filter(allowed).map((s) => s.userId));
     const present = new Set(room.filter((m) => m.membership === "join" || m.membership === "invite").map((m) => m.userId));
@@ -547,9 +608,19 @@ export class Bridge {
    * Watch mode: what the bot would do, said in the room each time it
    * changes; nothing is done.
    */
-  private async report(b: RoomBinding, policy: RoomPolicy, actions: RoomAction[], fixes: RuleFix[], powers: Record<string, number>, present: Set<string>): Promise<void> {
+  private async report(
+    b: RoomBinding,
+    policy: RoomPolicy,
+    actions: RoomAction[],
+    fixes: RuleFix[],
+    powers: Record<string, number>,
+    present: Set<string>,
+  ): Promise<void> {
     const pre = this.o.prefix ?? "!";
-    const grace = policy.adoptUntil === 0 && (this.o.adoptionGraceMs ?? 0) > 0 ? ` (once enforced, after an adoption grace of ${formatDuration(Math.round((this.o.adoptionGraceMs ?? 0) / 1000))} in which they are told how to join)` : "";
+    const grace =
+      policy.adoptUntil === 0 && (this.o.adoptionGraceMs ?? 0) > 0
+        ? ` (once enforced, after an adoption grace of ${formatDuration(Math.round((this.o.adoptionGraceMs ?? 0) / 1000))} in which they are told how to join)`
+        : "";
     const lines: string[] = [];
     for (const a of actions) {
       if (a.kind === "invite") lines.push(`would invite ${a.userId}: ${a.reason}`);
@@ -558,7 +629,12 @@ export class Bridge {
       else lines.push(`would withdraw the ${present.has(a.userId) ? "invite" : "knock"} of ${a.userId}: ${a.reason}${present.has(a.userId) ? grace : ""}`);
     }
     for (const f of fixes) lines.push(`would set ${describeFix(f)}`);
-    for (const [u, l] of Object.entries(powers)) lines.push(l === ADMIN_POWER ? `would make ${u} a moderator (power ${l}): an admin of the group` : `would set ${u}'s power level to ${l}: no longer an admin of the group`);
+    for (const [u, l] of Object.entries(powers))
+      lines.push(
+        l === ADMIN_POWER
+          ? `would make ${u} a moderator (power ${l}): an admin of the group`
+          : `would set ${u}'s power level to ${l}: no longer an admin of the group`,
+      );
     const key = `watch-report:${b.roomId}`;
     const fingerprint = JSON.stringify(lines);
     if ((await this.o.store.getState(key)) === fingerprint) return;
@@ -607,8 +683,16 @@ export class Bridge {
     }
     // Said before the move, once each: after it, this room is no longer looked at.
     const group = getAddress(b.group);
-    await rooms.notice(from, `This room was upgraded by ${by}: the group ${group} now lives in ${to}. I invite its members there; this room is no longer governed.`, `moved-out:${from}`);
-    await rooms.notice(to, `This room replaces ${from}: it is the room of the group ${group} now. I invite the group's members and keep the room closed.`, `moved-in:${to}`);
+    await rooms.notice(
+      from,
+      `This room was upgraded by ${by}: the group ${group} now lives in ${to}. I invite its members there; this room is no longer governed.`,
+      `moved-out:${from}`,
+    );
+    await rooms.notice(
+      to,
+      `This room replaces ${from}: it is the room of the group ${group} now. I invite the group's members and keep the room closed.`,
+      `moved-in:${to}`,
+    );
     const promoted = await store.getState(`promoted:${from}`);
     if (promoted !== undefined) await store.setState(`promoted:${to}`, promoted);
     const closed = await store.getState(`closed:${from}`);
@@ -665,7 +749,8 @@ export class Bridge {
           await rooms.rotateKey(item.roomId, `Removed ${a.userId}: ${a.reason}. Messages from now on use a new room key.`, a.userId, item.id);
         }
         if (share === undefined) await store.finishOutbox(item.id);
-        else if (!(await share.finishOutbox(item))) this.o.log(`bridge: ${item.roomId} passed to another worker before the notice after removing ${a.userId} was marked sent`);
+        else if (!(await share.finishOutbox(item)))
+          this.o.log(`bridge: ${item.roomId} passed to another worker before the notice after removing ${a.userId} was marked sent`);
         this.mine.delete(item.id);
       } catch (e) {
         this.o.log(`bridge: notice after removing ${a.userId} failed, will retry: ${(e as Error).message}`);

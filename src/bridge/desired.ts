@@ -63,7 +63,8 @@ export function diffRoom(input: DesiredInput): RoomAction[] {
     const m = current.get(s.userId);
     const why = s.isMember ? "member of the group" : "approved: send !join to accept";
     if (allowed(s) && m === "ban" && input.botBans?.has(s.userId)) actions.push({ kind: "unban", userId: s.userId, reason: why });
-    if (allowed(s) && (m === undefined || m === "leave" || (m === "ban" && input.botBans?.has(s.userId)))) actions.push({ kind: "invite", userId: s.userId, reason: why });
+    if (allowed(s) && (m === undefined || m === "leave" || (m === "ban" && input.botBans?.has(s.userId))))
+      actions.push({ kind: "invite", userId: s.userId, reason: why });
   }
   for (const { userId, membership } of input.room) {
     if (userId === input.botUserId || (membership !== "join" && membership !== "invite" && membership !== "knock")) continue;
@@ -122,9 +123,20 @@ const RULE_WORDS = {
   historyVisibility: {
     what: "who can read the history",
     value: (v: string | undefined) =>
-      v === "joined" ? "members, from when they joined" : v === "invited" ? "members, from when they were invited" : v === "shared" ? "members, all of it" : v === "world_readable" ? "anyone" : (v ?? "unset"),
+      v === "joined"
+        ? "members, from when they joined"
+        : v === "invited"
+          ? "members, from when they were invited"
+          : v === "shared"
+            ? "members, all of it"
+            : v === "world_readable"
+              ? "anyone"
+              : (v ?? "unset"),
   },
-  encryption: { what: "the encryption", value: (v: string | undefined) => (v === MEGOLM ? "end-to-end encrypted (Megolm)" : v === undefined ? "not encrypted" : `"${v}" (not encryption)`) },
+  encryption: {
+    what: "the encryption",
+    value: (v: string | undefined) => (v === MEGOLM ? "end-to-end encrypted (Megolm)" : v === undefined ? "not encrypted" : `"${v}" (not encryption)`),
+  },
 } as const;
 
 /** A fix in words: what it was, what it is now, and who had changed it when known. */
@@ -158,12 +170,10 @@ export const ADMIN_POWER = 50;
  * moderators, and accounts the bot promoted before lose it when they stop
  * being admins. Users the bot did not promote are left alone.
  */
-export function powerChanges(input: {
-  adminMode: boolean;
-  adminUsers: string[];
-  current: Record<string, number>;
-  promotedByBot: string[];
-}): { set: Record<string, number>; promoted: string[] } {
+export function powerChanges(input: { adminMode: boolean; adminUsers: string[]; current: Record<string, number>; promotedByBot: string[] }): {
+  set: Record<string, number>;
+  promoted: string[];
+} {
   const set: Record<string, number> = {};
   const want = new Set(input.adminMode ? input.adminUsers : []);
   for (const u of want) if ((input.current[u] ?? 0) < ADMIN_POWER) set[u] = ADMIN_POWER;

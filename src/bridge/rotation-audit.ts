@@ -101,9 +101,11 @@ export class RotationAudit {
     if (firstForSession) {
       const relation = (e.content["m.relates_to"] ?? {}) as { rel_type?: unknown; event_id?: unknown };
       const root = relation.rel_type === "m.thread" && typeof relation.event_id === "string" ? relation.event_id : e.eventId;
-      await rooms.replyInThread(e.roomId, { root, inReplyTo: e.eventId }, this.answer(e, gone, redact), [e.sender], `audit:${e.roomId}:${e.eventId}`).catch((err: unknown) => {
-        this.o.log(`audit: could not answer ${e.eventId} in ${e.roomId}: ${(err as Error).message}`);
-      });
+      await rooms
+        .replyInThread(e.roomId, { root, inReplyTo: e.eventId }, this.answer(e, gone, redact), [e.sender], `audit:${e.roomId}:${e.eventId}`)
+        .catch((err: unknown) => {
+          this.o.log(`audit: could not answer ${e.eventId} in ${e.roomId}: ${(err as Error).message}`);
+        });
     }
     if (redact) {
       await rooms.redact(e.roomId, e.eventId, "sent under a room key that someone who left may still hold").catch((err: unknown) => {
@@ -115,7 +117,10 @@ export class RotationAudit {
 
   private answer(e: OpenedEvent, gone: Departure[], redact: boolean): { text: string; html: string } {
     const ts = e.ts ?? Date.now();
-    const who = (d: Departure) => ({ text: `${d.userId}, ${VERB[d.kind]} at ${when(d.at, ts)},`, html: `${pill(d.userId)}, ${VERB[d.kind]} at ${escapeHtml(when(d.at, ts))},` });
+    const who = (d: Departure) => ({
+      text: `${d.userId}, ${VERB[d.kind]} at ${when(d.at, ts)},`,
+      html: `${pill(d.userId)}, ${VERB[d.kind]} at ${escapeHtml(when(d.at, ts))},`,
+    });
     const names = gone.map(who);
     const list = (k: "text" | "html") => names.map((n) => n[k]).join(" ");
     const tail = `your client did not rotate it. Members' clients start a new key when someone leaves; update yours or use another one${redact ? ". I redacted the message" : ""}.`;

@@ -149,16 +149,13 @@ function validate(data: unknown, warnings: string[]): ParsedConfig {
     const unknown = result.success ? [] : result.error.issues.filter(isUnrecognizedKeys);
     if (unknown.length === 0 || round >= 8) {
       if (result.success) return result.data;
-      throw new ConfigError(
-        result.error.issues
-          .filter((i) => !isUnrecognizedKeys(i))
-          .map((i) => ({ path: formatPath(i.path), message: i.message })),
-      );
+      throw new ConfigError(result.error.issues.filter((i) => !isUnrecognizedKeys(i)).map((i) => ({ path: formatPath(i.path), message: i.message })));
     }
     for (const issue of unknown) {
       const holder = at(data, issue.path);
       for (const key of issue.keys) {
         warnings.push(`unknown key ${formatPath([...issue.path, key])} (ignored)`);
+        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the parsed YAML is a plain object: an unknown key is dropped from it
         if (holder !== null && typeof holder === "object") delete (holder as Record<string, unknown>)[key];
       }
     }
@@ -214,7 +211,7 @@ function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv, baseDir: string): st
     try {
       value = readFileSync(file, "utf8").replace(/[\r\n]+$/, "");
     } catch (err) {
-      throw new Error(`cannot read secret file ${file}: ${reason(err)}`);
+      throw new Error(`cannot read secret file ${file}: ${reason(err)}`, { cause: err });
     }
   }
   if (value === "") throw new Error(`${ref.describe()} is empty`);

@@ -211,19 +211,21 @@ const RPC_URL = 'an http(s) URL like "https://rpc.example.org"';
 /** An RPC URL: never echoed in an error, since API keys live in them. */
 /** An endpoint URL with one of `protocols`; the value is never echoed (it may hold an API key). */
 function endpoint(expected: string, protocols: string[]) {
-  return z.string({ error: (iss: RawIssue) => (iss.input === undefined ? `missing (expected ${expected})` : `expected ${expected}`) }).transform((s, ctx): string => {
-    let u: URL | undefined;
-    try {
-      u = new URL(s);
-    } catch {
-      u = undefined;
-    }
-    if (u === undefined || !protocols.includes(u.protocol) || u.hostname === "") {
-      ctx.issues.push({ code: "custom", message: `expected ${expected} (the value is not shown: it may hold an API key)`, input: "" });
-      return z.NEVER;
-    }
-    return s;
-  });
+  return z
+    .string({ error: (iss: RawIssue) => (iss.input === undefined ? `missing (expected ${expected})` : `expected ${expected}`) })
+    .transform((s, ctx): string => {
+      let u: URL | undefined;
+      try {
+        u = new URL(s);
+      } catch {
+        u = undefined;
+      }
+      if (u === undefined || !protocols.includes(u.protocol) || u.hostname === "") {
+        ctx.issues.push({ code: "custom", message: `expected ${expected} (the value is not shown: it may hold an API key)`, input: "" });
+        return z.NEVER;
+      }
+      return s;
+    });
 }
 
 const rpcUrl = endpoint(RPC_URL, ["http:", "https:"]);
@@ -244,8 +246,6 @@ const nonEmpty = (what: string) =>
     if (s.trim() === "") fail(what, s);
     return s;
   });
-
-const address = text(ADDRESS, parseAddress);
 
 /** An address that may receive something: not the zero address. */
 const recipientAddress = text(ADDRESS, (s) => {
@@ -411,12 +411,11 @@ const store = section("a mapping with the store's secret", {
   secret: secret("strong"),
   url: postgresUrl.optional(),
   password: secret().optional(),
-})
-  .superRefine((st, ctx) => {
-    if (st.password !== undefined && st.url === undefined) {
-      ctx.addIssue({ code: "custom", path: ["password"], message: "a password is only for a PostgreSQL store: give store.url too" });
-    }
-  });
+}).superRefine((st, ctx) => {
+  if (st.password !== undefined && st.url === undefined) {
+    ctx.addIssue({ code: "custom", path: ["password"], message: "a password is only for a PostgreSQL store: give store.url too" });
+  }
+});
 
 const limits = section("a mapping", {
   commandsPerMinutePerSender: int(1).prefault(10),
@@ -603,13 +602,11 @@ const creators = z
   })
   .optional();
 
-const acceptInvitesFrom = z
-  .enum(["creators", "anyone"], { error: expect('"creators" or "anyone"') })
-  .prefault("creators");
+const acceptInvitesFrom = z.enum(["creators", "anyone"], { error: expect('"creators" or "anyone"') }).prefault("creators");
 
 const PREFIX = 'a command prefix of 1 to 3 characters without spaces, like "!"';
 const commandPrefix = text(PREFIX, (s) => {
-  const n = [...s].length;
+  const n = Array.from(s).length;
   if (n < 1 || n > 3 || /\s/u.test(s)) fail(PREFIX, s);
   return s;
 }).prefault("!");
@@ -633,7 +630,8 @@ const web = section("a mapping", {
     .record(z.string(), httpUrl, { error: expect("a mapping of homeserver name to URL") })
     .superRefine((rec, ctx) => {
       for (const key of Object.keys(rec)) {
-        if (!SERVER_NAME_RE.test(key)) ctx.issues.push({ code: "custom", message: `expected a homeserver name like "example.org", got ${describe(key)}`, input: key, path: [key] });
+        if (!SERVER_NAME_RE.test(key))
+          ctx.issues.push({ code: "custom", message: `expected a homeserver name like "example.org", got ${describe(key)}`, input: key, path: [key] });
       }
     })
     .prefault({}),

@@ -21,5 +21,5 @@ export function mergeGroupAbi(core: readonly unknown[], extension: readonly unkn
     seen.add(key);
     out.push(item);
   }
-  return out as InterfaceAbi;
+  return out;
 }

@@ -9,6 +9,9 @@ import { destinationValues, settingsValues } from "./encoding.ts";
 import type { TxSender } from "./tx.ts";
 import type { Action, FeeDestination, GroupSettings, ProposalState, VoteType } from "./types.ts";
 
+/** A struct as ethers decodes it (a `Result`): its fields by name, each converted where it is read. */
+type Fields = Record<string, unknown>;
+
 export interface ProposalInfo {
   id: bigint;
   number: number;
@@ -78,10 +81,7 @@ export class ChainClient {
 
   /** Creates a group; returns its address and the block it was created in. */
   async createGroup(intent: string, settings: GroupSettings, destination: FeeDestination, founders: string[], ref: string) {
-    const data = this.factory.interface.encodeFunctionData("createGroup", [
-      [settingsValues(settings), destinationValues(destination), founders],
-      ref,
-    ]);
+    const data = this.factory.interface.encodeFunctionData("createGroup", [[settingsValues(settings), destinationValues(destination), founders], ref]);
     const out = await this.tx.send(intent, { to: await this.factory.getAddress(), data }, `create group (${founders.length} founders)`);
     const receipt = this.requireMined(out.receipt, "create the group");
     for (const log of receipt.logs) {
@@ -122,7 +122,7 @@ export class ChainClient {
 
   private async withTally(group: string, args: Record<string, unknown> & unknown[], blockNumber: number): Promise<ProposalInfo> {
     const id = args.proposalId as bigint;
-    const v = await this.group(group).getFunction("proposal")(id);
+    const v = (await this.group(group).getFunction("proposal")(id)) as Fields;
     return {
       id,
       number: Number(args.number),
@@ -148,7 +148,7 @@ export class ChainClient {
   }
 
   async member(group: string, address: string, blockTag?: number): Promise<MemberInfo> {
-    const v = await this.group(group).getFunction("memberInfo")(address, ...(blockTag !== undefined ? [{ blockTag }] : []));
+    const v = (await this.group(group).getFunction("memberInfo")(address, ...(blockTag !== undefined ? [{ blockTag }] : []))) as Fields;
     return {
       address,
       tokenId: Number(v.tokenId),
@@ -185,8 +185,8 @@ export class ChainClient {
   }
 
   async settings(group: string, blockTag?: number): Promise<GroupSettings> {
-    const s = await this.group(group).getFunction("settings")(...(blockTag !== undefined ? [{ blockTag }] : []));
-    const c = s.config;
+    const s = (await this.group(group).getFunction("settings")(...(blockTag !== undefined ? [{ blockTag }] : []))) as Fields;
+    const c = s.config as Fields;
     return {
       config: {
         defaultQuorumBps: Number(c.defaultQuorumBps),
@@ -201,7 +201,7 @@ export class ChainClient {
         mode: Number(c.mode) as GroupSettings["config"]["mode"],
         customCallsAllowed: Boolean(c.customCallsAllowed),
         maxOpenProposals: Number(c.maxOpenProposals),
-        fee: BigInt(c.fee),
+        fee: c.fee as bigint,
         feeToken: String(c.feeToken),
       },
       controller: String(s.controller),
@@ -213,14 +213,14 @@ export class ChainClient {
   /** The fee destination's kind, and when and what each token can release. */
   async feeDestinationKind(group: string) {
     const g = this.group(group);
-    const d = await g.getFunction("feeDestination")();
+    const d = (await g.getFunction("feeDestination")()) as Fields;
     return {
       kind: Number(d.kind),
       nextReleaseAt: async (token: string) => Number(await g.getFunction("nextReleaseAt")(token)),
       balance: async (token: string): Promise<bigint> =>
         token === ZeroAddress
           ? this.provider.getBalance(group)
-          : BigInt(await new Contract(token, ["function balanceOf(address) view returns (uint256)"], this.provider).getFunction("balanceOf")(group)),
+          : ((await new Contract(token, ["function balanceOf(address) view returns (uint256)"], this.provider).getFunction("balanceOf")(group)) as bigint),
     };
   }
 
@@ -262,7 +262,12 @@ export class ChainClient {
    * blocks (`liveBlocks`, the path of every new head) one call, however many
    * groups.
    */
-  async eventsOf(groups: string[], from: number, to: number, limits: { maxAddresses: number; maxBlockRange: number; liveBlocks?: number } = { maxAddresses: 500, maxBlockRange: 2000, liveBlocks: 64 }): Promise<Map<string, GroupEvent[]>> {
+  async eventsOf(
+    groups: string[],
+    from: number,
+    to: number,
+    limits: { maxAddresses: number; maxBlockRange: number; liveBlocks?: number } = { maxAddresses: 500, maxBlockRange: 2000, liveBlocks: 64 },
+  ): Promise<Map<string, GroupEvent[]>> {
     const out = new Map<string, GroupEvent[]>(groups.map((g) => [g.toLowerCase(), []]));
     if (groups.length > limits.maxAddresses && to - from < (limits.liveBlocks ?? 0)) {
       // A few new blocks and more groups than one filter holds: one call by the
@@ -312,7 +317,7 @@ export class ChainClient {
     // More than 256 signatures in a day by one account: the next words of the day.
     for (let k = 0n; ; k++) {
       const word = day | (k << 40n);
-      const used = BigInt(await this.group(group).getFunction("nonceBitmap")(account, word));
+      const used = (await this.group(group).getFunction("nonceBitmap")(account, word)) as bigint;
       const free = [...Array(256).keys()].filter((b) => ((used >> BigInt(b)) & 1n) === 0n);
       const bit = free[Math.floor(Math.random() * free.length)];
       if (bit !== undefined) return (word << 8n) | BigInt(bit);
@@ -320,14 +325,23 @@ export class ChainClient {
   }
 
   /** A proposal's current tally and state, by id (one view call). */
-  async proposalView(group: string, proposalId: bigint): Promise<{ state: ProposalState; forVotes: number; againstVotes: number; abstainVotes: number; deadline: number }> {
-    const v = await this.group(group).getFunction("proposal")(proposalId);
-    return { state: Number(v.state) as ProposalState, forVotes: Number(v.forVotes), againstVotes: Number(v.againstVotes), abstainVotes: Number(v.abstainVotes), deadline: Number(v.deadline) };
+  async proposalView(
+    group: string,
+    proposalId: bigint,
+  ): Promise<{ state: ProposalState; forVotes: number; againstVotes: number; abstainVotes: number; deadline: number }> {
+    const v = (await this.group(group).getFunction("proposal")(proposalId)) as Fields;
+    return {
+      state: Number(v.state) as ProposalState,
+      forVotes: Number(v.forVotes),
+      againstVotes: Number(v.againstVotes),
+      abstainVotes: Number(v.abstainVotes),
+      deadline: Number(v.deadline),
+    };
   }
 
   /** The group's fee destination in full. */
   async feeDestination(group: string): Promise<FeeDestination> {
-    const d = await this.group(group).getFunction("feeDestination")();
+    const d = (await this.group(group).getFunction("feeDestination")()) as Fields;
     return {
       kind: Number(d.kind) as FeeDestination["kind"],
       target: String(d.target),
@@ -339,14 +353,14 @@ export class ChainClient {
   /** What `owner` holds of `token` (the native coin for the zero address). */
   async balance(token: string, owner: string): Promise<bigint> {
     if (token === ZeroAddress) return this.provider.getBalance(owner);
-    return BigInt(await new Contract(token, ERC20_ABI, this.provider).getFunction("balanceOf")(owner));
+    return (await new Contract(token, ERC20_ABI, this.provider).getFunction("balanceOf")(owner)) as bigint;
   }
 
   /** An ERC-20 token's symbol and decimals, as it reports them (undefined when it does not). */
   async tokenInfo(token: string): Promise<{ symbol: string; decimals: number } | undefined> {
     try {
       const t = new Contract(token, ERC20_ABI, this.provider);
-      const [symbol, decimals] = await Promise.all([t.getFunction("symbol")(), t.getFunction("decimals")()]);
+      const [symbol, decimals] = (await Promise.all([t.getFunction("symbol")(), t.getFunction("decimals")()])) as [unknown, unknown];
       return { symbol: String(symbol).slice(0, 12), decimals: Number(decimals) };
     } catch {
       return undefined;
@@ -372,11 +386,7 @@ export class ChainClient {
   }
 }
 
-const ERC20_ABI = [
-  "function balanceOf(address) view returns (uint256)",
-  "function symbol() view returns (string)",
-  "function decimals() view returns (uint8)",
-];
+const ERC20_ABI = ["function balanceOf(address) view returns (uint256)", "function symbol() view returns (string)", "function decimals() view returns (uint8)"];
 
 /** The topic of every event a group emits. */
 const GROUP_TOPICS: string[] = [];

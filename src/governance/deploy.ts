@@ -20,12 +20,20 @@ export interface FactoryMinimums {
 type Step = "extension" | "group" | "factory";
 
 /** The three creations in order; each may take the addresses of the ones before. */
-function creations(owner: string, m: FactoryMinimums): { step: Step; name: string; deploy: (done: Partial<Record<Step, string>>) => ContractFactory; args: (done: Partial<Record<Step, string>>) => unknown[] }[] {
+function creations(
+  owner: string,
+  m: FactoryMinimums,
+): { step: Step; name: string; deploy: (done: Partial<Record<Step, string>>) => ContractFactory; args: (done: Partial<Record<Step, string>>) => unknown[] }[] {
   const groupAbi = ["constructor(address extension_)"];
   return [
     { step: "extension", name: "GroupExtension", deploy: () => new ContractFactory([], bytecode.extension), args: () => [] },
     { step: "group", name: "Group", deploy: () => new ContractFactory(groupAbi, bytecode.group), args: (d) => [d.extension] },
-    { step: "factory", name: "GroupFactory", deploy: () => new ContractFactory(FACTORY_ABI, bytecode.factory), args: (d) => [owner, m.minAddQuorumBps, m.minNativeFee, d.group] },
+    {
+      step: "factory",
+      name: "GroupFactory",
+      deploy: () => new ContractFactory(FACTORY_ABI, bytecode.factory),
+      args: (d) => [owner, m.minAddQuorumBps, m.minNativeFee, d.group],
+    },
   ];
 }
 
@@ -35,12 +43,20 @@ function creations(owner: string, m: FactoryMinimums): { step: Step; name: strin
  * address. `onStep` hears each address as soon as it exists, so a caller can
  * record progress and resume after a crash.
  */
-export async function deployFactory(signer: Signer, owner: string, m: FactoryMinimums, onStep: (what: Step, address: string) => void = () => {}): Promise<string> {
+export async function deployFactory(
+  signer: Signer,
+  owner: string,
+  m: FactoryMinimums,
+  onStep: (what: Step, address: string) => void = () => {},
+): Promise<string> {
   // Nonces counted here: a node may still report the previous count right after a receipt.
   signer = new NonceManager(signer);
   const done: Partial<Record<Step, string>> = {};
   for (const c of creations(owner, m)) {
-    const contract = await c.deploy(done).connect(signer).deploy(...c.args(done));
+    const contract = await c
+      .deploy(done)
+      .connect(signer)
+      .deploy(...c.args(done));
     await contract.waitForDeployment();
     const address = await contract.getAddress();
     done[c.step] = address;
@@ -84,7 +100,8 @@ export async function deployFactoryOnce(o: DeployOnceOptions): Promise<string> {
     for (const c of creations(tx.address, o.minimums)) {
       const recorded = done[c.step];
       if (recorded !== undefined) {
-        if (!(await hasCode(recorded))) throw new DeploymentGone(`the ${c.name} this bot deployed on chain ${chainId} (${recorded}) has no code: was the chain started anew?`);
+        if (!(await hasCode(recorded)))
+          throw new DeploymentGone(`the ${c.name} this bot deployed on chain ${chainId} (${recorded}) has no code: was the chain started anew?`);
         continue;
       }
       log(`chain: deploying ${c.name} (chain.factory is "deploy")`);
@@ -121,7 +138,11 @@ async function tokenMinimums(o: DeployOnceOptions, factory: string): Promise<voi
       if (rec === undefined || rec.status === "pending") break;
       intent = `factory-minfee:${o.chainId}:${factory}:${token}:${amount}#${n}`;
     }
-    const outcome = await o.tx.send(intent, { to: factory, data: iface.encodeFunctionData("setMinFee", [token, true, amount]) }, `set the factory's minimum fee of ${token}`);
+    const outcome = await o.tx.send(
+      intent,
+      { to: factory, data: iface.encodeFunctionData("setMinFee", [token, true, amount]) },
+      `set the factory's minimum fee of ${token}`,
+    );
     if (outcome.status !== "mined") throw new Error(`setting the minimum fee of ${token} failed (transaction ${outcome.hash} reverted)`);
     o.log(`chain: the factory's minimum fee of ${token} is ${amount} (smallest units)`);
   }

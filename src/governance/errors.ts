@@ -17,7 +17,12 @@ const day = (unix: unknown) => new Date(Number(unix) * 1000).toISOString().slice
 /** Seconds in the largest whole unit: 3650 days, 2 h, 90 s. */
 export function duration(seconds: unknown): string {
   const s = Number(seconds);
-  for (const [unit, n] of [["d", 86_400], ["h", 3_600], ["min", 60]] as const) if (s >= n && s % n === 0) return `${s / n}${unit}`;
+  for (const [unit, n] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["min", 60],
+  ] as const)
+    if (s >= n && s % n === 0) return `${s / n}${unit}`;
   return `${s}s`;
 }
 /** The bits of a relayer scope, in words. */

@@ -29,7 +29,13 @@ export function watchHeads(url: string, onHead: (block: number) => void, log: (l
     });
     ws.addEventListener("message", (m) => {
       try {
-        const msg = JSON.parse(String(m.data)) as { id?: number; result?: unknown; method?: string; params?: { result?: { number?: string } }; error?: { message?: string } };
+        const msg = JSON.parse(String(m.data)) as {
+          id?: number;
+          result?: unknown;
+          method?: string;
+          params?: { result?: { number?: string } };
+          error?: { message?: string };
+        };
         if (msg.error) log(`chain: ${shown} refused newHeads (${msg.error.message ?? "error"}); polling only`);
         if (msg.id === 1 && msg.result !== undefined) log(`chain: new blocks announced by ${shown}`);
         const n = msg.method === "eth_subscription" ? msg.params?.result?.number : undefined;

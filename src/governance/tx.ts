@@ -6,13 +6,7 @@
  * request with the same intent, or a restart, re-broadcasts the same signed
  * bytes (same hash, same nonce): the chain accepts them at most once.
  */
-import {
-  Transaction,
-  type Provider,
-  type TransactionReceipt,
-  type TransactionRequest,
-  type Wallet,
-} from "ethers";
+import { Transaction, type Provider, type TransactionReceipt, type TransactionRequest, type Wallet } from "ethers";
 import { NonceTakenError, StoreConflictError, type Store, type TxRecord } from "../store/store.ts";
 
 /** How many nonces a send may find taken by other workers before it gives up (and the command says so). */

@@ -57,15 +57,18 @@ export class Metrics {
         return value;
       };
     };
-    const rooms = cached(sources.rooms);
-    const outbox = cached(sources.outboxPending);
-    const balance = cached(sources.balance);
+    const rooms = cached(() => sources.rooms());
+    const outbox = cached(() => sources.outboxPending());
+    const balance = cached(() => sources.balance());
     new Gauge({
       name: `${p}rooms`,
       help: "Rooms the bot governs (bound to a group)",
       registers,
       async collect() {
-        await rooms().then((n) => this.set(n), () => undefined);
+        await rooms().then(
+          (n) => this.set(n),
+          () => undefined,
+        );
       },
     });
     this.members = new Gauge({ name: `${p}members`, help: "Paid-up members of each room's group at its last reconcile pass", labelNames: ["room"], registers });
@@ -74,19 +77,35 @@ export class Metrics {
       help: "Follow-ups owed after removals (new room key and notice) not yet done",
       registers,
       async collect() {
-        await outbox().then((n) => this.set(n), () => undefined);
+        await outbox().then(
+          (n) => this.set(n),
+          () => undefined,
+        );
       },
     });
-    this.txs = new Counter({ name: `${p}transactions_total`, help: "Transactions the bot sent, by room and outcome", labelNames: ["room", "outcome"], registers });
+    this.txs = new Counter({
+      name: `${p}transactions_total`,
+      help: "Transactions the bot sent, by room and outcome",
+      labelNames: ["room", "outcome"],
+      registers,
+    });
     this.gas = new Counter({ name: `${p}gas_used_total`, help: "Gas used by the bot's mined transactions, by room", labelNames: ["room"], registers });
-    this.fees = new Counter({ name: `${p}gas_spent_wei_total`, help: "What the bot paid for gas, in the chain's smallest unit, by room", labelNames: ["room"], registers });
+    this.fees = new Counter({
+      name: `${p}gas_spent_wei_total`,
+      help: "What the bot paid for gas, in the chain's smallest unit, by room",
+      labelNames: ["room"],
+      registers,
+    });
     new Gauge({
       name: `${p}bot_balance_wei`,
       help: "The bot's balance, in the chain's smallest unit (as a float: precise to about 16 digits)",
       registers,
       async collect() {
         // An RPC that is down leaves the last value (readyz says why).
-        await balance().then((n) => this.set(Number(n)), () => undefined);
+        await balance().then(
+          (n) => this.set(Number(n)),
+          () => undefined,
+        );
       },
     });
     this.commands = new Histogram({
@@ -112,7 +131,12 @@ export class Metrics {
         this.set(Number.isFinite(lag) ? lag : -1);
       },
     });
-    this.audit = new Counter({ name: `${p}rotation_audit_flags_total`, help: "Messages sent under a room key that someone who left had (flagged by the rotation audit)", labelNames: ["room"], registers });
+    this.audit = new Counter({
+      name: `${p}rotation_audit_flags_total`,
+      help: "Messages sent under a room key that someone who left had (flagged by the rotation audit)",
+      labelNames: ["room"],
+      registers,
+    });
   }
 
   /** A room label only for rooms the bot governs; anything else is counted under "other". */

@@ -95,7 +95,9 @@ export class Worker implements RoomShare {
       ...(o.marginMs !== undefined ? { marginMs: o.marginMs } : {}),
       log: o.log,
       onChange: (gained, lost) => {
-        o.log(`workers: ${this.holder} serves ${this.keeper.owned().length} room(s)${gained.length ? `, took ${gained.join(" ")}` : ""}${lost.length ? `, gave up ${lost.join(" ")}` : ""}`);
+        o.log(
+          `workers: ${this.holder} serves ${this.keeper.owned().length} room(s)${gained.length ? `, took ${gained.join(" ")}` : ""}${lost.length ? `, gave up ${lost.join(" ")}` : ""}`,
+        );
         if (gained.length > 0) o.onGained(gained);
       },
     });
@@ -119,7 +121,8 @@ export class Worker implements RoomShare {
       if (Date.now() > deadline) {
         throw new Error(`another worker named "${this.o.name}" is running (${others.join(", ")}): give each worker its own worker.id`);
       }
-      if (!said) this.o.log(`workers: waiting for the previous run of "${this.o.name}" (${others.join(", ")}) to expire, at most ${Math.round((ttl + renew) / 1000)} s`);
+      if (!said)
+        this.o.log(`workers: waiting for the previous run of "${this.o.name}" (${others.join(", ")}) to expire, at most ${Math.round((ttl + renew) / 1000)} s`);
       said = true;
       await sleep(Math.min(1_000, renew));
     }

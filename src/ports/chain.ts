@@ -18,13 +18,7 @@ export interface Receipt {
 /** The chain as command handlers see it. */
 export interface ChainPort {
   readonly botAddress: string;
-  createGroup(
-    intent: string,
-    settings: GroupSettings,
-    destination: FeeDestination,
-    founders: string[],
-    ref: string,
-  ): Promise<{ group: string; block: number }>;
+  createGroup(intent: string, settings: GroupSettings, destination: FeeDestination, founders: string[], ref: string): Promise<{ group: string; block: number }>;
   /**
    * Runs the creation of a group without sending it (a call, no gas):
    * throws the chain's refusal (safety minimums, durations, founders) when

@@ -152,11 +152,22 @@ export interface WebActions {
   /** the typed data of a vote for `voter` to sign */
   voteRequest(group: string, voter: string, number: number, choice: "yes" | "no" | "abstain"): Promise<WebResult<{ typed: TypedData }>>;
   /** submits a signed vote (the bot pays the gas, for members only) */
-  submitVote(group: string, signed: { voter: string; number: number; choice: "yes" | "no" | "abstain"; nonce: string; deadline: number; signature: string }): Promise<WebResult<{ tx: string }>>;
+  submitVote(
+    group: string,
+    signed: { voter: string; number: number; choice: "yes" | "no" | "abstain"; nonce: string; deadline: number; signature: string },
+  ): Promise<WebResult<{ tx: string }>>;
   /** the authority in words and the typed data for `member` to sign */
-  relayerRequest(group: string, member: string, extra: ("config" | "fees" | "custom")[], days: number): Promise<WebResult<{ typed: TypedData; words: string[] }>>;
+  relayerRequest(
+    group: string,
+    member: string,
+    extra: ("config" | "fees" | "custom")[],
+    days: number,
+  ): Promise<WebResult<{ typed: TypedData; words: string[] }>>;
   /** submits a signed authorisation of the bot */
-  submitRelayer(group: string, signed: { member: string; scope: number; until: number; nonce: string; deadline: number; signature: string }): Promise<WebResult<{ tx: string }>>;
+  submitRelayer(
+    group: string,
+    signed: { member: string; scope: number; until: number; nonce: string; deadline: number; signature: string },
+  ): Promise<WebResult<{ tx: string }>>;
   /** whether a transaction the member's wallet is about to send would succeed now, and if not why, in words */
   check(group: string, tx: { from: string; to: string; data: string; value: string }): Promise<WebResult>;
 }

@@ -131,6 +131,7 @@ export class LeaseKeeper {
       this.o.log?.(`leases: renewal failed, ${before.size} room(s) lapse unless the next round succeeds: ${(e as Error).message}`);
       return;
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run during the await above
     if (this.stopped) return;
     const validUntil = sent + this.o.ttlMs - this.o.marginMs;
     const previous = [...this.held.keys()];

@@ -95,7 +95,6 @@ CREATE INDEX IF NOT EXISTS room_leases_owner ON room_leases (owner);
 const SCHEMA_LOCK = 0x636f6e636c;
 const LEASE_LOCK = SCHEMA_LOCK + 1;
 
-
 export interface PostgresOptions {
   /** password when the URL has none (the config's `store.password`) */
   password?: string;
@@ -261,10 +260,17 @@ export class PostgresStore implements Store {
 
   async putTx(tx: TxRecord): Promise<void> {
     try {
-      await this.run(
-        "INSERT INTO txs (intent, hash, raw, nonce, sender, status, created_at, description, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        [tx.intent, tx.hash, tx.raw, tx.nonce, tx.from.toLowerCase(), tx.status, tx.createdAt, tx.description, tx.error ?? null],
-      );
+      await this.run("INSERT INTO txs (intent, hash, raw, nonce, sender, status, created_at, description, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", [
+        tx.intent,
+        tx.hash,
+        tx.raw,
+        tx.nonce,
+        tx.from.toLowerCase(),
+        tx.status,
+        tx.createdAt,
+        tx.description,
+        tx.error ?? null,
+      ]);
     } catch (e) {
       if (uniqueViolation(e, "txs_pkey")) throw new StoreConflictError(`a transaction for ${tx.intent} is already recorded`);
       if (uniqueViolation(e, "txs_sender_nonce")) throw new NonceTakenError(tx.from, tx.nonce);
@@ -449,7 +455,8 @@ export class PostgresStore implements Store {
         if ((await t.query("SELECT 1 FROM bindings WHERE room_id = $1 FOR UPDATE", [from])).rowCount === 0) return;
         for (const table of ["links", "pending_links", "room_policies", "room_bans"]) await t.query(`DELETE FROM ${table} WHERE room_id = $1`, [to]);
         // The binding first: `to` already bound is a conflict (its primary key), and nothing else moves.
-        for (const table of ["bindings", "links", "pending_links", "room_policies", "room_bans"]) await t.query(`UPDATE ${table} SET room_id = $1 WHERE room_id = $2`, [to, from]);
+        for (const table of ["bindings", "links", "pending_links", "room_policies", "room_bans"])
+          await t.query(`UPDATE ${table} SET room_id = $1 WHERE room_id = $2`, [to, from]);
         await t.query("DELETE FROM consents WHERE room_id = ANY($1)", [[from, to]]);
         await t.query("DELETE FROM creations WHERE room_id = ANY($1)", [[from, to]]);
       });
@@ -469,15 +476,29 @@ export class PostgresStore implements Store {
   }
 
   async addDeparture(d: Departure): Promise<void> {
-    await this.run("INSERT INTO audit_departures (event_id, room_id, user_id, at, kind) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING", [d.eventId, d.roomId, d.userId, d.at, d.kind]);
+    await this.run("INSERT INTO audit_departures (event_id, room_id, user_id, at, kind) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING", [
+      d.eventId,
+      d.roomId,
+      d.userId,
+      d.at,
+      d.kind,
+    ]);
   }
 
   async departuresBetween(roomId: string, after: number, before: number): Promise<Departure[]> {
-    return (await this.rows("SELECT * FROM audit_departures WHERE room_id = $1 AND at > $2 AND at < $3 ORDER BY at, event_id LIMIT 20", [roomId, after, before])).map(toDeparture);
+    return (
+      await this.rows("SELECT * FROM audit_departures WHERE room_id = $1 AND at > $2 AND at < $3 ORDER BY at, event_id LIMIT 20", [roomId, after, before])
+    ).map(toDeparture);
   }
 
   async addReuse(r: SessionReuse): Promise<{ firstForSession: boolean }> {
-    await this.run("INSERT INTO audit_reuses (event_id, room_id, sender, session_id, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING", [r.eventId, r.roomId, r.sender, r.sessionId, r.at]);
+    await this.run("INSERT INTO audit_reuses (event_id, room_id, sender, session_id, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING", [
+      r.eventId,
+      r.roomId,
+      r.sender,
+      r.sessionId,
+      r.at,
+    ]);
     const first = await this.row("SELECT event_id FROM audit_reuses WHERE room_id = $1 AND session_id = $2 ORDER BY seq LIMIT 1", [r.roomId, r.sessionId]);
     return { firstForSession: first?.["event_id"] === r.eventId };
   }
@@ -544,9 +565,9 @@ export class PostgresLeases implements RoomLeases {
       const ceil = Math.ceil(all.size / n);
       const floor = Math.floor(all.size / n);
       const starving = live.some((w) => w !== worker && (holding.get(w) ?? 0) < floor);
-      const mine = (
-        await c.query<Row>("SELECT room_id FROM room_leases WHERE owner = $1 AND expires_at > now() ORDER BY room_id", [worker])
-      ).rows.map((r) => String(r["room_id"]));
+      const mine = (await c.query<Row>("SELECT room_id FROM room_leases WHERE owner = $1 AND expires_at > now() ORDER BY room_id", [worker])).rows.map((r) =>
+        String(r["room_id"]),
+      );
       // Above the share, the surplus is not renewed: it expires and another
       // worker takes it. Nothing is taken from a live worker by force.
       const cap = starving ? floor : ceil;
@@ -570,7 +591,10 @@ export class PostgresLeases implements RoomLeases {
       const want = cap - held.length;
       if (want > 0) {
         const taken = new Set((await c.query<Row>("SELECT room_id FROM room_leases WHERE expires_at > now()")).rows.map((r) => String(r["room_id"])));
-        const free = [...all].filter((r) => !taken.has(r)).sort().slice(0, want);
+        const free = [...all]
+          .filter((r) => !taken.has(r))
+          .sort()
+          .slice(0, want);
         const claimed = await c.query<Row>(
           "INSERT INTO room_leases (room_id, owner, token, expires_at) " +
             "SELECT r, $1, nextval('lease_tokens'), now() + $3 * interval '1 millisecond' FROM unnest($2::text[]) AS r " +
@@ -596,10 +620,11 @@ export class PostgresLeases implements RoomLeases {
   }
 
   async holds(fence: Fence): Promise<boolean> {
-    const r = await this.pool.query(
-      "SELECT 1 FROM room_leases WHERE room_id = $1 AND owner = $2 AND token = $3 AND expires_at > now()",
-      [fence.roomId, fence.worker, fence.token],
-    );
+    const r = await this.pool.query("SELECT 1 FROM room_leases WHERE room_id = $1 AND owner = $2 AND token = $3 AND expires_at > now()", [
+      fence.roomId,
+      fence.worker,
+      fence.token,
+    ]);
     return (r.rowCount ?? 0) > 0;
   }
 
@@ -617,4 +642,3 @@ function uniqueViolation(e: unknown, constraint: string): boolean {
   const err = e as { code?: string; constraint?: string };
   return err.code === "23505" && err.constraint === constraint;
 }
-

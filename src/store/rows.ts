@@ -2,7 +2,21 @@
  * Rows of the store's tables as the domain's records: the SQLite and the
  * PostgreSQL store keep the same columns.
  */
-import type { Departure, InboundEvent, InboundStatus, Link, OutboxItem, PendingCreation, PendingLink, RoomBan, RoomBinding, RoomMode, RoomPolicy, TxRecord, TxStatus } from "./store.ts";
+import type {
+  Departure,
+  InboundEvent,
+  InboundStatus,
+  Link,
+  OutboxItem,
+  PendingCreation,
+  PendingLink,
+  RoomBan,
+  RoomBinding,
+  RoomMode,
+  RoomPolicy,
+  TxRecord,
+  TxStatus,
+} from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -48,7 +62,7 @@ export function toTx(r: Row): TxRecord {
     status: String(r["status"]) as TxStatus,
     createdAt: Number(r["created_at"]),
     description: String(r["description"]),
-    ...(r["error"] !== null && r["error"] !== undefined ? { error: String(r["error"]) } : {}),
+    ...(r["error"] !== null && r["error"] !== undefined ? { error: r["error"] as string } : {}),
   };
 }
 
@@ -70,7 +84,7 @@ export function toInbound(r: Row): InboundEvent {
     raw: String(r["raw"]),
     receivedAt: Number(r["received_at"]),
     status: String(r["status"]) as InboundStatus,
-    ...(r["answer"] !== null && r["answer"] !== undefined ? { answer: String(r["answer"]) } : {}),
+    ...(r["answer"] !== null && r["answer"] !== undefined ? { answer: r["answer"] as string } : {}),
   };
 }
 

@@ -388,7 +388,12 @@ export class SqliteStore implements Store {
 
   async beginAdoption(roomId: string, adoptees: string[], adoptUntil: number): Promise<boolean> {
     return (
-      this.run("UPDATE room_policies SET adoptees = ?, adopt_until = ? WHERE room_id = ? AND mode = 'enforce' AND adopt_until = 0", JSON.stringify(adoptees), adoptUntil, roomId) > 0
+      this.run(
+        "UPDATE room_policies SET adoptees = ?, adopt_until = ? WHERE room_id = ? AND mode = 'enforce' AND adopt_until = 0",
+        JSON.stringify(adoptees),
+        adoptUntil,
+        roomId,
+      ) > 0
     );
   }
 
@@ -417,7 +422,8 @@ export class SqliteStore implements Store {
     if (this.get("SELECT 1 AS x FROM bindings WHERE room_id = ?", to)) throw new StoreConflictError(`${to} is already bound to a group`);
     this.transaction(() => {
       for (const table of ["links", "pending_links", "room_policies", "room_bans"]) this.run(`DELETE FROM ${table} WHERE room_id = ?`, to);
-      for (const table of ["bindings", "links", "pending_links", "room_policies", "room_bans"]) this.run(`UPDATE ${table} SET room_id = ? WHERE room_id = ?`, to, from);
+      for (const table of ["bindings", "links", "pending_links", "room_policies", "room_bans"])
+        this.run(`UPDATE ${table} SET room_id = ? WHERE room_id = ?`, to, from);
       for (const room of [from, to]) {
         this.run("DELETE FROM consents WHERE room_id = ?", room);
         this.run("DELETE FROM creations WHERE room_id = ?", room);
@@ -452,15 +458,31 @@ export class SqliteStore implements Store {
   }
 
   async addDeparture(d: Departure): Promise<void> {
-    this.run("INSERT INTO audit_departures (event_id, room_id, user_id, at, kind) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING", d.eventId, d.roomId, d.userId, d.at, d.kind);
+    this.run(
+      "INSERT INTO audit_departures (event_id, room_id, user_id, at, kind) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+      d.eventId,
+      d.roomId,
+      d.userId,
+      d.at,
+      d.kind,
+    );
   }
 
   async departuresBetween(roomId: string, after: number, before: number): Promise<Departure[]> {
-    return this.all("SELECT * FROM audit_departures WHERE room_id = ? AND at > ? AND at < ? ORDER BY at, event_id LIMIT 20", roomId, after, before).map(toDeparture);
+    return this.all("SELECT * FROM audit_departures WHERE room_id = ? AND at > ? AND at < ? ORDER BY at, event_id LIMIT 20", roomId, after, before).map(
+      toDeparture,
+    );
   }
 
   async addReuse(r: SessionReuse): Promise<{ firstForSession: boolean }> {
-    this.run("INSERT INTO audit_reuses (event_id, room_id, sender, session_id, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING", r.eventId, r.roomId, r.sender, r.sessionId, r.at);
+    this.run(
+      "INSERT INTO audit_reuses (event_id, room_id, sender, session_id, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+      r.eventId,
+      r.roomId,
+      r.sender,
+      r.sessionId,
+      r.at,
+    );
     const first = this.get("SELECT event_id FROM audit_reuses WHERE room_id = ? AND session_id = ? ORDER BY seq LIMIT 1", r.roomId, r.sessionId);
     return { firstForSession: first?.["event_id"] === r.eventId };
   }

@@ -6,17 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Contract, ZeroAddress, id, type Interface, type Signer } from "ethers";
-import {
-  as,
-  createGroup,
-  defaultSettings,
-  deployFactory,
-  ethers,
-  expectGroupError,
-  groupInterface,
-  networkHelpers,
-  time,
-} from "./fixture.ts";
+import { as, createGroup, defaultSettings, deployFactory, ethers, expectGroupError, groupInterface, networkHelpers, time } from "./fixture.ts";
 import { destinationValues, settingsValues } from "../../src/governance/encoding.ts";
 import { DestinationKind, Mode, type GroupSettings } from "../../src/governance/types.ts";
 
@@ -41,7 +31,7 @@ function eventsFrom(logs: readonly Log[], address: string, iface: Interface) {
     .filter((l) => l.address.toLowerCase() === address.toLowerCase())
     .map((l) => iface.parseLog(l))
     .filter((p) => p !== null)
-    .map((p) => ({ name: p!.name, args: p!.args }));
+    .map((p) => ({ name: p.name, args: p.args }));
 }
 
 interface Call {
@@ -69,15 +59,15 @@ async function deploySystem(): Promise<System> {
   const voters = [v1!, v2!, v3!];
 
   // The external DAO: token, timelock, governor.
-  const token = (await ethers.deployContract("GovToken")) as unknown as Contract;
+  const token = await ethers.deployContract("GovToken");
   for (const [i, v] of voters.entries()) {
     await (await token.getFunction("mint")(await v.getAddress(), ethers.parseEther(String(100 * (i + 1))))).wait();
     await (await as(token, v).getFunction("delegate")(await v.getAddress())).wait();
   }
   const deployerAddr = await deployer!.getAddress();
-  const timelock = (await ethers.deployContract("ExternalTimelock", [TIMELOCK_DELAY, [], [ZeroAddress], deployerAddr])) as unknown as Contract;
+  const timelock = await ethers.deployContract("ExternalTimelock", [TIMELOCK_DELAY, [], [ZeroAddress], deployerAddr]);
   const timelockAddr = await timelock.getAddress();
-  const governor = (await ethers.deployContract("ExternalGovernor", [await token.getAddress(), timelockAddr])) as unknown as Contract;
+  const governor = await ethers.deployContract("ExternalGovernor", [await token.getAddress(), timelockAddr]);
   const governorAddr = await governor.getAddress();
 
   // Wire the roles: the governor proposes and cancels, anyone executes, the deployer steps down.
@@ -191,8 +181,7 @@ describe("External mode: a group controlled by an OpenZeppelin Governor + Timelo
     expect(Number(s.config.mode)).toBe(Mode.External);
     expect(await sys.group.getFunction("isOpen")()).toBe(false);
 
-    const expected =
-      selector("addMember(address)") ^ selector("removeMember(address)") ^ selector("isMember(address)");
+    const expected = selector("addMember(address)") ^ selector("removeMember(address)") ^ selector("isMember(address)");
     const expectedHex = "0x" + expected.toString(16).padStart(8, "0");
     const helper = await ethers.deployContract("GroupMembershipInterfaceId");
     expect(await helper.getFunction("interfaceId")()).toBe(expectedHex);
@@ -289,11 +278,7 @@ describe("External mode: a group controlled by an OpenZeppelin Governor + Timelo
     // The timelock calls governor.relay(group, 0, addMember(alice)): the group sees the governor as caller.
     const relay: Call = {
       target: governorAddr,
-      data: governor.interface.encodeFunctionData("relay", [
-        sys.groupAddr,
-        0n,
-        groupInterface.encodeFunctionData("addMember", [aliceAddr]),
-      ]),
+      data: governor.interface.encodeFunctionData("relay", [sys.groupAddr, 0n, groupInterface.encodeFunctionData("addMember", [aliceAddr])]),
     };
     const execute = await governorQueued(sys, [relay], "Relay addMember through the governor");
     await expectGroupError(execute(), "GroupUnauthorized", [governorAddr]);
@@ -311,10 +296,7 @@ describe("External mode: a group controlled by an OpenZeppelin Governor + Timelo
 
     const receipt = await governorPasses(
       sys,
-      [
-        groupCall(sys, "updateSettings", [settingsValues(newSettings)]),
-        groupCall(sys, "updateFeeDestination", [destinationValues(newDest)]),
-      ],
+      [groupCall(sys, "updateSettings", [settingsValues(newSettings)]), groupCall(sys, "updateFeeDestination", [destinationValues(newDest)])],
       "Raise the fee to 0.05 and release fees to the founder",
     );
     const names = eventsFrom(receipt.logs, groupAddr, groupInterface).map((e) => e.name);

@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ZeroAddress } from "ethers";
-import {
-  addresses,
-  createGroup,
-  DAY,
-  defaultSettings,
-  deployFactory,
-  ethers,
-  initTuple,
-  MIN_ADD_QUORUM_BPS,
-  MIN_NATIVE_FEE,
-  time,
-} from "./fixture.ts";
+import { addresses, createGroup, DAY, defaultSettings, deployFactory, ethers, initTuple, MIN_ADD_QUORUM_BPS, MIN_NATIVE_FEE, time } from "./fixture.ts";
 import { MAX_DURATION, MIN_PERIOD, Mode } from "../../src/governance/types.ts";
 
 describe("GroupFactory", () => {

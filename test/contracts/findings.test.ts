@@ -9,7 +9,7 @@
  * compared fall at the same seconds of each group's clock (`setGroupTime`).
  */
 import { describe, expect, it } from "vitest";
-import { type Contract, type Signer, type TransactionReceipt } from "ethers";
+import { type Signer, type TransactionReceipt } from "ethers";
 import {
   addresses,
   allExpiries,
@@ -75,7 +75,11 @@ const SWEEP64_BOUND = 3_000_000n;
 const call = (fn: string, args: unknown[] = []) => groupInterface.encodeFunctionData(fn, args);
 
 function printGas(title: string, rows: Record<string, bigint>) {
-  console.log(`${title}\n${Object.entries(rows).map(([k, v]) => `  ${k.padEnd(28)} ${v}`).join("\n")}`);
+  console.log(
+    `${title}\n${Object.entries(rows)
+      .map(([k, v]) => `  ${k.padEnd(28)} ${v}`)
+      .join("\n")}`,
+  );
 }
 
 /** Expects `a` and `b` within `pct` percent of the smaller. */
@@ -120,7 +124,7 @@ describe("finding 1: a mass lapse no longer freezes a group", () => {
     const tx = as(group, bob!).getFunction("propose")(Action.RemoveMember, encodeAccount(sybils[1]!));
     const rc = await (await tx).wait();
     gas["propose"] = rc!.gasUsed;
-    const created = group.interface.parseLog(rc!.logs[0]!)!;
+    const created = group.interface.parseLog(rc!.logs[0])!;
     const p = { id: created.args.proposalId as bigint, number: created.args.number as bigint, action: Action.RemoveMember, payload: encodeAccount(sybils[1]!) };
     // Influence is exact: alice, bob, carol, dave and the sybil that paid again.
     expect((await group.getFunction("proposal")(p.id)).influence).toBe(5n);
@@ -162,7 +166,7 @@ describe("finding 1: a mass lapse no longer freezes a group", () => {
     gas["undelegate"] = await gasOf(as(group, dave!).getFunction("delegate")(ethers.ZeroAddress));
     const rc = await (await as(group, alice!).getFunction("propose")(Action.RemoveMember, encodeAccount(others[0]!))).wait();
     gas["propose"] = rc!.gasUsed;
-    const created = group.interface.parseLog(rc!.logs[0]!)!;
+    const created = group.interface.parseLog(rc!.logs[0])!;
     const p = { id: created.args.proposalId as bigint, number: created.args.number as bigint, action: Action.RemoveMember, payload: encodeAccount(others[0]!) };
     expect((await group.getFunction("proposal")(p.id)).influence).toBe(2n);
     gas["vote"] = (await vote(group, alice!, p, VoteType.For)).gasUsed;
@@ -234,7 +238,7 @@ describe("finding 3: a proposal made before a change of mode never executes", ()
     const [, alice, bob, carol, owner] = await ethers.getSigners();
     const group = await groupOf([alice!, bob!, carol!], { defaultQuorumBps: 5000 });
     // The external governance system: its owner's calls, forwarded.
-    const controller = (await ethers.deployContract("Forwarder", [await owner!.getAddress()])) as unknown as Contract;
+    const controller = await ethers.deployContract("Forwarder", [await owner!.getAddress()]);
     const byController = async (fn: string, args: unknown[]) =>
       (await as(controller, owner!).getFunction("forward")(await group.getAddress(), call(fn, args))).wait();
     /** Proposes; alice and bob vote for (2 of 3: passed at once). */
@@ -245,8 +249,7 @@ describe("finding 3: a proposal made before a change of mode never executes", ()
       expect((await tally(group, p)).state).toBe(ProposalState.Succeeded);
       return p;
     };
-    const settings = (mode: Mode, extra: Partial<GroupSettings> = {}) =>
-      encodeSettings(defaultSettings(extra, { mode, defaultQuorumBps: 5000 }));
+    const settings = (mode: Mode, extra: Partial<GroupSettings> = {}) => encodeSettings(defaultSettings(extra, { mode, defaultQuorumBps: 5000 }));
     return { group, alice: alice!, bob: bob!, carol: carol!, controller: await controller.getAddress(), byController, pass, settings };
   }
 
@@ -334,7 +337,7 @@ describe("finding 4: durations are limited to 3,650 days, so nothing overflows",
     const [, alice, owner] = await ethers.getSigners();
     const founders = [await alice!.getAddress()];
     const group = await createGroup(factory, { founders });
-    const controller = (await ethers.deployContract("Forwarder", [await owner!.getAddress()])) as unknown as Contract;
+    const controller = await ethers.deployContract("Forwarder", [await owner!.getAddress()]);
     const controllerAddr = await controller.getAddress();
     const external = await createGroup(factory, { founders, settings: defaultSettings({ controller: controllerAddr }, { mode: Mode.External }) });
     for (const [setting, which, value] of too) {
@@ -351,7 +354,7 @@ describe("finding 4: durations are limited to 3,650 days, so nothing overflows",
     const [a, b] = await addresses([alice!, bob!]);
     const max = BigInt(MAX_DURATION);
     const group = await groupOf([alice!, bob!], { votingPeriod: MAX_DURATION, period: MAX_DURATION, gracePeriod: MAX_DURATION });
-    const created = (await group.getFunction("epoch")()) + 1n;
+    const created = ((await group.getFunction("epoch")()) as bigint) + 1n;
     const p = await propose(group, alice!, Action.AddMember, encodeAccount(await carol!.getAddress()));
     const view = await group.getFunction("proposal")(p.id);
     expect(view.deadline - view.snapshot).toBe(max);
@@ -443,7 +446,12 @@ describe("finding 5: no member can keep others from proposing", () => {
         [BigInt(bad), 3n],
       );
     }
-    const one = await propose(group, bob!, Action.Config, encodeSettings(defaultSettings({}, { defaultQuorumBps: 5000, votingPeriod: DAY, maxOpenProposals: 1 })));
+    const one = await propose(
+      group,
+      bob!,
+      Action.Config,
+      encodeSettings(defaultSettings({}, { defaultQuorumBps: 5000, votingPeriod: DAY, maxOpenProposals: 1 })),
+    );
     await vote(group, alice!, one, VoteType.For);
     await vote(group, bob!, one, VoteType.For);
     await execute(group, bob!, one);
@@ -473,7 +481,7 @@ describe("finding 6: the relayer's authority is scoped, expires and can be given
     const { group, alice, bob, carol, rel, until, r } = await relayed();
     const [a, b, c] = await addresses([alice, bob, carol]);
     // Whoever holds the bot's key would hand the group to a controller of its own, or take the fees.
-    const own = (await ethers.deployContract("Forwarder", [rel])) as unknown as Contract;
+    const own = await ethers.deployContract("Forwarder", [rel]);
     const takeover = encodeSettings(defaultSettings({ controller: await own.getAddress() }, { mode: Mode.External }));
     const fees = encodeFeeDestination({ kind: DestinationKind.Release, target: ethers.ZeroAddress, recipients: [rel], sharesBps: [10_000] });
     const custom = encodeCustom(await own.getAddress(), 0n, "0x");
@@ -528,7 +536,10 @@ describe("finding 6: the relayer's authority is scoped, expires and can be given
     await (await r.getFunction("castVoteFor")(a, p.id, VoteType.For)).wait();
     await time.increaseTo(until);
     await expectGroupError(r.getFunction("castVoteFor")(a, q.id, VoteType.For), "GroupRelayerExpired", [a, until]);
-    await expectGroupError(r.getFunction("proposeFor")(a, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address)), "GroupRelayerExpired", [a, until]);
+    await expectGroupError(r.getFunction("proposeFor")(a, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address)), "GroupRelayerExpired", [
+      a,
+      until,
+    ]);
     await expectGroupError(r.getFunction("delegateFor")(a, await bob.getAddress()), "GroupRelayerExpired", [a, until]);
     expect(await tally(group, q)).toMatchObject({ for: 0 });
   });
@@ -539,7 +550,7 @@ describe("finding 6: the relayer's authority is scoped, expires and can be given
     const p = await propose(group, carol, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
     await expectGroupError(as(group, carol).getFunction("renounceRelayer")(a), "GroupNotRelayer", [a, c]);
     const rc = await (await r.getFunction("renounceRelayer")(a)).wait();
-    const ev = group.interface.parseLog(rc!.logs[0]!)!;
+    const ev = group.interface.parseLog(rc!.logs[0])!;
     expect([ev.name, ...ev.args]).toEqual(["RelayerChanged", a, ethers.ZeroAddress, 0n, 0n]);
     expect([...(await group.getFunction("relayerOf")(a))]).toEqual([ethers.ZeroAddress, 0n, 0n]);
     await expectGroupError(r.getFunction("castVoteFor")(a, p.id, VoteType.For), "GroupNotRelayer", [a, rel]);
@@ -564,7 +575,10 @@ describe("finding 7: one failing recipient blocks no payout", () => {
     return at;
   }
   const logsOf = (rc: TransactionReceipt | null) =>
-    rc!.logs.map((l) => groupInterface.parseLog(l)).filter((e) => e !== null).map((e) => [e!.name, ...e!.args]);
+    rc!.logs
+      .map((l) => groupInterface.parseLog(l))
+      .filter((e) => e !== null)
+      .map((e) => [e.name, ...e.args]);
   const balance = (at: string) => ethers.provider.getBalance(at);
 
   it("a reverting and a gas-burning recipient do not block the others; their shares stay claimable, by them only", async () => {
@@ -575,12 +589,16 @@ describe("finding 7: one failing recipient blocks no payout", () => {
     const burner = await contractWith(BURNS_GAS);
     // carol's account refuses payments for now (say, a wallet with a bug), and claims later.
     await setCode(c!, REVERTS);
-    const group = await groupOf([alice!, bob!], { fee: FEE }, {
-      kind: DestinationKind.Release,
-      target: ethers.ZeroAddress,
-      recipients: [fine, reverting, burner, c!],
-      sharesBps: [4000, 2000, 2000, 2000],
-    });
+    const group = await groupOf(
+      [alice!, bob!],
+      { fee: FEE },
+      {
+        kind: DestinationKind.Release,
+        target: ethers.ZeroAddress,
+        recipients: [fine, reverting, burner, c!],
+        sharesBps: [4000, 2000, 2000, 2000],
+      },
+    );
     const g = await group.getAddress();
     for (let i = 0; i < 4; i++) await (await as(group, alice!).getFunction("renew")(a, { value: FEE })).wait();
     const total = 4n * FEE;
@@ -600,7 +618,10 @@ describe("finding 7: one failing recipient blocks no payout", () => {
 
     // carol's account takes payments again: it claims its share, once.
     await setCode(c!, "0x");
-    await expectGroupError(as(group, keeper!).getFunction("claim")(ethers.ZeroAddress), "GroupNothingToClaim", [ethers.ZeroAddress, await keeper!.getAddress()]);
+    await expectGroupError(as(group, keeper!).getFunction("claim")(ethers.ZeroAddress), "GroupNothingToClaim", [
+      ethers.ZeroAddress,
+      await keeper!.getAddress(),
+    ]);
     const before = await balance(c!);
     const claimed = await (await as(group, carol!).getFunction("claim")(ethers.ZeroAddress)).wait();
     expect(logsOf(claimed)).toEqual([["PayoutClaimed", ethers.ZeroAddress, c, fifth]]);
@@ -666,8 +687,7 @@ describe("finding 8: activeMemberCount is a bounded read", () => {
     await (await as(group, alice!).getFunction("renew")(a)).wait();
     await setGroupTime(group, 25_000 + 31 * DAY);
     await networkHelpers.mine();
-    const estimate = async (data: string) =>
-      BigInt((await conn.provider.request({ method: "eth_estimateGas", params: [{ to, data }, "latest"] })) as string);
+    const estimate = async (data: string) => BigInt((await conn.provider.request({ method: "eth_estimateGas", params: [{ to, data }, "latest"] })) as string);
     // Exact: only alice is active, and none of her delegators.
     expect(await group.getFunction("activeMemberCount")()).toBe(1n);
     expect((await group.getFunction("memberInfo")(a)).delegatorsIn).toBe(0n);
@@ -689,7 +709,6 @@ describe("finding 8: activeMemberCount is a bounded read", () => {
     expect(big.info).toBeLessThan(100_000n);
   });
 });
-
 
 describe("finding 9: signatures need not be submitted in order", () => {
   async function signing() {
@@ -725,7 +744,7 @@ describe("finding 9: signatures need not be submitted in order", () => {
     // alice cancels nonce 9, which she signed a vote with.
     const cancelled = await signVote(alice, group, q.id, VoteType.For, 9n, deadline);
     const rc = await (await as(group, alice).getFunction("invalidateNonces")(0, 1n << 9n)).wait();
-    const ev = group.interface.parseLog(rc!.logs[0]!)!;
+    const ev = group.interface.parseLog(rc!.logs[0])!;
     expect([ev.name, ...ev.args]).toEqual(["UnorderedNonceInvalidation", a, 0n, 1n << 9n]);
     expect(await group.getFunction("nonceBitmap")(a, 0)).toBe((1n << 5n) | (1n << 9n));
     await expectGroupError(bySig(a, q, VoteType.For, 9n, cancelled), "GroupNonceUsed", [a, 9n]);

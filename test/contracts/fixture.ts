@@ -19,16 +19,9 @@ import {
 import { GROUP_ABI } from "../../src/governance/contracts.ts";
 import { ACCEPT_TYPES, RELAYER_TYPES, VOTE_TYPES } from "../../src/governance/typed.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../../src/governance/encoding.ts";
-import {
-  Action,
-  Mode,
-  QUORUM_DEFAULT,
-  type FeeDestination,
-  type GroupConfig,
-  type GroupSettings,
-} from "../../src/governance/types.ts";
+import { Action, Mode, QUORUM_DEFAULT, type FeeDestination, type GroupConfig, type GroupSettings } from "../../src/governance/types.ts";
 
-export const conn = await network.connect();
+export const conn = await network.create();
 export const { ethers, networkHelpers } = conn;
 export const { time } = networkHelpers;
 
@@ -76,7 +69,7 @@ export async function deployFactory(owner?: Signer, minNativeFee: bigint = MIN_N
   const implementation = await ethers.deployContract("Group", [await extension.getAddress()]);
   const factory = await ethers.deployContract("GroupFactory", [await o.getAddress(), MIN_ADD_QUORUM_BPS, minNativeFee, await implementation.getAddress()]);
   await factory.waitForDeployment();
-  return factory as unknown as Contract;
+  return factory;
 }
 
 /**

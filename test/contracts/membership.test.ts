@@ -93,9 +93,7 @@ describe("accepting = paying", () => {
     const c = await carol.getAddress();
     expect((await group.getFunction("memberInfo")(c)).approved).toBe(true);
     expect(await group.getFunction("isMember")(c)).toBe(false);
-    await expect(as(group, carol).getFunction("join")({ value: FEE - 1n })).rejects.toThrow(
-      new RegExp(`GroupWrongPayment\\(${FEE}, ${FEE - 1n}\\)`),
-    );
+    await expect(as(group, carol).getFunction("join")({ value: FEE - 1n })).rejects.toThrow(new RegExp(`GroupWrongPayment\\(${FEE}, ${FEE - 1n}\\)`));
     await (await as(group, carol).getFunction("join")({ value: FEE })).wait();
     expect(await group.getFunction("isActive")(c)).toBe(true);
     expect(await ethers.provider.getBalance(await group.getAddress())).toBe(FEE);
@@ -122,7 +120,7 @@ describe("accepting = paying", () => {
   it("takes the fee in an ERC-20 when the group says so", async () => {
     const factory = await deployFactory();
     const [, alice, carol] = await ethers.getSigners();
-    const token = (await ethers.deployContract("TestToken")) as unknown as Contract;
+    const token = await ethers.deployContract("TestToken");
     const tokenAddr = await token.getAddress();
     await (await factory.getFunction("setMinFee")(tokenAddr, true, 5n)).wait();
     const group = await createGroup(factory, {
@@ -194,9 +192,7 @@ describe("subscription periods", () => {
     const a = await alice.getAddress();
     const expiry = Number((await group.getFunction("memberInfo")(a)).expiresAt);
     await time.increaseTo(expiry + GRACE - 2);
-    await expect(as(group, mallory).getFunction("removeLapsed")(a)).rejects.toThrow(
-      new RegExp(`GroupGracePeriodNotOver\\("${a}", ${expiry + GRACE}\\)`),
-    );
+    await expect(as(group, mallory).getFunction("removeLapsed")(a)).rejects.toThrow(new RegExp(`GroupGracePeriodNotOver\\("${a}", ${expiry + GRACE}\\)`));
     await time.increaseTo(expiry + GRACE);
     const tx = await as(group, mallory).getFunction("removeLapsed")(a);
     const names = (await tx.wait()).logs.map((l: never) => group.interface.parseLog(l)?.name);

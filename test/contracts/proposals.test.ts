@@ -128,9 +128,7 @@ describe("proposals", () => {
     await time.increase(VOTING + 31 * DAY);
     expect((await tally(group, late)).state).toBe(ProposalState.Expired);
     await expect(execute(group, members[0]!, late)).rejects.toThrow(/GroupProposalNotSucceeded\(\d+, 4\)/);
-    await expect(
-      as(group, members[0]!).getFunction("execute")(99, Action.AddMember, encodeAccount(outsider)),
-    ).rejects.toThrow(/GroupUnknownProposal/);
+    await expect(as(group, members[0]!).getFunction("execute")(99, Action.AddMember, encodeAccount(outsider))).rejects.toThrow(/GroupUnknownProposal/);
   });
 
   it("approves on an add and removes on a remove, with the events the bot follows", async () => {
@@ -148,29 +146,23 @@ describe("proposals", () => {
     const r = await passAndExecute(group, members, Action.RemoveMember, encodeAccount(bob));
     expect(await group.getFunction("isMember")(bob)).toBe(false);
     expect(r.number).toBe(2n);
-    await expect(vote(group, members[1]!, await propose(group, members[0]!, Action.AddMember, encodeAccount(ZeroAddress.replace(/0$/, "1"))), 1)).rejects.toThrow(
-      /GroupNotActive/,
-    );
+    await expect(
+      vote(group, members[1]!, await propose(group, members[0]!, Action.AddMember, encodeAccount(ZeroAddress.replace(/0$/, "1"))), 1),
+    ).rejects.toThrow(/GroupNotActive/);
   });
 
   it("refuses proposals from non-members and lapsed members, and proposals that could never execute", async () => {
     const { group, members, outsiders } = await setup(2, { period: 10 * DAY });
     const m = await members[1]!.getAddress();
-    await expect(propose(group, outsiders[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address))).rejects.toThrow(
-      /GroupNotActive/,
-    );
-    await expect(propose(group, members[0]!, Action.RemoveMember, encodeAccount(await outsiders[0]!.getAddress()))).rejects.toThrow(
-      /GroupNotMember/,
-    );
+    await expect(propose(group, outsiders[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address))).rejects.toThrow(/GroupNotActive/);
+    await expect(propose(group, members[0]!, Action.RemoveMember, encodeAccount(await outsiders[0]!.getAddress()))).rejects.toThrow(/GroupNotMember/);
     await expect(propose(group, members[0]!, Action.AddMember, "0x1234")).rejects.toThrow(/GroupMalformedPayload\(0\)/);
     await expect(propose(group, members[0]!, Action.Config, "0x1234")).rejects.toThrow(/GroupMalformedPayload\(2\)/);
     await expect(propose(group, members[0]!, Action.FeeDestination, "0x")).rejects.toThrow(/GroupMalformedPayload\(3\)/);
     await expect(propose(group, members[0]!, Action.Custom, encodeCustom(m, 0n, "0x"))).rejects.toThrow(/GroupCustomCallsDisabled/);
     await expect(as(group, members[0]!).getFunction("propose")(7, "0x")).rejects.toThrow();
     await time.increase(10 * DAY);
-    await expect(propose(group, members[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address))).rejects.toThrow(
-      /GroupNotActive/,
-    );
+    await expect(propose(group, members[0]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address))).rejects.toThrow(/GroupNotActive/);
   });
 
   it("lets a current member be proposed for adding (a removal may pass first) but refuses to execute it while a member", async () => {
@@ -236,9 +228,9 @@ describe("proposals", () => {
     for (const m of members) await vote(group, m, p, VoteType.For);
     await execute(group, members[1]!, p);
     expect((await tally(group, p)).state).toBe(ProposalState.Executed);
-    await expect(
-      as(group, members[0]!).getFunction("propose")(Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address)),
-    ).rejects.toThrow(/GroupTooManyOpenProposals/);
+    await expect(as(group, members[0]!).getFunction("propose")(Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address))).rejects.toThrow(
+      /GroupTooManyOpenProposals/,
+    );
     // Another member is not held up by it.
     await propose(group, members[1]!, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
     // Past the deadline (rounded up to 256 s), the proposer may propose again.
@@ -256,7 +248,7 @@ describe("proposals", () => {
 
   it("changes the fee destination and runs a custom call when the group opted in", async () => {
     const { group, members } = await setup(2, { customCallsAllowed: true });
-    const token = (await ethers.deployContract("TestToken")) as unknown as Contract;
+    const token = await ethers.deployContract("TestToken");
     const recipients = await addresses(members);
     await passAndExecute(
       group,
@@ -268,14 +260,17 @@ describe("proposals", () => {
     expect(Number(d.kind)).toBe(DestinationKind.Release);
     expect([...d.sharesBps]).toEqual([7000n, 3000n]);
     await expect(
-      propose(group, members[0]!, Action.FeeDestination, encodeFeeDestination({ kind: DestinationKind.Release, target: ZeroAddress, recipients, sharesBps: [7000, 2000] })),
+      propose(
+        group,
+        members[0]!,
+        Action.FeeDestination,
+        encodeFeeDestination({ kind: DestinationKind.Release, target: ZeroAddress, recipients, sharesBps: [7000, 2000] }),
+      ),
     ).rejects.toThrow(/GroupInvalidShares/);
     const data = token.interface.encodeFunctionData("mint", [recipients[0], 42n]);
     await passAndExecute(group, members, Action.Custom, encodeCustom(await token.getAddress(), 0n, data));
     expect(await token.getFunction("balanceOf")(recipients[0])).toBe(42n);
-    await expect(propose(group, members[0]!, Action.Custom, encodeCustom(await group.getAddress(), 0n, "0x"))).rejects.toThrow(
-      /GroupInvalidCustomTarget/,
-    );
+    await expect(propose(group, members[0]!, Action.Custom, encodeCustom(await group.getAddress(), 0n, "0x"))).rejects.toThrow(/GroupInvalidCustomTarget/);
   });
 
   it("refuses invalid votes with clear errors", async () => {
@@ -296,11 +291,15 @@ describe("withdrawing and switching", () => {
     const carol = outsiders[0]!;
     const c = await carol.getAddress();
     await passAndExecute(group, members, Action.AddMember, encodeAccount(c));
-    const rc = await execute(group, members[0]!, await (async () => {
-      const p = await propose(group, members[0]!, Action.RemoveMember, encodeAccount(c));
-      for (const m of members) await vote(group, m, p, VoteType.For);
-      return p;
-    })());
+    const rc = await execute(
+      group,
+      members[0]!,
+      await (async () => {
+        const p = await propose(group, members[0]!, Action.RemoveMember, encodeAccount(c));
+        for (const m of members) await vote(group, m, p, VoteType.For);
+        return p;
+      })(),
+    );
     expect(rc.logs.map((l: never) => group.interface.parseLog(l)?.name)).toContain("MemberApprovalWithdrawn");
     await expect(as(group, carol).getFunction("join")()).rejects.toThrow(/GroupNotApproved/);
   });

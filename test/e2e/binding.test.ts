@@ -31,6 +31,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 
@@ -54,7 +55,9 @@ describe("binding a room", () => {
     const first = await ask(alice, "!dao create founders=@alice:localhost,@bob:localhost,@carol:localhost quorum=50%");
     expect(first).toMatch(/^Preview [A-Z2-9]{6} of the group for this room\nNothing is created and nothing is spent until every founder consents/);
     expect(first).toMatch(/Quorums: default 50%; to add a member the default \(50%\)/);
-    expect(first).toMatch(/Founders \(active members from the start, their first period paid\): @alice:localhost \(0x[0-9a-fA-F]{40}\), @bob:localhost \(0x[0-9a-fA-F]{40}\), @carol:localhost \(0x[0-9a-fA-F]{40}\)\./);
+    expect(first).toMatch(
+      /Founders \(active members from the start, their first period paid\): @alice:localhost \(0x[0-9a-fA-F]{40}\), @bob:localhost \(0x[0-9a-fA-F]{40}\), @carol:localhost \(0x[0-9a-fA-F]{40}\)\./,
+    );
     expect(first).toMatch(/Not members yet: @dave:localhost, @mallory:localhost\. They keep their place for 7d once the room is enforced/);
     const code = codeOf(first);
     expect(await ask(bob, `!dao confirm ${code}`)).toMatch(/1 of 3 founders consent\. Waiting for @alice:localhost, @carol:localhost/);
@@ -70,7 +73,9 @@ describe("binding a room", () => {
     const code2 = codeOf(second);
     expect(code2).not.toBe(code);
     expect(second).toMatch(/Quorums: default 60%/);
-    expect(await ask(alice, `!dao confirm ${code}`)).toMatch(new RegExp(`^${code} is not the code of this room's preview: it was replaced or cancelled\\. Read the preview ${code2}`));
+    expect(await ask(alice, `!dao confirm ${code}`)).toMatch(
+      new RegExp(`^${code} is not the code of this room's preview: it was replaced or cancelled\\. Read the preview ${code2}`),
+    );
     expect(await ask(bob, `!dao confirm ${code2}`)).toMatch(/1 of 3/);
     expect(await ask(carol, `!dao confirm ${code2}`)).toMatch(/2 of 3/);
     expect(await sys.botNonce()).toBe(before);
@@ -78,12 +83,16 @@ describe("binding a room", () => {
     await sys.bot.stop("SIGKILL");
     await sys.restartBot();
     const created = await ask(alice, `!dao confirm ${code2}`);
-    expect(created).toMatch(/^This room is now a group: 0x[0-9a-fA-F]{40}\nFounders \(active, first period paid\): @alice:localhost, @bob:localhost, @carol:localhost/);
+    expect(created).toMatch(
+      /^This room is now a group: 0x[0-9a-fA-F]{40}\nFounders \(active, first period paid\): @alice:localhost, @bob:localhost, @carol:localhost/,
+    );
     expect(await sys.botNonce()).toBeGreaterThan(before);
     expect(await ask(bob, "!members")).toMatch(/^3 member\(s\), 3 active/);
     expect(await ask(bob, "!status")).toMatch(/Quorums: default 60%/);
     // Those not members keep their place, and are told how to join.
-    await dave.until("the adoption notice", () => dave.eventWith(room, /^@(dave|mallory):localhost, @(dave|mallory):localhost: this room is now the room of the group/));
+    await dave.until("the adoption notice", () =>
+      dave.eventWith(room, /^@(dave|mallory):localhost, @(dave|mallory):localhost: this room is now the room of the group/),
+    );
     for (const u of [dave, mallory]) expect(alice.client.getRoom(room)?.getMember(u.userId)?.membership).toBe("join");
     // Once bound, a preview is refused, and so is a late consent.
     expect(await ask(alice, "!dao create")).toMatch(/already a group/);

@@ -40,8 +40,10 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first */
   provider?.destroy();
   await sys?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 /**
@@ -88,7 +90,7 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = 180_
 
 describe("a crash loses nothing", () => {
   it("answers every command of a burst exactly once across random kills, with the outcome of cut-off transactions", async () => {
-    const { alice, bob, carol } = users as Record<string, ChatUser>;
+    const { alice, bob, carol } = users;
     const room = await groupRoom(alice!, [bob!, carol!], bot);
     for (const u of [alice!, bob!, carol!]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
     expect((await createGroup(alice!, [bob!, carol!], room, bot, "quorum=50%")).created).toMatch(/This room is now a group/);
@@ -135,7 +137,7 @@ describe("a crash loses nothing", () => {
   }, 600_000);
 
   it("sends every removal's notice exactly once across random kills during a burst of decisions", async () => {
-    const { alice, bob } = users as Record<string, ChatUser>;
+    const { alice, bob } = users;
     const targets = TARGETS.map((t) => users[t]!);
     const firstLine = sys.botLines.length;
     const room = await groupRoom(alice!, [bob!, ...targets], bot);
@@ -169,7 +171,8 @@ describe("a crash loses nothing", () => {
     expect(Object.fromEntries(targets.map((t) => [t.userId, n.get(t.userId)])), `seed ${seed}`).toEqual(Object.fromEntries(targets.map((t) => [t.userId, 1])));
     // Every message of the bot in the room decrypts for a remaining member.
     const unreadable: string[] = [];
-    for (const e of await alice!.history(room)) if (e.sender === bot && e.type === "m.room.encrypted" && (await alice!.read(e)) === undefined) unreadable.push(e.event_id);
+    for (const e of await alice!.history(room))
+      if (e.sender === bot && e.type === "m.room.encrypted" && (await alice!.read(e)) === undefined) unreadable.push(e.event_id);
     expect(unreadable, `seed ${seed}`).toEqual([]);
     expect(cryptoFailures(sys.botLines.slice(firstLine)), `seed ${seed}`).toEqual([]);
   }, 600_000);

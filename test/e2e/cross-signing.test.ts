@@ -26,6 +26,7 @@ let bot: string;
 /** The bot's devices and master key as a member's client reads them from the homeserver. */
 async function botKeys(u: ChatUser): Promise<{ master: string | undefined; devices: string[] }> {
   const res = await u.client.downloadKeysForUsers([bot]);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a homeserver may leave either map out
   return { master: Object.values(res.master_keys?.[bot]?.keys ?? {})[0], devices: Object.keys(res.device_keys?.[bot] ?? {}) };
 }
 
@@ -53,17 +54,27 @@ async function backedUp(roomId: string): Promise<Set<string>> {
   const login = await fetch(`${base}/_matrix/client/v3/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: bot }, password: "conclave-bot-password", initial_device_display_name: "test probe" }),
+    body: JSON.stringify({
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: bot },
+      password: "conclave-bot-password",
+      initial_device_display_name: "test probe",
+    }),
   });
   const { access_token: token } = (await login.json()) as { access_token: string };
-  const get = async (path: string) => (await fetch(`${base}/_matrix/client/v3${path}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<Record<string, unknown>>;
+  const get = async (path: string) =>
+    (await fetch(`${base}/_matrix/client/v3${path}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<Record<string, unknown>>;
   try {
     const { version } = (await get("/room_keys/version")) as { version?: string };
     if (version === undefined) return new Set();
     const keys = (await get(`/room_keys/keys?version=${version}`)) as { rooms?: Record<string, { sessions?: Record<string, unknown> }> };
     return new Set(Object.keys(keys.rooms?.[roomId]?.sessions ?? {}));
   } finally {
-    await fetch(`${base}/_matrix/client/v3/logout`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" });
+    await fetch(`${base}/_matrix/client/v3/logout`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: "{}",
+    });
   }
 }
 
@@ -90,7 +101,13 @@ function megolmAt(e: { getWireContent(): Record<string, unknown> }): string {
   return `${c.session_id}#${index}`;
 }
 
-const session = (u: ChatUser, eventId: string) => (u.seenFrom(room, u.userId).find((s) => s.event.getId() === eventId)?.event.getWireContent() as { session_id?: string } | undefined)?.session_id;
+const session = (u: ChatUser, eventId: string) =>
+  (
+    u
+      .seenFrom(room, u.userId)
+      .find((s) => s.event.getId() === eventId)
+      ?.event.getWireContent() as { session_id?: string } | undefined
+  )?.session_id;
 
 beforeAll(async () => {
   quietConsole();
@@ -104,6 +121,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 
@@ -132,7 +150,9 @@ describe("a cross-signed bot", () => {
     const fromDave = await alice.until("dave's message", () => alice.seenFrom(room, dave.userId).find((s) => s.event.decryptionFailureReason !== null)?.event);
     expect(fromDave.decryptionFailureReason).toBe(DecryptionFailureCode.UNSIGNED_SENDER_DEVICE);
     await bob.say(room, "hello from a verified device");
-    expect((await alice.until("bob's message", () => alice.seenFrom(room, bob.userId).find((s) => /verified device/.test(s.body)))).body).toBe("hello from a verified device");
+    expect((await alice.until("bob's message", () => alice.seenFrom(room, bob.userId).find((s) => /verified device/.test(s.body)))).body).toBe(
+      "hello from a verified device",
+    );
 
     for (const u of [alice, bob, carol]) expect(await linkWallet(u, room, bot)).toMatch(/now linked/);
     expect((await createGroup(alice, [bob, carol], room, bot)).created).toMatch(/This room is now a group: 0x[0-9a-fA-F]{40}/);
@@ -207,9 +227,14 @@ describe("a cross-signed bot", () => {
     // it answer), and its answer decrypts. A key from a backup does not say which device sent the message:
     // with bot.requireCrossSignedDevices, the command is refused, saying so.
     const status = await alice.say(room, "!status");
-    expect(await alice.answerTo(room, status, bot)).toMatch(/I cannot tell which device sent this one: its room key did not come to me from the sender's device/);
+    expect(await alice.answerTo(room, status, bot)).toMatch(
+      /I cannot tell which device sent this one: its room key did not come to me from the sender's device/,
+    );
     // The restored state's own room key is not used again from where it stood: each answer has a key and index of its own.
-    const answers = (id: string) => alice.seenFrom(room, bot).filter((s) => (s.event.getContent()["m.relates_to"] as { "m.in_reply_to"?: { event_id?: string } } | undefined)?.["m.in_reply_to"]?.event_id === id);
+    const answers = (id: string) =>
+      alice
+        .seenFrom(room, bot)
+        .filter((s) => (s.event.getContent()["m.relates_to"] as { "m.in_reply_to"?: { event_id?: string } } | undefined)?.["m.in_reply_to"]?.event_id === id);
     // The command it saw again from its older position was answered once, all told (the same transaction id).
     expect(answers(said).map((a) => a.body)).toEqual([members]);
     const [then, now] = [answers(said)[0]!, answers(status)[0]!].map((a) => megolmAt(a.event));

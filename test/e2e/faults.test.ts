@@ -41,9 +41,11 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first */
   await provider?.send("evm_setAutomine", [true]).catch(() => undefined);
   provider?.destroy();
   await sys?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 describe("faults", () => {

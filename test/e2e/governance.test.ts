@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
+import { EventTimeline } from "matrix-js-sdk";
 
 const root = join(import.meta.dirname, "../..");
 let sys: System;
@@ -27,12 +28,17 @@ beforeAll(async () => {
 afterAll(async () => {
   if (txLatencies.length) {
     const sorted = [...txLatencies].sort((a, b) => a - b);
-    process.stdout.write(`reply latency of !vote (one transaction mined): median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`);
+    process.stdout.write(
+      `reply latency of !vote (one transaction mined): median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`,
+    );
   }
   if (latencies.length) {
     const sorted = [...latencies].sort((a, b) => a - b);
-    process.stdout.write(`reply latency of read-only commands: median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`);
+    process.stdout.write(
+      `reply latency of read-only commands: median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms (${sorted.length} samples)\n`,
+    );
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 
@@ -49,7 +55,9 @@ describe("governing a room from chat", () => {
     expect(await ask(dave, "!status")).toMatch(/not a group yet[\s\S]*!dao create/);
     latencies.push(dave.lastLatencyMs);
     // dave is no room admin: he cannot start a group in alice's room.
-    expect(await ask(dave, "!dao create")).toMatch(/Only a room admin \(power level 100, or a creator of the room\) may make this room a group; your power level here is 0/);
+    expect(await ask(dave, "!dao create")).toMatch(
+      /Only a room admin \(power level 100, or a creator of the room\) may make this room a group; your power level here is 0/,
+    );
   });
 
   it("links members' wallets, refusing foreign and reused signatures", async () => {
@@ -77,7 +85,7 @@ describe("governing a room from chat", () => {
     expect(await ask(alice, "!dao create")).toMatch(/already a group/);
     // The room is now invite-only, with history visible from joining on.
     await alice.until("the room's new rules", () => {
-      const st = alice.client.getRoom(room)?.currentState;
+      const st = alice.client.getRoom(room)?.getLiveTimeline().getState(EventTimeline.FORWARDS);
       const join = st?.getStateEvents("m.room.join_rules", "")?.getContent().join_rule;
       const history = st?.getStateEvents("m.room.history_visibility", "")?.getContent().history_visibility;
       return join === "invite" && history === "joined" ? true : undefined;
@@ -173,7 +181,11 @@ describe("governing a room from chat", () => {
   it("shows a fee destination with every recipient and share", async () => {
     const [a, b] = [alice.wallet.address, bob.wallet.address];
     const proposed = await ask(alice, `!propose fee-destination release ${a}=60% ${b}=40%`);
-    expect(proposed).toContain(`What: fee destination → release, at most once a month, to 2 recipient(s)\n  • @alice:localhost (${a}) 60%\n  • @bob:localhost (${b}) 40%`);
-    expect(await ask(bob, "!proposals")).toContain(`fee destination → release, at most once a month, to 2 recipient(s): @alice:localhost (${a}) 60%; @bob:localhost (${b}) 40%`);
+    expect(proposed).toContain(
+      `What: fee destination → release, at most once a month, to 2 recipient(s)\n  • @alice:localhost (${a}) 60%\n  • @bob:localhost (${b}) 40%`,
+    );
+    expect(await ask(bob, "!proposals")).toContain(
+      `fee destination → release, at most once a month, to 2 recipient(s): @alice:localhost (${a}) 60%; @bob:localhost (${b}) 40%`,
+    );
   });
 });

@@ -43,6 +43,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 
@@ -53,12 +54,18 @@ describe("what chat may cost", () => {
     expect(created).toMatch(/could not record @\w+:localhost's link on-chain: This room's gas budget for today \(1 gas\) is used up/);
     expect(await authorize(bob, room, bot)).toMatch(/gas budget for today \(1 gas\) is used up: I send no more transactions for it until 00:00 UTC/);
     expect(await sys.botNonce()).toBe(nonceAfterCreation);
-    expect(sys.bot.lines.some((l) => /spending: !\S+ used its gas budget for today \(\d+ of 1 gas, limits\.gasPerRoomPerDay\); refused authorize:/.test(l))).toBe(true);
+    expect(
+      sys.bot.lines.some((l) => /spending: !\S+ used its gas budget for today \(\d+ of 1 gas, limits\.gasPerRoomPerDay\); refused authorize:/.test(l)),
+    ).toBe(true);
   });
 
   it("says when the bot's balance is low, in the log and in !status", async () => {
-    expect(await alice.ask(room, "!status", bot)).toMatch(/The bot's balance is low \([\d.]+ \(native coin\) left\).*The operator must fund 0x[0-9a-fA-F]{40}/s);
-    expect(sys.bot.lines.some((l) => /chain: the bot's balance is [\d.]+ \(native coin\), below chain\.lowBalance 100000000\.0 \(native coin\): fund 0x/.test(l))).toBe(true);
+    expect(await alice.ask(room, "!status", bot)).toMatch(
+      /The bot's balance is low \([\d.]+ \(native coin\) left\).*The operator must fund 0x[0-9a-fA-F]{40}/s,
+    );
+    expect(
+      sys.bot.lines.some((l) => /chain: the bot's balance is [\d.]+ \(native coin\), below chain\.lowBalance 100000000\.0 \(native coin\): fund 0x/.test(l)),
+    ).toBe(true);
   });
 
   it("answers a flood once and then ignores it, without delaying anyone else", async () => {

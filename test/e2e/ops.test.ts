@@ -19,7 +19,14 @@ let bot: string;
 const secrets = mkdtempSync(join(tmpdir(), "conclave-ops-"));
 
 const get = async (path: string, headers: Record<string, string> = {}) => fetch(`${sys.listenUrl}${path}`, { headers });
-const metric = (text: string, line: RegExp) => Number(text.split("\n").find((l) => line.test(l))?.split(" ").at(-1) ?? NaN);
+const metric = (text: string, line: RegExp) =>
+  Number(
+    text
+      .split("\n")
+      .find((l) => line.test(l))
+      ?.split(" ")
+      .at(-1) ?? NaN,
+  );
 
 beforeAll(async () => {
   quietConsole();
@@ -36,6 +43,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
   rmSync(secrets, { recursive: true, force: true });
 }, 60_000);
@@ -82,7 +90,9 @@ describe("metrics", () => {
     expect(await alice.ask(room, "!propose remove @carol:localhost", bot)).toMatch(/Proposal #1/);
     expect(await alice.ask(room, "!vote 1 yes", bot)).toMatch(/FOR 1/);
     expect(await bob.ask(room, "!vote 1 yes", bot)).toMatch(/passed and was executed/);
-    await alice.until("carol removed", () => (["ban", "leave"].includes(alice.client.getRoom(room)?.getMember(carol.userId)?.membership ?? "") ? true : undefined));
+    await alice.until("carol removed", () =>
+      ["ban", "leave"].includes(alice.client.getRoom(room)?.getMember(carol.userId)?.membership ?? "") ? true : undefined,
+    );
     // The figures are read at scrape time: poll until the removal is in them.
     let text = "";
     for (let i = 0; i < 40; i++) {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { JsonRpcProvider } from "ethers";
-import type { MatrixEvent } from "matrix-js-sdk";
+import type { IContent, MatrixEvent } from "matrix-js-sdk";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, createGroup, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
@@ -39,6 +39,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 
@@ -50,11 +51,15 @@ describe("proposals as polls", () => {
     poll = await alice.until("the poll", () => alice.eventsOf(room, "org.matrix.msc3381.poll.start")[0], 60_000);
     expect(poll.getSender()).toBe(bot);
     expect(poll.isEncrypted()).toBe(true);
-    const c = poll.getContent() as Record<string, any>;
+    const c = poll.getContent();
     const unstable = c["org.matrix.msc3381.poll.start"];
     expect(unstable.kind).toBe("org.matrix.msc3381.poll.disclosed");
     expect(unstable.max_selections).toBe(1);
-    expect(unstable.answers.map((a: Record<string, string>) => [a.id, a["org.matrix.msc1767.text"]])).toEqual([["yes", "Yes"], ["no", "No"], ["abstain", "Abstain"]]);
+    expect(unstable.answers.map((a: Record<string, string>) => [a.id, a["org.matrix.msc1767.text"]])).toEqual([
+      ["yes", "Yes"],
+      ["no", "No"],
+      ["abstain", "Abstain"],
+    ]);
     expect(unstable.question["org.matrix.msc1767.text"]).toMatch(/^#1: remove .*@carol:localhost.* — 2 FOR of 3 needed by \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
     expect(c["m.poll"].question["m.text"][0].body).toBe(unstable.question["org.matrix.msc1767.text"]);
     expect(c["m.poll"].answers.map((a: Record<string, string>) => a["m.id"])).toEqual(["yes", "no", "abstain"]);
@@ -99,7 +104,7 @@ describe("proposals as polls", () => {
     // The remaining point (carol, not authorised) cannot reach the quorum: defeated early.
     const end = await alice.until("the poll's end", () => alice.eventsOf(room, "org.matrix.msc3381.poll.end")[0], 60_000);
     expect(end.getSender()).toBe(bot);
-    const c = end.getContent() as Record<string, any>;
+    const c = end.getContent();
     expect(c["m.relates_to"]).toEqual({ rel_type: "m.reference", event_id: poll.getId() });
     expect(c["org.matrix.msc1767.text"]).toMatch(/^Proposal #1 was defeated: FOR 0 · AGAINST 1 · ABSTAIN 1; the last vote was transaction 0x[0-9a-f]{64}\.$/);
     expect(c["m.poll.results"]).toEqual({ yes: 0, no: 1, abstain: 1 });
@@ -135,7 +140,7 @@ describe("proposals as polls", () => {
 });
 
 /** A poll card in the manner of Element's, from the poll's own events. */
-function pollCard(start: Record<string, any>, answers: string[], ended: string): string {
+function pollCard(start: IContent, answers: string[], ended: string): string {
   const p = start["org.matrix.msc3381.poll.start"];
   const esc = (s: string) => s.replace(/[&<>"]/g, (x) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[x]!);
   const rows = (p.answers as Record<string, string>[])

@@ -36,8 +36,10 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first */
   provider?.destroy();
   await sys?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 describe("reorganisations", () => {

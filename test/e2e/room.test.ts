@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
+import { EventTimeline } from "matrix-js-sdk";
 
 const root = join(import.meta.dirname, "../..");
 const GRACE_S = 45;
@@ -22,7 +23,9 @@ let group: string;
 
 const ask = (u: ChatUser, r: string, text: string) => u.ask(r, text, bot);
 const membership = (u: ChatUser, r: string, who: string) => u.client.getRoom(r)?.getMember(who)?.membership;
-const history = (u: ChatUser, r: string) => u.client.getRoom(r)?.currentState.getStateEvents("m.room.history_visibility", "")?.getContent().history_visibility as string | undefined;
+const history = (u: ChatUser, r: string) =>
+  u.client.getRoom(r)?.getLiveTimeline().getState(EventTimeline.FORWARDS)?.getStateEvents("m.room.history_visibility", "")?.getContent().history_visibility as
+    string | undefined;
 type Content = { body?: string; formatted_body?: string; "m.mentions"?: { user_ids?: string[] } };
 
 /** A proposal to add `who` that alice and bob pass from chat. */
@@ -46,6 +49,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 
@@ -63,7 +67,9 @@ describe("adopting an existing room", () => {
     const w = welcome.getContent<Content>();
     expect([...(w["m.mentions"]?.user_ids ?? [])].sort()).toEqual([dave.userId, erin.userId]);
     for (const u of [dave, erin]) expect(w.formatted_body).toContain(`<a href="https://matrix.to/#/${u.userId}">${u.userId}</a>`);
-    expect(w.body).toMatch(/You are not a member yet, and you keep your place until \d{4}-\d\d-\d\d \d\d:\d\d UTC\. To stay, become a member: link your wallet \(send !link 0xYOUR_ADDRESS here, or in a direct message to me !link 0xYOUR_ADDRESS !/);
+    expect(w.body).toMatch(
+      /You are not a member yet, and you keep your place until \d{4}-\d\d-\d\d \d\d:\d\d UTC\. To stay, become a member: link your wallet \(send !link 0xYOUR_ADDRESS here, or in a direct message to me !link 0xYOUR_ADDRESS !/,
+    );
 
     // dave links and is admitted in time; erin does nothing.
     const daveDm = await dm(dave, bot);
@@ -81,7 +87,9 @@ describe("adopting an existing room", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(GRACE_S * 1000 - 2000);
     const ban = alice.client.getRoom(adopted)?.getMember(erin.userId)?.events.member?.getContent<{ reason?: string }>();
     expect(ban?.reason).toMatch(/^not a member of the group: the adoption grace period ended \d{4}-/);
-    await alice.until("the notice", () => alice.messagesFrom(adopted, bot).find((t) => /^Removed @erin:localhost: not a member of the group: the adoption grace period ended/.test(t)));
+    await alice.until("the notice", () =>
+      alice.messagesFrom(adopted, bot).find((t) => /^Removed @erin:localhost: not a member of the group: the adoption grace period ended/.test(t)),
+    );
     expect(membership(alice, adopted, dave.userId)).toBe("join");
   }, 240_000);
 
@@ -103,7 +111,9 @@ describe("watch mode", () => {
     expect(preview).toMatch(/The room starts in watch mode: I only say what I would do, until a room admin sends !dao enforce/);
     expect(created).toMatch(/Watch mode: I say what I would do in this room and do nothing/);
     const report = await alice.until("the report", () => alice.messagesFrom(watched, bot).find((t) => t.startsWith("Watch mode: I change nothing")));
-    expect(report).toMatch(/would remove @mallory:localhost: not a member of the group \(no linked address\) \(once enforced, after an adoption grace of 45s in which they are told how to join\)/);
+    expect(report).toMatch(
+      /would remove @mallory:localhost: not a member of the group \(no linked address\) \(once enforced, after an adoption grace of 45s in which they are told how to join\)/,
+    );
     expect(report).toMatch(/would set who can read the history: members, all of it → members, from when they joined/);
     expect(report).toMatch(/would set only room admins \(power 100\) may change join rules/);
     // Nothing happened: mallory is in, the history is as it was.
@@ -113,7 +123,9 @@ describe("watch mode", () => {
     expect(alice.messagesFrom(watched, bot).filter((t) => t.startsWith("Watch mode: I change nothing"))).toHaveLength(1);
 
     expect(await ask(mallory, watched, "!dao enforce")).toMatch(/^Only a room admin .* may switch the room to enforce; your power level here is 0\./);
-    expect(await ask(alice, watched, "!dao enforce")).toMatch(/^Enforce mode\nI now make the room follow the group\. People here who are not members keep their place for 45s/);
+    expect(await ask(alice, watched, "!dao enforce")).toMatch(
+      /^Enforce mode\nI now make the room follow the group\. People here who are not members keep their place for 45s/,
+    );
     await alice.until("the room closed", () => (history(alice, watched) === "joined" ? true : undefined));
     await mallory.until("mallory told", () => mallory.eventWith(watched, /^@mallory:localhost: this room is now the room of the group/));
     // And back to watching: said, and nothing more is done.
@@ -133,23 +145,31 @@ describe("the room stays closed", () => {
     // An admin's client (not matrix-js-sdk: the API directly) loosens them; the bot sets them back and says so.
     expect(await alice.putState(adopted, "m.room.join_rules", { join_rule: "public" })).toBe(200);
     await alice.until("the join rules set back", () =>
-      alice.messagesFrom(adopted, bot).find((t) => t.startsWith("I set this room's rules back") && t.includes("The join rules: public → invite-only (set by @alice:localhost).")),
+      alice
+        .messagesFrom(adopted, bot)
+        .find((t) => t.startsWith("I set this room's rules back") && t.includes("The join rules: public → invite-only (set by @alice:localhost).")),
     );
     expect((await alice.stateNow(adopted, "m.room.join_rules"))?.["join_rule"]).toBe("invite");
     expect(await alice.putState(adopted, "m.room.history_visibility", { history_visibility: "world_readable" })).toBe(200);
-    await alice.until("the history set back", () => alice.messagesFrom(adopted, bot).find((t) => t.includes("Who can read the history: anyone → members, from when they joined (set by @alice:localhost).")));
+    await alice.until("the history set back", () =>
+      alice.messagesFrom(adopted, bot).find((t) => t.includes("Who can read the history: anyone → members, from when they joined (set by @alice:localhost).")),
+    );
     expect((await alice.stateNow(adopted, "m.room.history_visibility"))?.["history_visibility"]).toBe("joined");
     // Lowering the power needed is set back too.
     const pl = (await alice.stateNow(adopted, "m.room.power_levels"))!;
     expect(await alice.putState(adopted, "m.room.power_levels", { ...pl, events: { ...(pl["events"] as object), "m.room.join_rules": 0 } })).toBe(200);
     await alice.until("the level notice", () =>
-      alice.messagesFrom(adopted, bot).find((t) => t.startsWith("I set this room's rules back") && t.includes("Only room admins (power 100) may change join rules.")),
+      alice
+        .messagesFrom(adopted, bot)
+        .find((t) => t.startsWith("I set this room's rules back") && t.includes("Only room admins (power 100) may change join rules.")),
     );
     expect(((await alice.stateNow(adopted, "m.room.power_levels")) as { events: Record<string, number> }).events["m.room.join_rules"]).toBe(100);
     // Encryption cannot be switched off in Matrix, only replaced by an algorithm that is none: set back too.
     expect(await alice.putState(adopted, "m.room.encryption", { algorithm: "org.example.cleartext" })).toBe(200);
     await alice.until("the encryption set back", () =>
-      alice.messagesFrom(adopted, bot).find((t) => t.includes('The encryption: "org.example.cleartext" (not encryption) → end-to-end encrypted (Megolm) (set by @alice:localhost).')),
+      alice
+        .messagesFrom(adopted, bot)
+        .find((t) => t.includes('The encryption: "org.example.cleartext" (not encryption) → end-to-end encrypted (Megolm) (set by @alice:localhost).')),
     );
     expect((await alice.stateNow(adopted, "m.room.encryption"))?.["algorithm"]).toBe("m.megolm.v1.aes-sha2");
   });
@@ -162,8 +182,11 @@ describe("a room upgrade", () => {
     // The upgrader invites the bot (Element offers to); it accepts, because the room replaces a group's room.
     await alice.client.invite(next, bot);
     await alice.until("the bot in the new room", () => (alice.client.getRoom(next)?.getMember(bot)?.membership === "join" ? true : undefined));
-    await alice.until("the move said in the old room", () => alice.messagesFrom(adopted, bot).find((t) => t.startsWith(`This room was upgraded by @alice:localhost: the group ${group} now lives in ${next}`)));
-    for (const u of [bob, dave, erin]) await u.until(`${u.userId} invited to the new room`, () => (u.client.getRoom(next)?.getMyMembership() === "invite" ? true : undefined));
+    await alice.until("the move said in the old room", () =>
+      alice.messagesFrom(adopted, bot).find((t) => t.startsWith(`This room was upgraded by @alice:localhost: the group ${group} now lives in ${next}`)),
+    );
+    for (const u of [bob, dave, erin])
+      await u.until(`${u.userId} invited to the new room`, () => (u.client.getRoom(next)?.getMyMembership() === "invite" ? true : undefined));
     await bob.join(next);
     await alice.seesJoined(next, bob.userId);
     expect(await ask(bob, next, "!status")).toMatch(new RegExp(`^Group status\\nGroup contract: ${group}`, "i"));
@@ -172,7 +195,10 @@ describe("a room upgrade", () => {
     expect(await ask(alice, adopted, "!dao create")).toBe(`This room was replaced by ${next} (a room upgrade): it cannot become a group.`);
     // Nobody else was invited to the new room: carol, who is no member, never was.
     const invited = (await alice.client.members(next)) as unknown as { chunk: { state_key: string; content: { membership: string } }[] };
-    const inRoom = invited.chunk.filter((m) => m.content.membership === "invite" || m.content.membership === "join").map((m) => m.state_key).sort();
+    const inRoom = invited.chunk
+      .filter((m) => m.content.membership === "invite" || m.content.membership === "join")
+      .map((m) => m.state_key)
+      .sort();
     expect(inRoom).toEqual([alice.userId, bob.userId, bot, dave.userId, erin.userId].sort());
     expect(membership(alice, next, carol.userId)).toBeUndefined();
   });

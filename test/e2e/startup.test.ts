@@ -70,7 +70,12 @@ function bot(config: string, env: Record<string, string> = {}, args: string[] = 
     );
   child.stdout.on("data", on(false));
   child.stderr.on("data", on(true));
-  const code = new Promise<number | null>((r) => child.once("exit", (c) => (r(c), [...waiters].forEach((w) => w()))));
+  const code = new Promise<number | null>((r) =>
+    child.once("exit", (c) => {
+      r(c);
+      [...waiters].forEach((w) => w());
+    }),
+  );
   return {
     lines,
     raw,
@@ -80,7 +85,10 @@ function bot(config: string, env: Record<string, string> = {}, args: string[] = 
       new Promise((resolve, reject) => {
         const check = () => {
           const hit = lines.find((l) => re.test(l));
-          if (hit !== undefined) return done(() => resolve(hit));
+          if (hit !== undefined) {
+            done(() => resolve(hit));
+            return;
+          }
           if (child.exitCode !== null) done(() => reject(new Error(`the bot exited (${child.exitCode}) before ${re}:\n${lines.join("\n")}`)));
         };
         const timer = setTimeout(() => done(() => reject(new Error(`timed out waiting for ${re}:\n${lines.join("\n")}`))), ms);
@@ -102,7 +110,10 @@ function bot(config: string, env: Record<string, string> = {}, args: string[] = 
 }
 
 /** A config for the bot; the store goes in a folder of its own (@STORE_PATH@). */
-function config(o: { key: number; rpcUrl?: string; chainId?: number; factory?: string; homeserver?: string; botSection?: string; extra?: string }): { yaml: string; env: Record<string, string> } {
+function config(o: { key: number; rpcUrl?: string; chainId?: number; factory?: string; homeserver?: string; botSection?: string; extra?: string }): {
+  yaml: string;
+  env: Record<string, string>;
+} {
   const yaml = `homeserver:
   url: ${o.homeserver ?? synapse.baseUrl}
 bot:
@@ -125,7 +136,9 @@ ${o.extra ?? ""}
 
 /** The bot account's devices, from Synapse's admin API. */
 async function botDevices(): Promise<string[]> {
-  const res = await fetch(`${synapse.baseUrl}/_synapse/admin/v2/users/${encodeURIComponent("@conclave:localhost")}/devices`, { headers: { authorization: `Bearer ${adminToken}` } });
+  const res = await fetch(`${synapse.baseUrl}/_synapse/admin/v2/users/${encodeURIComponent("@conclave:localhost")}/devices`, {
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
   return ((await res.json()) as { devices: { device_id: string }[] }).devices.map((d) => d.device_id).sort();
 }
 
@@ -141,10 +154,12 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first */
   provider?.destroy();
   await rpc?.stop();
   await chain?.stop();
   await synapse?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 describe("start-up", () => {
@@ -175,14 +190,18 @@ describe("start-up", () => {
     const c = config({ key: 5, chainId: 100 });
     const run = bot(c.yaml, c.env);
     expect(await run.code).toBe(2);
-    expect(run.errors).toEqual([`chain: chain.chainId is 100, but ${rpc.url} serves chain ${chain.chainId}: point chain.rpcUrl at chain 100, or set chain.chainId to ${chain.chainId}`]);
+    expect(run.errors).toEqual([
+      `chain: chain.chainId is 100, but ${rpc.url} serves chain ${chain.chainId}: point chain.rpcUrl at chain 100, or set chain.chainId to ${chain.chainId}`,
+    ]);
   });
 
   it("stops with a line saying the password is wrong, before spending any gas (chain.factory: deploy)", async () => {
     const c = config({ key: 6, factory: "deploy" });
     const run = bot(c.yaml, { ...c.env, CONCLAVE_BOT_PASSWORD: "not-the-password" });
     expect(await run.code).toBe(2);
-    expect(run.errors).toEqual(["matrix: the homeserver refused the password of @conclave:localhost (M_FORBIDDEN: Invalid username or password): check bot.password and bot.userId"]);
+    expect(run.errors).toEqual([
+      "matrix: the homeserver refused the password of @conclave:localhost (M_FORBIDDEN: Invalid username or password): check bot.password and bot.userId",
+    ]);
     expect(run.lines.some((l) => /not reachable|deploying/.test(l))).toBe(false);
     expect(await provider.getTransactionCount(account(6).address)).toBe(0);
   });

@@ -67,6 +67,7 @@ describe("local Synapse", () => {
 
   afterAll(async () => {
     for (const c of clients) c.stopClient();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
     await hs?.stop();
     unmute();
   }, 30_000);
@@ -105,7 +106,7 @@ describe("local Synapse", () => {
     // Listen before sending so the event cannot slip past us.
     const received = new Promise<MatrixEvent>((resolve) => {
       const onTimeline = (event: MatrixEvent, room: Room | undefined): void => {
-        if (room?.roomId !== roomId || event.getType() !== EventType.RoomMessage) return;
+        if (room?.roomId !== roomId || event.getType() !== (EventType.RoomMessage as string)) return;
         if (event.getSender() !== alice.userId || event.getContent()["body"] !== "hello") return;
         bobClient.off(RoomEvent.Timeline, onTimeline);
         resolve(event);

@@ -37,6 +37,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 
@@ -45,11 +46,21 @@ describe("commands are what they seem", () => {
     const lobby = await alice.createRoom("Lobby", [bot, `@liar:${sys.synapse.serverName}`]);
     await alice.seesJoined(lobby, bot);
     const asApi = (path: string, init: RequestInit = {}) =>
-      fetch(`${sys.synapse.baseUrl}/_matrix/client/v3${path}`, { ...init, headers: { authorization: `Bearer ${liar.asToken}`, "content-type": "application/json" } });
+      fetch(`${sys.synapse.baseUrl}/_matrix/client/v3${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${liar.asToken}`, "content-type": "application/json" },
+      });
     expect((await asApi(`/join/${encodeURIComponent(lobby)}`, { method: "POST", body: "{}" })).ok).toBe(true);
     await alice.seesJoined(lobby, `@liar:${sys.synapse.serverName}`);
     // Year 2100, then 1970: an order by timestamps would drop everything after the first.
-    const future = await sendEvent(sys.synapse.baseUrl, liar.asToken, lobby, "m.room.message", { msgtype: "m.text", body: "!help vote" }, { ts: "4102444800000" });
+    const future = await sendEvent(
+      sys.synapse.baseUrl,
+      liar.asToken,
+      lobby,
+      "m.room.message",
+      { msgtype: "m.text", body: "!help vote" },
+      { ts: "4102444800000" },
+    );
     const past = await sendEvent(sys.synapse.baseUrl, liar.asToken, lobby, "m.room.message", { msgtype: "m.text", body: "!help join" }, { ts: "1000" });
     expect(await alice.answerTo(lobby, future, bot)).toMatch(/vote/);
     expect(await alice.answerTo(lobby, past, bot)).toMatch(/join/);
@@ -83,7 +94,11 @@ describe("commands are what they seem", () => {
   });
 
   it("takes the target from the visible text, never from m.mentions", async () => {
-    const { event_id } = await bob.client.sendMessage(room, { msgtype: "m.text", body: "!delegate alice", "m.mentions": { user_ids: ["@alice:elsewhere.example"] } } as never);
+    const { event_id } = await bob.client.sendMessage(room, {
+      msgtype: "m.text",
+      body: "!delegate alice",
+      "m.mentions": { user_ids: ["@alice:elsewhere.example"] },
+    } as never);
     expect(await bob.answerTo(room, event_id, bot)).toMatch(/@bob:localhost delegates to @alice:localhost/);
     expect(await ask(bob, "!undelegate")).toMatch(/takes their vote back/);
   });

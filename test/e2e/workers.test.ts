@@ -41,9 +41,11 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first */
   await db?.end();
   await sys?.stop();
   await server?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 /** Room → its lease holder, for the leases in force now. */
@@ -102,7 +104,9 @@ describe("three workers on one PostgreSQL", () => {
       return per.size === 3 && [...per.values()].every((n) => n >= 1 && n <= 2);
     });
     const spread = await holders();
-    process.stdout.write(`rooms per worker: ${JSON.stringify(Object.fromEntries(sys.workerNames.map((n) => [n, [...spread.values()].filter((h) => nameOf(h) === n).length])))}\n`);
+    process.stdout.write(
+      `rooms per worker: ${JSON.stringify(Object.fromEntries(sys.workerNames.map((n) => [n, [...spread.values()].filter((h) => nameOf(h) === n).length])))}\n`,
+    );
 
     // A removal under way in the first room: proposed and half voted; the deciding vote is sent, and its worker killed.
     const room = rooms[0]!;
@@ -130,7 +134,9 @@ describe("three workers on one PostgreSQL", () => {
       },
       60_000,
     );
-    process.stdout.write(`worker ${sys.workerNames[victim]} (${victimRooms.length} room(s)) SIGKILLed ${seed} ms after the deciding vote; its rooms taken over in ${(takeover / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `worker ${sys.workerNames[victim]} (${victimRooms.length} room(s)) SIGKILLed ${seed} ms after the deciding vote; its rooms taken over in ${(takeover / 1000).toFixed(1)} s\n`,
+    );
     expect(takeover).toBeLessThanOrEqual(30_000);
 
     // The decision: the vote answered, the proposal executed, carol removed, the notice sent.
@@ -138,7 +144,8 @@ describe("three workers on one PostgreSQL", () => {
     await alice.until("carol removed", () => (alice.client.getRoom(room)?.getMember(carol.userId)?.membership !== "join" ? true : undefined), 90_000);
     const noticeFor = async () => {
       let n = 0;
-      for (const e of await alice.history(room)) if (e.sender === bot && /^Removed @carol:localhost: removed by proposal #1/.test((await alice.read(e)) ?? "")) n++;
+      for (const e of await alice.history(room))
+        if (e.sender === bot && /^Removed @carol:localhost: removed by proposal #1/.test((await alice.read(e)) ?? "")) n++;
       return n;
     };
     await eventually("the rotation notice", async () => (await noticeFor()) > 0, 90_000);

@@ -16,15 +16,28 @@ import { TxSender } from "../../src/governance/tx.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { startChain, type ChainHandle } from "../../scripts/chain.ts";
 
-const { ethers } = await network.connect();
+const { ethers } = await network.create();
 const Z = ethers.ZeroAddress;
 const settings: GroupSettings = {
   config: {
-    defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-    feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 86400, period: 30 * 86400,
-    gracePeriod: 86400, mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: Z,
+    defaultQuorumBps: 5000,
+    addQuorumBps: QUORUM_DEFAULT,
+    removeQuorumBps: QUORUM_DEFAULT,
+    configQuorumBps: QUORUM_DEFAULT,
+    feeDestinationQuorumBps: QUORUM_DEFAULT,
+    customQuorumBps: QUORUM_DEFAULT,
+    votingPeriod: 86400,
+    period: 30 * 86400,
+    gracePeriod: 86400,
+    mode: Mode.Vote,
+    customCallsAllowed: false,
+    maxOpenProposals: 3,
+    fee: 0n,
+    feeToken: Z,
   },
-  controller: Z, linker: Z, admins: [],
+  controller: Z,
+  linker: Z,
+  admins: [],
 };
 
 let node: ChainHandle | undefined;
@@ -33,11 +46,16 @@ afterAll(async () => node?.stop());
 describe("reading many groups", () => {
   it("gets every group's events with one eth_getLogs per batch of addresses and range of blocks", async () => {
     const [deployer] = await ethers.getSigners();
-    const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer!);
+    const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
     const from = (await ethers.provider.getBlockNumber()) + 1;
     const groups: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const rc = await (await factory.getFunction("createGroup")([settingsValues(settings), destinationValues(LOCKED_DESTINATION), [Wallet.createRandom().address]], ethers.ZeroHash)).wait();
+      const rc = await (
+        await factory.getFunction("createGroup")(
+          [settingsValues(settings), destinationValues(LOCKED_DESTINATION), [Wallet.createRandom().address]],
+          ethers.ZeroHash,
+        )
+      ).wait();
       groups.push(factory.interface.parseLog(rc.logs.at(-1))!.args.group as string);
     }
     const to = await ethers.provider.getBlockNumber();
@@ -73,8 +91,17 @@ describe("new blocks over a WebSocket", () => {
     node = await startChain({ root: join(import.meta.dirname, "../..") });
     const heard: number[] = [];
     const ws = node.rpcUrl.replace(/^http/, "ws");
-    const watch = watchHeads(ws, (n) => heard.push(n), () => {});
-    const mine = () => fetch(node!.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "evm_mine", params: [] }) });
+    const watch = watchHeads(
+      ws,
+      (n) => heard.push(n),
+      () => {},
+    );
+    const mine = () =>
+      fetch(node!.rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "evm_mine", params: [] }),
+      });
     const until = async (n: number) => {
       for (let i = 0; i < 100 && heard.length < n; i++) {
         await mine();
@@ -89,7 +116,11 @@ describe("new blocks over a WebSocket", () => {
 
   it("neither throws nor hears anything when no WebSocket answers (polling goes on beside it)", async () => {
     const heard: number[] = [];
-    const watch = watchHeads("ws://127.0.0.1:9", (n) => heard.push(n), () => {});
+    const watch = watchHeads(
+      "ws://127.0.0.1:9",
+      (n) => heard.push(n),
+      () => {},
+    );
     await new Promise((r) => setTimeout(r, 300));
     watch.stop();
     expect(heard).toEqual([]);

@@ -9,7 +9,7 @@ import { DeploymentGone, deployFactoryOnce, type DeployOnceOptions } from "../..
 import { FACTORY_ABI } from "../../src/governance/contracts.ts";
 import type { Store } from "../../src/store/store.ts";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 const chainId = Number((await ethers.provider.getNetwork()).chainId);
 const TOKEN = "0x6B175474E89094C44Da98b954EedeAC495271d0F";
 const f = new Interface(FACTORY_ABI);
@@ -53,7 +53,10 @@ function options(wallet: Wallet, store: Store, tokenMinimums: Record<string, big
 }
 
 async function minFee(factory: string, token: string): Promise<[boolean, bigint]> {
-  return f.decodeFunctionResult("minFee", await ethers.provider.call({ to: factory, data: f.encodeFunctionData("minFee", [token]) })) as unknown as [boolean, bigint];
+  return f.decodeFunctionResult("minFee", await ethers.provider.call({ to: factory, data: f.encodeFunctionData("minFee", [token]) })) as unknown as [
+    boolean,
+    bigint,
+  ];
 }
 
 describe("deploying the factory once", () => {

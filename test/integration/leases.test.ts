@@ -149,7 +149,11 @@ describe("room leases (in one process)", () => {
     // a loses the database (its renewals fail from now on); b comes.
     await sa.close();
     let gainedAt: number | undefined;
-    const b = keeper(sb, "b", { onChange: (gained) => void (gained.includes(room!) && (gainedAt ??= performance.now())) });
+    const b = keeper(sb, "b", {
+      onChange: (gained) => {
+        if (gained.includes(room!)) gainedAt ??= performance.now();
+      },
+    });
     b.start();
     await until([a, b], () => b.owned().length === 4, 5_000);
     await a.tick(); // a failed round: logged, nothing thrown
@@ -185,12 +189,7 @@ interface WorkerProcess {
   last(): WorkerReport | undefined;
 }
 
-function spawnWorker(
-  url: string,
-  id: string,
-  timings?: { ttlMs: number; renewMs: number; marginMs: number },
-  enforce = false,
-): WorkerProcess {
+function spawnWorker(url: string, id: string, timings?: { ttlMs: number; renewMs: number; marginMs: number }, enforce = false): WorkerProcess {
   const args = [WORKER_SCRIPT, url, id, ...(timings ? [timings.ttlMs, timings.renewMs, timings.marginMs].map(String) : [])];
   const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -198,14 +197,14 @@ function spawnWorker(
   });
   const w: WorkerProcess = { id, child, reports: [], last: () => w.reports.at(-1) };
   let pending = "";
-  child.stdout!.on("data", (d: Buffer) => {
+  child.stdout.on("data", (d: Buffer) => {
     pending += d.toString();
     const lines = pending.split("\n");
     pending = lines.pop() ?? "";
     for (const line of lines) w.reports.push(JSON.parse(line) as WorkerReport);
   });
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   child.on("exit", (code, signal) => {
     if (signal === null && code !== 0) process.stderr.write(`lease worker ${id} exited ${code}:\n${stderr}\n`);
   });

@@ -7,7 +7,7 @@ import { TxSender } from "../../src/governance/tx.ts";
 import { startPostgres, type PostgresHandle } from "../../scripts/postgres.ts";
 import type { Store } from "../../src/store/store.ts";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 
 async function funded(): Promise<Wallet> {
   const w = Wallet.createRandom().connect(ethers.provider) as unknown as Wallet;
@@ -21,10 +21,7 @@ describe("TxSender", () => {
     const store = new SqliteStore(":memory:");
     const to = Wallet.createRandom().address;
     const a = new TxSender(wallet, store);
-    const [x, y] = await Promise.all([
-      a.send("pay:1", { to, value: 1n }, "pay 1"),
-      a.send("pay:1", { to, value: 1n }, "pay 1 again"),
-    ]);
+    const [x, y] = await Promise.all([a.send("pay:1", { to, value: 1n }, "pay 1"), a.send("pay:1", { to, value: 1n }, "pay 1 again")]);
     expect(x.hash).toBe(y.hash);
     expect(x.status).toBe("mined");
     // A new sender on the same store (a restart) does not send it again.
@@ -44,7 +41,16 @@ describe("TxSender", () => {
     const populated = await wallet.populateTransaction({ to, value: 5n });
     const raw = await wallet.signTransaction(populated);
     const hash = ethers.Transaction.from(raw).hash!;
-    await store.putTx({ intent: "pay:5", hash, raw, nonce: Number(populated.nonce), from: wallet.address, status: "pending", createdAt: 0, description: "pay 5" });
+    await store.putTx({
+      intent: "pay:5",
+      hash,
+      raw,
+      nonce: Number(populated.nonce),
+      from: wallet.address,
+      status: "pending",
+      createdAt: 0,
+      description: "pay 5",
+    });
     const sender = new TxSender(wallet, store);
     const [outcome] = await sender.resumePending();
     expect(outcome!.hash).toBe(hash);
@@ -90,13 +96,10 @@ describe("TxSender", () => {
     const a = new TxSender(wallet, storeA, { pollMs: 20 });
     const b = new TxSender(wallet, lagging, { pollMs: 20, log });
     const to = Wallet.createRandom().address;
-    const sends = Array.from({ length: 12 }, (_, i) => [
-      a.send(`a:${i}`, { to, value: 1n }, `a ${i}`),
-      b.send(`b:${i}`, { to, value: 1n }, `b ${i}`),
-    ]).flat();
+    const sends = Array.from({ length: 12 }, (_, i) => [a.send(`a:${i}`, { to, value: 1n }, `a ${i}`), b.send(`b:${i}`, { to, value: 1n }, `b ${i}`)]).flat();
     // One intent asked of both workers at once: sent once.
     const [x, y] = await Promise.all([a.send("both", { to, value: 100n }, "both from a"), b.send("both", { to, value: 100n }, "both from b"), ...sends]);
-    expect(x!.hash).toBe(y!.hash);
+    expect(x.hash).toBe(y.hash);
     expect(retries.filter((l) => /was taken by another worker/.test(l)).length).toBeGreaterThan(0);
     const nonces = (await storeA.listTxs("mined")).map((t) => t.nonce);
     expect(nonces).toEqual(Array.from({ length: 25 }, (_, i) => i));
@@ -114,7 +117,16 @@ describe("TxSender", () => {
     // A worker recorded nonce 0 and died before broadcasting it.
     const raw = await wallet.signTransaction(await wallet.populateTransaction({ to, value: 7n, nonce: 0 }));
     const hash = ethers.Transaction.from(raw).hash!;
-    await store.putTx({ intent: "dead:0", hash, raw, nonce: 0, from: wallet.address, status: "pending", createdAt: Date.now() - 60_000, description: "dead worker's" });
+    await store.putTx({
+      intent: "dead:0",
+      hash,
+      raw,
+      nonce: 0,
+      from: wallet.address,
+      status: "pending",
+      createdAt: Date.now() - 60_000,
+      description: "dead worker's",
+    });
     const sender = new TxSender(wallet, store, { pollMs: 20 });
     // The next transaction takes nonce 1; the node refuses the gap (Hardhat's automine does) or would queue it: nonce 0's recorded bytes go first.
     expect((await sender.send("next", { to, value: 1n }, "next")).status).toBe("mined");

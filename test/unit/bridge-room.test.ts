@@ -18,14 +18,31 @@ const BOT = "@bot:x";
 const MEMBER = "0x" + "aa".repeat(20);
 const HOUR = 3_600_000;
 const CLOSED: RoomRules = { joinRule: { value: "invite" }, historyVisibility: { value: "joined" }, encryption: { value: MEGOLM }, canEncrypt: true };
-const GUARDED = { "m.room.join_rules": 100, "m.room.history_visibility": 100, "m.room.encryption": 100, "m.room.power_levels": 100, "m.room.server_acl": 100, "m.room.tombstone": 150 };
+const GUARDED = {
+  "m.room.join_rules": 100,
+  "m.room.history_visibility": 100,
+  "m.room.encryption": 100,
+  "m.room.power_levels": 100,
+  "m.room.server_acl": 100,
+  "m.room.tombstone": 150,
+};
 
 class Rooms implements RoomEnforcer {
   done: string[] = [];
   notices: string[] = [];
   mentions: Mention[] = [];
   members: { userId: string; membership: Membership }[] = [];
-  levels: RoomPowers = { mine: 100, kick: 50, ban: 50, invite: 0, users: { [BOT]: 100, "@alice:x": 100 }, usersDefault: 0, events: GUARDED, stateDefault: 50, creators: [] };
+  levels: RoomPowers = {
+    mine: 100,
+    kick: 50,
+    ban: 50,
+    invite: 0,
+    users: { [BOT]: 100, "@alice:x": 100 },
+    usersDefault: 0,
+    events: GUARDED,
+    stateDefault: 50,
+    creators: [],
+  };
   rulesOf = new Map<string, RoomRules>([[ROOM, CLOSED]]);
   async roomMembers() {
     return this.members;
@@ -90,11 +107,24 @@ function chain(approved = new Set<string>()) {
     member: async (_g: string, a: string) => ({ approved: approved.has(a.toLowerCase()) }),
     settings: async () => ({
       config: {
-        defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-        feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 1, period: 100, gracePeriod: 50,
-        mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ZeroAddress,
+        defaultQuorumBps: 5000,
+        addQuorumBps: QUORUM_DEFAULT,
+        removeQuorumBps: QUORUM_DEFAULT,
+        configQuorumBps: QUORUM_DEFAULT,
+        feeDestinationQuorumBps: QUORUM_DEFAULT,
+        customQuorumBps: QUORUM_DEFAULT,
+        votingPeriod: 1,
+        period: 100,
+        gracePeriod: 50,
+        mode: Mode.Vote,
+        customCallsAllowed: false,
+        maxOpenProposals: 3,
+        fee: 0n,
+        feeToken: ZeroAddress,
       },
-      controller: ZeroAddress, linker: ZeroAddress, admins: [],
+      controller: ZeroAddress,
+      linker: ZeroAddress,
+      admins: [],
     }),
   };
   return c as unknown as BridgeChain;
@@ -116,8 +146,18 @@ async function setup(mode: "watch" | "enforce", approved = new Set<string>()) {
   ];
   let now = 1_000 * HOUR;
   const bridge = new Bridge({
-    store, chain: chain(approved), rooms, botUserId: BOT, confirmations: 0, pollMs: 1000, fullPassMs: 1000, log: () => {},
-    adoptionGraceMs: 48 * HOUR, adoptionReminderMs: 24 * HOUR, prefix: "!", clock: () => now,
+    store,
+    chain: chain(approved),
+    rooms,
+    botUserId: BOT,
+    confirmations: 0,
+    pollMs: 1000,
+    fullPassMs: 1000,
+    log: () => {},
+    adoptionGraceMs: 48 * HOUR,
+    adoptionReminderMs: 24 * HOUR,
+    prefix: "!",
+    clock: () => now,
   });
   const b = (await store.getBinding(ROOM))!;
   return { store, rooms, bridge, b, at: (t: number) => (now = 1_000 * HOUR + t) };
@@ -172,8 +212,12 @@ describe("watch mode", () => {
     await bridge.reconcile(b);
     expect(rooms.done).toEqual([]);
     expect(rooms.notices).toHaveLength(1);
-    expect(rooms.notices[0]).toMatch(/^Watch mode: I change nothing in this room\. If I enforced the group now, I would remove @dave:x: not a member of the group \(once enforced, after an adoption grace of 2d/);
-    expect(rooms.notices[0]).toMatch(/would withdraw the invite of @erin:x: not a member of the group \(no linked address\) \(once enforced, after an adoption grace of 2d/);
+    expect(rooms.notices[0]).toMatch(
+      /^Watch mode: I change nothing in this room\. If I enforced the group now, I would remove @dave:x: not a member of the group \(once enforced, after an adoption grace of 2d/,
+    );
+    expect(rooms.notices[0]).toMatch(
+      /would withdraw the invite of @erin:x: not a member of the group \(no linked address\) \(once enforced, after an adoption grace of 2d/,
+    );
     expect(rooms.notices[0]).toMatch(/would set the join rules: public → invite-only \(set by @alice:x\)/);
     rooms.members = rooms.members.filter((m) => m.userId !== "@dave:x");
     await bridge.reconcile(b);
@@ -188,7 +232,12 @@ describe("the room stays closed", () => {
     rooms.rulesOf.set(ROOM, { joinRule: { value: "public" }, historyVisibility: { value: "shared" }, canEncrypt: true });
     rooms.levels = { ...rooms.levels, events: { "m.room.power_levels": 100 } };
     await bridge.reconcile(b);
-    expect(rooms.done).toEqual(["set joinRule invite", "set historyVisibility joined", `set encryption ${MEGOLM}`, "levels m.room.join_rules,m.room.history_visibility,m.room.encryption,m.room.server_acl,m.room.tombstone"]);
+    expect(rooms.done).toEqual([
+      "set joinRule invite",
+      "set historyVisibility joined",
+      `set encryption ${MEGOLM}`,
+      "levels m.room.join_rules,m.room.history_visibility,m.room.encryption,m.room.server_acl,m.room.tombstone",
+    ]);
     expect(rooms.notices[0]).toBe(
       "I closed this room: the group decides who is in it. The join rules: public → invite-only. Who can read the history: members, all of it → members, from when they joined. " +
         "The encryption: not encrypted → end-to-end encrypted (Megolm). Only room admins (power 100) may change join rules, history visibility, encryption, server acl, tombstone.",
@@ -197,7 +246,9 @@ describe("the room stays closed", () => {
     expect(rooms.notices).toHaveLength(1);
     rooms.rulesOf.set(ROOM, { ...rooms.rulesOf.get(ROOM)!, joinRule: { value: "knock", by: "@alice:x" } });
     await bridge.reconcile(b);
-    expect(rooms.notices[1]).toBe("I set this room's rules back: the group decides who is in it, and they are not changed in chat. The join rules: knock → invite-only (set by @alice:x).");
+    expect(rooms.notices[1]).toBe(
+      "I set this room's rules back: the group decides who is in it, and they are not changed in chat. The join rules: knock → invite-only (set by @alice:x).",
+    );
   });
 
   it("says what power it lacks instead", async () => {
@@ -206,7 +257,9 @@ describe("the room stays closed", () => {
     rooms.rulesOf.set(ROOM, { ...CLOSED, historyVisibility: { value: "world_readable" } });
     await bridge.reconcile(b);
     expect(rooms.done.filter((d) => d.startsWith("set"))).toEqual([]);
-    expect(rooms.notices[0]).toMatch(/^I need power level 100 to keep the room closed \(who can read the history: anyone → members, from when they joined\) and have 50/);
+    expect(rooms.notices[0]).toMatch(
+      /^I need power level 100 to keep the room closed \(who can read the history: anyone → members, from when they joined\) and have 50/,
+    );
   });
 });
 

@@ -5,16 +5,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { z } from "zod";
-import {
-  ConfigError,
-  loadConfig,
-  parseAddress,
-  parseAmount,
-  parseConfig,
-  parseDuration,
-  parsePercent,
-  type Config,
-} from "../../src/config/load.ts";
+import { ConfigError, loadConfig, parseAddress, parseAmount, parseConfig, parseDuration, parsePercent, type Config } from "../../src/config/load.ts";
 import { configSchema } from "../../src/config/schema.ts";
 import { QUORUM_DEFAULT } from "../../src/governance/types.ts";
 
@@ -47,6 +38,7 @@ function withValue(path: string, value: unknown, base: Raw = minimal()): Raw {
     node = node[k] as Raw;
   }
   const last = keys[keys.length - 1] ?? "";
+  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a raw YAML mapping, edited as the file would be
   if (value === undefined) delete node[last];
   else node[last] = value;
   return base;
@@ -118,7 +110,13 @@ describe("config/example.yaml", () => {
     expect(bare.groupDefaults).toEqual(full.groupDefaults);
     expect(bare.safety.minAddQuorum).toBe(full.safety.minAddQuorum);
     expect(bare.safety.minFee).toBe(full.safety.minFee);
-    expect([bare.store, bare.creators, bare.commandPrefix, bare.log, bare.rooms]).toEqual([full.store, full.creators, full.commandPrefix, full.log, full.rooms]);
+    expect([bare.store, bare.creators, bare.commandPrefix, bare.log, bare.rooms]).toEqual([
+      full.store,
+      full.creators,
+      full.commandPrefix,
+      full.log,
+      full.rooms,
+    ]);
     expect(full.rooms).toEqual({ consentWindow: 86_400, adoptionGrace: 7 * 86_400, adoptionReminder: 86_400, startIn: "enforce" });
     expect([bare.web.port, bare.web.bind, bare.chain.confirmations, bare.chain.pollIntervalMs]).toEqual([
       full.web.port,
@@ -180,7 +178,7 @@ describe("config/example.yaml", () => {
   });
 
   it("documents every key of the schema", () => {
-    const keys = [...new Set(schemaKeys(configSchema as unknown as z.ZodType))];
+    const keys = [...new Set(schemaKeys(configSchema))];
     expect(keys.length).toBeGreaterThan(50);
     const missing = keys.filter((path) => {
       const leaf = path.split(".").pop() ?? "";
@@ -195,16 +193,28 @@ describe("errors name the key path", () => {
     ["wrong type", withValue("chain.confirmations", "two"), 'config: chain.confirmations: expected an integer >= 0, got "two"'],
     ["negative integer", withValue("chain.confirmations", -1), "config: chain.confirmations: expected an integer >= 0, got -1"],
     ["wrong type of a section", withValue("web", "8080"), 'config: web: expected a mapping, got "8080"'],
-    ["bad worker name", withValue("worker.id", "w 1"), 'config: worker.id: expected a worker name of 1 to 64 letters, digits, ".", "_" or "-", like "worker-1", got "w 1"'],
+    [
+      "bad worker name",
+      withValue("worker.id", "w 1"),
+      'config: worker.id: expected a worker name of 1 to 64 letters, digits, ".", "_" or "-", like "worker-1", got "w 1"',
+    ],
     ["boolean", withValue("groupDefaults.customCallsAllowed", "yes"), 'config: groupDefaults.customCallsAllowed: expected true or false, got "yes"'],
     ["enum", withValue("groupDefaults.mode", "anarchy"), 'config: groupDefaults.mode: expected "vote", "admin" or "external", got "anarchy"'],
     ["bad url", withValue("homeserver.url", "matrix.example.org"), /^config: homeserver\.url: expected an http\(s\) URL.*, got "matrix\.example\.org"$/],
     ["url with another scheme", withValue("web.publicUrl", "ftp://x.org"), /^config: web\.publicUrl: expected an http\(s\) URL/],
     ["bad rpc url", withValue("chain.rpcUrl", "localhost:8545"), /^config: chain\.rpcUrl: expected an http\(s\) URL/],
     // API keys live in RPC URLs: a wrong one is never quoted.
-    ["rpc url not quoted", withValue("chain.rpcUrl", "ftp://rpc.example.org/v3/KEY123SECRET"), /^config: chain\.rpcUrl: expected an http\(s\) URL like "https:\/\/rpc\.example\.org" \(the value is not shown: it may hold an API key\)$/],
+    [
+      "rpc url not quoted",
+      withValue("chain.rpcUrl", "ftp://rpc.example.org/v3/KEY123SECRET"),
+      /^config: chain\.rpcUrl: expected an http\(s\) URL like "https:\/\/rpc\.example\.org" \(the value is not shown: it may hold an API key\)$/,
+    ],
     ["missing store secret", withValue("store", undefined), /^config: store: missing \(expected a mapping with the store's secret/],
-    ["store secret in the file", withValue("store.secret", "hunter2hunter2hunter2hunter2hunter2"), "config: store.secret: secrets must not be written in the config file: use { env: NAME } or { file: PATH }"],
+    [
+      "store secret in the file",
+      withValue("store.secret", "hunter2hunter2hunter2hunter2hunter2"),
+      "config: store.secret: secrets must not be written in the config file: use { env: NAME } or { file: PATH }",
+    ],
     ["bad invite policy", withValue("acceptInvitesFrom", "friends"), 'config: acceptInvitesFrom: expected "creators" or "anyone", got "friends"'],
     ["bad room mode", withValue("rooms.startIn", "spy"), 'config: rooms.startIn: expected "enforce" or "watch", got "spy"'],
     ["no consent window", withValue("rooms.consentWindow", "0s"), /^config: rooms\.consentWindow: expected a duration .* longer than 0, got "0s"$/],
@@ -217,19 +227,47 @@ describe("errors name the key path", () => {
     ["bad gas budget", withValue("limits.gasPerRoomPerDay", "lots"), 'config: limits.gasPerRoomPerDay: expected an integer >= 0, got "lots"'],
     ["bad low balance", withValue("chain.lowBalance", 0.05), /^config: chain\.lowBalance: expected an amount .*, got 0\.05 \(quote amounts/],
     ["bad address", withValue("chain.factory", "0x1234"), /^config: chain\.factory: expected an address \(0x followed by 40 hex digits\), got "0x1234"$/],
-    ["bad checksum", withValue("groupDefaults.feeToken", USDC.replace("A0b8", "a0B8")), /^config: groupDefaults\.feeToken: expected an address with a valid checksum/],
+    [
+      "bad checksum",
+      withValue("groupDefaults.feeToken", USDC.replace("A0b8", "a0B8")),
+      /^config: groupDefaults\.feeToken: expected an address with a valid checksum/,
+    ],
     ["bad factory", withValue("chain.factory", "deploy-it"), `config: chain.factory: expected "deploy" or the factory's address, got "deploy-it"`],
     ["bad matrix id", withValue("bot.userId", "conclave"), /^config: bot\.userId: expected a Matrix user id like "@conclave:example\.org", got "conclave"$/],
-    ["bad duration", withValue("groupDefaults.period", "30x"), /^config: groupDefaults\.period: expected a duration like "30d", "12h", "90m", "45s" or "once", got "30x"$/],
+    [
+      "bad duration",
+      withValue("groupDefaults.period", "30x"),
+      /^config: groupDefaults\.period: expected a duration like "30d", "12h", "90m", "45s" or "once", got "30x"$/,
+    ],
     ["duration as a number", withValue("groupDefaults.gracePeriod", 3600), /^config: groupDefaults\.gracePeriod: expected a duration .*, got 3600$/],
-    ["zero voting period", withValue("groupDefaults.votingPeriod", "0s"), /^config: groupDefaults\.votingPeriod: expected a duration .* longer than 0, got "0s"$/],
-    ["once as voting period", withValue("groupDefaults.votingPeriod", "once"), /^config: groupDefaults\.votingPeriod: .*"once" is only for the membership period.*, got "once"$/],
-    ["quorum over 100%", withValue("groupDefaults.quorum.add", "120%"), 'config: groupDefaults.quorum.add: expected a percentage between 0% and 100%, got "120%"'],
+    [
+      "zero voting period",
+      withValue("groupDefaults.votingPeriod", "0s"),
+      /^config: groupDefaults\.votingPeriod: expected a duration .* longer than 0, got "0s"$/,
+    ],
+    [
+      "once as voting period",
+      withValue("groupDefaults.votingPeriod", "once"),
+      /^config: groupDefaults\.votingPeriod: .*"once" is only for the membership period.*, got "once"$/,
+    ],
+    [
+      "quorum over 100%",
+      withValue("groupDefaults.quorum.add", "120%"),
+      'config: groupDefaults.quorum.add: expected a percentage between 0% and 100%, got "120%"',
+    ],
     ["percent without %", withValue("safety.minAddQuorum", 20), /^config: safety\.minAddQuorum: expected a percentage like "20%".*, got 20 \(write the % sign/],
-    ["too many decimals", withValue("groupDefaults.quorum.default", "12.345%"), /^config: groupDefaults\.quorum\.default: expected a percentage with at most 2 decimals/],
+    [
+      "too many decimals",
+      withValue("groupDefaults.quorum.default", "12.345%"),
+      /^config: groupDefaults\.quorum\.default: expected a percentage with at most 2 decimals/,
+    ],
     ["fee as a YAML number", withValue("groupDefaults.fee", 0.01), /^config: groupDefaults\.fee: expected an amount .*, got 0\.01 \(quote amounts/],
     ["negative fee", withValue("groupDefaults.fee", "-1"), /^config: groupDefaults\.fee: expected an amount as a decimal string/],
-    ["fee finer than the token", withValue("groupDefaults", { feeToken: USDC, feeDecimals: 6, fee: "0.0000001", quorum: { add: "25%" } }), "config: groupDefaults.fee: expected an amount with at most 6 decimals, got \"0.0000001\""],
+    [
+      "fee finer than the token",
+      withValue("groupDefaults", { feeToken: USDC, feeDecimals: 6, fee: "0.0000001", quorum: { add: "25%" } }),
+      'config: groupDefaults.fee: expected an amount with at most 6 decimals, got "0.0000001"',
+    ],
     ["native decimals", withValue("groupDefaults.feeDecimals", 6), "config: groupDefaults.feeDecimals: expected 18 (the native coin has 18 decimals), got 6"],
     ["missing key", withValue("chain.rpcUrl", undefined), /^config: chain\.rpcUrl: missing \(expected an http\(s\) URL/],
     ["missing section", withValue("homeserver", undefined), /^config: homeserver: missing \(expected a mapping/],
@@ -240,12 +278,26 @@ describe("errors name the key path", () => {
     ["bad prefix", withValue("commandPrefix", "! "), /^config: commandPrefix: expected a command prefix of 1 to 3 characters without spaces/],
     ["long prefix", withValue("commandPrefix", "!!!!"), /^config: commandPrefix: expected a command prefix/],
     ["bad creators", withValue("creators", "everyone"), /^config: creators: expected "anyone" or a list of .*, got "everyone"$/],
-    ["bad creator", withValue("creators", ["@alice:example.org", "bob"]), /^config: creators\[1\]: expected a Matrix user id .* or a "\*:example\.org" pattern, got "bob"$/],
+    [
+      "bad creator",
+      withValue("creators", ["@alice:example.org", "bob"]),
+      /^config: creators\[1\]: expected a Matrix user id .* or a "\*:example\.org" pattern, got "bob"$/,
+    ],
     ["bad log level", withValue("log.level", "loud"), 'config: log.level: expected "debug", "info", "warn" or "error", got "loud"'],
-    ["bad destination kind", withValue("groupDefaults.feeDestination", { kind: "burn" }), 'config: groupDefaults.feeDestination.kind: expected kind "locked", "release" or "custom", got "burn"'],
+    [
+      "bad destination kind",
+      withValue("groupDefaults.feeDestination", { kind: "burn" }),
+      'config: groupDefaults.feeDestination.kind: expected kind "locked", "release" or "custom", got "burn"',
+    ],
     [
       "shares not summing to 100%",
-      withValue("groupDefaults.feeDestination", { kind: "release", recipients: [{ address: A1, share: "60%" }, { address: A2, share: "30%" }] }),
+      withValue("groupDefaults.feeDestination", {
+        kind: "release",
+        recipients: [
+          { address: A1, share: "60%" },
+          { address: A2, share: "30%" },
+        ],
+      }),
       "config: groupDefaults.feeDestination.recipients: expected shares summing to 100%, got 90%",
     ],
     [
@@ -253,9 +305,17 @@ describe("errors name the key path", () => {
       withValue("groupDefaults.feeDestination", { kind: "release", recipients: [{ address: "0x0000000000000000000000000000000000000000", share: "100%" }] }),
       /^config: groupDefaults\.feeDestination\.recipients\[0\]\.address: expected a non-zero address/,
     ],
-    ["bad custom target", withValue("groupDefaults.feeDestination", { kind: "custom", target: "me" }), /^config: groupDefaults\.feeDestination\.target: expected an address/],
+    [
+      "bad custom target",
+      withValue("groupDefaults.feeDestination", { kind: "custom", target: "me" }),
+      /^config: groupDefaults\.feeDestination\.target: expected an address/,
+    ],
     ["bad token minimum key", withValue("safety.minTokenFees", { USDC: "1" }), /^config: safety\.minTokenFees\.USDC: expected an address/],
-    ["bad token minimum", withValue("safety.minTokenFees", { [USDC]: { amount: "1.5", decimals: 0 } }), `config: safety.minTokenFees.${USDC}.amount: expected an amount with at most 0 decimals, got "1.5"`],
+    [
+      "bad token minimum",
+      withValue("safety.minTokenFees", { [USDC]: { amount: "1.5", decimals: 0 } }),
+      `config: safety.minTokenFees.${USDC}.amount: expected an amount with at most 0 decimals, got "1.5"`,
+    ],
     ["not a mapping", "just a string\n", 'config: expected a mapping at the top level, got "just a string"'],
     ["empty file", "# nothing\n", /^config: test\.yaml is empty/],
     [
@@ -315,7 +375,9 @@ describe("secrets", () => {
 
   it("refuses a store secret shorter than 32 characters, without quoting it", () => {
     const err = configError(() => parse(minimal(), { ...ENV, CONCLAVE_STORE_SECRET: "short-secret" }));
-    expect(err.message).toBe("config: store.secret: environment variable CONCLAVE_STORE_SECRET is too short: expected at least 32 characters (e.g. openssl rand -hex 32)");
+    expect(err.message).toBe(
+      "config: store.secret: environment variable CONCLAVE_STORE_SECRET is too short: expected at least 32 characters (e.g. openssl rand -hex 32)",
+    );
     expect(err.message).not.toContain("short-secret");
   });
 
@@ -333,7 +395,11 @@ describe("secrets", () => {
     writeFileSync(join(dir, "password"), "s3cret\n");
     writeFileSync(join(dir, "key"), "ab".repeat(32) + "\r\n");
     writeFileSync(join(dir, "store-secret"), STORE_SECRET + "\n");
-    const data = withValue("store.secret", { file: "store-secret" }, withValue("chain.privateKey", { file: "key" }, withValue("bot.password", { file: "./password" })));
+    const data = withValue(
+      "store.secret",
+      { file: "store-secret" },
+      withValue("chain.privateKey", { file: "key" }, withValue("bot.password", { file: "./password" })),
+    );
     writeFileSync(join(dir, "conclave.yaml"), stringify(data));
     const { config } = loadConfig(join(dir, "conclave.yaml"), {});
     expect(config.bot.password).toBe("s3cret");
@@ -423,9 +489,7 @@ describe("YAML", () => {
   });
 
   it("names the file it cannot read", () => {
-    expect(configError(() => loadConfig("/nonexistent/conclave.yaml", ENV)).message).toBe(
-      "config: cannot read /nonexistent/conclave.yaml: no such file",
-    );
+    expect(configError(() => loadConfig("/nonexistent/conclave.yaml", ENV)).message).toBe("config: cannot read /nonexistent/conclave.yaml: no such file");
   });
 
   it("keeps unquoted 0x addresses as text", () => {
@@ -472,7 +536,14 @@ describe("defaults and conversions", () => {
     expect(config).toEqual({
       homeserver: { url: "https://matrix.example.org" },
       bot: { userId: "@conclave:example.org", password: "pw", authorizationDays: 180, requireCrossSignedDevices: false },
-      chain: { rpcUrl: "http://127.0.0.1:8545", confirmations: 1, factory: "deploy", privateKey: KEY, pollIntervalMs: 1000, lowBalance: 50_000_000_000_000_000n },
+      chain: {
+        rpcUrl: "http://127.0.0.1:8545",
+        confirmations: 1,
+        factory: "deploy",
+        privateKey: KEY,
+        pollIntervalMs: 1000,
+        lowBalance: 50_000_000_000_000_000n,
+      },
       store: { path: "/tmp/data/conclave.sqlite", secret: STORE_SECRET },
       groupDefaults: {
         quorum: { default: 5000, add: QUORUM_DEFAULT, remove: QUORUM_DEFAULT, config: QUORUM_DEFAULT, feeDestination: QUORUM_DEFAULT, custom: QUORUM_DEFAULT },

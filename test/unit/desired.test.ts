@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { adoptionStage, closedRoomFixes, describeFix, diffRoom, GUARDED_EVENTS, lapsedPastGrace, MEGOLM, powerChanges, type Standing } from "../../src/bridge/desired.ts";
+import {
+  adoptionStage,
+  closedRoomFixes,
+  describeFix,
+  diffRoom,
+  GUARDED_EVENTS,
+  lapsedPastGrace,
+  MEGOLM,
+  powerChanges,
+  type Standing,
+} from "../../src/bridge/desired.ts";
 import { isRoomAdmin, powerOf, type RoomPowers, type RoomRules } from "../../src/ports/rooms.ts";
 
 const BOT = "@conclave:x";
@@ -17,7 +27,11 @@ describe("the room the chain wants", () => {
   it("invites members and approved accounts who are not in the room", () => {
     const actions = diffRoom({
       botUserId: BOT,
-      room: [{ userId: BOT, membership: "join" }, { userId: "@a:x", membership: "join" }, { userId: "@b:x", membership: "leave" }],
+      room: [
+        { userId: BOT, membership: "join" },
+        { userId: "@a:x", membership: "join" },
+        { userId: "@b:x", membership: "leave" },
+      ],
       standings: [st("@a:x"), st("@b:x"), st("@carol:x", { isMember: false, approved: true })],
       removalReasons: new Map(),
     });
@@ -62,7 +76,13 @@ describe("the room the chain wants", () => {
       { kind: "ban", userId: "@late:x", reason: "not a member of the group (no linked address)" },
     ]);
     const ended = "not a member of the group: the adoption grace period ended 2026-12-08 00:00 UTC";
-    const after = diffRoom({ ...base, userReasons: new Map([["@dave:x", ended], ["@erin:x", ended]]) });
+    const after = diffRoom({
+      ...base,
+      userReasons: new Map([
+        ["@dave:x", ended],
+        ["@erin:x", ended],
+      ]),
+    });
     expect(after.filter((a) => a.userId === "@dave:x" || a.userId === "@erin:x")).toEqual([
       { kind: "ban", userId: "@dave:x", reason: ended },
       { kind: "kick", userId: "@erin:x", reason: ended },
@@ -123,7 +143,12 @@ describe("the room stays closed", () => {
 
   it("sets back loosened join rules, history and encryption, saying who loosened them", () => {
     const fixes = closedRoomFixes(
-      { joinRule: { value: "public", by: "@mod:x" }, historyVisibility: { value: "world_readable", by: "@mod:x" }, encryption: { value: "none", by: "@mod:x" }, canEncrypt: true },
+      {
+        joinRule: { value: "public", by: "@mod:x" },
+        historyVisibility: { value: "world_readable", by: "@mod:x" },
+        encryption: { value: "none", by: "@mod:x" },
+        canEncrypt: true,
+      },
       { ...POWERS, events: guarded },
     );
     expect(fixes).toEqual([

@@ -18,9 +18,20 @@ const OTHER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
 
 const BASE: GroupSettings = {
   config: {
-    defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-    feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 3 * 86400, period: 30 * 86400,
-    gracePeriod: 7 * 86400, mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: ZeroAddress,
+    defaultQuorumBps: 5000,
+    addQuorumBps: QUORUM_DEFAULT,
+    removeQuorumBps: QUORUM_DEFAULT,
+    configQuorumBps: QUORUM_DEFAULT,
+    feeDestinationQuorumBps: QUORUM_DEFAULT,
+    customQuorumBps: QUORUM_DEFAULT,
+    votingPeriod: 3 * 86400,
+    period: 30 * 86400,
+    gracePeriod: 7 * 86400,
+    mode: Mode.Vote,
+    customCallsAllowed: false,
+    maxOpenProposals: 3,
+    fee: 0n,
+    feeToken: ZeroAddress,
   },
   controller: ZeroAddress,
   linker: BOB,
@@ -33,7 +44,11 @@ async function context(): Promise<Ctx> {
   return { roomId: ROOM, store, settings: { defaults: BASE, feeDecimals: 18 } } as unknown as Ctx;
 }
 
-const change = (c: Partial<GroupSettings["config"]>, rest: Partial<GroupSettings> = {}): GroupSettings => ({ ...BASE, ...rest, config: { ...BASE.config, ...c } });
+const change = (c: Partial<GroupSettings["config"]>, rest: Partial<GroupSettings> = {}): GroupSettings => ({
+  ...BASE,
+  ...rest,
+  config: { ...BASE.config, ...c },
+});
 
 describe("the effect of a proposal", () => {
   it("a settings change: only what changes, old → new, in human units", async () => {
@@ -48,13 +63,20 @@ describe("the effect of a proposal", () => {
       "fee free → 0.01 (native coin)",
       "custom calls off → on",
     ]);
-    expect(oneLine(many)).toBe("change 4 settings: quorum to add a member the default (50%) → 20%; period 30d → once (for life); fee free → 0.01 (native coin); custom calls off → on");
+    expect(oneLine(many)).toBe(
+      "change 4 settings: quorum to add a member the default (50%) → 20%; period 30d → once (for life); fee free → 0.01 (native coin); custom calls off → on",
+    );
     expect(await effectOf(ctx, Action.Config, encodeSettings(BASE), BASE)).toEqual({ summary: "change the settings: nothing would change", changes: [] });
   });
 
   it("mode, admins, controller and linker changes name their addresses (and Matrix ids where linked)", async () => {
     const ctx = await context();
-    const e = await effectOf(ctx, Action.Config, encodeSettings(change({ mode: Mode.Admin }, { admins: [ALICE, OTHER], controller: OTHER, linker: OTHER })), BASE);
+    const e = await effectOf(
+      ctx,
+      Action.Config,
+      encodeSettings(change({ mode: Mode.Admin }, { admins: [ALICE, OTHER], controller: OTHER, linker: OTHER })),
+      BASE,
+    );
     expect(e.changes).toEqual([
       "mode vote → admin",
       `governing contract (controller) none → ${OTHER}`,
@@ -79,10 +101,29 @@ describe("the effect of a proposal", () => {
 
   it("fee destinations with every recipient and share", async () => {
     const ctx = await context();
-    const release = await effectOf(ctx, Action.FeeDestination, encodeFeeDestination(feeDestination({ kind: "release", recipients: [{ address: ALICE, shareBps: 6000 }, { address: OTHER, shareBps: 4000 }] })));
-    expect(release).toEqual({ summary: "fee destination → release, at most once a month, to 2 recipient(s)", changes: [`@alice:x.org (${ALICE}) 60%`, `${OTHER} 40%`] });
-    expect((await effectOf(ctx, Action.FeeDestination, encodeFeeDestination(feeDestination({ kind: "custom", target: OTHER })))).summary).toBe(`fee destination → custom: all fees go to the contract ${OTHER}`);
-    expect((await effectOf(ctx, Action.FeeDestination, encodeFeeDestination(feeDestination({ kind: "locked" })))).summary).toBe("fee destination → locked: fees stay in the group contract");
+    const release = await effectOf(
+      ctx,
+      Action.FeeDestination,
+      encodeFeeDestination(
+        feeDestination({
+          kind: "release",
+          recipients: [
+            { address: ALICE, shareBps: 6000 },
+            { address: OTHER, shareBps: 4000 },
+          ],
+        }),
+      ),
+    );
+    expect(release).toEqual({
+      summary: "fee destination → release, at most once a month, to 2 recipient(s)",
+      changes: [`@alice:x.org (${ALICE}) 60%`, `${OTHER} 40%`],
+    });
+    expect((await effectOf(ctx, Action.FeeDestination, encodeFeeDestination(feeDestination({ kind: "custom", target: OTHER })))).summary).toBe(
+      `fee destination → custom: all fees go to the contract ${OTHER}`,
+    );
+    expect((await effectOf(ctx, Action.FeeDestination, encodeFeeDestination(feeDestination({ kind: "locked" })))).summary).toBe(
+      "fee destination → locked: fees stay in the group contract",
+    );
   });
 
   it("custom calls decoded where the ABI is known, the raw selector otherwise", async () => {
@@ -94,9 +135,9 @@ describe("the effect of a proposal", () => {
     expect((await effectOf(ctx, Action.Custom, encodeCustom(OTHER, 10n ** 18n, own.encodeFunctionData("removeLapsed", [BOB])))).summary).toBe(
       `custom call: removeLapsed(account = ${BOB}) on ${OTHER} (read as the group interface), sending 1.0 (native coin)`,
     );
-    expect((await effectOf(ctx, Action.Custom, encodeCustom(OTHER, 0n, "0xdeadbeef0000000000000000000000000000000000000000000000000000000000000001"))).summary).toBe(
-      `custom call to ${OTHER}, sending no coin: function with selector 0xdeadbeef (unknown to this bot), 32 bytes of arguments`,
-    );
+    expect(
+      (await effectOf(ctx, Action.Custom, encodeCustom(OTHER, 0n, "0xdeadbeef0000000000000000000000000000000000000000000000000000000000000001"))).summary,
+    ).toBe(`custom call to ${OTHER}, sending no coin: function with selector 0xdeadbeef (unknown to this bot), 32 bytes of arguments`);
     expect((await effectOf(ctx, Action.Custom, encodeCustom(OTHER, 1n, "0x"))).summary).toMatch(/function none \(a plain transfer\)/);
   });
 

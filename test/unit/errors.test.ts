@@ -6,7 +6,12 @@ describe("chain errors in words", () => {
   it("has a sentence for every custom error of the contracts", () => {
     const names = new Set<string>();
     for (const iface of [groupInterface, factoryInterface]) iface.forEachError((e) => names.add(e.name));
-    const ours = [...names].filter((n) => !/^(Ownable|OwnableInvalid|Address|Failed|Reentrancy|InvalidInitialization|NotInitializing|SafeCast|SafeERC20|ECDSA|ERC1167|Clones|CloneArgumentsTooLong|Math|Strings|InvalidShortString|StringTooLong)/.test(n));
+    const ours = [...names].filter(
+      (n) =>
+        !/^(Ownable|OwnableInvalid|Address|Failed|Reentrancy|InvalidInitialization|NotInitializing|SafeCast|SafeERC20|ECDSA|ERC1167|Clones|CloneArgumentsTooLong|Math|Strings|InvalidShortString|StringTooLong)/.test(
+          n,
+        ),
+    );
     expect(ours.filter((n) => !KNOWN_ERRORS.includes(n))).toEqual([]);
   });
 

@@ -13,7 +13,14 @@ describe("what a received message is to the bot", () => {
     const r = intake(ev({ msgtype: "m.text", body: "!status", formatted_body: "<b>!status</b>", "m.mentions": { user_ids: ["@bob:x.org", 5] } }), o);
     expect(r.kind).toBe("command");
     if (r.kind !== "command") return;
-    expect(r.message).toMatchObject({ roomId: "!r:x.org", eventId: "$e", sender: "@alice:x.org", body: "!status", formattedBody: "<b>!status</b>", mentions: ["@bob:x.org"] });
+    expect(r.message).toMatchObject({
+      roomId: "!r:x.org",
+      eventId: "$e",
+      sender: "@alice:x.org",
+      body: "!status",
+      formattedBody: "<b>!status</b>",
+      mentions: ["@bob:x.org"],
+    });
     expect(r.message.ts).toBeGreaterThanOrEqual(before);
   });
 
@@ -27,7 +34,15 @@ describe("what a received message is to the bot", () => {
 
   it("an edit never runs a command, with or without the `* ` fallback", () => {
     const edit = (body: string, newBody?: string) =>
-      intake(ev({ msgtype: "m.text", body, "m.relates_to": { rel_type: "m.replace", event_id: "$orig" }, ...(newBody ? { "m.new_content": { msgtype: "m.text", body: newBody } } : {}) }), o);
+      intake(
+        ev({
+          msgtype: "m.text",
+          body,
+          "m.relates_to": { rel_type: "m.replace", event_id: "$orig" },
+          ...(newBody ? { "m.new_content": { msgtype: "m.text", body: newBody } } : {}),
+        }),
+        o,
+      );
     expect(edit("* !propose add @bob", "!propose add @bob")).toEqual({ kind: "edit", original: "$orig" });
     // A client that leaves out the fallback prefix (the issue's second proposal).
     expect(edit("!propose add @bob")).toEqual({ kind: "edit", original: "$orig" });
@@ -36,7 +51,8 @@ describe("what a received message is to the bot", () => {
   });
 
   it("with requireCrossSigned, only a command from a device its owner cross-signed is one; chat is chat whatever the device", () => {
-    const cmd = (extra: Partial<OpenedEvent>, roomEncrypted = true) => intake(ev({ msgtype: "m.text", body: "!status" }, extra), { ...o, roomEncrypted, requireCrossSigned: true });
+    const cmd = (extra: Partial<OpenedEvent>, roomEncrypted = true) =>
+      intake(ev({ msgtype: "m.text", body: "!status" }, extra), { ...o, roomEncrypted, requireCrossSigned: true });
     expect(cmd({ senderDevice: "cross-signed" }).kind).toBe("command");
     expect(cmd({ senderDevice: "not cross-signed" })).toEqual({ kind: "untrusted-device", answer: UNSIGNED_DEVICE_ANSWER });
     expect(cmd({ senderDevice: "unknown" })).toEqual({ kind: "untrusted-device", answer: UNKNOWN_DEVICE_ANSWER });
@@ -65,7 +81,13 @@ describe("which events go into the journal", () => {
   });
 
   it("messages and encrypted events from others, each with an id", () => {
-    const events = [msg("$1"), { ...msg("$2"), type: "m.room.encrypted" }, msg("$3", me), { type: "m.room.message", sender: "@a:x.org" }, { ...msg("$4"), type: "m.room.name", state_key: "" }];
+    const events = [
+      msg("$1"),
+      { ...msg("$2"), type: "m.room.encrypted" },
+      msg("$3", me),
+      { type: "m.room.message", sender: "@a:x.org" },
+      { ...msg("$4"), type: "m.room.name", state_key: "" },
+    ];
     expect(journalEvents(events, me).map((e) => e.event_id)).toEqual(["$1", "$2"]);
   });
 

@@ -17,7 +17,12 @@ import type { Store } from "../../src/store/store.ts";
 const ROOM = "!room:x.org";
 
 /** Events as the fake reader opens them: the raw JSON is the opened event, "encrypted" unless it says not. */
-function raw(id: string, sender: string, body: string, extra: Record<string, unknown> = {}): { eventId: string; roomId: string; sender: string; raw: string; receivedAt: number } {
+function raw(
+  id: string,
+  sender: string,
+  body: string,
+  extra: Record<string, unknown> = {},
+): { eventId: string; roomId: string; sender: string; raw: string; receivedAt: number } {
   const opened: OpenedEvent = { eventId: id, roomId: ROOM, sender, type: "m.room.message", content: { msgtype: "m.text", body, ...extra }, encrypted: true };
   return { eventId: id, roomId: ROOM, sender, raw: JSON.stringify(opened), receivedAt: Date.now() };
 }
@@ -156,7 +161,11 @@ describe("the command journal", () => {
     const store = new SqliteStore(":memory:");
     const rooms = new Rooms();
     const bot = new Bot();
-    const edit = (id: string) => raw(id, "@alice:x.org", "* !propose add @bob", { "m.relates_to": { rel_type: "m.replace", event_id: "$orig" }, "m.new_content": { msgtype: "m.text", body: "!propose add @bob" } });
+    const edit = (id: string) =>
+      raw(id, "@alice:x.org", "* !propose add @bob", {
+        "m.relates_to": { rel_type: "m.replace", event_id: "$orig" },
+        "m.new_content": { msgtype: "m.text", body: "!propose add @bob" },
+      });
     await store.addInbound([edit("$e1"), edit("$e2")]);
     await settle(journal(store, { rooms, bot }));
     expect(rooms.sent).toEqual([{ inReplyTo: "$e1", text: "Edits are not commands: send it again." }]);

@@ -18,11 +18,23 @@ function fakeChain(o: { members: MemberInfo[]; kind: number; nextReleaseAt: numb
     async settings() {
       return {
         config: {
-          defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-          feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 1, period: 100, gracePeriod: 50,
-          mode: Mode.Vote, customCallsAllowed: false, fee: 0n, feeToken: ZeroAddress,
+          defaultQuorumBps: 5000,
+          addQuorumBps: QUORUM_DEFAULT,
+          removeQuorumBps: QUORUM_DEFAULT,
+          configQuorumBps: QUORUM_DEFAULT,
+          feeDestinationQuorumBps: QUORUM_DEFAULT,
+          customQuorumBps: QUORUM_DEFAULT,
+          votingPeriod: 1,
+          period: 100,
+          gracePeriod: 50,
+          mode: Mode.Vote,
+          customCallsAllowed: false,
+          fee: 0n,
+          feeToken: ZeroAddress,
         },
-        controller: ZeroAddress, linker: ZeroAddress, admins: [],
+        controller: ZeroAddress,
+        linker: ZeroAddress,
+        admins: [],
       };
     },
     async expiries() {
@@ -40,11 +52,32 @@ function fakeChain(o: { members: MemberInfo[]; kind: number; nextReleaseAt: numb
 }
 
 const member = (address: string, expiresAt: number): MemberInfo => ({
-  address, tokenId: 1, isMember: true, active: expiresAt > NOW, approved: false, expiresAt, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, relayerScope: 0, relayerUntil: 0, matrixLink: "0x",
+  address,
+  tokenId: 1,
+  isMember: true,
+  active: expiresAt > NOW,
+  approved: false,
+  expiresAt,
+  delegate: ZeroAddress,
+  delegatorsIn: 0,
+  relayer: ZeroAddress,
+  relayerScope: 0,
+  relayerUntil: 0,
+  matrixLink: "0x",
 });
 
 function bridge(chain: BridgeChain, store = new SqliteStore(":memory:")) {
-  return new Bridge({ store, chain, rooms: {} as RoomEnforcer, botUserId: "@bot:x", confirmations: 0, pollMs: 1000, fullPassMs: 1000, log: () => {}, now: async () => NOW });
+  return new Bridge({
+    store,
+    chain,
+    rooms: {} as RoomEnforcer,
+    botUserId: "@bot:x",
+    confirmations: 0,
+    pollMs: 1000,
+    fullPassMs: 1000,
+    log: () => {},
+    now: async () => NOW,
+  });
 }
 
 const binding = { roomId: "!r:x", group: GROUP, chainId: 1, createdBy: "@a:x", createdAt: 0, fromBlock: 0 };
@@ -53,7 +86,9 @@ describe("the keeper", () => {
   it("removes members whose grace period is over, and only those, with the lapse as the reason", async () => {
     const chain = fakeChain({
       members: [member("0xaaa", NOW - 50), member("0xbbb", NOW - 49), member("0xccc", NOW + 10), { ...member("0xddd", 0), isMember: false }],
-      kind: DestinationKind.Locked, nextReleaseAt: 0, balance: 0n,
+      kind: DestinationKind.Locked,
+      nextReleaseAt: 0,
+      balance: 0n,
     });
     const store = new SqliteStore(":memory:");
     await bridge(chain, store).keeper(binding, 0);

@@ -7,7 +7,10 @@ describe("command rate limits", () => {
     const verdicts = [];
     for (let i = 0; i < 6; i++) verdicts.push(await l.take("!r", "@mallory:x"));
     expect(verdicts.slice(0, 3)).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
-    expect(verdicts[3]).toEqual({ ok: false, answer: expect.stringMatching(/^Slow down: you sent more than 3 commands in a minute\. I will answer you again in \d+ s\.$/) });
+    expect(verdicts[3]).toEqual({
+      ok: false,
+      answer: expect.stringMatching(/^Slow down: you sent more than 3 commands in a minute\. I will answer you again in \d+ s\.$/),
+    });
     expect(verdicts.slice(4)).toEqual([{ ok: false }, { ok: false }]);
     // Someone else is not affected, in the same room or elsewhere.
     expect(await l.take("!r", "@alice:x")).toEqual({ ok: true });

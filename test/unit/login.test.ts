@@ -54,7 +54,11 @@ const base = (o: Partial<SessionOptions> = {}): SessionOptions => ({ baseUrl, us
 describe("the bot's Matrix session", () => {
   it("keeps the saved device while the homeserver takes its token and its crypto state is here", async () => {
     tokens.set("saved", { user: "@bot:x", device: "DEV" });
-    expect(await establishSession(base({ saved: { accessToken: "saved", deviceId: "DEV" } }))).toEqual({ accessToken: "saved", deviceId: "DEV", loggedIn: false });
+    expect(await establishSession(base({ saved: { accessToken: "saved", deviceId: "DEV" } }))).toEqual({
+      accessToken: "saved",
+      deviceId: "DEV",
+      loggedIn: false,
+    });
     expect(logins).toEqual([]);
   });
 
@@ -77,7 +81,9 @@ describe("the bot's Matrix session", () => {
 
   it("refuses with one line: a wrong password, an unknown or foreign configured token", async () => {
     await expect(establishSession(base({ password: "wrong" }))).rejects.toThrow(
-      new CredentialsRefused("matrix: the homeserver refused the password of @bot:x (M_FORBIDDEN: Invalid username or password): check bot.password and bot.userId"),
+      new CredentialsRefused(
+        "matrix: the homeserver refused the password of @bot:x (M_FORBIDDEN: Invalid username or password): check bot.password and bot.userId",
+      ),
     );
     await expect(establishSession(base({ accessToken: "nope" }))).rejects.toThrow(/does not know bot\.accessToken \(M_UNKNOWN_TOKEN\)/);
     tokens.set("alices", { user: "@alice:x", device: "A" });
@@ -88,7 +94,11 @@ describe("the bot's Matrix session", () => {
 
   it("takes a configured token as it is, and its device from the homeserver", async () => {
     tokens.set("given", { user: "@bot:x", device: "GIVEN" });
-    expect(await establishSession(base({ accessToken: "given", saved: { deviceId: "OTHER" } }))).toEqual({ accessToken: "given", deviceId: "GIVEN", loggedIn: false });
+    expect(await establishSession(base({ accessToken: "given", saved: { deviceId: "OTHER" } }))).toEqual({
+      accessToken: "given",
+      deviceId: "GIVEN",
+      loggedIn: false,
+    });
   });
 
   it("waits out what may pass: a server error, a rate limit (with the wait it asks for), a homeserver that is down", async () => {

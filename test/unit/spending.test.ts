@@ -21,8 +21,18 @@ const OUTSIDER = "0x" + "cc".repeat(20);
 function chain() {
   const sent: string[] = [];
   const standing = (address: string): MemberInfo => ({
-    address, tokenId: 0, isMember: address === MEMBER, active: address === MEMBER, approved: address === APPROVED,
-    expiresAt: 0, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, relayerScope: 0, relayerUntil: 0, matrixLink: "0x",
+    address,
+    tokenId: 0,
+    isMember: address === MEMBER,
+    active: address === MEMBER,
+    approved: address === APPROVED,
+    expiresAt: 0,
+    delegate: ZeroAddress,
+    delegatorsIn: 0,
+    relayer: ZeroAddress,
+    relayerScope: 0,
+    relayerUntil: 0,
+    matrixLink: "0x",
   });
   const c = {
     sent,
@@ -79,13 +89,20 @@ describe("spending", () => {
   it("creates a group only for a founder of the room's preview, once every founder consented", async () => {
     const { spending, c, store } = await setup();
     const NEW = "!new:x.org";
-    for (const [u, a] of [["@member:x.org", MEMBER], ["@approved:x.org", APPROVED], ["@outsider:x.org", OUTSIDER]] as const) {
+    for (const [u, a] of [
+      ["@member:x.org", MEMBER],
+      ["@approved:x.org", APPROVED],
+      ["@outsider:x.org", OUTSIDER],
+    ] as const) {
       await store.putLink({ roomId: NEW, userId: u, address: a, nonce: `new-${u}`, linkedAt: 0 });
     }
     const plan = encodePlan({
       settings: { config: { fee: 0n } as never, controller: ZeroAddress, linker: ZeroAddress, admins: [] },
       destination: { kind: 0, target: ZeroAddress, recipients: [], sharesBps: [] },
-      founders: [{ userId: "@member:x.org", address: MEMBER }, { userId: "@approved:x.org", address: APPROVED }],
+      founders: [
+        { userId: "@member:x.org", address: MEMBER },
+        { userId: "@approved:x.org", address: APPROVED },
+      ],
       notMembers: ["@outsider:x.org"],
       mode: "enforce",
     });

@@ -30,12 +30,18 @@ describe("waiting for the chain", () => {
 
   it("stops with one line naming both chain ids when they differ", async () => {
     const url = await endpoint((_n, _req, res) => chainId(res, "0x1"));
-    await expect(waitForChain(url, 100, { warn: () => {} })).rejects.toThrow(new StartupProblem(`chain: chain.chainId is 100, but ${url.replace(/\/v3.*/, "")}/… serves chain 1: point chain.rpcUrl at chain 100, or set chain.chainId to 1`));
+    await expect(waitForChain(url, 100, { warn: () => {} })).rejects.toThrow(
+      new StartupProblem(
+        `chain: chain.chainId is 100, but ${url.replace(/\/v3.*/, "")}/… serves chain 1: point chain.rpcUrl at chain 100, or set chain.chainId to 1`,
+      ),
+    );
   });
 
   it("stops when the endpoint refuses the request (an API key it does not take)", async () => {
     const url = await endpoint((_n, _req, res) => ((res.statusCode = 401), res.end()));
-    await expect(waitForChain(url, undefined, { warn: () => {} })).rejects.toThrow(/HTTP 401: the endpoint refused the request; check the API key in chain\.rpcUrl/);
+    await expect(waitForChain(url, undefined, { warn: () => {} })).rejects.toThrow(
+      /HTTP 401: the endpoint refused the request; check the API key in chain\.rpcUrl/,
+    );
   });
 
   it("tells a connection refused, and an answer that is not JSON-RPC", async () => {
@@ -62,7 +68,14 @@ describe("retrying start-up steps", () => {
       async (ms) => waits.push(ms),
     );
     expect([result, waits]).toEqual(["ok", [500, 1234]]);
-    await expect(untilDone("x", async () => Promise.reject(new Error("no")), { warn: () => {} }, () => new StartupProblem("matrix: refused"))).rejects.toThrow("matrix: refused");
+    await expect(
+      untilDone(
+        "x",
+        async () => Promise.reject(new Error("no")),
+        { warn: () => {} },
+        () => new StartupProblem("matrix: refused"),
+      ),
+    ).rejects.toThrow("matrix: refused");
     expect([backoff(0), backoff(3), backoff(20)]).toEqual([500, 4000, 30_000]);
   });
 });

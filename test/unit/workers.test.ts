@@ -75,7 +75,11 @@ describe("a worker's device state", () => {
     await w1.setState("matrix.deviceId", "DEVICE1");
     await w2.setState("matrix.deviceId", "DEVICE2");
     await w1.setState("cursor:0xabc", "7");
-    expect([await w1.getState("matrix.deviceId"), await w2.getState("matrix.deviceId"), await store.getState("matrix.deviceId")]).toEqual(["DEVICE1", "DEVICE2", undefined]);
+    expect([await w1.getState("matrix.deviceId"), await w2.getState("matrix.deviceId"), await store.getState("matrix.deviceId")]).toEqual([
+      "DEVICE1",
+      "DEVICE2",
+      undefined,
+    ]);
     expect(await w2.getState("cursor:0xabc")).toBe("7");
     // The journal is one for all workers.
     await w1.addInbound([{ eventId: "$1", roomId: "!a:x", sender: "@u:x", raw: "{}", receivedAt: 1 }]);
@@ -87,17 +91,23 @@ describe("a worker starting", () => {
   it("waits until the previous run of its name has expired", async () => {
     let live = ["w1/dead", "w2/abcd"];
     let waited = 0;
-    const w = worker(memoryLeases(() => live), {
-      sleep: async () => {
-        if (++waited === 3) live = ["w2/abcd"];
+    const w = worker(
+      memoryLeases(() => live),
+      {
+        sleep: async () => {
+          if (++waited === 3) live = ["w2/abcd"];
+        },
       },
-    });
+    );
     await w.awaitNamesakes();
     expect(waited).toBe(3);
   });
 
   it("refuses to run beside a live worker of the same name", async () => {
-    const w = worker(memoryLeases(() => ["w1/other"]), { ttlMs: 300, renewMs: 100, marginMs: 50, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+    const w = worker(
+      memoryLeases(() => ["w1/other"]),
+      { ttlMs: 300, renewMs: 100, marginMs: 50, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
+    );
     await expect(w.awaitNamesakes()).rejects.toThrow(/another worker named "w1" is running \(w1\/other\): give each worker its own worker.id/);
   });
 
@@ -132,9 +142,18 @@ const GROUP_B = "0x" + "bb".repeat(20);
 describe("the bridge of one worker among several", () => {
   it("reads, reconciles and drains only the rooms the worker holds, and finishes under the lease", async () => {
     const store = new SqliteStore(":memory:");
-    for (const [roomId, group] of [["!a:x", GROUP_A], ["!b:x", GROUP_B]] as const) {
+    for (const [roomId, group] of [
+      ["!a:x", GROUP_A],
+      ["!b:x", GROUP_B],
+    ] as const) {
       await store.putBinding({ roomId, group, chainId: 1, createdBy: "@u:x", createdAt: 0, fromBlock: 0 });
-      await store.addOutbox({ id: `rotate:${roomId}`, roomId, kind: "rotate", payload: JSON.stringify({ kind: "kick", userId: "@gone:x", reason: "removed" }), createdAt: 0 });
+      await store.addOutbox({
+        id: `rotate:${roomId}`,
+        roomId,
+        kind: "rotate",
+        payload: JSON.stringify({ kind: "kick", userId: "@gone:x", reason: "removed" }),
+        createdAt: 0,
+      });
     }
     const eventsAsked: string[][] = [];
     const settingsAsked: string[] = [];
@@ -187,7 +206,13 @@ describe("the bridge of one worker among several", () => {
     expect((await store.listOutbox("pending")).map((i) => i.id)).toEqual(["rotate:!b:x"]);
 
     // An item whose notice the previous holder sent before it died: finished, not sent again.
-    await store.addOutbox({ id: "rotate:again", roomId: "!a:x", kind: "rotate", payload: JSON.stringify({ kind: "kick", userId: "@other:x", reason: "removed" }), createdAt: 0 });
+    await store.addOutbox({
+      id: "rotate:again",
+      roomId: "!a:x",
+      kind: "rotate",
+      payload: JSON.stringify({ kind: "kick", userId: "@other:x", reason: "removed" }),
+      createdAt: 0,
+    });
     sentBefore = true;
     // A room looked at because of a membership change is reconciled only if held.
     b.poke("!b:x");
