@@ -58,9 +58,20 @@ class CountingProvider extends JsonRpcProvider {
 function settings(linker: string): GroupSettings {
   return {
     config: {
-      defaultQuorumBps: 5000, addQuorumBps: QUORUM_DEFAULT, removeQuorumBps: QUORUM_DEFAULT, configQuorumBps: QUORUM_DEFAULT,
-      feeDestinationQuorumBps: QUORUM_DEFAULT, customQuorumBps: QUORUM_DEFAULT, votingPeriod: 86400, period: 30 * 86400, gracePeriod: 86400,
-      mode: Mode.Vote, customCallsAllowed: false, maxOpenProposals: 3, fee: 0n, feeToken: "0x0000000000000000000000000000000000000000",
+      defaultQuorumBps: 5000,
+      addQuorumBps: QUORUM_DEFAULT,
+      removeQuorumBps: QUORUM_DEFAULT,
+      configQuorumBps: QUORUM_DEFAULT,
+      feeDestinationQuorumBps: QUORUM_DEFAULT,
+      customQuorumBps: QUORUM_DEFAULT,
+      votingPeriod: 86400,
+      period: 30 * 86400,
+      gracePeriod: 86400,
+      mode: Mode.Vote,
+      customCallsAllowed: false,
+      maxOpenProposals: 3,
+      fee: 0n,
+      feeToken: "0x0000000000000000000000000000000000000000",
     },
     controller: "0x0000000000000000000000000000000000000000",
     linker,
@@ -73,7 +84,10 @@ async function makeGroups(factory: Contract, rooms: number, members: number, lin
   const out: { group: string; block: number; founders: string[] }[] = [];
   for (let r = 0; r < rooms; r += 50) {
     const batch = Array.from({ length: Math.min(50, rooms - r) }, (_, i) => {
-      const founders = Array.from({ length: members }, (_, j) => new Wallet(`0x${(BigInt(r + i + 1) * 1_000_000n + BigInt(j + 1)).toString(16).padStart(64, "0")}`).address);
+      const founders = Array.from(
+        { length: members },
+        (_, j) => new Wallet(`0x${(BigInt(r + i + 1) * 1_000_000n + BigInt(j + 1)).toString(16).padStart(64, "0")}`).address,
+      );
       // 50 large creations at once fill blocks and raise the base fee past the one estimated when
       // they were sent: a fee cap far above it, or later ones would wait in the node's pool for good.
       return {
@@ -122,7 +136,9 @@ for (const [r, g] of groups.entries()) {
 const head = await provider.getBlockNumber();
 for (const b of await store.listBindings()) await store.setState(`cursor:${b.group}`, String(head));
 let actions = 0;
-const rooms = memoryRooms(members, () => void actions++);
+const rooms = memoryRooms(members, () => {
+  actions++;
+});
 const client = new ChainClient(provider, chain.factory, new TxSender(botWallet, store));
 let seen = 0;
 const counted = Object.assign(Object.create(client) as ChainClient, {
@@ -133,7 +149,16 @@ const counted = Object.assign(Object.create(client) as ChainClient, {
   },
 });
 const lines: string[] = [];
-const bridge = new Bridge({ store, chain: counted, rooms, botUserId: "@conclave:localhost", confirmations: 0, pollMs: 3_600_000, fullPassMs: 0, log: (l) => lines.push(l) });
+const bridge = new Bridge({
+  store,
+  chain: counted,
+  rooms,
+  botUserId: "@conclave:localhost",
+  confirmations: 0,
+  pollMs: 3_600_000,
+  fullPassMs: 0,
+  log: (l) => lines.push(l),
+});
 // The first tick is a full pass over every room (fullPassMs 0), as at start-up.
 global.gc?.();
 let peak = process.memoryUsage().rss;
@@ -149,7 +174,9 @@ if (actions !== 0) throw new Error(`a pass over rooms that match their groups to
 if (seen !== ROOMS * MEMBERS) throw new Error(`the pass saw ${seen} members, not ${ROOMS * MEMBERS}`);
 const fullLine = lines.find((l) => l.startsWith("bridge: full pass"));
 const homeserverRequests = Number(/\((\d+) homeserver requests/.exec(fullLine ?? "")?.[1] ?? NaN);
-say(`full pass: ${ROOMS} rooms x ${MEMBERS} members in ${seconds.toFixed(2)} s, peak RSS ${Math.round(peak / 2 ** 20)} MiB, ${passCalls} JSON-RPC calls, ${homeserverRequests} homeserver requests`);
+say(
+  `full pass: ${ROOMS} rooms x ${MEMBERS} members in ${seconds.toFixed(2)} s, peak RSS ${Math.round(peak / 2 ** 20)} MiB, ${passCalls} JSON-RPC calls, ${homeserverRequests} homeserver requests`,
+);
 
 // One new block, nothing to do: what does the bridge ask the node? With every group, then with a tenth of them.
 async function callsPerBlock(count: number): Promise<number> {
@@ -185,17 +212,28 @@ const sys = await startSystem({ root, users: [], confirmations: 0, fullPassSecon
 // The rooms' creator: a plain account, no client of its own (the bench drives the HTTP API).
 const admin = await sys.synapse.registerUser("scaleadmin", "pw");
 const rpc = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });
-const realGroups = await makeGroups(new Contract(sys.chain.factory, FACTORY_ABI, new NonceManager(new Wallet(sys.chain.ownerKey, rpc))), SYNAPSE_ROOMS, MEMBERS, new Wallet(sys.chain.botKey).address);
+const realGroups = await makeGroups(
+  new Contract(sys.chain.factory, FACTORY_ABI, new NonceManager(new Wallet(sys.chain.ownerKey, rpc))),
+  SYNAPSE_ROOMS,
+  MEMBERS,
+  new Wallet(sys.chain.botKey).address,
+);
 const setup = Date.now();
 const hs = sys.synapse.baseUrl;
 const api = async (method: "POST" | "PUT", path: string, token: string, body: unknown) => {
-  const res = await fetch(`${hs}/_matrix/client/v3${path}`, { method, headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const res = await fetch(`${hs}/_matrix/client/v3${path}`, {
+    method,
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as { room_id?: string };
 };
 const botJoined = async (roomId: string) => {
   for (let i = 0; i < 600; i++) {
-    const res = await fetch(`${hs}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/joined_members`, { headers: { authorization: `Bearer ${admin.accessToken}` } });
+    const res = await fetch(`${hs}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/joined_members`, {
+      headers: { authorization: `Bearer ${admin.accessToken}` },
+    });
     const body = (await res.json()) as { joined?: Record<string, unknown> };
     if (body.joined?.[sys.botUserId]) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -248,8 +286,16 @@ if (!real) throw new Error("the bot made no full pass over the Synapse rooms");
 const acted = sys.botLines.filter((l) => /bridge: (invited|kicked|banned|lifted)|could not/.test(l));
 if (acted.length > 0) throw new Error(`the pass over rooms that match their groups acted: ${acted.slice(0, 3).join(" | ")}`);
 const m = /full pass of (\d+) rooms in (\d+) ms \((\d+) homeserver requests, (\d+) chain requests\)/.exec(real)!;
-const synapsePass = { rooms: Number(m[1]), membersPerRoom: MEMBERS, seconds: Number(m[2]) / 1000, homeserverRequests: Number(m[3]), chainRequests: Number(m[4]) };
-say(`with a real Synapse: ${synapsePass.rooms} rooms x ${MEMBERS} members in ${synapsePass.seconds.toFixed(2)} s, ${synapsePass.homeserverRequests} homeserver requests, ${synapsePass.chainRequests} chain requests`);
+const synapsePass = {
+  rooms: Number(m[1]),
+  membersPerRoom: MEMBERS,
+  seconds: Number(m[2]) / 1000,
+  homeserverRequests: Number(m[3]),
+  chainRequests: Number(m[4]),
+};
+say(
+  `with a real Synapse: ${synapsePass.rooms} rooms x ${MEMBERS} members in ${synapsePass.seconds.toFixed(2)} s, ${synapsePass.homeserverRequests} homeserver requests, ${synapsePass.chainRequests} chain requests`,
+);
 rpc.destroy();
 await sys.stop();
 
@@ -260,7 +306,14 @@ writeFileSync(
   JSON.stringify(
     {
       chainNode: NODE,
-      fullPass: { rooms: ROOMS, membersPerRoom: MEMBERS, seconds: Math.round(seconds * 100) / 100, peakRssMiB: Math.round(peak / 2 ** 20), jsonRpcCalls: passCalls, homeserverRequests },
+      fullPass: {
+        rooms: ROOMS,
+        membersPerRoom: MEMBERS,
+        seconds: Math.round(seconds * 100) / 100,
+        peakRssMiB: Math.round(peak / 2 ** 20),
+        jsonRpcCalls: passCalls,
+        homeserverRequests,
+      },
       jsonRpcCallsPerNewBlock: { [String(Math.max(1, Math.floor(ROOMS / 10)))]: perBlockTenth, [String(ROOMS)]: perBlockAll },
       synapse: synapsePass,
     },

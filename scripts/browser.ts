@@ -192,7 +192,11 @@ export function watch(page: Page): void {
     if (m.type() === "error") process.stderr.write(`page console: ${m.text()}\n`);
   });
   page.on("response", (r) => {
-    if (r.url().includes("/api/")) void r.text().then((t) => (/"ok":false/.test(t) ? process.stderr.write(`page api ${r.url()}: ${t.slice(0, 300)}\n`) : undefined), () => undefined);
+    if (r.url().includes("/api/"))
+      void r.text().then(
+        (t) => (/"ok":false/.test(t) ? process.stderr.write(`page api ${r.url()}: ${t.slice(0, 300)}\n`) : undefined),
+        () => undefined,
+      );
   });
 }
 

@@ -106,6 +106,7 @@ export async function decideOnChain(o: {
     await (await execute(ev.args.number, o.action, payload, { gasLimit })).wait();
   } catch (e) {
     const state = Number(await first!.getFunction("state")(ev.args.proposalId));
-    if (state !== ProposalState.Executed) throw new Error(`executing proposal #${String(ev.args.number)} failed in state ${state}: ${(e as Error).message.slice(0, 300)}`);
+    if (state !== ProposalState.Executed)
+      throw new Error(`executing proposal #${String(ev.args.number)} failed in state ${state}: ${(e as Error).message.slice(0, 300)}`, { cause: e });
   }
 }

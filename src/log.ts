@@ -90,12 +90,16 @@ export function createLog(o: LogOptions): ConfigurableLog {
   let format: Format = o.format ?? "auto";
   let base = o.base ?? {};
   let level: Level = o.level;
-  const make = (): Logger<never, boolean> => {
-    const pretty = format === "pretty" || (format === "auto" && (o.tty ?? process.stdout.isTTY === true));
+  const make = (): Logger => {
+    const pretty = format === "pretty" || (format === "auto" && (o.tty ?? process.stdout.isTTY));
     const out: DestinationStream = o.write ? { write: o.write } : pino.destination({ dest: 1, sync: true });
     // Pretty lines are made from the JSON one in place, synchronously, as the JSON lines are written.
     const prettify = pretty
-      ? prettyFactory({ colorize: !o.write && process.stdout.isTTY === true, translateTime: "SYS:yyyy-mm-dd HH:MM:ss.l", ignore: "pid,hostname,component,room,proposal,tx" })
+      ? prettyFactory({
+          colorize: !o.write && process.stdout.isTTY,
+          translateTime: "SYS:yyyy-mm-dd HH:MM:ss.l",
+          ignore: "pid,hostname,component,room,proposal,tx",
+        })
       : undefined;
     const stream: DestinationStream = prettify ? { write: (line: string) => out.write(prettify(line)) } : out;
     return pino(

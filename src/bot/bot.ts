@@ -72,7 +72,8 @@ export class Bot {
       d = descriptionOf(parsed.command.name);
       const ctx = await this.context({ roomId: m.roomId, sender: m.sender, eventId: m.eventId });
       const started = Date.now();
-      const observed = (outcome: "ok" | "refused" | "error") => this.deps.observe?.(parsed.command.name, outcome, (Date.now() - (m.receivedAt ?? started)) / 1000);
+      const observed = (outcome: "ok" | "refused" | "error") =>
+        this.deps.observe?.(parsed.command.name, outcome, (Date.now() - (m.receivedAt ?? started)) / 1000);
       try {
         reply = await this.execute(ctx, d, parsed.command);
         log(`command ${parsed.command.name} by ${m.sender} in ${m.roomId}: ok (${Date.now() - started} ms)`);
@@ -195,7 +196,7 @@ export class Bot {
       oneAtATime: (job) => this.oneAtATime(ctx.roomId, job),
       help: (topic) => helpAnswer(topic, ctx.settings.prefix),
     };
-    return d.executor(x, c as never);
+    return d.executor(x, c);
   }
 
   /**
@@ -216,7 +217,9 @@ export class Bot {
       id = await resolve(ref);
     } catch (e) {
       ctx.log(`could not resolve ${ref}: ${(e as Error).message}`);
-      throw new Refusal(`I could not reach the homeserver to look up ${ref} (it did not answer in time): try again later, or give the room's id (!abc:server).`);
+      throw new Refusal(
+        `I could not reach the homeserver to look up ${ref} (it did not answer in time): try again later, or give the room's id (!abc:server).`,
+      );
     }
     if (id === undefined) throw new Refusal(`There is no room ${ref}: check the address (Element shows it in the room's settings), or give the room's id.`);
     return id;
@@ -231,7 +234,9 @@ export class Bot {
     const there = ctx.rooms.membership?.(roomId, ctx.sender);
     if (there === "join" || there === "invite") return;
     if (await ctx.store.getLink(roomId, ctx.sender)) return;
-    throw new Refusal(`I know no group in ${written} that you are in: only the people of a group's room, or who linked there, can act on it or read it from elsewhere.`);
+    throw new Refusal(
+      `I know no group in ${written} that you are in: only the people of a group's room, or who linked there, can act on it or read it from elsewhere.`,
+    );
   }
 
   /**
@@ -257,7 +262,10 @@ export class Bot {
       if (there === "join" || there === "invite" || (await ctx.store.getLink(b.roomId, ctx.sender))) mine.push(ctx.rooms.roomLabel?.(b.roomId) ?? b.roomId);
       if (mine.length > 5) break;
     }
-    const example = d.name === "link" ? `${p}link 0xYOUR_ADDRESS ${mine[0] ?? "#room:server"}` : `${p}${d.words}${d.params.some((x) => !x.optional && x.kind !== "room") ? " …" : ""} ${mine[0] ?? "#room:server"}`;
+    const example =
+      d.name === "link"
+        ? `${p}link 0xYOUR_ADDRESS ${mine[0] ?? "#room:server"}`
+        : `${p}${d.words}${d.params.some((x) => !x.optional && x.kind !== "room") ? " …" : ""} ${mine[0] ?? "#room:server"}`;
     const which =
       mine.length === 0
         ? "You are in no group I serve."

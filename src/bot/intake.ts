@@ -63,7 +63,10 @@ export function intake(ev: OpenedEvent, o: IntakeOptions): Intake {
   if (!isCommand(c.body, o)) return { kind: "ignore" };
   if (o.roomEncrypted && !ev.encrypted) return { kind: "cleartext" };
   if (o.requireCrossSigned && ev.senderDevice !== "cross-signed") {
-    return { kind: "untrusted-device", answer: !ev.encrypted ? UNENCRYPTED_DEVICE_ANSWER : ev.senderDevice === "not cross-signed" ? UNSIGNED_DEVICE_ANSWER : UNKNOWN_DEVICE_ANSWER };
+    return {
+      kind: "untrusted-device",
+      answer: !ev.encrypted ? UNENCRYPTED_DEVICE_ANSWER : ev.senderDevice === "not cross-signed" ? UNSIGNED_DEVICE_ANSWER : UNKNOWN_DEVICE_ANSWER,
+    };
   }
   const mentions = Array.isArray(c["m.mentions"]?.user_ids)
     ? (c["m.mentions"].user_ids as unknown[]).filter((u): u is string => typeof u === "string")
@@ -91,4 +94,5 @@ export const UNSIGNED_DEVICE_ANSWER =
   "I take commands only from devices their owner has verified, and you have not verified the one you sent this from: verify it from another of your sessions (or with your recovery key), then send it again.";
 export const UNKNOWN_DEVICE_ANSWER =
   "I take commands only from devices their owner has verified, and I cannot tell which device sent this one: its room key did not come to me from the sender's device (it came from a key backup, say). It works again once your client starts a new room key.";
-export const UNENCRYPTED_DEVICE_ANSWER = "I take commands only from devices their owner has verified, and an unencrypted message does not say which device sent it: send it in an encrypted room, from a verified session.";
+export const UNENCRYPTED_DEVICE_ANSWER =
+  "I take commands only from devices their owner has verified, and an unencrypted message does not say which device sent it: send it in an encrypted room, from a verified session.";

@@ -178,7 +178,9 @@ export class CommandJournal {
         this.backOff(e.eventId);
         return;
       }
-      log(`journal: ${tooMany ? `${e.sender} has ${waiting} messages waiting for keys already` : "no room key came"} for ${e.eventId} from ${e.sender} in ${e.roomId}; it cannot be read and is not answered`);
+      log(
+        `journal: ${tooMany ? `${e.sender} has ${waiting} messages waiting for keys already` : "no room key came"} for ${e.eventId} from ${e.sender} in ${e.roomId}; it cannot be read and is not answered`,
+      );
       this.waitingSince.delete(e.eventId);
       await store.finishInbound(e.eventId);
       return;

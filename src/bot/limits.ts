@@ -30,11 +30,21 @@ export class CommandLimits {
   async take(roomId: string, sender: string): Promise<LimitVerdict> {
     const mine = await this.consume(this.sender, sender, this.s.perSenderPerMinute);
     if (mine !== undefined) {
-      return { ok: false, ...(mine.first ? { answer: `Slow down: you sent more than ${this.s.perSenderPerMinute} commands in a minute. I will answer you again in ${mine.seconds} s.` } : {}) };
+      return {
+        ok: false,
+        ...(mine.first
+          ? { answer: `Slow down: you sent more than ${this.s.perSenderPerMinute} commands in a minute. I will answer you again in ${mine.seconds} s.` }
+          : {}),
+      };
     }
     const room = await this.consume(this.room, roomId, this.s.perRoomPerMinute);
     if (room !== undefined) {
-      return { ok: false, ...(room.first ? { answer: `Slow down: this room sent more than ${this.s.perRoomPerMinute} commands in a minute. I will answer here again in ${room.seconds} s.` } : {}) };
+      return {
+        ok: false,
+        ...(room.first
+          ? { answer: `Slow down: this room sent more than ${this.s.perRoomPerMinute} commands in a minute. I will answer here again in ${room.seconds} s.` }
+          : {}),
+      };
     }
     return { ok: true };
   }

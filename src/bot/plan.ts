@@ -33,6 +33,7 @@ export function encodePlan(p: CreationPlan): string {
 export function decodePlan(text: string): CreationPlan | undefined {
   try {
     const raw = JSON.parse(text) as CreationPlan & { settings: { config: { fee: string } } };
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the stored text may be anything: this never throws
     if (!Array.isArray(raw.founders) || typeof raw.settings?.config?.fee !== "string") return undefined;
     return { ...raw, settings: { ...raw.settings, config: { ...raw.settings.config, fee: BigInt(raw.settings.config.fee) } } };
   } catch {
@@ -48,6 +49,6 @@ export function decodePlan(text: string): CreationPlan | undefined {
 export function previewCode(eventId: string): string {
   const h = createHash("sha256").update(`conclave preview|${eventId}`).digest();
   let code = "";
-  for (let i = 0; i < PREVIEW_CODE_LENGTH; i++) code += PREVIEW_CODE_ALPHABET[(h[i] ?? 0) % PREVIEW_CODE_ALPHABET.length];
+  for (let i = 0; i < PREVIEW_CODE_LENGTH; i++) code += PREVIEW_CODE_ALPHABET[(h[i] ?? 0) % PREVIEW_CODE_ALPHABET.length]!;
   return code;
 }

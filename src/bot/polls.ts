@@ -86,14 +86,26 @@ export function pollEnd(pollId: string, text: string, results: Record<string, nu
 }
 
 /** Reads a poll answer (stable or unstable form); undefined when the event is none. */
-export function readPollAnswer(ev: { type: string; roomId: string; eventId: string; sender: string; content: Record<string, unknown> }): PollAnswer | undefined {
+export function readPollAnswer(ev: {
+  type: string;
+  roomId: string;
+  eventId: string;
+  sender: string;
+  content: Record<string, unknown>;
+}): PollAnswer | undefined {
   if (!(POLL_RESPONSE_TYPES as readonly string[]).includes(ev.type)) return undefined;
   const rel = ev.content["m.relates_to"] as { rel_type?: unknown; event_id?: unknown } | undefined;
   if (rel?.rel_type !== "m.reference" || typeof rel.event_id !== "string") return undefined;
   const unstable = (ev.content["org.matrix.msc3381.poll.response"] as { answers?: unknown } | undefined)?.answers;
   const stable = ev.content["m.selections"];
   const list = Array.isArray(unstable) ? unstable : Array.isArray(stable) ? stable : [];
-  return { roomId: ev.roomId, eventId: ev.eventId, sender: ev.sender, pollId: rel.event_id, answers: list.filter((a): a is string => typeof a === "string").slice(0, 20) };
+  return {
+    roomId: ev.roomId,
+    eventId: ev.eventId,
+    sender: ev.sender,
+    pollId: rel.event_id,
+    answers: list.filter((a): a is string => typeof a === "string").slice(0, 20),
+  };
 }
 
 /** What the polls need of the room: to post an event once per key, returning its id. */
@@ -164,7 +176,7 @@ export class Polls {
     if (from > head) return;
     const events = await chain.events(b.group, from, head);
     for (const e of events) {
-      const id = String(e.args.proposalId ?? "");
+      const id = String((e.args.proposalId as bigint | undefined) ?? "");
       // The transaction that decided it: its execution, or the last vote cast on it.
       if (e.name === "ProposalExecuted") await store.setState(`polls:executed:${b.group}:${id}`, e.txHash);
       if (e.name === "VoteCast") await store.setState(`polls:lastvote:${b.group}:${id}`, e.txHash);
@@ -231,9 +243,15 @@ export class Polls {
       const tally = `FOR ${v.forVotes} · AGAINST ${v.againstVotes} · ABSTAIN ${v.abstainVotes}`;
       let text: string;
       if (v.state === ProposalState.Executed) text = `Proposal #${number} passed and was executed${executed ? ` in transaction ${executed}` : ""}: ${tally}.`;
-      else if (v.state === ProposalState.Defeated) text = `Proposal #${number} was defeated: ${tally}${lastVote ? `; the last vote was transaction ${lastVote}` : ""}.`;
+      else if (v.state === ProposalState.Defeated)
+        text = `Proposal #${number} was defeated: ${tally}${lastVote ? `; the last vote was transaction ${lastVote}` : ""}.`;
       else text = `Proposal #${number} is ${STATE_WORD[v.state] ?? "closed"}: ${tally}.`;
-      await room.sendEvent(b.roomId, POLL_END, pollEnd(poll.eventId, text, { yes: v.forVotes, no: v.againstVotes, abstain: v.abstainVotes }).content, `poll-end:${b.group}:${number}`);
+      await room.sendEvent(
+        b.roomId,
+        POLL_END,
+        pollEnd(poll.eventId, text, { yes: v.forVotes, no: v.againstVotes, abstain: v.abstainVotes }).content,
+        `poll-end:${b.group}:${number}`,
+      );
       this.o.log(`polls: ended #${number} in ${b.roomId}: ${text}`);
     }
     if (still.length !== open.length) await store.setState(openKey, JSON.stringify(still));
@@ -274,4 +292,3 @@ export class Polls {
     return false;
   }
 }
-

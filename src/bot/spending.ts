@@ -125,7 +125,9 @@ export class Spending {
     }
     const used = BigInt((await store.getState(`gas:${room}:${day()}`)) ?? "0");
     if (used >= this.o.gasPerRoomPerDay) {
-      this.o.log(`spending: ${room} used its gas budget for today (${used} of ${this.o.gasPerRoomPerDay} gas, limits.gasPerRoomPerDay); refused ${intent} for ${asker.sender}`);
+      this.o.log(
+        `spending: ${room} used its gas budget for today (${used} of ${this.o.gasPerRoomPerDay} gas, limits.gasPerRoomPerDay); refused ${intent} for ${asker.sender}`,
+      );
       throw new Refusal(
         `This room's gas budget for today (${this.o.gasPerRoomPerDay} gas) is used up: I send no more transactions for it until 00:00 UTC. Reading commands still work, and members can act from their wallets.`,
       );
@@ -156,7 +158,9 @@ export class Spending {
     if (balance >= this.o.lowBalance) return undefined;
     if (Date.now() - this.lastBalanceWarning > 600_000) {
       this.lastBalanceWarning = Date.now();
-      this.o.log(`chain: the bot's balance is ${this.o.formatBalance(balance)}, below chain.lowBalance ${this.o.formatBalance(this.o.lowBalance)}: fund ${this.o.botAddress} before it runs out`);
+      this.o.log(
+        `chain: the bot's balance is ${this.o.formatBalance(balance)}, below chain.lowBalance ${this.o.formatBalance(this.o.lowBalance)}: fund ${this.o.botAddress} before it runs out`,
+      );
     }
     return balance;
   }

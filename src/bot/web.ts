@@ -18,7 +18,17 @@ import { effect, executeIfPassed } from "./commands/proposals.ts";
 import { describeSettings } from "./commands/group.ts";
 import { humanChainError, revertData } from "../governance/errors.ts";
 import { RELAYER_TYPES, VOTE_TYPES } from "../governance/typed.ts";
-import { Action, DestinationKind, MAX_RELAYER_DURATION, Mode, ProposalState, QUORUM_DEFAULT, RelayerScope, RELAYER_SCOPE_ALL, VoteType } from "../governance/types.ts";
+import {
+  Action,
+  DestinationKind,
+  MAX_RELAYER_DURATION,
+  Mode,
+  ProposalState,
+  QUORUM_DEFAULT,
+  RelayerScope,
+  RELAYER_SCOPE_ALL,
+  VoteType,
+} from "../governance/types.ts";
 import { formatDuration, formatPercent, shortAddress } from "../text/format.ts";
 import type { RecordChain } from "../ports/chain.ts";
 import type { RoomPort } from "../ports/rooms.ts";
@@ -127,7 +137,10 @@ export class BotWeb implements WebActions {
     ]);
     const c = settings.config;
     const token = c.feeToken;
-    const info = token === ZeroAddress ? { symbol: "native coin", decimals: 18 } : ((await chain.tokenInfo(token)) ?? { symbol: `token ${shortAddress(token)}`, decimals: 0 });
+    const info =
+      token === ZeroAddress
+        ? { symbol: "native coin", decimals: 18 }
+        : ((await chain.tokenInfo(token)) ?? { symbol: `token ${shortAddress(token)}`, decimals: 0 });
     const amount = (v: bigint) => `${formatUnits(v, info.decimals)} ${token === ZeroAddress ? "(native coin)" : info.symbol}`;
     const shown = async (a: string) => (await ctx.store.getLinkByAddress(b.roomId, a))?.userId;
 
@@ -135,14 +148,20 @@ export class BotWeb implements WebActions {
     const executedTx = new Map<string, string>();
     const votes = new Map<string, RecordVote[]>();
     for (const e of events) {
-      const id = String(e.args.proposalId ?? "");
+      const id = String((e.args.proposalId as bigint | undefined) ?? "");
       if (e.name === "ProposalCreated") createdTx.set(id, e.txHash);
       if (e.name === "ProposalExecuted") executedTx.set(id, e.txHash);
       if (e.name === "VoteCast") {
         const voter = String(e.args.voter);
         const userId = await shown(voter);
         const list = votes.get(id) ?? [];
-        list.push({ voter, ...(userId ? { userId } : {}), choice: CHOICE_OF[Number(e.args.support)] ?? "abstain", weight: Number(e.args.weight), tx: e.txHash });
+        list.push({
+          voter,
+          ...(userId ? { userId } : {}),
+          choice: CHOICE_OF[Number(e.args.support)] ?? "abstain",
+          weight: Number(e.args.weight),
+          tx: e.txHash,
+        });
         votes.set(id, list);
       }
     }
@@ -210,7 +229,10 @@ export class BotWeb implements WebActions {
         token,
         decimals: info.decimals,
         symbol: info.symbol,
-        text: c.fee === 0n ? `free${c.period === 0 ? "" : `, renewed every ${formatDuration(c.period)}`}` : `${amount(c.fee)} ${c.period === 0 ? "once, for life" : `every ${formatDuration(c.period)}`}`,
+        text:
+          c.fee === 0n
+            ? `free${c.period === 0 ? "" : `, renewed every ${formatDuration(c.period)}`}`
+            : `${amount(c.fee)} ${c.period === 0 ? "once, for life" : `every ${formatDuration(c.period)}`}`,
       },
       period: c.period,
       grace: c.gracePeriod,
@@ -241,7 +263,9 @@ export class BotWeb implements WebActions {
         expiresAt: m.expiresAt >= 0xffffffff ? 0 : m.expiresAt,
         lifetime: m.isMember && m.expiresAt >= 0xffffffff,
         ...(m.delegate !== ZeroAddress ? { delegate: m.delegate } : {}),
-        ...(holds && m.relayer === bot ? { relayer: { until: m.relayerUntil, scope: m.relayerScope, words: describeAuthority(bot, m.address, m.relayerScope, m.relayerUntil) } } : {}),
+        ...(holds && m.relayer === bot
+          ? { relayer: { until: m.relayerUntil, scope: m.relayerScope, words: describeAuthority(bot, m.address, m.relayerScope, m.relayerUntil) } }
+          : {}),
         ...(holds && m.relayer !== bot ? { otherRelayer: m.relayer } : {}),
       };
       return { ok: true, lines: [], standing };
@@ -316,9 +340,19 @@ export class BotWeb implements WebActions {
     await this.o.store.setState(showIdKey(who.roomId, who.userId), show ? "1" : "");
   }
 
-  private async typed(group: string, types: Record<string, { name: string; type: string }[]>, primaryType: string, message: Record<string, string | number>): Promise<TypedData> {
+  private async typed(
+    group: string,
+    types: Record<string, { name: string; type: string }[]>,
+    primaryType: string,
+    message: Record<string, string | number>,
+  ): Promise<TypedData> {
     const d = await this.o.chain.domain(group);
-    return { domain: { name: d.name, version: d.version, chainId: Number(d.chainId), verifyingContract: d.verifyingContract }, types: { EIP712Domain: EIP712_DOMAIN, ...types }, primaryType, message };
+    return {
+      domain: { name: d.name, version: d.version, chainId: Number(d.chainId), verifyingContract: d.verifyingContract },
+      types: { EIP712Domain: EIP712_DOMAIN, ...types },
+      primaryType,
+      message,
+    };
   }
 
   /** The proposal `number`, open for votes, and `voter`'s standing: refusals say why not. */
@@ -328,9 +362,11 @@ export class BotWeb implements WebActions {
     if (!p) throw new Refusal(`There is no proposal #${number} in this group.`);
     if (p.state !== ProposalState.Active) throw new Refusal(`Voting on #${number} is closed: it is ${STATE[p.state]}.`);
     const m = await chain.member(group, voter);
-    if (!m.isMember) throw new Refusal(`${shortAddress(voter)} is not a member of this group${m.approved ? ": it is approved, and becomes a member by paying" : ""}.`);
+    if (!m.isMember)
+      throw new Refusal(`${shortAddress(voter)} is not a member of this group${m.approved ? ": it is approved, and becomes a member by paying" : ""}.`);
     const mine = await chain.voteOf(group, p.id, voter);
-    if (mine !== 0) throw new Refusal(`${shortAddress(voter)} has already voted ${["no", "yes", "abstain"][mine - 1]} on #${number}; a vote cannot be changed.`);
+    if (mine !== 0)
+      throw new Refusal(`${shortAddress(voter)} has already voted ${["no", "yes", "abstain"][mine - 1]} on #${number}; a vote cannot be changed.`);
     return p;
   }
 
@@ -341,18 +377,28 @@ export class BotWeb implements WebActions {
       const p = await this.votable(b.group, v, number);
       const nonce = await this.o.chain.nonce(b.group, v);
       const deadline = (await this.o.chain.now()) + SIGNATURE_WINDOW;
-      const typed = await this.typed(b.group, VOTE_TYPES, "Vote", { proposalId: p.id.toString(), support: SUPPORT[choice], voter: v, nonce: nonce.toString(), deadline });
+      const typed = await this.typed(b.group, VOTE_TYPES, "Vote", {
+        proposalId: p.id.toString(),
+        support: SUPPORT[choice],
+        voter: v,
+        nonce: nonce.toString(),
+        deadline,
+      });
       return { ok: true, lines: [], typed };
     } catch (e) {
       return refusal(e);
     }
   }
 
-  async submitVote(group: string, s: { voter: string; number: number; choice: Choice; nonce: string; deadline: number; signature: string }): Promise<WebResult<{ tx: string }>> {
+  async submitVote(
+    group: string,
+    s: { voter: string; number: number; choice: Choice; nonce: string; deadline: number; signature: string },
+  ): Promise<WebResult<{ tx: string }>> {
     try {
       const b = await this.binding(group);
       const voter = address(s.voter);
       const support = SUPPORT[s.choice];
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the choice comes from the page: anything may arrive
       if (support === undefined || !/^\d{1,78}$/.test(s.nonce) || !Number.isSafeInteger(s.deadline)) throw new Refusal("That vote is malformed.");
       const p = await this.votable(b.group, voter, s.number);
       // Checked before anything is sent: the bot relays only what the voter signed.
@@ -366,7 +412,13 @@ export class BotWeb implements WebActions {
       if (signer !== voter) throw new Refusal(`That vote was signed by ${shortAddress(signer)}, not by ${shortAddress(voter)}.`);
       const user = (await this.o.store.getLinkByAddress(b.roomId, voter))?.userId;
       const ctx = await this.ctx(b.roomId, user ?? voter, `vote:${b.group}:${s.number}:${voter}:${s.nonce}`, voter);
-      const receipt = await ctx.chain.call(`vote:${b.group}:${s.number}:${voter}`, b.group, "castVoteBySig", [p.id, support, voter, s.nonce, s.deadline, s.signature], `vote ${s.choice} on #${s.number} (signed on the web page)`);
+      const receipt = await ctx.chain.call(
+        `vote:${b.group}:${s.number}:${voter}`,
+        b.group,
+        "castVoteBySig",
+        [p.id, support, voter, s.nonce, s.deadline, s.signature],
+        `vote ${s.choice} on #${s.number} (signed on the web page)`,
+      );
       const after = await this.o.chain.proposalByNumber(b.group, s.number);
       const lines = [`${shortAddress(voter)} voted ${s.choice} on #${s.number}.`];
       if (after) {
@@ -381,7 +433,12 @@ export class BotWeb implements WebActions {
     }
   }
 
-  async relayerRequest(group: string, member: string, extra: ("config" | "fees" | "custom")[], days: number): Promise<WebResult<{ typed: TypedData; words: string[] }>> {
+  async relayerRequest(
+    group: string,
+    member: string,
+    extra: ("config" | "fees" | "custom")[],
+    days: number,
+  ): Promise<WebResult<{ typed: TypedData; words: string[] }>> {
     try {
       const b = await this.binding(group);
       const m = address(member);
@@ -390,32 +447,54 @@ export class BotWeb implements WebActions {
       if (!Number.isInteger(days) || days < 1 || days > 365) throw new Refusal("Choose from 1 to 365 days.");
       let scope = BASE_SCOPE;
       for (const x of extra) {
-        if (!(x in EXTRA)) throw new Refusal(`Unknown extra scope ${String(x)}.`);
+        if (!(x in EXTRA)) throw new Refusal(`Unknown extra scope ${x}.`);
         scope |= EXTRA[x];
       }
       const now = await this.o.chain.now();
       const until = now + Math.min(days * 86_400, MAX_RELAYER_DURATION - 3600);
       const nonce = await this.o.chain.nonce(b.group, m);
-      const typed = await this.typed(b.group, RELAYER_TYPES, "Relayer", { member: m, relayer: this.o.chain.botAddress, scope, until, nonce: nonce.toString(), deadline: now + SIGNATURE_WINDOW });
+      const typed = await this.typed(b.group, RELAYER_TYPES, "Relayer", {
+        member: m,
+        relayer: this.o.chain.botAddress,
+        scope,
+        until,
+        nonce: nonce.toString(),
+        deadline: now + SIGNATURE_WINDOW,
+      });
       return { ok: true, lines: [], typed, words: describeAuthority(this.o.chain.botAddress, m, scope, until) };
     } catch (e) {
       return refusal(e);
     }
   }
 
-  async submitRelayer(group: string, s: { member: string; scope: number; until: number; nonce: string; deadline: number; signature: string }): Promise<WebResult<{ tx: string }>> {
+  async submitRelayer(
+    group: string,
+    s: { member: string; scope: number; until: number; nonce: string; deadline: number; signature: string },
+  ): Promise<WebResult<{ tx: string }>> {
     try {
       const b = await this.binding(group);
       const member = address(s.member);
       const now = await this.o.chain.now();
-      if (!Number.isInteger(s.scope) || s.scope < 1 || s.scope > RELAYER_SCOPE_ALL || !/^\d{1,78}$/.test(s.nonce) || !Number.isSafeInteger(s.deadline) || !Number.isSafeInteger(s.until)) {
+      if (
+        !Number.isInteger(s.scope) ||
+        s.scope < 1 ||
+        s.scope > RELAYER_SCOPE_ALL ||
+        !/^\d{1,78}$/.test(s.nonce) ||
+        !Number.isSafeInteger(s.deadline) ||
+        !Number.isSafeInteger(s.until)
+      ) {
         throw new Refusal("That authorisation is malformed.");
       }
       if (s.until > now + MAX_RELAYER_DURATION) throw new Refusal("An authorisation lasts at most 366 days.");
       const d = await this.o.chain.domain(b.group);
       let signer: string;
       try {
-        signer = verifyTypedData(d, RELAYER_TYPES, { member, relayer: this.o.chain.botAddress, scope: s.scope, until: s.until, nonce: s.nonce, deadline: s.deadline }, s.signature);
+        signer = verifyTypedData(
+          d,
+          RELAYER_TYPES,
+          { member, relayer: this.o.chain.botAddress, scope: s.scope, until: s.until, nonce: s.nonce, deadline: s.deadline },
+          s.signature,
+        );
       } catch {
         throw new Refusal("That is not a valid signature of the authorisation.");
       }
@@ -441,8 +520,10 @@ export class BotWeb implements WebActions {
       const settings = await this.o.chain.settings(b.group);
       const to = address(tx.to);
       // Only the group and its fee token: the page sends nothing else.
-      if (to.toLowerCase() !== b.group.toLowerCase() && to.toLowerCase() !== settings.config.feeToken.toLowerCase()) throw new Refusal("The page only sends transactions to the group and its fee token.");
-      if (!/^0x([0-9a-fA-F]{2})*$/.test(tx.data) || tx.data.length > 20_000 || !/^\d{1,78}$/.test(tx.value)) throw new Refusal("That transaction is malformed.");
+      if (to.toLowerCase() !== b.group.toLowerCase() && to.toLowerCase() !== settings.config.feeToken.toLowerCase())
+        throw new Refusal("The page only sends transactions to the group and its fee token.");
+      if (!/^0x([0-9a-fA-F]{2})*$/.test(tx.data) || tx.data.length > 20_000 || !/^\d{1,78}$/.test(tx.value))
+        throw new Refusal("That transaction is malformed.");
       const from = address(tx.from);
       const value = BigInt(tx.value);
       // A node may estimate without looking at the balance: look at it first.
@@ -467,8 +548,10 @@ export function ownTxError(e: unknown): string {
   if (data) {
     try {
       const parsed = ERC20_ERRORS.parseError(data);
-      if (parsed?.name === "ERC20InsufficientBalance") return `Your wallet holds ${String(parsed.args[1])} of the fee token; this needs ${String(parsed.args[2])} (smallest units).`;
-      if (parsed?.name === "ERC20InsufficientAllowance") return `The group may take only ${String(parsed.args[1])} of your tokens and the fee is ${String(parsed.args[2])} (smallest units): approve the fee first.`;
+      if (parsed?.name === "ERC20InsufficientBalance")
+        return `Your wallet holds ${String(parsed.args[1])} of the fee token; this needs ${String(parsed.args[2])} (smallest units).`;
+      if (parsed?.name === "ERC20InsufficientAllowance")
+        return `The group may take only ${String(parsed.args[1])} of your tokens and the fee is ${String(parsed.args[2])} (smallest units): approve the fee first.`;
     } catch {
       /* not a token error */
     }

@@ -21,6 +21,7 @@ import {
   type MatrixClient,
   type Room,
   type RoomMember,
+  EventTimeline,
 } from "matrix-js-sdk";
 import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 import { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
@@ -30,7 +31,20 @@ import { departuresIn, JOURNAL_FILTER, journalEvents, type RawEvent, type Timeli
 import { ONCE_KEY, repliesTo, sentSince } from "./sent.ts";
 import { CredentialsRefused, establishSession, type Session } from "./login.ts";
 import { ensureIdentity, secretStorageCallbacks, senderDevice, type IdentityReport } from "./cross-signing.ts";
-import type { AccountCheck, AuditRooms, EventReader, Membership, Mention, OpenedEvent, Reply, RoomEnforcer, RoomPort, RoomPowers, RoomRules, ThreadPlace } from "../ports/rooms.ts";
+import type {
+  AccountCheck,
+  AuditRooms,
+  EventReader,
+  Membership,
+  Mention,
+  OpenedEvent,
+  Reply,
+  RoomEnforcer,
+  RoomPort,
+  RoomPowers,
+  RoomRules,
+  ThreadPlace,
+} from "../ports/rooms.ts";
 
 /**
  * matrix-js-sdk logs every sync step at info; the bot's own log says what
@@ -38,6 +52,7 @@ import type { AccountCheck, AuditRooms, EventReader, Membership, Mention, Opened
  * the level, and the bot's own log goes to stdout directly: those are dropped.
  */
 export function quietSdkLogs(debug = false): void {
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- the SDK logs through its global logger before any client exists
   (sdkLogger as unknown as { setLevel?: (l: string) => void }).setLevel?.(debug ? "debug" : "warn");
   // At log.level debug, the SDK's own lines are wanted too.
   for (const m of ["log", "info", "debug"] as const) console[m] = debug ? CONSOLE[m] : () => {};
@@ -165,7 +180,9 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
       const tag = savedTag(cryptoFile);
       if (tag === undefined) hasCryptoState = false;
       else if (tag !== null && (savedDevice === undefined || tag !== stateTag(userId, savedDevice, passphrase))) {
-        this.warn(`matrix: the crypto state ${cryptoFile} is not this bot's (another device, or sealed with another store.secret): kept as ${setAside(cryptoFile)}; starting as a new device`);
+        this.warn(
+          `matrix: the crypto state ${cryptoFile} is not this bot's (another device, or sealed with another store.secret): kept as ${setAside(cryptoFile)}; starting as a new device`,
+        );
         hasCryptoState = false;
       }
     }
@@ -214,7 +231,9 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
         await this.client.initRustCrypto({ useIndexedDB: true, storagePassword: this.o.cryptoPassphrase ?? "" });
       } catch (e) {
         // A state saved before it carried a tag, and not this bot's after all.
-        throw new CredentialsRefused(`matrix: the crypto state ${file} cannot be opened (${(e as Error).message}): give the store.secret it was made with, or move it away to start as a new device`);
+        throw new CredentialsRefused(
+          `matrix: the crypto state ${file} cannot be opened (${(e as Error).message}): give the store.secret it was made with, or move it away to start as a new device`,
+        );
       }
       await saveIndexedDB(file, tag);
       this.o.log(`matrix: end-to-end encryption ready (${restored ? "state restored" : "new device keys"})`);
@@ -302,7 +321,13 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     const c = m.message.content as { room_id?: unknown; session_id?: unknown; algorithm?: unknown };
     if (m.message.type !== "m.room_key" || typeof c.room_id !== "string" || typeof c.session_id !== "string" || !m.encryptionInfo) return;
     const info = m.encryptionInfo;
-    this.o.onRoomKey?.({ roomId: c.room_id, sessionId: c.session_id, sender: info.sender, device: info.senderDevice || info.senderCurve25519KeyBase64, at: Date.now() });
+    this.o.onRoomKey?.({
+      roomId: c.room_id,
+      sessionId: c.session_id,
+      sender: info.sender,
+      device: info.senderDevice || info.senderCurve25519KeyBase64,
+      at: Date.now(),
+    });
   }
 
   private flushCrypto: () => Promise<void> = async () => {};
@@ -310,9 +335,11 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
   private readonly firstSyncSalt = randomInt(1, 1_000_000);
 
   async stop(): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run before start() set the client
     this.client?.stopClient();
     await this.flushCrypto();
-    if (this.o.cryptoFile && this.session) await saveIndexedDB(this.o.cryptoFile, stateTag(this.o.userId, this.session.deviceId, this.o.cryptoPassphrase ?? ""));
+    if (this.o.cryptoFile && this.session)
+      await saveIndexedDB(this.o.cryptoFile, stateTag(this.o.userId, this.session.deviceId, this.o.cryptoPassphrase ?? ""));
   }
 
   /**
@@ -398,7 +425,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
 
   async open(raw: string): Promise<OpenedEvent | "waiting" | "unreadable"> {
     const ev = new MatrixEvent(JSON.parse(raw) as Record<string, unknown>);
-    if (ev.getWireType() === EventType.RoomMessageEncrypted) {
+    if (ev.getWireType() === (EventType.RoomMessageEncrypted as string)) {
       if (!this.client.getCrypto()) return "unreadable";
       await this.client.decryptEventIfNeeded(ev);
       if (ev.isDecryptionFailure()) {
@@ -433,10 +460,18 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
   /** Accepts an invite from someone who may invite the bot; declines any other. */
   private async onInvite(room: Room): Promise<void> {
     const inviter = room.getMember(this.o.userId)?.events.member?.getSender();
-    const predecessor = (room.currentState.getStateEvents(EventType.RoomCreate, "")?.getContent() as { predecessor?: { room_id?: unknown } } | undefined)?.predecessor?.room_id;
-    const follows = this.o.mayFollow ? await this.o.mayFollow(room.roomId, typeof predecessor === "string" ? predecessor : undefined).catch(() => false) : false;
+    const predecessor = room
+      .getLiveTimeline()
+      .getState(EventTimeline.FORWARDS)
+      ?.getStateEvents(EventType.RoomCreate, "")
+      ?.getContent<{ predecessor?: { room_id?: unknown } }>().predecessor?.room_id;
+    const follows = this.o.mayFollow
+      ? await this.o.mayFollow(room.roomId, typeof predecessor === "string" ? predecessor : undefined).catch(() => false)
+      : false;
     if (!follows && this.o.mayInvite && (inviter === undefined || !this.o.mayInvite(inviter))) {
-      this.o.log(`matrix: declined the invite to ${room.roomId} from ${inviter ?? "an unknown user"}: only users who may create groups may invite the bot (acceptInvitesFrom)`);
+      this.o.log(
+        `matrix: declined the invite to ${room.roomId} from ${inviter ?? "an unknown user"}: only users who may create groups may invite the bot (acceptInvitesFrom)`,
+      );
       await this.client.leave(room.roomId).catch((e: unknown) => this.o.log(`matrix: could not decline the invite to ${room.roomId}: ${(e as Error).message}`));
       return;
     }
@@ -456,7 +491,14 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
         body: reply.text,
         ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
         ...(reply.thread
-          ? { "m.relates_to": { rel_type: "m.thread", event_id: reply.thread, is_falling_back: true, ...(inReplyTo ? { "m.in_reply_to": { event_id: inReplyTo } } : {}) } }
+          ? {
+              "m.relates_to": {
+                rel_type: "m.thread",
+                event_id: reply.thread,
+                is_falling_back: true,
+                ...(inReplyTo ? { "m.in_reply_to": { event_id: inReplyTo } } : {}),
+              },
+            }
           : inReplyTo
             ? { "m.relates_to": { "m.in_reply_to": { event_id: inReplyTo } } }
             : {}),
@@ -544,18 +586,19 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
 
   async setRule(roomId: string, rule: "joinRule" | "historyVisibility" | "encryption", value: string): Promise<void> {
     if (rule === "joinRule") await this.client.sendStateEvent(roomId, EventType.RoomJoinRules, { join_rule: value } as never, "");
-    else if (rule === "historyVisibility") await this.client.sendStateEvent(roomId, EventType.RoomHistoryVisibility, { history_visibility: value } as never, "");
+    else if (rule === "historyVisibility")
+      await this.client.sendStateEvent(roomId, EventType.RoomHistoryVisibility, { history_visibility: value } as never, "");
     else await this.client.sendStateEvent(roomId, EventType.RoomEncryption, { algorithm: value } as never, "");
   }
 
   async setEventLevels(roomId: string, levels: Record<string, number>): Promise<void> {
     const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as { events?: Record<string, number> };
-    await this.client.sendStateEvent(roomId, EventType.RoomPowerLevels, { ...pl, events: { ...(pl.events ?? {}), ...levels } } as never, "");
+    await this.client.sendStateEvent(roomId, EventType.RoomPowerLevels, { ...pl, events: { ...(pl.events ?? {}), ...levels } }, "");
   }
 
   async setPowers(roomId: string, levels: Record<string, number>): Promise<void> {
     const pl = (await this.client.getStateEvent(roomId, EventType.RoomPowerLevels, "")) as { users?: Record<string, number> };
-    await this.client.sendStateEvent(roomId, EventType.RoomPowerLevels, { ...pl, users: { ...(pl.users ?? {}), ...levels } } as never, "");
+    await this.client.sendStateEvent(roomId, EventType.RoomPowerLevels, { ...pl, users: { ...(pl.users ?? {}), ...levels } }, "");
   }
 
   async powers(roomId: string): Promise<RoomPowers> {
@@ -605,8 +648,11 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     if (!create) return [];
     const version = typeof create.content["room_version"] === "string" ? create.content["room_version"] : "1";
     // Without the sender (a server that gives content only), the client's copy of the event has it.
-    const sender = create.sender ?? this.client.getRoom(roomId)?.currentState.getStateEvents(EventType.RoomCreate, "")?.getSender();
-    const extra = Array.isArray(create.content["additional_creators"]) ? create.content["additional_creators"].filter((u): u is string => typeof u === "string") : [];
+    const sender =
+      create.sender ?? this.client.getRoom(roomId)?.getLiveTimeline().getState(EventTimeline.FORWARDS)?.getStateEvents(EventType.RoomCreate, "")?.getSender();
+    const extra = Array.isArray(create.content["additional_creators"])
+      ? create.content["additional_creators"].filter((u): u is string => typeof u === "string")
+      : [];
     const out = creatorsArePowerful(version) && sender ? [sender, ...extra] : [];
     this.creatorsOf.set(roomId, out);
     return out;
@@ -640,7 +686,10 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
 
   /** The rooms the bot has joined, as this client knows them. */
   joinedRooms(): string[] {
-    return this.client.getRooms().filter((r) => r.getMyMembership() === "join").map((r) => r.roomId);
+    return this.client
+      .getRooms()
+      .filter((r) => r.getMyMembership() === "join")
+      .map((r) => r.roomId);
   }
 
   /** Sends an event of any type once per `once` (a second send with the same key sends nothing new); returns its id. */
@@ -676,7 +725,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     } catch (e) {
       if (!/unconfigured room/.test((e as Error).message)) throw e;
       const room = this.client.getRoom(roomId);
-      const ev = room?.currentState.getStateEvents(EventType.RoomEncryption, "");
+      const ev = room?.getLiveTimeline().getState(EventTimeline.FORWARDS)?.getStateEvents(EventType.RoomEncryption, "");
       const crypto = this.client.getCrypto() as unknown as { onCryptoEvent?: (r: Room, e: MatrixEvent) => Promise<void> } | undefined;
       this.o.log(`matrix: ${roomId}: the crypto has not set up this room's encryption yet; setting it up`);
       if (!room || !crypto?.onCryptoEvent) throw e;
@@ -715,7 +764,12 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
         ...(reply.html ? { format: "org.matrix.custom.html", formatted_body: reply.html } : {}),
         "m.mentions": { user_ids: mentions },
         // In the thread; a client without threads shows it as a reply.
-        "m.relates_to": { rel_type: "m.thread", event_id: place.root, is_falling_back: place.root === place.inReplyTo, "m.in_reply_to": { event_id: place.inReplyTo } },
+        "m.relates_to": {
+          rel_type: "m.thread",
+          event_id: place.root,
+          is_falling_back: place.root === place.inReplyTo,
+          "m.in_reply_to": { event_id: place.inReplyTo },
+        },
       },
       onceTxnId(once),
     );
@@ -726,7 +780,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
   }
 
   roomState(roomId: string, type: string): Record<string, unknown> | undefined {
-    const content = this.client.getRoom(roomId)?.currentState.getStateEvents(type, "")?.getContent();
+    const content = this.client.getRoom(roomId)?.getLiveTimeline().getState(EventTimeline.FORWARDS)?.getStateEvents(type, "")?.getContent();
     return content && Object.keys(content).length > 0 ? content : undefined;
   }
 
@@ -749,9 +803,15 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
 
   async resolveAlias(alias: string): Promise<string | undefined> {
     try {
-      const res: { room_id?: unknown } = await this.client.http.authedRequest(Method.Get, `/directory/room/${encodeURIComponent(alias)}`, undefined, undefined, {
-        localTimeoutMs: LOOKUP_TIMEOUT_MS,
-      });
+      const res: { room_id?: unknown } = await this.client.http.authedRequest(
+        Method.Get,
+        `/directory/room/${encodeURIComponent(alias)}`,
+        undefined,
+        undefined,
+        {
+          localTimeoutMs: LOOKUP_TIMEOUT_MS,
+        },
+      );
       return typeof res.room_id === "string" ? res.room_id : undefined;
     } catch (e) {
       if ((e as { errcode?: string }).errcode === "M_NOT_FOUND") return undefined;

@@ -38,7 +38,9 @@ export function parseRecoveryKey(text: string): Uint8Array<ArrayBuffer> {
     return decodeRecoveryKey(text.trim());
   } catch (e) {
     const why = (e as Error).message.replace(/^Incorrect /, "wrong ").replace(/^Non-base58 character$/, "a character that is not base58");
-    throw new Error(`not a recovery key (${why}): expected 48 base58 characters like "EsTc 1234 …", as Element shows them or --new-recovery-key prints`);
+    throw new Error(`not a recovery key (${why}): expected 48 base58 characters like "EsTc 1234 …", as Element shows them or --new-recovery-key prints`, {
+      cause: e,
+    });
   }
 }
 
@@ -97,6 +99,7 @@ async function devicePublished(client: MatrixClient, userId: string, deviceId: s
   const deadline = Date.now() + 30_000;
   for (;;) {
     const res = await client.downloadKeysForUsers([userId]);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a homeserver may leave the map out
     if (res.device_keys?.[userId]?.[deviceId]) return;
     if (Date.now() > deadline) throw new Error(`the homeserver does not list the keys of device ${deviceId} yet`);
     await new Promise((r) => setTimeout(r, 250));
@@ -127,7 +130,8 @@ export async function ensureIdentity(client: MatrixClient, o: IdentityOptions): 
       await crypto.bootstrapCrossSigning({
         authUploadDeviceSigningKeys: async (makeRequest) => {
           try {
-            return await makeRequest(null);
+            await makeRequest(null);
+            return;
           } catch (e) {
             const session = (e as { data?: { session?: string } }).data?.session;
             if ((e as { httpStatus?: number }).httpStatus !== 401 || !o.password || session === undefined) throw e;
@@ -135,7 +139,11 @@ export async function ensureIdentity(client: MatrixClient, o: IdentityOptions): 
           }
         },
       });
-      log(published === undefined ? `matrix: created the cross-signing identity of ${userId}` : `matrix: read the cross-signing identity of ${userId} from its secret storage`);
+      log(
+        published === undefined
+          ? `matrix: created the cross-signing identity of ${userId}`
+          : `matrix: read the cross-signing identity of ${userId} from its secret storage`,
+      );
     } else {
       log.warn(
         `matrix: ${userId} has a cross-signing identity (${short(published)}) whose keys this device does not have${o.recoveryKey ? " and its secret storage does not hold" : ""}: ` +
@@ -210,7 +218,7 @@ export async function senderDevice(client: MatrixClient, ev: MatrixEvent): Promi
       return "not cross-signed";
     case EventShieldReason.UNKNOWN_DEVICE:
     case EventShieldReason.AUTHENTICITY_NOT_GUARANTEED:
-    case EventShieldReason.MISMATCHED_SENDER_KEY:
+    case EventShieldReason.MISMATCHED_SENDER_KEY: // eslint-disable-line @typescript-eslint/no-deprecated -- still a value the SDK may report
     case EventShieldReason.MISMATCHED_SENDER:
       return "unknown";
     default:
@@ -225,7 +233,12 @@ export async function senderDevice(client: MatrixClient, ev: MatrixEvent): Promi
  * key", or "none" when the account has no secret storage yet (the bot will
  * create it under this key).
  */
-export async function recoveryKeyFits(baseUrl: string, token: string, userId: string, recoveryKey: Uint8Array<ArrayBuffer>): Promise<"opens" | "wrong key" | "none"> {
+export async function recoveryKeyFits(
+  baseUrl: string,
+  token: string,
+  userId: string,
+  recoveryKey: Uint8Array<ArrayBuffer>,
+): Promise<"opens" | "wrong key" | "none"> {
   const read = async (type: string): Promise<Record<string, unknown> | undefined> => {
     const res = await fetch(new URL(`/_matrix/client/v3/user/${encodeURIComponent(userId)}/account_data/${encodeURIComponent(type)}`, baseUrl), {
       headers: { authorization: `Bearer ${token}` },

@@ -42,6 +42,7 @@ interface DbDump {
 function request<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     r.onsuccess = () => resolve(r.result);
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- IndexedDB's own error (a DOMException), passed on as it is
     r.onerror = () => reject(r.error);
   });
 }
@@ -51,6 +52,7 @@ function open(name: string, version?: number, upgrade?: (db: IDBDatabase) => voi
     const r = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
     r.onupgradeneeded = () => upgrade?.(r.result);
     r.onsuccess = () => resolve(r.result);
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- IndexedDB's own error (a DOMException), passed on as it is
     r.onerror = () => reject(r.error);
   });
 }
@@ -163,6 +165,7 @@ export async function restoreIndexedDB(file: string): Promise<boolean> {
         }
         await new Promise<void>((resolve, reject) => {
           tx.oncomplete = () => resolve();
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- IndexedDB's own error (a DOMException), passed on as it is
           tx.onerror = () => reject(tx.error);
         });
       }

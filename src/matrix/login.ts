@@ -56,7 +56,11 @@ interface MatrixErrorBody {
   retry_after_ms?: number;
 }
 
-async function call(baseUrl: string, path: string, init: { method: string; token?: string; body?: unknown }): Promise<{ status: number; body: Record<string, unknown> & MatrixErrorBody }> {
+async function call(
+  baseUrl: string,
+  path: string,
+  init: { method: string; token?: string; body?: unknown },
+): Promise<{ status: number; body: Record<string, unknown> & MatrixErrorBody }> {
   const res = await fetch(new URL(`/_matrix/client/v3${path}`, baseUrl), {
     method: init.method,
     headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body !== undefined ? { "content-type": "application/json" } : {}) },
@@ -114,15 +118,20 @@ export async function offersPasswordLogin(baseUrl: string): Promise<boolean> {
 export async function establishSession(o: SessionOptions): Promise<Session> {
   if (o.accessToken !== undefined) {
     const me = await whoami(o.baseUrl, o.accessToken);
-    if (me === undefined) throw new CredentialsRefused(`matrix: the homeserver does not know bot.accessToken (M_UNKNOWN_TOKEN): give a token of a current session of ${o.userId}, or a password`);
+    if (me === undefined)
+      throw new CredentialsRefused(
+        `matrix: the homeserver does not know bot.accessToken (M_UNKNOWN_TOKEN): give a token of a current session of ${o.userId}, or a password`,
+      );
     if (me.userId !== o.userId) throw new CredentialsRefused(`matrix: bot.accessToken is a token of ${me.userId}, not of bot.userId ${o.userId}`);
-    if (me.deviceId === undefined) throw new CredentialsRefused("matrix: bot.accessToken has no device (an application service token?): the bot needs a device of its own for encryption");
+    if (me.deviceId === undefined)
+      throw new CredentialsRefused("matrix: bot.accessToken has no device (an application service token?): the bot needs a device of its own for encryption");
     return { accessToken: o.accessToken, deviceId: me.deviceId, loggedIn: false };
   }
   const saved = o.saved ?? {};
   if (saved.accessToken !== undefined && o.hasCryptoState) {
     const me = await whoami(o.baseUrl, saved.accessToken);
-    if (me?.userId === o.userId && me.deviceId !== undefined && me.deviceId === saved.deviceId) return { accessToken: saved.accessToken, deviceId: me.deviceId, loggedIn: false };
+    if (me?.userId === o.userId && me.deviceId !== undefined && me.deviceId === saved.deviceId)
+      return { accessToken: saved.accessToken, deviceId: me.deviceId, loggedIn: false };
     o.log(`matrix: the saved access token is no longer accepted${me ? ` for device ${saved.deviceId ?? "?"}` : ""}; logging in again with the password`);
   }
   if (o.password === undefined) {

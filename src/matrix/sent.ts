@@ -51,9 +51,9 @@ export async function sentSince(
       const wire = e.content ?? {};
       let clear = wire;
       if (e.type === EventType.RoomMessageEncrypted) {
-        const ev = new MatrixEvent({ ...e, room_id: roomId } as Record<string, unknown>);
+        const ev = new MatrixEvent({ ...e, room_id: roomId });
         await client.decryptEventIfNeeded(ev);
-        clear = ev.isDecryptionFailure() ? {} : (ev.getContent() as Record<string, unknown>);
+        clear = ev.isDecryptionFailure() ? {} : ev.getContent<Record<string, unknown>>();
       }
       if (match(wire, clear)) return true;
     }

@@ -29,7 +29,11 @@ export function formatPercent(bps: number): string {
 
 export function formatDuration(seconds: number): string {
   if (seconds === 0) return "0s";
-  for (const [unit, n] of [["d", 86_400], ["h", 3600], ["m", 60]] as const) {
+  for (const [unit, n] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["m", 60],
+  ] as const) {
     if (seconds % n === 0) return `${seconds / n}${unit}`;
   }
   return `${seconds}s`;
@@ -46,7 +50,8 @@ export function answer(title: string, lines: string[] = [], code?: string): Repl
 }
 
 /** A user id as answers write it (the spec's localpart grammar, a server name, an optional port). */
-const USER_IN_TEXT = /(?<![\w@/.#!+=-])@[a-z0-9._=\-/+]+:(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::\d{1,5})?/g;
+const USER_IN_TEXT =
+  /(?<![\w@/.#!+=-])@[a-z0-9._=\-/+]+:(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::\d{1,5})?/g;
 
 /**
  * The user ids an answer's HTML names, made pills (matrix.to links), and

@@ -71,7 +71,10 @@ export function sourceHash(dir = PAGE): string {
     readdirSync(d, { withFileTypes: true })
       .flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]))
       .sort();
-  for (const f of walk(dir)) h.update(`${relative(dir, f)}\0`).update(readFileSync(f)).update("\0");
+  for (const f of walk(dir))
+    h.update(`${relative(dir, f)}\0`)
+      .update(readFileSync(f))
+      .update("\0");
   return h.digest("hex");
 }
 
@@ -88,7 +91,8 @@ export async function loadPage(dir = BUILT): Promise<{ assets: Map<string, Asset
   const stamp = join(dir, "sources.sha256");
   if (existsSync(stamp) && readFileSync(stamp, "utf8").trim() === sourceHash()) {
     const assets = new Map<string, Asset>();
-    for (const [path, name] of Object.entries(FILES) as [keyof typeof FILES, string][]) assets.set(path, { body: readFileSync(join(dir, name)), type: TYPES[path] });
+    for (const [path, name] of Object.entries(FILES) as [keyof typeof FILES, string][])
+      assets.set(path, { body: readFileSync(join(dir, name)), type: TYPES[path] });
     return { assets, prebuilt: true };
   }
   return { assets: await buildPage(), prebuilt: false };

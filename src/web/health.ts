@@ -37,7 +37,7 @@ export interface OpsOptions {
   now?: () => number;
 }
 
-export type Readiness = { ready: boolean; checks: Record<keyof ReadinessChecks, "ok" | string> };
+export type Readiness = { ready: boolean; checks: Record<keyof ReadinessChecks, string> };
 
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -54,7 +54,7 @@ export async function readiness(checks: ReadinessChecks, timeoutMs = 2_000): Pro
   const out = {} as Readiness["checks"];
   names.forEach((n, i) => {
     const r = results[i]!;
-    out[n] = r.status === "fulfilled" ? "ok" : String((r.reason as Error)?.message ?? r.reason).slice(0, 200);
+    out[n] = r.status === "fulfilled" ? "ok" : String((r.reason as Error | undefined)?.message ?? r.reason).slice(0, 200);
   });
   return { ready: Object.values(out).every((v) => v === "ok"), checks: out };
 }
@@ -70,7 +70,12 @@ export function opsRouter(o: OpsOptions): Router {
   });
   r.get("/readyz", (_req, res) => {
     if (!last || now() - last.at > cacheMs) last = { at: now(), answer: readiness(o.checks, o.timeoutMs) };
-    void last.answer.then((a) => res.status(a.ready ? 200 : 503).set("cache-control", "no-store").json(a));
+    void last.answer.then((a) =>
+      res
+        .status(a.ready ? 200 : 503)
+        .set("cache-control", "no-store")
+        .json(a),
+    );
   });
   if (o.metrics) {
     const metrics = o.metrics;

@@ -24,7 +24,12 @@ const TOKEN = /^[A-Za-z0-9._~+/=-]{1,1024}$/;
 export function openIdChecker(homeservers: Record<string, string>, log: (line: string) => void, timeoutMs = 5000): OpenIdChecker {
   return {
     async check(t) {
-      if (typeof t.access_token !== "string" || !TOKEN.test(t.access_token) || typeof t.matrix_server_name !== "string" || !SERVER_NAME.test(t.matrix_server_name)) {
+      if (
+        typeof t.access_token !== "string" ||
+        !TOKEN.test(t.access_token) ||
+        typeof t.matrix_server_name !== "string" ||
+        !SERVER_NAME.test(t.matrix_server_name)
+      ) {
         return { ok: false, error: "That is not an OpenID token." };
       }
       const base = homeservers[t.matrix_server_name];

@@ -56,7 +56,11 @@ const ADDRESS = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address");
 const CHOICE = z.enum(["yes", "no", "abstain"]);
 const SIGNATURE = z.string().regex(/^0x[0-9a-fA-F]{130}$/, "a signature");
 const NONCE = z.string().regex(/^\d{1,78}$/);
-const SECONDS = z.number().int().nonnegative().max(2 ** 53);
+const SECONDS = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(2 ** 53);
 
 const bodies = {
   openid: z.object({ access_token: z.string().max(1024), matrix_server_name: z.string().max(300), room_id: z.string().regex(/^![^\s]{1,255}$/) }),
@@ -64,11 +68,38 @@ const bodies = {
   linkStart: z.object({ address: ADDRESS }),
   linkFinish: z.object({ signature: SIGNATURE }),
   showId: z.object({ show: z.boolean() }),
-  voteRequest: z.object({ voter: ADDRESS, number: z.number().int().min(1).max(2 ** 32), choice: CHOICE }),
-  vote: z.object({ voter: ADDRESS, number: z.number().int().min(1).max(2 ** 32), choice: CHOICE, nonce: NONCE, deadline: SECONDS, signature: SIGNATURE }),
+  voteRequest: z.object({
+    voter: ADDRESS,
+    number: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 32),
+    choice: CHOICE,
+  }),
+  vote: z.object({
+    voter: ADDRESS,
+    number: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 32),
+    choice: CHOICE,
+    nonce: NONCE,
+    deadline: SECONDS,
+    signature: SIGNATURE,
+  }),
   relayerRequest: z.object({ member: ADDRESS, extra: z.array(z.enum(["config", "fees", "custom"])).max(3), days: z.number().int().min(1).max(365) }),
   relayer: z.object({ member: ADDRESS, scope: z.number().int().min(1).max(127), until: SECONDS, nonce: NONCE, deadline: SECONDS, signature: SIGNATURE }),
-  check: z.object({ from: ADDRESS, to: ADDRESS, data: z.string().regex(/^0x[0-9a-fA-F]*$/).max(20_000), value: z.string().regex(/^\d{1,78}$/) }),
+  check: z.object({
+    from: ADDRESS,
+    to: ADDRESS,
+    data: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]*$/)
+      .max(20_000),
+    value: z.string().regex(/^\d{1,78}$/),
+  }),
 };
 
 /** The pages the shell serves (the script reads the path). */
@@ -140,7 +171,9 @@ export class WebServer {
     const body = <T extends z.ZodType>(schema: T, req: Request, res: Response): z.infer<T> | undefined => {
       const parsed = schema.safeParse(req.body);
       if (!parsed.success) {
-        res.status(400).json({ ok: false, error: `Malformed request: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"} ${i.message}`).join("; ")}` });
+        res
+          .status(400)
+          .json({ ok: false, error: `Malformed request: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"} ${i.message}`).join("; ")}` });
         return undefined;
       }
       return parsed.data;
@@ -329,7 +362,10 @@ export class WebServer {
     app.use((e: unknown, req: Request, res: Response, _next: NextFunction) => {
       const status = typeof (e as { status?: unknown }).status === "number" ? (e as { status: number }).status : 500;
       if (status >= 500) this.o.log(`web: ${req.method} ${req.path}: ${(e as Error).message}`);
-      res.status(status).json({ ok: false, error: status === 413 ? "That request is too large." : status < 500 ? "Malformed request: send JSON." : "Something went wrong on the bot's side." });
+      res.status(status).json({
+        ok: false,
+        error: status === 413 ? "That request is too large." : status < 500 ? "Malformed request: send JSON." : "Something went wrong on the bot's side.",
+      });
     });
     return app;
   }

@@ -13,6 +13,7 @@ import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, createGroup, dm, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { connectWallet, injectWallet, launchBrowser, noticeOf, shot, watch, type Browser, type TestWallet } from "../../scripts/browser.ts";
+import { EventTimeline } from "matrix-js-sdk";
 
 const root = join(import.meta.dirname, "../..");
 let sys: System;
@@ -28,7 +29,12 @@ let funder: NonceManager;
 async function walletPage(u: ChatUser, startChainId?: number): Promise<{ page: Page; wallet: TestWallet }> {
   const page = await browser.newPage();
   watch(page);
-  const wallet = await injectWallet(page, { key: u.wallet.privateKey, rpcUrl: sys.chain.rpcUrl, realChainId: sys.chain.chainId, ...(startChainId ? { startChainId } : {}) });
+  const wallet = await injectWallet(page, {
+    key: u.wallet.privateKey,
+    rpcUrl: sys.chain.rpcUrl,
+    realChainId: sys.chain.chainId,
+    ...(startChainId ? { startChainId } : {}),
+  });
   return { page, wallet };
 }
 
@@ -60,8 +66,10 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first */
   await browser?.close();
   await sys?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 describe("the governance page", () => {
@@ -122,7 +130,11 @@ describe("the governance page", () => {
     expect(await again.locator("#identity").isHidden()).toBe(true);
     await again.close();
     // So is a made-up one, and the API says the same.
-    const forged = await fetch(`${web}/api/session/link`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: "A".repeat(32) }) });
+    const forged = await fetch(`${web}/api/session/link`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: "A".repeat(32) }),
+    });
     expect(forged.status).toBe(403);
     await page.close();
     expect(await carol.ask(d, "!status", bot)).toMatch(/This is a direct chat, not a group|not a group yet|Group status/);
@@ -174,7 +186,9 @@ describe("the governance page", () => {
     expect(card).toMatch(/FOR 2 · AGAINST 0 · ABSTAIN 0/);
     // On the proposal's own page its votes are open: who voted what.
     await a.page.locator("#proposal-1 details.votes[open] li").first().waitFor();
-    expect(await a.page.locator("#proposal-1 .votes li").allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/: yes$/), expect.stringMatching(/: yes$/)]));
+    expect(await a.page.locator("#proposal-1 .votes li").allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/: yes$/), expect.stringMatching(/: yes$/)]),
+    );
     expect(await a.page.locator("#proposal-1 .votes li").count()).toBe(2);
     await shot(a.page, "page-proposal-executed");
     await a.page.close();
@@ -185,21 +199,44 @@ describe("the governance page", () => {
     expect(await alice.ask(room, "!propose config voting=2d", bot)).toMatch(/Proposal #2/);
     const before = await sys.botNonce();
     const post = (path: string, body: unknown) =>
-      fetch(`${web}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ ok: boolean; error?: string; typed?: { message: Record<string, string | number> } }>);
+      fetch(`${web}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then(
+        (r) => r.json() as Promise<{ ok: boolean; error?: string; typed?: { message: Record<string, string | number> } }>,
+      );
     const req = await post(`/api/groups/${group}/vote/request`, { voter: alice.wallet.address, number: 2, choice: "yes" });
     expect(req.ok).toBe(true);
     const m = req.typed!.message;
     // Signed by someone else (dave) for alice's address.
     const { EIP712Domain: _d, ...types } = (req.typed as unknown as { types: Record<string, { name: string; type: string }[]> }).types;
     const forged = await dave.wallet.signTypedData((req.typed as unknown as { domain: Record<string, unknown> }).domain, types, m);
-    const r = await post(`/api/groups/${group}/vote`, { voter: alice.wallet.address, number: 2, choice: "yes", nonce: String(m.nonce), deadline: Number(m.deadline), signature: forged });
+    const r = await post(`/api/groups/${group}/vote`, {
+      voter: alice.wallet.address,
+      number: 2,
+      choice: "yes",
+      nonce: String(m.nonce),
+      deadline: Number(m.deadline),
+      signature: forged,
+    });
     expect(r).toEqual({ ok: false, error: expect.stringMatching(/signed by 0x.*not by/) });
     // Not a signature at all.
-    const bad = await post(`/api/groups/${group}/vote`, { voter: alice.wallet.address, number: 2, choice: "yes", nonce: String(m.nonce), deadline: Number(m.deadline), signature: `0x${"11".repeat(65)}` });
+    const bad = await post(`/api/groups/${group}/vote`, {
+      voter: alice.wallet.address,
+      number: 2,
+      choice: "yes",
+      nonce: String(m.nonce),
+      deadline: Number(m.deadline),
+      signature: `0x${"11".repeat(65)}`,
+    });
     expect(bad.ok).toBe(false);
     // Signed by alice for "yes", submitted as "no".
     const real = await alice.wallet.signTypedData((req.typed as unknown as { domain: Record<string, unknown> }).domain, types, m);
-    const switched = await post(`/api/groups/${group}/vote`, { voter: alice.wallet.address, number: 2, choice: "no", nonce: String(m.nonce), deadline: Number(m.deadline), signature: real });
+    const switched = await post(`/api/groups/${group}/vote`, {
+      voter: alice.wallet.address,
+      number: 2,
+      choice: "no",
+      nonce: String(m.nonce),
+      deadline: Number(m.deadline),
+      signature: real,
+    });
     expect(switched.ok).toBe(false);
     expect(await sys.botNonce()).toBe(before);
   });
@@ -275,8 +312,16 @@ describe("the governance page", () => {
     await (await funder.sendTransaction({ to: carol.wallet.address, value: parseEther("1") })).wait();
 
     // A month and more later, carol has lapsed.
-    await fetch(sys.chain.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "evm_increaseTime", params: [31 * 86_400] }) });
-    await fetch(sys.chain.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "evm_mine", params: [] }) });
+    await fetch(sys.chain.rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "evm_increaseTime", params: [31 * 86_400] }),
+    });
+    await fetch(sys.chain.rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "evm_mine", params: [] }),
+    });
     await page.reload();
     await connectWallet(page);
     await page.locator("#wallet-state[data-state=lapsed]").waitFor();
@@ -292,9 +337,9 @@ describe("the governance page", () => {
 describe("the page as a room widget", () => {
   it("is in the room as a widget, and learns who the user is from a real OpenID token checked at the homeserver", async () => {
     // The widget the bot put in the room at !dao create.
-    const state = alice.client.getRoom(room)!.currentState.getStateEvents("im.vector.modular.widgets");
+    const state = alice.client.getRoom(room)!.getLiveTimeline().getState(EventTimeline.FORWARDS)!.getStateEvents("im.vector.modular.widgets");
     expect(state).toHaveLength(1);
-    const w = state[0]!.getContent() as { id: string; type: string; url: string; creatorUserId: string };
+    const w = state[0]!.getContent<{ id: string; type: string; url: string; creatorUserId: string }>();
     expect(w).toMatchObject({ type: "m.custom", creatorUserId: bot });
     // The group is named in the URL for the public record; who is looking comes from the OpenID check only.
     expect(w.url.toLowerCase()).toBe(`${web}/widget?room=$matrix_room_id&widgetId=$matrix_widget_id&group=${group}`.toLowerCase());
@@ -302,7 +347,11 @@ describe("the page as a room widget", () => {
     expect((await fetch(`${web}/widget?room=x`)).headers.get("content-security-policy")).toContain("frame-ancestors *");
 
     const post = (path: string, body: unknown, session?: string) =>
-      fetch(`${web}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(session ? { authorization: `Bearer ${session}` } : {}) }, body: JSON.stringify(body) });
+      fetch(`${web}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(session ? { authorization: `Bearer ${session}` } : {}) },
+        body: JSON.stringify(body),
+      });
     // A forged token is refused by the homeserver's check, whatever the page claims.
     expect((await post("/api/session/openid", { access_token: "forged-token", matrix_server_name: "localhost", room_id: room })).status).toBe(403);
     const elsewhere = await post("/api/session/openid", { access_token: "x", matrix_server_name: "evil.example", room_id: room });
@@ -323,7 +372,10 @@ describe("the page as a room widget", () => {
     expect(opened).toMatchObject({ ok: true, me: { userId: alice.userId } });
     const start = (await (await post("/api/me/link/start", { address: alice.wallet.address }, opened.session)).json()) as { ok: boolean; message: string };
     expect(start.message).toContain(`Matrix user: ${alice.userId}`);
-    const linked = (await (await post("/api/me/link", { signature: await alice.wallet.signMessage(start.message) }, opened.session)).json()) as { ok: boolean; lines: string[] };
+    const linked = (await (await post("/api/me/link", { signature: await alice.wallet.signMessage(start.message) }, opened.session)).json()) as {
+      ok: boolean;
+      lines: string[];
+    };
     expect(linked.ok).toBe(true);
     expect(linked.lines.join(" ")).toMatch(/now linked to/);
     // alice chooses to show her Matrix id on the public page; bob did not.

@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { EventTimeline } from "matrix-js-sdk";
 import { ContractFactory, getAddress, JsonRpcProvider, NonceManager, parseEther, Wallet } from "ethers";
 import type { Frame, FrameLocator, Page } from "playwright-core";
 import { startSystem, type System } from "../../scripts/harness.ts";
@@ -54,7 +55,12 @@ async function widgetFrame(page: Page): Promise<Frame> {
     if (f) return f;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`no widget frame; frames: ${page.frames().map((f) => f.url()).join(", ")}`);
+  throw new Error(
+    `no widget frame; frames: ${page
+      .frames()
+      .map((f) => f.url())
+      .join(", ")}`,
+  );
 }
 
 /** The host's account of what it did (capabilities asked, the OpenID answer). */
@@ -92,17 +98,20 @@ beforeAll(async () => {
   const funder = new NonceManager(new Wallet(sys.chain.ownerKey, provider));
   for (const u of [dave, mallory]) await (await funder.sendTransaction({ to: u.wallet.address, value: parseEther("1") })).wait();
   // The widget the bot put in the room when the group was created, as a client reads it.
-  const events = alice.client.getRoom(room)!.currentState.getStateEvents("im.vector.modular.widgets");
+  const events = alice.client.getRoom(room)!.getLiveTimeline().getState(EventTimeline.FORWARDS)!.getStateEvents("im.vector.modular.widgets");
   expect(events).toHaveLength(1);
-  widget = events[0]!.getContent() as WidgetEvent;
+  widget = events[0]!.getContent<WidgetEvent>();
   browser = await launchBrowser();
   host = await startWidgetHost();
 }, 300_000);
 
 afterAll(async () => {
+  // Assigned in beforeAll, which may have failed first.
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition */
   await host?.stop();
   await browser?.close();
   await sys?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 }, 60_000);
 
 describe("the widget in a widget host", () => {
@@ -143,9 +152,19 @@ describe("the widget in a widget host", () => {
     const { page } = await tab(dave);
     // The same tab, with a host of the bot's own site (where the framed page keeps its storage), knew dave a
     // moment ago: that earlier session is not what the host says now.
-    await page.goto(host.open(hostCase(dave, () => token(dave)), { sameSite: true }));
+    await page.goto(
+      host.open(
+        hostCase(dave, () => token(dave)),
+        { sameSite: true },
+      ),
+    );
     await page.frameLocator("#widget").locator("#me-user").waitFor();
-    await page.goto(host.open(hostCase(dave, async () => ({ state: "blocked" })), { sameSite: true }));
+    await page.goto(
+      host.open(
+        hostCase(dave, async () => ({ state: "blocked" })),
+        { sameSite: true },
+      ),
+    );
     const w = page.frameLocator("#widget");
     const said = await noIdentity(w, /did not confirm who you are/);
     expect(said).toMatch(/User declined to verify their identity/);
@@ -162,11 +181,18 @@ describe("the widget in a widget host", () => {
     const cases: { name: string; c: HostCase; re: RegExp }[] = [
       {
         name: "forged",
-        c: hostCase(dave, async () => ({ state: "allowed", token: { access_token: "forgedtokenforgedtoken", expires_in: 3600, matrix_server_name: "localhost", token_type: "Bearer" } })),
+        c: hostCase(dave, async () => ({
+          state: "allowed",
+          token: { access_token: "forgedtokenforgedtoken", expires_in: 3600, matrix_server_name: "localhost", token_type: "Bearer" },
+        })),
         re: /did not recognise that token/,
       },
       // The host says its user is dave (in the URL too), and hands over mallory's real token: the page knows only what Synapse says.
-      { name: "another user's", c: hostCase(dave, () => token(mallory), { query: { userId: dave.userId } }), re: new RegExp(`${mallory.userId} is not in that room`) },
+      {
+        name: "another user's",
+        c: hostCase(dave, () => token(mallory), { query: { userId: dave.userId } }),
+        re: new RegExp(`${mallory.userId} is not in that room`),
+      },
       {
         name: "another server's",
         c: hostCase(dave, async () => {
@@ -175,7 +201,11 @@ describe("the widget in a widget host", () => {
         }),
         re: /does not check identities with evil\.example/,
       },
-      { name: "error text", c: hostCase(dave, async () => ({ state: "blocked" }), { openidError: `<img src=x onerror="alert('host')">` }), re: /did not confirm who you are/ },
+      {
+        name: "error text",
+        c: hostCase(dave, async () => ({ state: "blocked" }), { openidError: `<img src=x onerror="alert('host')">` }),
+        re: /did not confirm who you are/,
+      },
     ];
     for (const { name, c, re } of cases) {
       const { page, dialogs } = await tab(dave);
@@ -215,7 +245,14 @@ describe("the widget in a widget host", () => {
     await w.locator("#me-user").waitFor({ timeout: 30_000 });
     expect(await w.locator("#me-user").textContent()).toBe(dave.userId);
     // The rival did send (its frame counts its messages).
-    const sent = Number((await page.frames().find((f) => f.url().includes("/rival"))!.title()).replace("sent ", ""));
+    const sent = Number(
+      (
+        await page
+          .frames()
+          .find((f) => f.url().includes("/rival"))!
+          .title()
+      ).replace("sent ", ""),
+    );
     expect(sent).toBeGreaterThan(1000);
     await page.close();
   });
@@ -290,7 +327,11 @@ describe("hostile text on the page", () => {
     await page.addScriptTag({ content: "window.inlineRan = true; alert('inline')" }).catch(() => undefined);
     await page.evaluate(() => document.body.insertAdjacentHTML("beforeend", `<img id="probe" src="/nothing-here" onerror="window.handlerRan = true">`));
     await page.waitForFunction(() => (window as unknown as { violations: string[] }).violations.length >= 2);
-    const ran = await page.evaluate(() => ({ inline: (window as unknown as { inlineRan?: boolean }).inlineRan, handler: (window as unknown as { handlerRan?: boolean }).handlerRan, violations: (window as unknown as { violations: string[] }).violations }));
+    const ran = await page.evaluate(() => ({
+      inline: (window as unknown as { inlineRan?: boolean }).inlineRan,
+      handler: (window as unknown as { handlerRan?: boolean }).handlerRan,
+      violations: (window as unknown as { violations: string[] }).violations,
+    }));
     expect(ran.inline).toBeUndefined();
     expect(ran.handler).toBeUndefined();
     expect(ran.violations).toEqual(expect.arrayContaining(["script-src-elem", "script-src-attr"]));

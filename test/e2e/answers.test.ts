@@ -31,8 +31,9 @@ type Content = {
 /** The bot's answer to `eventId`, as `u`'s client received it (decrypted). */
 async function answerEvent(u: ChatUser, roomId: string, eventId: string): Promise<MatrixEvent> {
   await u.answerTo(roomId, eventId, bot);
-  return u.until("the answer event", () =>
-    u.seenFrom(roomId, bot).find((s) => (s.event.getContent() as Content)["m.relates_to"]?.["m.in_reply_to"]?.event_id === eventId)?.event,
+  return u.until(
+    "the answer event",
+    () => u.seenFrom(roomId, bot).find((s) => s.event.getContent<Content>()["m.relates_to"]?.["m.in_reply_to"]?.event_id === eventId)?.event,
   );
 }
 
@@ -51,19 +52,20 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 
 describe("answers that fit Element", () => {
   it("gives !help as HTML, one row per command, with a plain-text body", async () => {
     const asked = await alice.say(room, "!help");
-    const c = (await answerEvent(alice, room, asked)).getContent() as Content;
+    const c = (await answerEvent(alice, room, asked)).getContent<Content>();
     expect(c.body).toMatch(/^Commands:\n!help — /);
     expect(c.format).toBe("org.matrix.custom.html");
     expect(c.formatted_body).toMatch(/^<b>Commands<\/b><table>/);
     expect(c.formatted_body).toContain("<tr><td><code>!status</code></td>");
     expect(c["m.mentions"]).toEqual({ user_ids: [alice.userId] });
-    const one = (await answerEvent(alice, room, await alice.say(room, "!help vote"))).getContent() as Content;
+    const one = (await answerEvent(alice, room, await alice.say(room, "!help vote"))).getContent<Content>();
     expect(one.formatted_body).toMatch(/^<p><code>!vote &lt;#number&gt; &lt;yes\|no\|abstain&gt; \[#room:server\]<\/code><\/p>/);
   });
 
@@ -75,7 +77,12 @@ describe("answers that fit Element", () => {
       "m.relates_to": { rel_type: "m.thread", event_id: rootId, is_falling_back: true, "m.in_reply_to": { event_id: rootId } },
     } as never);
     const answer = await answerEvent(alice, room, asked);
-    expect((answer.getContent() as Content)["m.relates_to"]).toEqual({ rel_type: "m.thread", event_id: rootId, is_falling_back: true, "m.in_reply_to": { event_id: asked } });
+    expect(answer.getContent<Content>()["m.relates_to"]).toEqual({
+      rel_type: "m.thread",
+      event_id: rootId,
+      is_falling_back: true,
+      "m.in_reply_to": { event_id: asked },
+    });
     expect(answer.threadRootId).toBe(rootId);
     const plain = await alice.say(room, "!proposals");
     expect((await answerEvent(alice, room, plain)).getContent<Content>()["m.relates_to"]).toEqual({ "m.in_reply_to": { event_id: plain } });
@@ -84,7 +91,7 @@ describe("answers that fit Element", () => {
   it("names users with pills and m.mentions, which notify them; a list notifies only the sender", async () => {
     const asked = await alice.say(room, "!delegate @bob:localhost");
     const answer = await answerEvent(alice, room, asked);
-    const c = answer.getContent() as Content;
+    const c = answer.getContent<Content>();
     expect(c.body).toMatch(/@alice:localhost delegates to @bob:localhost/);
     expect(c.formatted_body).toContain('<a href="https://matrix.to/#/@bob:localhost">@bob:localhost</a>');
     expect([...(c["m.mentions"]?.user_ids ?? [])].sort()).toEqual([alice.userId, bob.userId]);
@@ -92,14 +99,14 @@ describe("answers that fit Element", () => {
     expect(answer.getContent<{ msgtype?: string }>().msgtype).toBe("m.text");
     // bob's client, by its own push rules, highlights it: he is notified.
     const seenByBob = await bob.until("bob sees the answer", () => bob.seenFrom(room, bot).find((s) => s.event.getId() === answer.getId())?.event);
-    expect(bob.client.getPushActionsForEvent(seenByBob, true)?.tweaks?.highlight).toBe(true);
+    expect(bob.client.getPushActionsForEvent(seenByBob, true)?.tweaks.highlight).toBe(true);
     // !members names bob too, but as a list: it notifies alice only.
     const members = await answerEvent(alice, room, await alice.say(room, "!members"));
     expect(members.getContent<Content>().formatted_body).toContain('<a href="https://matrix.to/#/@bob:localhost">');
     expect(members.getContent<Content>()["m.mentions"]).toEqual({ user_ids: [alice.userId] });
     expect(members.getContent<{ msgtype?: string }>().msgtype).toBe("m.notice");
     const listSeenByBob = await bob.until("bob sees the list", () => bob.seenFrom(room, bot).find((s) => s.event.getId() === members.getId())?.event);
-    expect(bob.client.getPushActionsForEvent(listSeenByBob, true)?.tweaks?.highlight ?? false).toBe(false);
+    expect(bob.client.getPushActionsForEvent(listSeenByBob, true)?.tweaks.highlight ?? false).toBe(false);
   });
 
   it("in a direct chat, says how to name the group, and answers !status #alias:localhost", async () => {
@@ -107,7 +114,9 @@ describe("answers that fit Element", () => {
     expect(await dave.ask(direct, "!status", bot)).toMatch(
       /^This is a direct chat, not a group: I do not guess which group you mean\. End the command with the group's room \(its address or its id\), like !status #governed:localhost\. You are in one group I serve, #governed:localhost/,
     );
-    expect(await dave.ask(direct, `!link ${dave.wallet.address}`, bot)).toMatch(/^This is a direct chat, not a group: .*like !link 0xYOUR_ADDRESS #governed:localhost/);
+    expect(await dave.ask(direct, `!link ${dave.wallet.address}`, bot)).toMatch(
+      /^This is a direct chat, not a group: .*like !link 0xYOUR_ADDRESS #governed:localhost/,
+    );
     const status = await dave.ask(direct, `!status ${ALIAS}`, bot);
     expect(status).toMatch(/^Group status\nGroup contract: 0x[0-9a-fA-F]{40}\n/);
     const contract = /Group contract: (0x[0-9a-fA-F]{40})/.exec(status)?.[1] ?? "";

@@ -49,6 +49,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned in beforeAll, which may have failed first
   await sys?.stop();
 }, 60_000);
 
@@ -76,7 +77,9 @@ describe("the rotation audit", () => {
 
     const reused = await alice.sendEncrypted(room, kept1);
     const flag = await alice.answerTo(room, reused, bot);
-    expect(flag).toMatch(/^@alice:localhost: this message used a room key that @mallory:localhost, (?:removed|banned) at \d\d:\d\d UTC, may still hold; your client did not rotate it\./);
+    expect(flag).toMatch(
+      /^@alice:localhost: this message used a room key that @mallory:localhost, (?:removed|banned) at \d\d:\d\d UTC, may still hold; your client did not rotate it\./,
+    );
     const answer = alice.seenFrom(room, bot).find((s) => s.body === flag)!.event;
     expect(answer.getContent()["m.relates_to"]).toMatchObject({ rel_type: "m.thread", event_id: reused });
     expect(answer.getContent()["m.mentions"]).toEqual({ user_ids: [alice.userId] });
@@ -84,12 +87,14 @@ describe("the rotation audit", () => {
 
     // The flag is right: mallory's device decrypts the reused message, and neither compliant one.
     const history = await alice.history(room);
-    const event = (id: string) => new MatrixEvent(history.find((e) => e.event_id === id) as never);
+    const event = (id: string) => new MatrixEvent(history.find((e) => e.event_id === id));
     expect(await mallory.tryDecrypt(event(reused))).toBe("kept from before the removal, 1");
     for (const id of compliant) expect(await mallory.tryDecrypt(event(id))).toBeUndefined();
     for (const id of compliant) expect(alice.answersTo(room, id, bot)).toEqual([]);
     expect(sys.botLines.filter((l) => /^\S+ audit: /.test(l))).toHaveLength(1);
-    expect(await auditLine()).toBe("Rotation audit: 1 message used a room key that someone who left may still hold (members' clients must start a new key when someone leaves).");
+    expect(await auditLine()).toBe(
+      "Rotation audit: 1 message used a room key that someone who left may still hold (members' clients must start a new key when someone leaves).",
+    );
 
     // The room asks for redaction: the next one is redacted, and not answered again (one answer per key).
     await alice.client.sendStateEvent(room, "org.conclave.audit" as never, { redact: true } as never, "");

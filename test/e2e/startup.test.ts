@@ -179,7 +179,11 @@ describe("start-up", () => {
       expect(run.lines.some((l) => /failed to start/.test(l))).toBe(false);
       // Written as JSON lines (stdout is no terminal: log.format auto), with the fields read from each sentence.
       const json = run.raw.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(json.find((j) => String(j["msg"]).startsWith("chain: waiting for"))).toMatchObject({ level: "warn", component: "chain", time: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) as unknown });
+      expect(json.find((j) => String(j["msg"]).startsWith("chain: waiting for"))).toMatchObject({
+        level: "warn",
+        component: "chain",
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) as unknown,
+      });
       expect(json.find((j) => String(j["msg"]).startsWith("ready:"))).toMatchObject({ level: "info", component: "ready" });
     } finally {
       await run.kill();

@@ -43,7 +43,20 @@ class Chain implements ChainPort {
   }
   async member(_g: string, a: string): Promise<MemberInfo> {
     const alice = a.toLowerCase() === ALICE_ADDRESS;
-    return { address: a, tokenId: 1, isMember: alice, active: alice, approved: false, expiresAt: PAID_THROUGH, delegate: ZeroAddress, delegatorsIn: 0, relayer: this.botAddress, relayerScope: 0xff, relayerUntil: 2 ** 31, matrixLink: "0x01" };
+    return {
+      address: a,
+      tokenId: 1,
+      isMember: alice,
+      active: alice,
+      approved: false,
+      expiresAt: PAID_THROUGH,
+      delegate: ZeroAddress,
+      delegatorsIn: 0,
+      relayer: this.botAddress,
+      relayerScope: 0xff,
+      relayerUntil: 2 ** 31,
+      matrixLink: "0x01",
+    };
   }
   async proposalByNumber() {
     return undefined;
@@ -158,14 +171,20 @@ describe("answers that fit Element", () => {
   it("says when a member must renew, and what happens if not, in a free group too", async () => {
     const { ask } = await system();
     const s = (await ask(ALICE, "!status")).text;
-    expect(s).toContain("Membership: free, but renewed with !join every 30d. A member who has not renewed by the end of its period stops counting at once, and 7d later is removed from the group and from this room.");
-    expect(s).toContain("Renew before 2027-01-31 00:00 UTC (!join, free): after that your vote no longer counts, and from 2027-02-07 00:00 UTC you are removed.");
+    expect(s).toContain(
+      "Membership: free, but renewed with !join every 30d. A member who has not renewed by the end of its period stops counting at once, and 7d later is removed from the group and from this room.",
+    );
+    expect(s).toContain(
+      "Renew before 2027-01-31 00:00 UTC (!join, free): after that your vote no longer counts, and from 2027-02-07 00:00 UTC you are removed.",
+    );
   });
 
   it("in a direct chat, says how to name the group instead of acting on the chat, and takes its address or id", async () => {
     const { ask, rooms } = await system();
     for (const c of ["!status", "!members", "!propose add @bob:localhost", "!vote 1 yes"]) {
-      expect((await ask(ALICE, c, DM)).text).toMatch(/^This is a direct chat, not a group: I do not guess which group you mean\. End the command with the group's room .* You are in one group I serve, #group:localhost/);
+      expect((await ask(ALICE, c, DM)).text).toMatch(
+        /^This is a direct chat, not a group: I do not guess which group you mean\. End the command with the group's room .* You are in one group I serve, #group:localhost/,
+      );
     }
     expect((await ask(ALICE, "!link 0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359", DM)).text).toMatch(/like !link 0xYOUR_ADDRESS #group:localhost/);
     expect((await ask(ALICE, "!status #group:localhost", DM)).text).toMatch(/^Group status\nGroup contract: 0x5aAe/);
@@ -186,7 +205,9 @@ describe("answers that fit Element", () => {
 
   it("refuses to propose an account its homeserver does not know, and says so when it cannot check", async () => {
     const { ask, rooms, chain } = await system();
-    expect((await ask(ALICE, "!propose add @ghost:localhost")).text).toBe("There is no account @ghost:localhost: localhost does not know it. Check the Matrix ID (Element shows it in the user's profile).");
+    expect((await ask(ALICE, "!propose add @ghost:localhost")).text).toBe(
+      "There is no account @ghost:localhost: localhost does not know it. Check the Matrix ID (Element shows it in the user's profile).",
+    );
     rooms.down = true;
     expect((await ask(ALICE, "!propose add @bob:localhost")).text).toMatch(/^I could not check that @bob:localhost exists: localhost did not answer/);
     expect(chain.calls).toEqual([]);
@@ -196,7 +217,15 @@ describe("answers that fit Element", () => {
   });
 
   it("says why an open proposal that has its quorum is not decided yet", () => {
-    const p = { state: ProposalState.Active, forVotes: 2, againstVotes: 0, abstainVotes: 0, quorumVotes: 2, influence: 5, deadline: PAID_THROUGH } as ProposalInfo;
+    const p = {
+      state: ProposalState.Active,
+      forVotes: 2,
+      againstVotes: 0,
+      abstainVotes: 0,
+      quorumVotes: 2,
+      influence: 5,
+      deadline: PAID_THROUGH,
+    } as ProposalInfo;
     expect(whyStillOpen(p)).toEqual([
       "It has its quorum but is still open: a proposal is decided early only once the votes not cast yet can no longer change the outcome (here 3 point(s) not cast could still make AGAINST reach FOR), otherwise at its deadline, 2027-01-31 00:00 UTC.",
     ]);
@@ -207,6 +236,8 @@ describe("answers that fit Element", () => {
   it("pills only what it names: not links, code, or quoted user text", () => {
     const r = pillify("<b>@a:x.org</b> “@b:x.org” <code>@c:x.org</code> <a href='u'>@d:x.org</a> mail@e:x.org @f:x.org.");
     expect(r.userIds).toEqual(["@a:x.org", "@f:x.org"]);
-    expect(r.html).toBe('<b><a href="https://matrix.to/#/@a:x.org">@a:x.org</a></b> “@b:x.org” <code>@c:x.org</code> <a href=\'u\'>@d:x.org</a> mail@e:x.org <a href="https://matrix.to/#/@f:x.org">@f:x.org</a>.');
+    expect(r.html).toBe(
+      '<b><a href="https://matrix.to/#/@a:x.org">@a:x.org</a></b> “@b:x.org” <code>@c:x.org</code> <a href=\'u\'>@d:x.org</a> mail@e:x.org <a href="https://matrix.to/#/@f:x.org">@f:x.org</a>.',
+    );
   });
 });

@@ -16,12 +16,64 @@ import type { MemberInfo } from "../../src/governance/client.ts";
 import { prng } from "./prng.ts";
 
 const WORDS = [
-  "dao", "create", "link", "verify", "authorize", "unlink", "propose", "add", "remove", "config", "fee-destination",
-  "vote", "yes", "no", "abstain", "delegate", "undelegate", "join", "proposals", "proposal", "members", "status", "help",
-  "@alice:localhost", "@nobody:localhost", "@", "@@", "@:x", "alice", "#3", "3", "-1", "99999999999999999999", "0x", "0x12",
-  "0x" + "ab".repeat(20), "0x" + "AB".repeat(65), "quorum=150%", "fee=-1", "period=30x", "mode=tyranny", "voting=0",
-  "<script>alert(1)</script>", "<a href=\"https://matrix.to/#/@mallory:localhost\">Alice</a>", "\u202e", "\u200b", "💥",
-  "release", "0xabc=60%", "custom", "locked", "quorum.add=20%", "admins=@x", "custom-calls=maybe", "'", "\"", "\\", "%00",
+  "dao",
+  "create",
+  "link",
+  "verify",
+  "authorize",
+  "unlink",
+  "propose",
+  "add",
+  "remove",
+  "config",
+  "fee-destination",
+  "vote",
+  "yes",
+  "no",
+  "abstain",
+  "delegate",
+  "undelegate",
+  "join",
+  "proposals",
+  "proposal",
+  "members",
+  "status",
+  "help",
+  "@alice:localhost",
+  "@nobody:localhost",
+  "@",
+  "@@",
+  "@:x",
+  "alice",
+  "#3",
+  "3",
+  "-1",
+  "99999999999999999999",
+  "0x",
+  "0x12",
+  "0x" + "ab".repeat(20),
+  "0x" + "AB".repeat(65),
+  "quorum=150%",
+  "fee=-1",
+  "period=30x",
+  "mode=tyranny",
+  "voting=0",
+  "<script>alert(1)</script>",
+  '<a href="https://matrix.to/#/@mallory:localhost">Alice</a>',
+  "\u202e",
+  "\u200b",
+  "💥",
+  "release",
+  "0xabc=60%",
+  "custom",
+  "locked",
+  "quorum.add=20%",
+  "admins=@x",
+  "custom-calls=maybe",
+  "'",
+  '"',
+  "\\",
+  "%00",
 ];
 
 function hostile(rand: () => number): { body: string; formattedBody?: string; mentions?: string[] } {
@@ -65,7 +117,20 @@ class FakeChain implements ChainPort {
     return [];
   }
   async member(_g: string, address: string): Promise<MemberInfo> {
-    return { address, tokenId: 0, isMember: false, active: false, approved: false, expiresAt: 0, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, relayerScope: 0, relayerUntil: 0, matrixLink: "0x" };
+    return {
+      address,
+      tokenId: 0,
+      isMember: false,
+      active: false,
+      approved: false,
+      expiresAt: 0,
+      delegate: ZeroAddress,
+      delegatorsIn: 0,
+      relayer: ZeroAddress,
+      relayerScope: 0,
+      relayerUntil: 0,
+      matrixLink: "0x",
+    };
   }
   async members() {
     return [];
@@ -98,7 +163,17 @@ class FakeRooms implements RoomPort {
   }
   /** alice owns the rooms; the hostile senders have no power. */
   async powers(): Promise<RoomPowers> {
-    return { mine: 100, kick: 50, ban: 50, invite: 0, users: { "@alice:localhost": 100, "@conclave:localhost": 100 }, usersDefault: 0, events: {}, stateDefault: 50, creators: [] };
+    return {
+      mine: 100,
+      kick: 50,
+      ban: 50,
+      invite: 0,
+      users: { "@alice:localhost": 100, "@conclave:localhost": 100 },
+      usersDefault: 0,
+      events: {},
+      stateDefault: 50,
+      creators: [],
+    };
   }
   async rules(): Promise<RoomRules> {
     return { canEncrypt: true };
@@ -112,7 +187,14 @@ describe("the bot under hostile input", () => {
     const rand = prng(20261124);
     const store = new SqliteStore(":memory:");
     // One room is a group; in it mallory is linked but not a member.
-    await store.putBinding({ roomId: "!group:localhost", group: "0x" + "11".repeat(20), chainId: 31337, createdBy: "@alice:localhost", createdAt: 0, fromBlock: 0 });
+    await store.putBinding({
+      roomId: "!group:localhost",
+      group: "0x" + "11".repeat(20),
+      chainId: 31337,
+      createdBy: "@alice:localhost",
+      createdAt: 0,
+      fromBlock: 0,
+    });
     await store.putLink({ roomId: "!group:localhost", userId: "@mallory:localhost", address: "0x" + "22".repeat(20), nonce: "n", linkedAt: 0 });
     const chain = new FakeChain();
     const rooms = new FakeRooms();
@@ -146,7 +228,8 @@ describe("the bot under hostile input", () => {
       const html = reply.html ?? "";
       expect(html).not.toMatch(/<script/);
       // The only links are the bot's own pills: a matrix.to link whose text is the very user id it links to.
-      for (const a of html.match(/<a\b[^>]*>[^<]*<\/a>/g) ?? []) expect(a).toMatch(/^<a href="https:\/\/matrix\.to\/#\/(@[a-z0-9._=\-\/+]+:[A-Za-z0-9.:-]+)">\1<\/a>$/);
+      for (const a of html.match(/<a\b[^>]*>[^<]*<\/a>/g) ?? [])
+        expect(a).toMatch(/^<a href="https:\/\/matrix\.to\/#\/(@[a-z0-9._=\-/+]+:[A-Za-z0-9.:-]+)">\1<\/a>$/);
       expect((html.match(/<a\b/g) ?? []).length).toBe((html.match(/<a\b[^>]*>[^<]*<\/a>/g) ?? []).length);
     }
     // Nothing reached the log as a bug (only refusals and ordinary answers).

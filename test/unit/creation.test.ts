@@ -42,7 +42,20 @@ class Chain implements ChainPort {
   }
   async member(_g: string, a: string): Promise<MemberInfo> {
     // After creation, the founders are members and their link is recorded.
-    return { address: a, tokenId: 1, isMember: true, active: true, approved: false, expiresAt: 2 ** 31, delegate: ZeroAddress, delegatorsIn: 0, relayer: ZeroAddress, relayerScope: 0, relayerUntil: 0, matrixLink: "0x01" };
+    return {
+      address: a,
+      tokenId: 1,
+      isMember: true,
+      active: true,
+      approved: false,
+      expiresAt: 2 ** 31,
+      delegate: ZeroAddress,
+      delegatorsIn: 0,
+      relayer: ZeroAddress,
+      relayerScope: 0,
+      relayerUntil: 0,
+      matrixLink: "0x01",
+    };
   }
   async proposalByNumber() {
     return undefined;
@@ -69,9 +82,22 @@ class Chain implements ChainPort {
 
 class Rooms implements RoomPort {
   replies: Reply[] = [];
-  members: { userId: string; membership: Membership }[] = [ALICE, BOB, CAROL, MALLORY, "@dave:localhost", BOT].map((userId) => ({ userId, membership: "join" }));
+  members: { userId: string; membership: Membership }[] = [ALICE, BOB, CAROL, MALLORY, "@dave:localhost", BOT].map((userId) => ({
+    userId,
+    membership: "join",
+  }));
   /** a version 12 room: alice created it; mallory is a moderator */
-  levels: RoomPowers = { mine: 100, kick: 50, ban: 50, invite: 0, users: { [BOT]: 100, [MALLORY]: 50 }, usersDefault: 0, events: {}, stateDefault: 50, creators: [ALICE] };
+  levels: RoomPowers = {
+    mine: 100,
+    kick: 50,
+    ban: 50,
+    invite: 0,
+    users: { [BOT]: 100, [MALLORY]: 50 },
+    usersDefault: 0,
+    events: {},
+    stateDefault: 50,
+    creators: [ALICE],
+  };
   rulesNow: RoomRules = { canEncrypt: true };
   async reply(_r: string, reply: Reply) {
     this.replies.push(reply);
@@ -159,7 +185,9 @@ describe("binding a room", () => {
     expect(preview).toContain("Quorums: default 60%; to add a member 20%; to remove one the default (60%);");
     expect(preview).toContain("Mode: vote. Every member is equal");
     expect(preview).toContain("Fees: kept in the group contract.");
-    expect(preview).toContain(`Founders (active members from the start, their first period paid): ${ALICE} (${address(ALICE)}), ${BOB} (${address(BOB)}), ${CAROL} (${address(CAROL)}).`);
+    expect(preview).toContain(
+      `Founders (active members from the start, their first period paid): ${ALICE} (${address(ALICE)}), ${BOB} (${address(BOB)}), ${CAROL} (${address(CAROL)}).`,
+    );
     expect(preview).toMatch(/Not members yet: @mallory:localhost, @dave:localhost\. They keep their place for 7d once the room is enforced/);
     // The chain was asked whether it would take it (a call), and nothing was sent.
     expect([chain.checked, chain.created.length]).toEqual([1, 0]);
@@ -195,9 +223,13 @@ describe("binding a room", () => {
     const { say, chain } = system(store);
     const preview = await say(ALICE, "!dao create founders=@alice:localhost,@bob:localhost,@carol:localhost");
     const code = codeOf(preview);
-    expect(await say(BOB, "!dao confirm ABCDEF")).toBe(`ABCDEF is not the code of this room's preview: it was replaced or cancelled. Read the preview ${code} and send !dao confirm ${code} if you consent to it.`);
+    expect(await say(BOB, "!dao confirm ABCDEF")).toBe(
+      `ABCDEF is not the code of this room's preview: it was replaced or cancelled. Read the preview ${code} and send !dao confirm ${code} if you consent to it.`,
+    );
     expect(await say(MALLORY, `!dao confirm ${code}`)).toBe(`Only the founders named in the preview consent to it: ${ALICE}, ${BOB}, ${CAROL}.`);
-    expect(await say(BOB, `!dao confirm ${code}`)).toMatch(/^@bob:localhost consents to the preview .*\n1 of 3 founders consent\. Waiting for @alice:localhost, @carol:localhost/);
+    expect(await say(BOB, `!dao confirm ${code}`)).toMatch(
+      /^@bob:localhost consents to the preview .*\n1 of 3 founders consent\. Waiting for @alice:localhost, @carol:localhost/,
+    );
     // Consenting twice counts once.
     expect(await say(BOB, `!dao confirm ${code}`)).toMatch(/1 of 3 founders consent/);
     expect(await say(ALICE, `!dao confirm ${code}`)).toMatch(/2 of 3 founders consent\. Waiting for @carol:localhost/);
@@ -239,7 +271,9 @@ describe("binding a room", () => {
     const again = new SqliteStore(path);
     const chain = new Chain();
     const { say } = system(again, chain);
-    expect(await say(CAROL, "!status")).toMatch(new RegExp(`^Not a group yet\\n@alice:localhost previewed one \\(preview ${code}, .*consents so far: @bob:localhost\\.`));
+    expect(await say(CAROL, "!status")).toMatch(
+      new RegExp(`^Not a group yet\\n@alice:localhost previewed one \\(preview ${code}, .*consents so far: @bob:localhost\\.`),
+    );
     expect(await say(CAROL, `!dao confirm ${code}`)).toMatch(/2 of 3/);
     expect(await say(ALICE, `!dao confirm ${code}`)).toMatch(/^This room is now a group/);
     expect(chain.created).toHaveLength(1);
@@ -300,7 +334,9 @@ describe("binding a room", () => {
     expect(await say(ALICE, `!dao confirm ${code}`)).toMatch(/Watch mode: I say what I would do in this room and do nothing/);
     expect((await store.getRoomPolicy(ROOM))?.mode).toBe("watch");
     expect(await say(MALLORY, "!dao enforce")).toMatch(/^Only a room admin .* may switch the room to enforce; your power level here is 50\./);
-    expect(await say(ALICE, "!dao enforce")).toMatch(/^Enforce mode\nI now make the room follow the group\. People here who are not members keep their place for 7d/);
+    expect(await say(ALICE, "!dao enforce")).toMatch(
+      /^Enforce mode\nI now make the room follow the group\. People here who are not members keep their place for 7d/,
+    );
     expect(await store.getRoomPolicy(ROOM)).toEqual({ roomId: ROOM, mode: "enforce", adoptees: [], adoptUntil: 0 });
     expect(await say(ALICE, "!dao enforce")).toBe("This room is already in enforce mode");
   });

@@ -121,7 +121,10 @@ describe("the command journal", () => {
   it("answers in its thread what it refuses itself, as the bot answers commands", async () => {
     const store = new SqliteStore(":memory:");
     const rooms = new Rooms();
-    await store.addInbound([raw("$t", "@alice:x.org", "!status", { cleartext: true, "m.relates_to": { rel_type: "m.thread", event_id: "$root" } }), raw("$u", "@alice:x.org", "!members", { cleartext: true })]);
+    await store.addInbound([
+      raw("$t", "@alice:x.org", "!status", { cleartext: true, "m.relates_to": { rel_type: "m.thread", event_id: "$root" } }),
+      raw("$u", "@alice:x.org", "!members", { cleartext: true }),
+    ]);
     await settle(journal(store, { rooms, bot: new Bot() }));
     expect(rooms.sent.map((s) => [s.inReplyTo, s.thread])).toEqual([
       ["$t", "$root"],

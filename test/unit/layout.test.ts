@@ -101,7 +101,21 @@ const modules = new Map(files(SRC).map((f) => [relative(SRC, f), importsOf(f)]))
 const SDKS = ["matrix-js-sdk", "@matrix-org/matrix-sdk-crypto-wasm", "fake-indexeddb", "ethers", "express", "node:sqlite", "pg"];
 
 /** Pure logic: no I/O, no SDK. A folder ends with "/". */
-const PURE = ["ports/", "text/", "bot/commands/parse.ts", "bot/commands/table.ts", "bot/commands/help.ts", "bot/commands/args.ts", "bot/commands/options.ts", "bot/commands/hygiene.ts", "bot/ids.ts", "bot/plan.ts", "bridge/desired.ts", "store/store.ts", "governance/types.ts"];
+const PURE = [
+  "ports/",
+  "text/",
+  "bot/commands/parse.ts",
+  "bot/commands/table.ts",
+  "bot/commands/help.ts",
+  "bot/commands/args.ts",
+  "bot/commands/options.ts",
+  "bot/commands/hygiene.ts",
+  "bot/ids.ts",
+  "bot/plan.ts",
+  "bridge/desired.ts",
+  "store/store.ts",
+  "governance/types.ts",
+];
 const isPure = (m: string) => PURE.some((p) => (p.endsWith("/") ? m.startsWith(p) : m === p));
 
 /** Where each SDK may be imported (directly). */

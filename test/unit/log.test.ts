@@ -37,7 +37,15 @@ describe("the log", () => {
     expect(lineFields("stopping (SIGTERM)")).toEqual({});
     const out: string[] = [];
     createLog({ level: "info", format: "json", write: (t) => out.push(t), now: () => at })(line);
-    expect(JSON.parse(out[0]!)).toEqual({ level: "info", time: at.toISOString(), component: "bridge", room: "!abc-DEF_1:chat.example.org:8448", proposal: 12, tx, msg: line });
+    expect(JSON.parse(out[0]!)).toEqual({
+      level: "info",
+      time: at.toISOString(),
+      component: "bridge",
+      room: "!abc-DEF_1:chat.example.org:8448",
+      proposal: 12,
+      tx,
+      msg: line,
+    });
   });
 
   it("takes a new level, redaction, format and fields once the config is read", () => {
@@ -62,7 +70,9 @@ describe("the log", () => {
   });
 
   it("turns a JSON line back into the sentence people read, and leaves other text alone", () => {
-    expect(plainLine('{"level":"warn","time":"2026-12-01T14:02:00.000Z","component":"chain","msg":"chain: waiting"}')).toBe("2026-12-01T14:02:00.000Z warn chain: waiting");
+    expect(plainLine('{"level":"warn","time":"2026-12-01T14:02:00.000Z","component":"chain","msg":"chain: waiting"}')).toBe(
+      "2026-12-01T14:02:00.000Z warn chain: waiting",
+    );
     expect(plainLine('{"level":"info","time":"2026-12-01T14:02:00.000Z","msg":"ready: x"}')).toBe("2026-12-01T14:02:00.000Z ready: x");
     expect(plainLine("config: bot.userId: expected a Matrix user id")).toBe("config: bot.userId: expected a Matrix user id");
     expect(plainLine("{not json")).toBe("{not json");

@@ -258,7 +258,9 @@ describe("commands", () => {
     expect(cmd(`!link ${A} !abc:example.org`)).toEqual({ name: "link", address: A_SUM, room: "!abc:example.org" });
     // A room's address is taken as well as its id (the bot resolves it); a malformed one is refused with what a room looks like.
     expect(cmd(`!link ${A} #abc:example.org`)).toEqual({ name: "link", address: A_SUM, room: "#abc:example.org" });
-    expect(err(`!link ${A} #abc:`).message).toBe("“#abc:” is not a room: name a room by its address, like #room:server, or its id, like !abc:server (newer rooms: ! and 43 letters and digits).");
+    expect(err(`!link ${A} #abc:`).message).toBe(
+      "“#abc:” is not a room: name a room by its address, like #room:server, or its id, like !abc:server (newer rooms: ! and 43 letters and digits).",
+    );
     expect(err(`!link ${A} !abc`).message).toMatch(/is not a room: name a room by its address/);
     expect(err(`!link ${A} !abc:example.org extra`).message).toMatch(/one wallet address/);
     expect(err(`!link ${A} ${B}`).message).toMatch(/is not a room: name a room by its address/);

@@ -35,13 +35,31 @@ function setup(o: { governed?: boolean; redactByDefault?: boolean } = {}) {
   const store = new SqliteStore(":memory:");
   const rooms = new Rooms();
   const lines: string[] = [];
-  const audit = new RotationAudit({ store, rooms, governed: async () => o.governed ?? true, graceMs: GRACE, redactByDefault: o.redactByDefault ?? false, botUserId: BOT, log: (l) => lines.push(l) });
+  const audit = new RotationAudit({
+    store,
+    rooms,
+    governed: async () => o.governed ?? true,
+    graceMs: GRACE,
+    redactByDefault: o.redactByDefault ?? false,
+    botUserId: BOT,
+    log: (l) => lines.push(l),
+  });
   return { store, rooms, audit, lines };
 }
 
 let n = 0;
 function message(session: string, ts: number, extra: Partial<OpenedEvent> = {}): OpenedEvent {
-  return { eventId: `$m${++n}`, roomId: ROOM, sender: ALICE, type: "m.room.message", content: { msgtype: "m.text", body: "hi" }, encrypted: true, ts, session: { id: session, device: "ALICEDEVICE" }, ...extra };
+  return {
+    eventId: `$m${++n}`,
+    roomId: ROOM,
+    sender: ALICE,
+    type: "m.room.message",
+    content: { msgtype: "m.text", body: "hi" },
+    encrypted: true,
+    ts,
+    session: { id: session, device: "ALICEDEVICE" },
+    ...extra,
+  };
 }
 
 const kicked = (at: number, userId = MALLORY) => ({ userId, eventId: `$leave${at}`, at, kind: "kicked" as const });
@@ -74,12 +92,19 @@ describe("the rotation audit", () => {
   it("answers a message in a thread inside that thread, and names the date of an older departure", async () => {
     const { rooms, audit } = setup();
     await audit.noteKey({ roomId: ROOM, sessionId: "S", sender: ALICE, device: "D", at: T0 });
-    await audit.noteDepartures(ROOM, [{ userId: MALLORY, eventId: "$ban", at: T0 + 60_000, kind: "banned" }, { userId: "@eve:localhost", eventId: "$eve", at: T0 + 61_000, kind: "left" }]);
+    await audit.noteDepartures(ROOM, [
+      { userId: MALLORY, eventId: "$ban", at: T0 + 60_000, kind: "banned" },
+      { userId: "@eve:localhost", eventId: "$eve", at: T0 + 61_000, kind: "left" },
+    ]);
     rooms.joined = [ALICE];
-    const inThread = message("S", T0 + 2 * 86_400_000, { content: { msgtype: "m.text", body: "hi", "m.relates_to": { rel_type: "m.thread", event_id: "$root" } } });
+    const inThread = message("S", T0 + 2 * 86_400_000, {
+      content: { msgtype: "m.text", body: "hi", "m.relates_to": { rel_type: "m.thread", event_id: "$root" } },
+    });
     await audit.observe(inThread);
     expect(rooms.replies[0]!.place).toEqual({ root: "$root", inReplyTo: inThread.eventId });
-    expect(rooms.replies[0]!.reply.text).toContain("that @mallory:localhost, removed at 2026-12-01 14:01 UTC, @eve:localhost, who left at 2026-12-01 14:01 UTC, may still hold");
+    expect(rooms.replies[0]!.reply.text).toContain(
+      "that @mallory:localhost, removed at 2026-12-01 14:01 UTC, @eve:localhost, who left at 2026-12-01 14:01 UTC, may still hold",
+    );
   });
 
   it("flags what a message first showed, when no room key was noted (a session used before the departure)", async () => {

@@ -26,7 +26,6 @@ export const PREVIEW_CODE_LENGTH = 6;
 export const PREVIEW_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 export const PREVIEW_CODE = new RegExp(`^[${PREVIEW_CODE_ALPHABET}${PREVIEW_CODE_ALPHABET.toLowerCase()}]{${PREVIEW_CODE_LENGTH}}$`);
 
-
 export const ZERO = "0x0000000000000000000000000000000000000000";
 
 // ---------------------------------------------------------------------------
@@ -185,7 +184,6 @@ export function resolveUser(ctx: ParseContext, written: string): { id: UserId } 
   return { error: `I can't tell who ${quote(w)} is: write their Matrix ID, like ${example}.` };
 }
 
-
 // ---------------------------------------------------------------------------
 // Values
 
@@ -214,7 +212,6 @@ const CHOICES = new Map<string, VoteChoice>([
 export function choiceOf(s: string): VoteChoice | undefined {
   return CHOICES.get(s.toLowerCase());
 }
-
 
 /** A 65-byte signature in lower case, or an error message. */
 export function signatureOf(s: string): string {

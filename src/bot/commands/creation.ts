@@ -49,7 +49,9 @@ export async function settingsInWords(ctx: Ctx, s: GroupSettings, d: FeeDestinat
   if (c.mode === Mode.Admin) {
     const names: string[] = [];
     for (const a of s.admins) names.push(await who(a));
-    lines.push(`Mode: admin. These admins add and remove members without a vote: ${names.join(", ")}. Members still vote on everything else, admins and mode included.`);
+    lines.push(
+      `Mode: admin. These admins add and remove members without a vote: ${names.join(", ")}. Members still vote on everything else, admins and mode included.`,
+    );
   } else if (c.mode === Mode.External) {
     lines.push(`Mode: external. The contract ${s.controller} decides who is a member (a Governor's timelock, a Safe…); members vote on everything else.`);
   } else {
@@ -107,7 +109,8 @@ async function foundersOf(ctx: Ctx, joined: string[], named: string[] | undefine
     const link = await ctx.store.getLink(ctx.roomId, u);
     if (named !== undefined && !joined.includes(u)) throw new Refusal(`${u} is not in this room: founders are among its members.`);
     if (!link) {
-      if (named !== undefined) throw new Refusal(`${u} has not linked an address here (${ctx.settings.prefix}link 0xADDRESS): founders are members who linked.`);
+      if (named !== undefined)
+        throw new Refusal(`${u} has not linked an address here (${ctx.settings.prefix}link 0xADDRESS): founders are members who linked.`);
       continue;
     }
     // Checksummed: as the founder's wallet shows it.
@@ -153,7 +156,12 @@ export async function daoCreate(ctx: Ctx, options: GroupOptions, named: string[]
   const groupSettings = await applyOptions(ctx, { ...settings.defaults, linker: ctx.chain.botAddress }, options, settings.feeDecimals);
   const destination = settings.defaultDestination;
   // Nobody consents to what the chain would refuse: the factory's checks, run as a call (no gas).
-  await ctx.chain.checkCreation(groupSettings, destination, founders.map((f) => f.address), keccak256(toUtf8Bytes(ctx.roomId)));
+  await ctx.chain.checkCreation(
+    groupSettings,
+    destination,
+    founders.map((f) => f.address),
+    keccak256(toUtf8Bytes(ctx.roomId)),
+  );
   const isFounder = new Set(founders.map((f) => f.userId));
   const notMembers = members.filter((m) => (m.membership === "join" || m.membership === "invite") && !isFounder.has(m.userId)).map((m) => m.userId);
   const plan: CreationPlan = { settings: groupSettings, destination, founders, notMembers, mode: watch ? "watch" : settings.startIn };
@@ -182,7 +190,9 @@ async function requirePending(ctx: Ctx): Promise<{ c: PendingCreation; plan: Cre
   }
   if (Date.now() > c.expiresAt) {
     await ctx.store.deleteCreation(ctx.roomId, c.code);
-    throw new Refusal(`The preview ${c.code} lapsed at ${formatTime(Math.floor(c.expiresAt / 1000))}: nothing was created. A room admin may send ${ctx.settings.prefix}dao create again.`);
+    throw new Refusal(
+      `The preview ${c.code} lapsed at ${formatTime(Math.floor(c.expiresAt / 1000))}: nothing was created. A room admin may send ${ctx.settings.prefix}dao create again.`,
+    );
   }
   return { c, plan };
 }
@@ -199,7 +209,9 @@ export async function daoConfirm(ctx: Ctx, code: string): Promise<Answer> {
   }
   const { c, plan } = await requirePending(ctx);
   if (code !== c.code) {
-    throw new Refusal(`${code} is not the code of this room's preview: it was replaced or cancelled. Read the preview ${c.code} and send ${ctx.settings.prefix}dao confirm ${c.code} if you consent to it.`);
+    throw new Refusal(
+      `${code} is not the code of this room's preview: it was replaced or cancelled. Read the preview ${c.code} and send ${ctx.settings.prefix}dao confirm ${c.code} if you consent to it.`,
+    );
   }
   const me = plan.founders.find((f) => f.userId === ctx.sender);
   if (!me) throw new Refusal(`Only the founders named in the preview consent to it: ${plan.founders.map((f) => f.userId).join(", ")}.`);
@@ -239,7 +251,13 @@ async function create(ctx: Ctx, c: PendingCreation, plan: CreationPlan): Promise
     }
   }
   const ref = keccak256(toUtf8Bytes(ctx.roomId));
-  const { group, block } = await ctx.chain.createGroup(`create:${ctx.roomId}:${c.code}`, plan.settings, plan.destination, plan.founders.map((f) => f.address), ref);
+  const { group, block } = await ctx.chain.createGroup(
+    `create:${ctx.roomId}:${c.code}`,
+    plan.settings,
+    plan.destination,
+    plan.founders.map((f) => f.address),
+    ref,
+  );
   const { chainId } = await ctx.chain.domain(group);
   // Each step once, also when run again after a crash; the preview goes last.
   if (!(await store.getBinding(ctx.roomId))) {
@@ -277,10 +295,22 @@ export async function daoDecline(ctx: Ctx): Promise<Answer> {
   }
   const next: CreationPlan = { ...plan, founders: plan.founders.filter((f) => f.userId !== ctx.sender), notMembers: [...plan.notMembers, ctx.sender] };
   const now = Date.now();
-  const n: PendingCreation = { ...c, code: previewCode(ctx.eventId), eventId: ctx.eventId, createdAt: now, expiresAt: now + ctx.settings.consentWindowMs, plan: encodePlan(next) };
+  const n: PendingCreation = {
+    ...c,
+    code: previewCode(ctx.eventId),
+    eventId: ctx.eventId,
+    createdAt: now,
+    expiresAt: now + ctx.settings.consentWindowMs,
+    plan: encodePlan(next),
+  };
   await ctx.store.putCreation(n);
   const shown = await preview(ctx, n, next, []);
-  return { text: `${ctx.sender} declines to be a founder: the preview ${c.code} is replaced, and every founder consents again.\n${shown.text}`, ...(shown.html ? { html: `${ctx.sender} declines to be a founder: the preview ${c.code} is replaced, and every founder consents again.<br>${shown.html}` } : {}) };
+  return {
+    text: `${ctx.sender} declines to be a founder: the preview ${c.code} is replaced, and every founder consents again.\n${shown.text}`,
+    ...(shown.html
+      ? { html: `${ctx.sender} declines to be a founder: the preview ${c.code} is replaced, and every founder consents again.<br>${shown.html}` }
+      : {}),
+  };
 }
 
 /** `!dao cancel`: who asked for the preview, or a room admin, drops it. */
@@ -305,7 +335,9 @@ export async function daoMode(ctx: Ctx, mode: RoomMode): Promise<Answer> {
   ctx.log(`creation: ${ctx.roomId} switched to ${mode} by ${ctx.sender}`);
   const grace = ctx.settings.adoptionGraceMs;
   return mode === "watch"
-    ? answer("Watch mode", [`I now only say in the room what I would do (invite, remove, set the room's rules back), and do nothing, until a room admin sends ${pre}dao enforce.`])
+    ? answer("Watch mode", [
+        `I now only say in the room what I would do (invite, remove, set the room's rules back), and do nothing, until a room admin sends ${pre}dao enforce.`,
+      ])
     : answer("Enforce mode", [
         grace > 0
           ? `I now make the room follow the group. People here who are not members keep their place for ${formatDuration(Math.round(grace / 1000))}: I tell them how to join, remind them, and then remove those who have not.`

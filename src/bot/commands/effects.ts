@@ -77,11 +77,31 @@ export async function settingsChanges(ctx: Ctx, before: GroupSettings | undefine
   };
   const q = (c: GroupConfig | undefined, pick: (c: GroupConfig) => number) => (c ? quorum(c, pick(c)) : undefined);
   line("default quorum", b && formatPercent(b.defaultQuorumBps), formatPercent(a.defaultQuorumBps));
-  line("quorum to add a member", q(b, (c) => c.addQuorumBps), quorum(a, a.addQuorumBps));
-  line("quorum to remove a member", q(b, (c) => c.removeQuorumBps), quorum(a, a.removeQuorumBps));
-  line("quorum to change settings", q(b, (c) => c.configQuorumBps), quorum(a, a.configQuorumBps));
-  line("quorum to change the fee destination", q(b, (c) => c.feeDestinationQuorumBps), quorum(a, a.feeDestinationQuorumBps));
-  line("quorum of custom calls", q(b, (c) => c.customQuorumBps), quorum(a, a.customQuorumBps));
+  line(
+    "quorum to add a member",
+    q(b, (c) => c.addQuorumBps),
+    quorum(a, a.addQuorumBps),
+  );
+  line(
+    "quorum to remove a member",
+    q(b, (c) => c.removeQuorumBps),
+    quorum(a, a.removeQuorumBps),
+  );
+  line(
+    "quorum to change settings",
+    q(b, (c) => c.configQuorumBps),
+    quorum(a, a.configQuorumBps),
+  );
+  line(
+    "quorum to change the fee destination",
+    q(b, (c) => c.feeDestinationQuorumBps),
+    quorum(a, a.feeDestinationQuorumBps),
+  );
+  line(
+    "quorum of custom calls",
+    q(b, (c) => c.customQuorumBps),
+    quorum(a, a.customQuorumBps),
+  );
   line("voting", b && formatDuration(b.votingPeriod), formatDuration(a.votingPeriod));
   line("period", b && period(b.period), period(a.period));
   line("grace", b && formatDuration(b.gracePeriod), formatDuration(a.gracePeriod));
@@ -91,8 +111,12 @@ export async function settingsChanges(ctx: Ctx, before: GroupSettings | undefine
   const addr = (x: string) => (x === ZeroAddress ? "none" : x);
   line("governing contract (controller)", before && addr(before.controller), addr(after.controller));
   line("linker (the account that records Matrix links)", before && addr(before.linker), addr(after.linker));
-  const same = before !== undefined && before.admins.length === after.admins.length && before.admins.every((x, i) => x.toLowerCase() === after.admins[i]?.toLowerCase());
-  if (!same) out.push(before === undefined ? `admins → ${await admins(ctx, after.admins)}` : `admins ${await admins(ctx, before.admins)} → ${await admins(ctx, after.admins)}`);
+  const same =
+    before !== undefined && before.admins.length === after.admins.length && before.admins.every((x, i) => x.toLowerCase() === after.admins[i]?.toLowerCase());
+  if (!same)
+    out.push(
+      before === undefined ? `admins → ${await admins(ctx, after.admins)}` : `admins ${await admins(ctx, before.admins)} → ${await admins(ctx, after.admins)}`,
+    );
   return out;
 }
 
@@ -101,7 +125,12 @@ function decodeSettings(payload: string): GroupSettings {
   const raw = (s.getValue("config") as Result).toObject();
   // Numbers as the rest of the bot has them: the fee stays a bigint, the rest are small.
   const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, k !== "fee" && typeof v === "bigint" ? Number(v) : v])) as unknown as GroupConfig;
-  return { config, controller: String(s.getValue("controller")), linker: String(s.getValue("linker")), admins: (s.getValue("admins") as Result).toArray().map(String) };
+  return {
+    config,
+    controller: String(s.getValue("controller")),
+    linker: String(s.getValue("linker")),
+    admins: (s.getValue("admins") as Result).toArray().map(String),
+  };
 }
 
 async function destination(ctx: Ctx, payload: string): Promise<Effect> {
@@ -152,7 +181,10 @@ export async function effectOf(ctx: Ctx, action: number, payload: string, before
     if (action === Action.Config) {
       const changes = await settingsChanges(ctx, before, decodeSettings(payload));
       if (changes.length === 0) return { summary: "change the settings: nothing would change", changes: [] };
-      return { summary: changes.length === 1 ? `change the settings: ${changes[0]}` : `change ${changes.length} settings`, changes: changes.length === 1 ? [] : changes };
+      return {
+        summary: changes.length === 1 ? `change the settings: ${changes[0]}` : `change ${changes.length} settings`,
+        changes: changes.length === 1 ? [] : changes,
+      };
     }
     if (action === Action.FeeDestination) return await destination(ctx, payload);
     if (action === Action.Custom) return custom(payload);

@@ -78,20 +78,33 @@ export async function status(ctx: Ctx): Promise<Answer> {
   const lines = [`Group contract: ${b.group}`, ...describeSettings(settings), renewalRule(ctx, settings.config)];
   const policy = await ctx.store.getRoomPolicy(ctx.roomId);
   if (policy?.mode === "watch") lines.push(`Room: watch mode, I only say what I would do (${ctx.settings.prefix}dao enforce, by a room admin, lets me act).`);
-  else if (policy && policy.adoptUntil > Date.now()) lines.push(`Room: enforced; people who were here before the group and are not members keep their place until ${formatTime(Math.floor(policy.adoptUntil / 1000))}.`);
+  else if (policy && policy.adoptUntil > Date.now())
+    lines.push(
+      `Room: enforced; people who were here before the group and are not members keep their place until ${formatTime(Math.floor(policy.adoptUntil / 1000))}.`,
+    );
   else lines.push("Room: enforced, it follows the group.");
   const l = await ctx.store.getLink(ctx.roomId, ctx.sender);
   if (!l) {
     lines.push(`You: not linked (${ctx.settings.prefix}link 0xADDRESS).`);
   } else {
     const m = await ctx.chain.member(b.group, l.address);
-    const standing = m.isMember ? (m.active ? `active, paid through ${formatTime(m.expiresAt)}` : `lapsed since ${formatTime(m.expiresAt)}`) : m.approved ? "approved, not accepted yet" : "not a member";
+    const standing = m.isMember
+      ? m.active
+        ? `active, paid through ${formatTime(m.expiresAt)}`
+        : `lapsed since ${formatTime(m.expiresAt)}`
+      : m.approved
+        ? "approved, not accepted yet"
+        : "not a member";
     lines.push(`You: ${shortAddress(l.address)}, ${standing}`);
     const renew = yourRenewal(ctx, settings.config, m);
     if (renew) lines.push(renew);
     if (m.delegate !== ZeroAddress) lines.push(`You delegate to ${(await userOf(ctx, m.delegate)) ?? shortAddress(m.delegate)}.`);
     if (m.delegatorsIn > 0) lines.push(`${m.delegatorsIn} member(s) delegate to you.`);
-    lines.push(m.relayer.toLowerCase() === ctx.chain.botAddress.toLowerCase() ? "The bot may act for you from chat." : `The bot may not act for you (${ctx.settings.prefix}authorize).`);
+    lines.push(
+      m.relayer.toLowerCase() === ctx.chain.botAddress.toLowerCase()
+        ? "The bot may act for you from chat."
+        : `The bot may not act for you (${ctx.settings.prefix}authorize).`,
+    );
   }
   const funds = await ctx.spending?.statusLine();
   if (funds) lines.push(funds);
@@ -111,7 +124,8 @@ function yourRenewal(ctx: Ctx, c: GroupConfig, m: MemberInfo): string | undefine
   if (!m.isMember || c.period === 0 || m.expiresAt >= 0xffffffff) return undefined;
   const removal = formatTime(m.expiresAt + c.gracePeriod);
   const join = `${ctx.settings.prefix}join`;
-  if (m.active) return `Renew before ${formatTime(m.expiresAt)} (${join}${c.fee === 0n ? ", free" : ""}): after that your vote no longer counts, and from ${removal} you are removed.`;
+  if (m.active)
+    return `Renew before ${formatTime(m.expiresAt)} (${join}${c.fee === 0n ? ", free" : ""}): after that your vote no longer counts, and from ${removal} you are removed.`;
   return `Renew now (${join}${c.fee === 0n ? ", free" : ""}): your vote does not count, and from ${removal} you are removed.`;
 }
 
@@ -143,8 +157,12 @@ export async function join(ctx: Ctx): Promise<Answer> {
   const c = s.config;
   const open = c.mode !== Mode.External && (c.addQuorumBps === QUORUM_DEFAULT ? c.defaultQuorumBps : c.addQuorumBps) === 0;
   const fee = c.fee === 0n ? "no fee" : `a fee of ${formatUnits(c.fee)}${c.feeToken === ZeroAddress ? "" : ` (token ${c.feeToken})`}`;
-  if (m.isMember && m.active) return answer("You are an active member", [`Paid through ${formatTime(m.expiresAt)}. To pay ahead, call renew(${l.address}) on ${b.group} with ${fee}; it extends from that date.`]);
-  if (!m.isMember && !m.approved && !open) throw new Refusal("You are not approved yet: a member must propose adding you (!propose add), and the proposal must pass.");
+  if (m.isMember && m.active)
+    return answer("You are an active member", [
+      `Paid through ${formatTime(m.expiresAt)}. To pay ahead, call renew(${l.address}) on ${b.group} with ${fee}; it extends from that date.`,
+    ]);
+  if (!m.isMember && !m.approved && !open)
+    throw new Refusal("You are not approved yet: a member must propose adding you (!propose add), and the proposal must pass.");
   const relayed = m.relayer.toLowerCase() === ctx.chain.botAddress.toLowerCase();
   if (c.fee === 0n && relayed) {
     if (m.isMember) {
@@ -158,7 +176,9 @@ export async function join(ctx: Ctx): Promise<Answer> {
   const call = m.isMember ? `renew(${l.address})` : "join()";
   return answer(m.isMember ? "Renew your membership" : "Accept your membership", [
     `Pay ${fee} from ${shortAddress(l.address)}: call ${call} on ${b.group} from your wallet${ctx.settings.webUrl ? `, or use ${ctx.settings.webUrl}/g/${b.group}/join` : ""}.`,
-    c.fee === 0n ? `Or send ${ctx.settings.prefix}authorize, and then ${ctx.settings.prefix}join again: the bot accepts for you.` : "The bot does not pay fees for members.",
+    c.fee === 0n
+      ? `Or send ${ctx.settings.prefix}authorize, and then ${ctx.settings.prefix}join again: the bot accepts for you.`
+      : "The bot does not pay fees for members.",
   ]);
 }
 

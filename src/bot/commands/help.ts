@@ -70,7 +70,12 @@ export function helpAnswer(topic?: string, prefix = "!"): Reply {
   const lines = topicLines(topic, p);
   if (lines === undefined) return { text, html: escapeHtml(text) };
   const [usage, ...rest] = lines;
-  const html = `<p><code>${escapeHtml(usage ?? "")}</code></p>` + rest.map((l) => escapeHtml(l.trim() === "" ? l : l)).map((l) => (l.startsWith("  ") ? `&nbsp;&nbsp;${l.trimStart()}` : l)).join("<br>");
+  const html =
+    `<p><code>${escapeHtml(usage ?? "")}</code></p>` +
+    rest
+      .map((l) => escapeHtml(l.trim() === "" ? l : l))
+      .map((l) => (l.startsWith("  ") ? `&nbsp;&nbsp;${l.trimStart()}` : l))
+      .join("<br>");
   return { text, html };
 }
 

@@ -61,7 +61,6 @@ export function fail(message: string, usage?: string): Fail {
   return out;
 }
 
-
 // ---------------------------------------------------------------------------
 // Tokens
 
@@ -131,4 +130,3 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   }
   return best;
 }
-

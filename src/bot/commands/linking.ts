@@ -12,7 +12,6 @@ import { linkHash, requireBinding, requireLink } from "../guards.ts";
 import { checksumAddresses } from "../ids.ts";
 import type { MemberInfo } from "../../governance/client.ts";
 
-
 /** What `!authorize` grants unless the member adds more: the everyday chat commands. */
 export const BASE_SCOPE = RelayerScope.Vote | RelayerScope.Propose | RelayerScope.Delegate | RelayerScope.Accept;
 const SENSITIVE = [
@@ -70,7 +69,9 @@ export async function link(ctx: Ctx, address: string, room?: string): Promise<An
   ];
   if (ctx.settings.webUrl) {
     const minutes = Math.round(webLinkMs(ctx) / 60_000);
-    lines.push(`Or open ${ctx.settings.webUrl}/link#${await webLinkToken(ctx, target, address)} within ${minutes} minutes (once): your wallet signs there, nothing to paste.`);
+    lines.push(
+      `Or open ${ctx.settings.webUrl}/link#${await webLinkToken(ctx, target, address)} within ${minutes} minutes (once): your wallet signs there, nothing to paste.`,
+    );
   }
   return answer("Link your address", lines, message);
 }
@@ -148,7 +149,9 @@ export async function completeLink(ctx: Ctx, target: string, signature: string):
     throw new Refusal("That is not a valid signature of the message.");
   }
   if (signer.toLowerCase() !== pending.address.toLowerCase()) {
-    throw new Refusal(`That signature was made by ${shortAddress(signer)}, not by ${shortAddress(pending.address)}. Sign the exact message with the address you are linking.`);
+    throw new Refusal(
+      `That signature was made by ${shortAddress(signer)}, not by ${shortAddress(pending.address)}. Sign the exact message with the address you are linking.`,
+    );
   }
   await ctx.store.setState(`verify:${ctx.eventId}`, pending.address);
   await ctx.store.putLink({ roomId: target, userId: ctx.sender, address: pending.address, nonce: pending.nonce, linkedAt: Date.now() });
@@ -268,7 +271,9 @@ export async function unlink(ctx: Ctx): Promise<Answer> {
           () => lines.push(`The bot gave up its authority to act for ${shortAddress(l.address)}.`),
           (e: unknown) => {
             ctx.log(`unlink: could not give up the relayer authority: ${(e as Error).message}`);
-            lines.push(`The bot could not give up its on-chain authority just now; call setRelayer(${ZeroAddress}, 0, 0) on ${binding.group} from your wallet to be sure.`);
+            lines.push(
+              `The bot could not give up its on-chain authority just now; call setRelayer(${ZeroAddress}, 0, 0) on ${binding.group} from your wallet to be sure.`,
+            );
           },
         );
     }

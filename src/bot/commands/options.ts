@@ -71,7 +71,6 @@ export interface GroupOptions {
   controller?: Address;
 }
 
-
 /** Basis points of a percentage `20`, `20%`, `12.5%`, `33.33`; 0..100 with up to 2 decimals. */
 export function parsePercent(s: string): number | undefined {
   const m = /^(\d{1,3})(?:\.(\d{1,2}))?%?$/.exec(s);
@@ -95,7 +94,6 @@ export function parseDuration(s: string): number | undefined {
 
 /** A fee as typed: digits with an optional fraction (`0`, `10`, `0.25`). */
 const DECIMAL = /^\d{1,30}(?:\.\d{1,36})?$/;
-
 
 const MODES = new Map<string, Mode>([
   ["vote", Mode.Vote],
@@ -127,10 +125,7 @@ function quorumSpec(key: OptionKey, set: (o: GroupOptions, bps: number) => void,
       }
       const bps = parsePercent(v);
       if (bps === undefined) {
-        return (
-          `${key} must be a percentage from 0 to 100 with at most 2 decimals, like 20%` +
-          `${allowDefault ? " (or default)" : ""}; got ${quote(v)}.`
-        );
+        return `${key} must be a percentage from 0 to 100 with at most 2 decimals, like 20%` + `${allowDefault ? " (or default)" : ""}; got ${quote(v)}.`;
       }
       set(o, bps);
       return undefined;
@@ -263,15 +258,16 @@ export function parseOptions(ctx: ParseContext, args: Token[], usage: string): {
     const eq = t.text.indexOf("=");
     if (eq <= 0) return fail(`Options are written key=value; got ${quote(t.text)}.`, usage);
     // `quorum_add`, `quorum-add` and `quorum.add` are one key.
-    const key = t.text.slice(0, eq).toLowerCase().replace(/_/g, "-").replace(/^quorum-/, "quorum.");
+    const key = t.text
+      .slice(0, eq)
+      .toLowerCase()
+      .replace(/_/g, "-")
+      .replace(/^quorum-/, "quorum.");
     const value = t.text.slice(eq + 1).trim();
     const spec = OPTION_SPECS.get(key);
     if (spec === undefined) {
       const near = closest(key, OPTION_KEYS);
-      return fail(
-        `Unknown option ${quote(key)}.${near !== undefined ? ` Did you mean ${near}?` : ""} Known: ${OPTION_KEYS.join(", ")}.`,
-        usage,
-      );
+      return fail(`Unknown option ${quote(key)}.${near !== undefined ? ` Did you mean ${near}?` : ""} Known: ${OPTION_KEYS.join(", ")}.`, usage);
     }
     if (seen.has(spec.key)) return fail(`Option ${spec.key} is given twice.`, usage);
     seen.add(spec.key);
@@ -291,13 +287,9 @@ export const OPTION_HELP: readonly (readonly [string, string])[] = [
   ["voting=3d", "how long proposals are open"],
   ["mode=vote|admin|external", "who admits and removes members"],
   ["quorum=20%", "default quorum, 0-100% with up to 2 decimals"],
-  [
-    "quorum.add= quorum.remove= quorum.config= quorum.fee-destination= quorum.custom=",
-    "quorum of one kind of proposal, or default",
-  ],
+  ["quorum.add= quorum.remove= quorum.config= quorum.fee-destination= quorum.custom=", "quorum of one kind of proposal, or default"],
   ["admins=@a:server,@b:server", "admins for admin mode (or none)"],
   ["custom-calls=on|off", "whether custom-call proposals are allowed"],
   ["open-proposals=3", "how many proposals one member may have open at a time (1 to 3)"],
   ["controller=0x…", "the governing contract (a Governor's timelock, a Safe…) for external mode"],
 ];
-

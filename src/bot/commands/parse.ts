@@ -56,10 +56,7 @@ export interface ParseOptions {
   defaultServer: string;
 }
 
-export type ParseResult =
-  | { kind: "none" }
-  | { kind: "ok"; command: Command }
-  | { kind: "error"; message: string; usage?: string };
+export type ParseResult = { kind: "none" } | { kind: "ok"; command: Command } | { kind: "error"; message: string; usage?: string };
 
 /** A command as `!help` lists it (derived from its description). */
 export interface CommandInfo {
@@ -107,7 +104,7 @@ function ok(command: Command): ParseResult {
   return { kind: "ok", command };
 }
 
-const NONE: ParseResult = Object.freeze({ kind: "none" }) as ParseResult;
+const NONE: ParseResult = Object.freeze({ kind: "none" });
 
 /** Reads a described command's arguments: the group's room taken off the end, then its own parser or its parameters. */
 function readCommand(ctx: ParseContext, d: CommandDescription, all: Token[]): ParseResult {
@@ -122,7 +119,7 @@ function readCommand(ctx: ParseContext, d: CommandDescription, all: Token[]): Pa
     args = args.slice(0, -1);
   }
   const read = d.parse ? d.parse(ctx, args, usage) : readParams(ctx, d, args, usage);
-  if ("kind" in read && (read as Fail).kind === "error") return read as Fail;
+  if (isFail(read)) return read;
   return ok({ ...(read as object), ...(room ?? {}), name: d.name } as Command);
 }
 
@@ -232,10 +229,7 @@ export function parseCommand(input: CommandInput, opts: ParseOptions): ParseResu
           const near = closest(sub, group.keys());
           const hint = near !== undefined ? ` Did you mean ${prefix}${word} ${near}?` : "";
           const subs = COMMAND_TABLE.filter((d) => d.words.startsWith(word + " ")).map((d) => d.words.slice(word.length + 1));
-          const what =
-            sub === ""
-              ? `${prefix}${word} needs one of: ${subs.join(", ")}.`
-              : `Unknown ${prefix}${word} command ${quote(sub)}.`;
+          const what = sub === "" ? `${prefix}${word} needs one of: ${subs.join(", ")}.` : `Unknown ${prefix}${word} command ${quote(sub)}.`;
           return fail(`${what}${hint}`, groupUsage(word));
         }
       } else {
@@ -256,3 +250,6 @@ export function parseCommand(input: CommandInput, opts: ParseOptions): ParseResu
   }
 }
 
+function isFail(r: unknown): r is Fail {
+  return typeof r === "object" && r !== null && (r as { kind?: unknown }).kind === "error";
+}

@@ -115,7 +115,8 @@ async function requireAccount(ctx: Ctx, target: string): Promise<void> {
     ctx.log(`could not look up ${target}: ${(e as Error).message}`);
     throw new Refusal(`I could not check that ${target} exists: ${server} did not answer (or could not be reached). Nothing was proposed; try again later.`);
   }
-  if (found === "missing") throw new Refusal(`There is no account ${target}: ${server} does not know it. Check the Matrix ID (Element shows it in the user's profile).`);
+  if (found === "missing")
+    throw new Refusal(`There is no account ${target}: ${server} does not know it. Check the Matrix ID (Element shows it in the user's profile).`);
 }
 
 export async function proposeAdd(ctx: Ctx, target: string): Promise<Answer> {
@@ -204,9 +205,18 @@ export async function vote(ctx: Ctx, number: number, choice: VoteChoice): Promis
     const mine = await ctx.chain.voteOf(b.group, before.id, l.address);
     if (mine !== 0) throw new Refusal(`You have already voted ${["against", "for", "abstain"][mine - 1]} on #${number}; a vote cannot be changed.`);
   }
-  await ctx.chain.call(`vote:${b.group}:${number}:${l.address}`, b.group, "castVoteFor", [l.address, before.id, CHOICE[choice]], `vote ${choice} on #${number}`);
+  await ctx.chain.call(
+    `vote:${b.group}:${number}:${l.address}`,
+    b.group,
+    "castVoteFor",
+    [l.address, before.id, CHOICE[choice]],
+    `vote ${choice} on #${number}`,
+  );
   const p = await findProposal(ctx, b, number);
-  const lines = [`FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes} (quorum ${p.quorumVotes} of ${p.influence}); ${STATE[p.state]}`, ...whyStillOpen(p)];
+  const lines = [
+    `FOR ${p.forVotes} · AGAINST ${p.againstVotes} · ABSTAIN ${p.abstainVotes} (quorum ${p.quorumVotes} of ${p.influence}); ${STATE[p.state]}`,
+    ...whyStillOpen(p),
+  ];
   lines.push(...(await executeIfPassed(ctx, b, p)));
   return answer(`${ctx.sender} voted ${choice} on #${number}`, lines);
 }
@@ -214,17 +224,26 @@ export async function vote(ctx: Ctx, number: number, choice: VoteChoice): Promis
 export async function delegate(ctx: Ctx, target: string | undefined): Promise<Answer> {
   const { b, l, m } = await actor(ctx);
   const to = target ? await addressOf(ctx, target) : ZeroAddress;
-  if (to.toLowerCase() === l.address.toLowerCase()) throw new Refusal(`You cannot delegate to yourself; ${ctx.settings.prefix}undelegate takes your vote back.`);
-  if (!ctx.resumed && m.delegate.toLowerCase() === to.toLowerCase()) throw new Refusal(target ? `You already delegate to ${target}.` : "You do not delegate to anyone.");
+  if (to.toLowerCase() === l.address.toLowerCase())
+    throw new Refusal(`You cannot delegate to yourself; ${ctx.settings.prefix}undelegate takes your vote back.`);
+  if (!ctx.resumed && m.delegate.toLowerCase() === to.toLowerCase())
+    throw new Refusal(target ? `You already delegate to ${target}.` : "You do not delegate to anyone.");
   if (target && !ctx.resumed) {
     const t = await ctx.chain.member(b.group, to);
     if (!t.isMember) throw new Refusal(`${target} is not a member of this group.`);
   }
-  await ctx.chain.call(`delegate:${b.group}:${l.address}:${ctx.eventId}`, b.group, "delegateFor", [l.address, to], target ? `delegate to ${target}` : "undelegate");
-  return answer(
-    target ? `${ctx.sender} delegates to ${target}` : `${ctx.sender} takes their vote back`,
-    [target ? "On proposals created from now on, your point goes to their choice unless you vote yourself." : "From the next proposal on, your point counts only when you vote."],
+  await ctx.chain.call(
+    `delegate:${b.group}:${l.address}:${ctx.eventId}`,
+    b.group,
+    "delegateFor",
+    [l.address, to],
+    target ? `delegate to ${target}` : "undelegate",
   );
+  return answer(target ? `${ctx.sender} delegates to ${target}` : `${ctx.sender} takes their vote back`, [
+    target
+      ? "On proposals created from now on, your point goes to their choice unless you vote yourself."
+      : "From the next proposal on, your point counts only when you vote.",
+  ]);
 }
 
 export async function proposals(ctx: Ctx): Promise<Answer> {
@@ -233,8 +252,11 @@ export async function proposals(ctx: Ctx): Promise<Answer> {
   if (all.length === 0) return answer("No proposals yet", [`${ctx.settings.prefix}propose add @user starts one.`]);
   const lines: string[] = [];
   for (const p of all.slice(0, 20)) {
-    const quorate = p.state === ProposalState.Active && p.forVotes >= p.quorumVotes ? " (quorum reached; decided early only once the outcome can no longer change)" : "";
-    lines.push(`#${p.number} ${STATE[p.state]}${quorate}: ${oneLine(await effect(ctx, b.group, p))} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`);
+    const quorate =
+      p.state === ProposalState.Active && p.forVotes >= p.quorumVotes ? " (quorum reached; decided early only once the outcome can no longer change)" : "";
+    lines.push(
+      `#${p.number} ${STATE[p.state]}${quorate}: ${oneLine(await effect(ctx, b.group, p))} — FOR ${p.forVotes}, AGAINST ${p.againstVotes}, ABSTAIN ${p.abstainVotes}; deadline ${formatTime(p.deadline)}`,
+    );
   }
   return answer(`${all.length} proposal(s)`, lines);
 }

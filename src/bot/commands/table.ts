@@ -46,10 +46,7 @@ export interface ReleaseShare {
   shareBps: number;
 }
 
-export type FeeDestinationSpec =
-  | { kind: "locked" }
-  | { kind: "release"; recipients: ReleaseShare[] }
-  | { kind: "custom"; target: Address };
+export type FeeDestinationSpec = { kind: "locked" } | { kind: "release"; recipients: ReleaseShare[] } | { kind: "custom"; target: Address };
 
 /** What `!help <topic>` may ask about: a command, or the option keys. */
 export type HelpTopic = CommandName | "options";
@@ -148,7 +145,13 @@ export function describeCommand<N extends CommandName>(d: CommandDescription<N>)
   return d;
 }
 
-const ROOM: Param = { name: "room", kind: "room", form: "#room:server", optional: true, about: "#room:server — the group's room, when you send it from elsewhere (a direct chat with me): its address or its id" };
+const ROOM: Param = {
+  name: "room",
+  kind: "room",
+  form: "#room:server",
+  optional: true,
+  about: "#room:server — the group's room, when you send it from elsewhere (a direct chat with me): its address or its id",
+};
 const USER: Param = { name: "target", kind: "user", form: "<@user:server>" };
 const NUMBER: Param = { name: "number", kind: "number", form: "<#number>" };
 
@@ -183,8 +186,20 @@ const TABLE = [
     aliases: ["dao-create"],
     summary: "Preview the group DAO of this room (room admins): its settings, founders and who is not a member yet; it is created once every founder confirms.",
     params: [
-      { name: "watch", kind: "words", form: "[watch]", optional: true, about: "watch — the bot only says in the room what it would do, until a room admin sends dao enforce" },
-      { name: "founders", kind: "users", form: "[founders=@a:server,…]", optional: true, about: "founders=@a:server,@b:server — the founders, among the members who linked (default: all of them)" },
+      {
+        name: "watch",
+        kind: "words",
+        form: "[watch]",
+        optional: true,
+        about: "watch — the bot only says in the room what it would do, until a room admin sends dao enforce",
+      },
+      {
+        name: "founders",
+        kind: "users",
+        form: "[founders=@a:server,…]",
+        optional: true,
+        about: "founders=@a:server,@b:server — the founders, among the members who linked (default: all of them)",
+      },
       { name: "options", kind: "options", form: OPTIONS_USAGE, optional: true },
     ],
     who: "room admins (power 100, or a creator of the room)",
@@ -232,7 +247,8 @@ const TABLE = [
     parse(_ctx, args, usage) {
       const a = args[0];
       if (a === undefined) return fail("Give the code of the preview you consent to, as the preview shows it.", usage);
-      if (args.length > 1 || !PREVIEW_CODE.test(a.text)) return fail(`${quote(a.text)} is not a preview code: it is ${PREVIEW_CODE_LENGTH} letters and digits, as the preview shows it.`, usage);
+      if (args.length > 1 || !PREVIEW_CODE.test(a.text))
+        return fail(`${quote(a.text)} is not a preview code: it is ${PREVIEW_CODE_LENGTH} letters and digits, as the preview shows it.`, usage);
       return { code: a.text.toUpperCase() };
     },
     executor: (x, c) =>
@@ -432,7 +448,8 @@ const TABLE = [
         name: "destination",
         kind: "words",
         form: "locked | release 0xA=60% 0xB=40% | custom 0xC",
-        about: "locked — fees stay in the group\n  release 0xA=60% 0xB=40% — shared out at most once per 30 days (up to 32 recipients, 100% in all)\n  custom 0xC — the whole balance to a contract, at any time",
+        about:
+          "locked — fees stay in the group\n  release 0xA=60% 0xB=40% — shared out at most once per 30 days (up to 32 recipients, 100% in all)\n  custom 0xC — the whole balance to a contract, at any time",
       },
       ROOM,
     ],
@@ -592,12 +609,12 @@ const TABLE = [
 ] as const;
 
 /** The table, one description per command, in the order `!help` lists them. */
-export const COMMAND_TABLE: readonly CommandDescription[] = TABLE as unknown as readonly CommandDescription[];
+export const COMMAND_TABLE: readonly CommandDescription[] = TABLE;
 
 /** Every command has exactly one description (checked by the compiler). */
 type Described = (typeof TABLE)[number]["name"];
-const _complete: [CommandName] extends [Described] ? true : never = true;
-void _complete;
+type Check<T extends true> = T;
+export type EveryCommandDescribed = Check<[CommandName] extends [Described] ? true : false>;
 
 const BY_NAME = new Map<CommandName, CommandDescription>(COMMAND_TABLE.map((d) => [d.name, d]));
 
@@ -650,7 +667,12 @@ export function readParams(ctx: ParseContext, d: CommandDescription, args: Token
       return fail(`${ctx.prefix}${d.words} takes no arguments.${room}`, usage);
     }
     const extra = args[i];
-    return fail(params.some((p) => p.kind === "number") && params.length === 1 ? "Give one proposal number, like #3." : `Too many arguments: ${quote(extra?.text ?? "")}.`, usage);
+    return fail(
+      params.some((p) => p.kind === "number") && params.length === 1
+        ? "Give one proposal number, like #3."
+        : `Too many arguments: ${quote(extra?.text ?? "")}.`,
+      usage,
+    );
   }
   return out;
 }

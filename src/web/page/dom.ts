@@ -40,7 +40,12 @@ export function formatTime(unix: number): string {
 
 export function formatDuration(seconds: number): string {
   if (seconds === 0) return "0s";
-  for (const [unit, n] of [["d", 86_400], ["h", 3600], ["m", 60]] as const) if (seconds % n === 0) return `${seconds / n}${unit}`;
+  for (const [unit, n] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["m", 60],
+  ] as const)
+    if (seconds % n === 0) return `${seconds / n}${unit}`;
   return `${seconds}s`;
 }
 

@@ -21,7 +21,10 @@ const GROUP_ABI = parseAbi([
   "function castVote(uint256 proposalId, uint8 support)",
   "function setRelayer(address relayer, uint8 scope, uint64 until)",
 ]);
-const ERC20_ABI = parseAbi(["function approve(address spender, uint256 amount) returns (bool)", "function allowance(address owner, address spender) view returns (uint256)"]);
+const ERC20_ABI = parseAbi([
+  "function approve(address spender, uint256 amount) returns (bool)",
+  "function allowance(address owner, address spender) view returns (uint256)",
+]);
 const SUPPORT = { yes: 1, no: 0, abstain: 2 } as const;
 /** An address (an account, a group). */
 const ACCOUNT = /^0x[0-9a-fA-F]{40}$/;
@@ -175,7 +178,9 @@ function renderIdentity(): void {
   parts.identity.hidden = false;
   const rows: (HTMLElement | null)[] = [h("p", {}, "Matrix account: ", h("strong", { id: "me-user" }, me.userId))];
   if (me.linked) {
-    rows.push(h("p", { id: "me-linked", "data-state": "linked" }, "Linked to ", h("code", {}, ACCOUNT.test(me.linked) ? getAddress(me.linked) : me.linked), "."));
+    rows.push(
+      h("p", { id: "me-linked", "data-state": "linked" }, "Linked to ", h("code", {}, ACCOUNT.test(me.linked) ? getAddress(me.linked) : me.linked), "."),
+    );
     rows.push(
       h(
         "label",
@@ -199,7 +204,14 @@ function renderIdentity(): void {
     } else {
       action = h("button", { id: "link", disabled: state.busy, onclick: () => void linkWallet() }, `Link ${shortAddress(w.account)} to ${me.userId}`);
     }
-    rows.push(h("p", { id: "me-linked", "data-state": "unlinked" }, target ? `Link ${target}: your wallet signs one message naming your Matrix account, the room and a fresh nonce.` : "Not linked yet."), action);
+    rows.push(
+      h(
+        "p",
+        { id: "me-linked", "data-state": "unlinked" },
+        target ? `Link ${target}: your wallet signs one message naming your Matrix account, the room and a fresh nonce.` : "Not linked yet.",
+      ),
+      action,
+    );
   }
   fill(parts.identity, h("h2", {}, "You in Matrix"), ...rows);
 }
@@ -213,7 +225,18 @@ function renderWallet(): void {
   const w = state.wallet;
   const title = h("h2", {}, "Your wallet");
   if (state.wallets.length === 0) {
-    fill(parts.wallet, title, walletState("no-wallet", h("p", {}, "No browser wallet found. You can read everything here without one; to link, pay, vote or delegate, install a wallet (any that supports EIP-6963 or EIP-1193) and reload, or use the chat commands.")));
+    fill(
+      parts.wallet,
+      title,
+      walletState(
+        "no-wallet",
+        h(
+          "p",
+          {},
+          "No browser wallet found. You can read everything here without one; to link, pay, vote or delegate, install a wallet (any that supports EIP-6963 or EIP-1193) and reload, or use the chat commands.",
+        ),
+      ),
+    );
     return;
   }
   if (!w?.account) {
@@ -223,7 +246,9 @@ function renderWallet(): void {
       walletState(
         "disconnected",
         h("p", {}, "Connect a wallet to act. The page only asks it to sign or send what you confirm there."),
-        ...state.wallets.map((info) => h("button", { class: "connect", "data-rdns": info.rdns, disabled: state.busy, onclick: () => void connect(info) }, `Connect ${info.name}`)),
+        ...state.wallets.map((info) =>
+          h("button", { class: "connect", "data-rdns": info.rdns, disabled: state.busy, onclick: () => void connect(info) }, `Connect ${info.name}`),
+        ),
       ),
     );
     return;
@@ -239,7 +264,11 @@ function renderWallet(): void {
       walletState(
         "wrong-chain",
         h("p", {}, `Your wallet is on chain ${w.chainId}; this group lives on chain ${r.chainId}.`),
-        h("button", { id: "switch-chain", disabled: state.busy, onclick: () => void busy("Asking your wallet to switch…", () => switchChain(r.chainId)) }, `Switch to chain ${r.chainId}`),
+        h(
+          "button",
+          { id: "switch-chain", disabled: state.busy, onclick: () => void busy("Asking your wallet to switch…", () => switchChain(r.chainId)) },
+          `Switch to chain ${r.chainId}`,
+        ),
       ),
     );
     return;
@@ -253,7 +282,19 @@ function renderWallet(): void {
   const fee = r.fee;
   const payLabel = fee.amount === "0" ? "" : ` (${fee.text})`;
   if (!s.isMember && !s.approved && !r.open) {
-    fill(parts.wallet, title, walletState("not-member", head, h("p", {}, "This address is not a member of the group. A member can propose adding you: link this address from chat (!link) or above, then ask a member to send !propose add @you.")));
+    fill(
+      parts.wallet,
+      title,
+      walletState(
+        "not-member",
+        head,
+        h(
+          "p",
+          {},
+          "This address is not a member of the group. A member can propose adding you: link this address from chat (!link) or above, then ask a member to send !propose add @you.",
+        ),
+      ),
+    );
     return;
   }
   if (!s.isMember) {
@@ -271,7 +312,13 @@ function renderWallet(): void {
   }
   const parts2: (HTMLElement | null)[] = [head];
   if (!s.active) {
-    parts2.push(h("p", { class: "warn" }, `Your membership lapsed on ${formatTime(s.expiresAt)}: you have no influence until you pay again${r.grace ? `, and after the grace period (${formatDuration(r.grace)}) you may be removed` : ""}.`));
+    parts2.push(
+      h(
+        "p",
+        { class: "warn" },
+        `Your membership lapsed on ${formatTime(s.expiresAt)}: you have no influence until you pay again${r.grace ? `, and after the grace period (${formatDuration(r.grace)}) you may be removed` : ""}.`,
+      ),
+    );
     parts2.push(payButtons("renew", `Renew${payLabel}`));
     fill(parts.wallet, title, walletState("lapsed", ...parts2));
     return;
@@ -289,9 +336,17 @@ function payButtons(kind: "join" | "renew", label: string): HTMLElement {
     "div",
     { class: "row" },
     !native && r.fee.amount !== "0"
-      ? h("button", { id: "approve", disabled: state.busy, onclick: () => void busy("Approving the fee in your wallet…", approveFee) }, `1. Approve ${formatUnits(BigInt(r.fee.amount), r.fee.decimals)} ${r.fee.symbol}`)
+      ? h(
+          "button",
+          { id: "approve", disabled: state.busy, onclick: () => void busy("Approving the fee in your wallet…", approveFee) },
+          `1. Approve ${formatUnits(BigInt(r.fee.amount), r.fee.decimals)} ${r.fee.symbol}`,
+        )
       : null,
-    h("button", { id: "pay", disabled: state.busy, onclick: () => void busy("Paying from your wallet…", () => pay(kind)) }, native || r.fee.amount === "0" ? label : `2. ${label}`),
+    h(
+      "button",
+      { id: "pay", disabled: state.busy, onclick: () => void busy("Paying from your wallet…", () => pay(kind)) },
+      native || r.fee.amount === "0" ? label : `2. ${label}`,
+    ),
   );
 }
 
@@ -303,10 +358,23 @@ function delegation(r: GroupRecord, s: Standing): HTMLElement {
       "div",
       { class: "box", id: "delegation", "data-state": "delegating" },
       h("p", {}, "You delegate to ", who(s.delegate, d?.userId), ". On proposals made from now on your point follows their vote, unless you vote yourself."),
-      h("button", { id: "undelegate", disabled: state.busy, onclick: () => void busy("Taking your vote back…", () => sendGroupTx("delegate", [zeroAddress], "You take your vote back for proposals made from now on.")) }, "Undelegate"),
+      h(
+        "button",
+        {
+          id: "undelegate",
+          disabled: state.busy,
+          onclick: () =>
+            void busy("Taking your vote back…", () => sendGroupTx("delegate", [zeroAddress], "You take your vote back for proposals made from now on.")),
+        },
+        "Undelegate",
+      ),
     );
   }
-  const select = h("select", { id: "delegate-to" }, ...others.map((m) => h("option", { value: m.address }, `${shortAddress(m.address)}${m.userId ? ` ${m.userId}` : ""}${m.active ? "" : " (lapsed)"}`)));
+  const select = h(
+    "select",
+    { id: "delegate-to" },
+    ...others.map((m) => h("option", { value: m.address }, `${shortAddress(m.address)}${m.userId ? ` ${m.userId}` : ""}${m.active ? "" : " (lapsed)"}`)),
+  );
   return h(
     "div",
     { class: "box", id: "delegation", "data-state": "own" },
@@ -316,7 +384,18 @@ function delegation(r: GroupRecord, s: Standing): HTMLElement {
           "div",
           { class: "row" },
           select,
-          h("button", { id: "delegate", disabled: state.busy, onclick: () => void busy("Delegating from your wallet…", () => sendGroupTx("delegate", [(select as HTMLSelectElement).value], "Delegated: on proposals made from now on your point follows their vote.")) }, "Delegate"),
+          h(
+            "button",
+            {
+              id: "delegate",
+              disabled: state.busy,
+              onclick: () =>
+                void busy("Delegating from your wallet…", () =>
+                  sendGroupTx("delegate", [(select as HTMLSelectElement).value], "Delegated: on proposals made from now on your point follows their vote."),
+                ),
+            },
+            "Delegate",
+          ),
         )
       : null,
   );
@@ -329,7 +408,18 @@ function authority(r: GroupRecord, s: Standing): HTMLElement {
       { class: "box", id: "authority", "data-state": "authorised" },
       h("p", {}, "The bot acts for you on your chat commands and poll answers:"),
       h("ul", {}, ...s.relayer.words.map((w) => h("li", {}, w))),
-      h("button", { id: "revoke", disabled: state.busy, onclick: () => void busy("Withdrawing the bot's authority from your wallet…", () => sendGroupTx("setRelayer", [zeroAddress, 0, 0n], "The bot no longer acts for you.")) }, "Revoke the bot's authority"),
+      h(
+        "button",
+        {
+          id: "revoke",
+          disabled: state.busy,
+          onclick: () =>
+            void busy("Withdrawing the bot's authority from your wallet…", () =>
+              sendGroupTx("setRelayer", [zeroAddress, 0, 0n], "The bot no longer acts for you."),
+            ),
+        },
+        "Revoke the bot's authority",
+      ),
     );
   }
   const extras = [
@@ -342,7 +432,13 @@ function authority(r: GroupRecord, s: Standing): HTMLElement {
   return h(
     "div",
     { class: "box", id: "authority", "data-state": "none" },
-    h("p", {}, s.otherRelayer ? `Another address (${s.otherRelayer}) holds authority to act for you; authorising the bot replaces it.` : "The bot does not act for you: your chat votes and poll answers do not count until you authorise it. Votes signed here need no authority."),
+    h(
+      "p",
+      {},
+      s.otherRelayer
+        ? `Another address (${s.otherRelayer}) holds authority to act for you; authorising the bot replaces it.`
+        : "The bot does not act for you: your chat votes and poll answers do not count until you authorise it. Votes signed here need no authority.",
+    ),
     h("div", { class: "row" }, ...boxes),
     h("label", {}, "for ", days, " days"),
     h("button", { id: "authorize", disabled: state.busy, onclick: () => void authorise(r, boxes, days as HTMLInputElement) }, "Authorise the bot…"),
@@ -377,7 +473,7 @@ function renderFacts(): void {
 }
 
 function myVote(p: RecordProposal): string | undefined {
-  const a = state.wallet?.account?.toLowerCase();
+  const a = state.wallet?.account.toLowerCase();
   return a ? p.votes.find((v) => v.voter.toLowerCase() === a)?.choice : undefined;
 }
 
@@ -397,7 +493,11 @@ function proposalCard(p: RecordProposal): HTMLElement {
           "div",
           { class: "row vote" },
           ...(["yes", "no", "abstain"] as const).map((c) =>
-            h("button", { class: `vote-${c}`, disabled: state.busy, onclick: () => void vote(p, c, (own as HTMLInputElement).checked) }, c === "yes" ? "Yes" : c === "no" ? "No" : "Abstain"),
+            h(
+              "button",
+              { class: `vote-${c}`, disabled: state.busy, onclick: () => void vote(p, c, (own as HTMLInputElement).checked) },
+              c === "yes" ? "Yes" : c === "no" ? "No" : "Abstain",
+            ),
           ),
           h("label", { class: "toggle" }, own, " send it from my wallet (I pay the gas) instead of signing for the bot to submit"),
         ),
@@ -416,9 +516,21 @@ function proposalCard(p: RecordProposal): HTMLElement {
       h("span", { class: "muted" }, ` — needs ${p.quorumVotes} FOR of ${p.influence} (quorum ${percent(p.quorumBps)}) and more FOR than AGAINST`),
     ),
     h("div", { class: "bars" }, bar(p.forVotes, "for"), bar(p.againstVotes, "against"), bar(p.abstainVotes, "abstain")),
-    h("p", { class: "muted" }, `${p.state === "open" ? "Deadline" : "Deadline was"} ${formatTime(p.deadline)} · proposed by `, who(p.proposer, p.proposerUserId), p.executedTx ? " · executed in " : "", p.executedTx ? h("code", {}, shortAddress(p.executedTx)) : null),
+    h(
+      "p",
+      { class: "muted" },
+      `${p.state === "open" ? "Deadline" : "Deadline was"} ${formatTime(p.deadline)} · proposed by `,
+      who(p.proposer, p.proposerUserId),
+      p.executedTx ? " · executed in " : "",
+      p.executedTx ? h("code", {}, shortAddress(p.executedTx)) : null,
+    ),
     p.votes.length
-      ? h("details", { class: "votes", open: state.focus === p.number }, h("summary", {}, `${p.votes.length} vote(s)`), h("ul", {}, ...p.votes.map((v) => h("li", {}, who(v.voter, v.userId), `: ${v.choice}${v.weight > 1 ? ` (${v.weight} points)` : ""}`))))
+      ? h(
+          "details",
+          { class: "votes", open: state.focus === p.number },
+          h("summary", {}, `${p.votes.length} vote(s)`),
+          h("ul", {}, ...p.votes.map((v) => h("li", {}, who(v.voter, v.userId), `: ${v.choice}${v.weight > 1 ? ` (${v.weight} points)` : ""}`))),
+        )
       : null,
     ...voteRow,
   );
@@ -520,12 +632,24 @@ async function sendGroupTx(fn: "delegate" | "setRelayer" | "castVote" | "join" |
 async function approveFee(): Promise<void> {
   const r = state.record!;
   const w = state.wallet!;
-  const current = decodeFunctionResult({ abi: ERC20_ABI, functionName: "allowance", data: (await w.ethCall(r.fee.token, encodeFunctionData({ abi: ERC20_ABI, functionName: "allowance", args: [w.account as `0x${string}`, r.group as `0x${string}`] }))) as `0x${string}` });
+  const current = decodeFunctionResult({
+    abi: ERC20_ABI,
+    functionName: "allowance",
+    data: (await w.ethCall(
+      r.fee.token,
+      encodeFunctionData({ abi: ERC20_ABI, functionName: "allowance", args: [w.account as `0x${string}`, r.group as `0x${string}`] }),
+    )) as `0x${string}`,
+  });
   if (current >= BigInt(r.fee.amount)) {
     say("ok", "The group may already take the fee from your tokens: pay now.");
     return;
   }
-  await sendChecked(r.fee.token, encodeFunctionData({ abi: ERC20_ABI, functionName: "approve", args: [r.group as `0x${string}`, BigInt(r.fee.amount)] }), 0n, "Approved: the group may take the fee once. Now pay.");
+  await sendChecked(
+    r.fee.token,
+    encodeFunctionData({ abi: ERC20_ABI, functionName: "approve", args: [r.group as `0x${string}`, BigInt(r.fee.amount)] }),
+    0n,
+    "Approved: the group may take the fee once. Now pay.",
+  );
 }
 
 async function pay(kind: "join" | "renew"): Promise<void> {
@@ -550,7 +674,14 @@ async function vote(p: RecordProposal, choice: Choice, own: boolean): Promise<vo
     const signature = await w.signTyped(req.typed);
     say("info", "Signed; the bot is submitting your vote…");
     const m = req.typed.message;
-    const sent = await api<{ tx: string }>("POST", `/api/groups/${state.group}/vote`, { voter: w.account, number: p.number, choice, nonce: String(m.nonce), deadline: Number(m.deadline), signature });
+    const sent = await api<{ tx: string }>("POST", `/api/groups/${state.group}/vote`, {
+      voter: w.account,
+      number: p.number,
+      choice,
+      nonce: String(m.nonce),
+      deadline: Number(m.deadline),
+      signature,
+    });
     if (!sent.ok) say("error", sent.error, "refused");
     else say("ok", [...sent.lines, `Transaction ${sent.tx}.`]);
   });
@@ -559,8 +690,15 @@ async function vote(p: RecordProposal, choice: Choice, own: boolean): Promise<vo
 async function authorise(r: GroupRecord, boxes: HTMLElement[], days: HTMLInputElement): Promise<void> {
   await busy("Preparing the authorisation…", async () => {
     const w = state.wallet!;
-    const extra = boxes.map((b) => b.querySelector("input") as HTMLInputElement).filter((i) => i.checked).map((i) => i.value);
-    const req = await api<{ typed: TypedData; words: string[] }>("POST", `/api/groups/${r.group}/relayer/request`, { member: w.account, extra, days: Number(days.value) });
+    const extra = boxes
+      .map((b) => b.querySelector("input") as HTMLInputElement)
+      .filter((i) => i.checked)
+      .map((i) => i.value);
+    const req = await api<{ typed: TypedData; words: string[] }>("POST", `/api/groups/${r.group}/relayer/request`, {
+      member: w.account,
+      extra,
+      days: Number(days.value),
+    });
     if (!req.ok) {
       say("error", req.error, "refused");
       return;
@@ -569,7 +707,14 @@ async function authorise(r: GroupRecord, boxes: HTMLElement[], days: HTMLInputEl
     say("info", ["You are about to sign:", ...req.words]);
     const signature = await w.signTyped(req.typed);
     const m = req.typed.message;
-    const sent = await api<{ tx: string }>("POST", `/api/groups/${r.group}/relayer`, { member: w.account, scope: Number(m.scope), until: Number(m.until), nonce: String(m.nonce), deadline: Number(m.deadline), signature });
+    const sent = await api<{ tx: string }>("POST", `/api/groups/${r.group}/relayer`, {
+      member: w.account,
+      scope: Number(m.scope),
+      until: Number(m.until),
+      nonce: String(m.nonce),
+      deadline: Number(m.deadline),
+      signature,
+    });
     if (!sent.ok) say("error", sent.error, "refused");
     else say("ok", ["Authorised.", ...sent.lines, `Transaction ${sent.tx}.`]);
   });
@@ -578,7 +723,7 @@ async function authorise(r: GroupRecord, boxes: HTMLElement[], days: HTMLInputEl
 async function linkWallet(): Promise<void> {
   await busy("Asking your wallet to sign the link message…", async () => {
     const w = state.wallet!;
-    let message = state.me?.pending?.address?.toLowerCase() === w.account.toLowerCase() ? state.me.pending.message : undefined;
+    let message = state.me?.pending?.address.toLowerCase() === w.account.toLowerCase() ? state.me.pending.message : undefined;
     if (!message) {
       const start = await api<{ message: string }>("POST", "/api/me/link/start", { address: w.account });
       if (!start.ok) {
@@ -617,7 +762,7 @@ function adopt(s: string, me: WebMe): void {
 async function widgetIdentity(params: URLSearchParams): Promise<string | undefined> {
   const room = params.get("room") ?? params.get("roomId") ?? "";
   const parent = params.get("parentUrl");
-  let origin: string | null = null;
+  let origin: string | null;
   try {
     origin = parent ? new URL(parent).origin : null;
   } catch {
@@ -643,7 +788,11 @@ async function widgetIdentity(params: URLSearchParams): Promise<string | undefin
   } catch (e) {
     return `Your Matrix client did not confirm who you are (${(e as Error).message}): you can still read the record, or open the one-time link from !link.`;
   }
-  const r = await api<{ session: string; me: WebMe }>("POST", "/api/session/openid", { access_token: token.access_token, matrix_server_name: token.matrix_server_name, room_id: room });
+  const r = await api<{ session: string; me: WebMe }>("POST", "/api/session/openid", {
+    access_token: token.access_token,
+    matrix_server_name: token.matrix_server_name,
+    room_id: room,
+  });
   if (!r.ok) return r.error;
   adopt(r.session, r.me);
   return undefined;
@@ -685,7 +834,12 @@ async function start(): Promise<void> {
   }
   fill(
     app,
-    h("header", {}, h("h1", {}, "Conclave"), h("p", { class: "muted" }, state.group ? "The group's record, and your wallet's part in it." : "A room's group DAO.")),
+    h(
+      "header",
+      {},
+      h("h1", {}, "Conclave"),
+      h("p", { class: "muted" }, state.group ? "The group's record, and your wallet's part in it." : "A room's group DAO."),
+    ),
     parts.notice,
     parts.identity,
     parts.wallet,

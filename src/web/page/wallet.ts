@@ -33,8 +33,10 @@ export function walletError(e: unknown): WalletError {
   const o = (e ?? {}) as { code?: unknown; message?: unknown; data?: { originalError?: { code?: unknown } } };
   const code = Number(o.code ?? o.data?.originalError?.code);
   const message = typeof o.message === "string" ? o.message : String(e);
-  if (code === 4001 || /user (rejected|denied)/i.test(message)) return new WalletError("rejected", "You rejected the request in your wallet; nothing was signed or sent.");
-  if (/insufficient funds|enough funds/i.test(message)) return new WalletError("failed", "Your wallet does not hold enough of the native coin for this (the fee and the gas).");
+  if (code === 4001 || /user (rejected|denied)/i.test(message))
+    return new WalletError("rejected", "You rejected the request in your wallet; nothing was signed or sent.");
+  if (/insufficient funds|enough funds/i.test(message))
+    return new WalletError("failed", "Your wallet does not hold enough of the native coin for this (the fee and the gas).");
   if (code === 4902) return new WalletError("unknown-chain", "Your wallet does not know this chain yet: add it in the wallet, then try again.");
   return new WalletError("failed", `Your wallet could not do it: ${message.slice(0, 200)}`);
 }
@@ -43,7 +45,9 @@ export function walletError(e: unknown): WalletError {
 export async function discover(ms = 400): Promise<WalletInfo[]> {
   const store = createStore();
   await new Promise((r) => setTimeout(r, ms));
-  const found: WalletInfo[] = store.getProviders().map((d) => ({ name: d.info.name, rdns: d.info.rdns, icon: d.info.icon, provider: d.provider as unknown as Eip1193 }));
+  const found: WalletInfo[] = store
+    .getProviders()
+    .map((d) => ({ name: d.info.name, rdns: d.info.rdns, icon: d.info.icon, provider: d.provider as unknown as Eip1193 }));
   const legacy = (window as unknown as { ethereum?: Eip1193 }).ethereum;
   if (found.length === 0 && legacy && typeof legacy.request === "function") found.push({ name: "Browser wallet", rdns: "injected", provider: legacy });
   return found;
@@ -70,7 +74,8 @@ export class Wallet {
     const accounts = await this.call<string[]>("eth_requestAccounts");
     if (!accounts[0]) throw new WalletError("failed", "Your wallet gave no account.");
     // A wallet is someone else's code: what it calls an account is used as an address only if it is one.
-    if (typeof accounts[0] !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(accounts[0])) throw new WalletError("failed", "Your wallet gave an account that is not an address.");
+    if (typeof accounts[0] !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(accounts[0]))
+      throw new WalletError("failed", "Your wallet gave an account that is not an address.");
     this.account = accounts[0];
     this.chainId = Number(await this.call<string>("eth_chainId"));
   }

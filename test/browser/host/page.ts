@@ -10,7 +10,16 @@
  *
  * What it did is listed in `#host-log`, one item per step, for the tests.
  */
-import { ClientWidgetApi, OpenIDRequestState, Widget, WidgetDriver, type Capability, type IOpenIDUpdate, type IWidget, type SimpleObservable } from "matrix-widget-api";
+import {
+  ClientWidgetApi,
+  OpenIDRequestState,
+  Widget,
+  WidgetDriver,
+  type Capability,
+  type IOpenIDUpdate,
+  type IWidget,
+  type SimpleObservable,
+} from "matrix-widget-api";
 
 /** The case the test set up (served by the host server, see server.ts). */
 interface HostCase {
@@ -25,7 +34,8 @@ interface HostCase {
   rival: boolean;
 }
 
-type OpenIdAnswer = { state: "allowed"; token: { access_token: string; expires_in: number; matrix_server_name: string; token_type: string } } | { state: "blocked" };
+type OpenIdAnswer =
+  { state: "allowed"; token: { access_token: string; expires_in: number; matrix_server_name: string; token_type: string } } | { state: "blocked" };
 
 const id = new URLSearchParams(location.search).get("case") ?? "";
 const log = document.getElementById("host-log")!;
@@ -90,7 +100,7 @@ async function main(): Promise<void> {
     api.on("action:get_openid", (ev: CustomEvent<{ action: string; requestId: string; widgetId: string; api: string; data: object }>) => {
       ev.preventDefault();
       note("openid", "error");
-      void api.transport.reply(ev.detail as never, { error: { message } });
+      api.transport.reply(ev.detail as never, { error: { message } });
     });
   }
 }

@@ -23,7 +23,8 @@ export interface WidgetEvent {
   data?: Record<string, unknown>;
 }
 
-export type OpenIdAnswer = { state: "allowed"; token: { access_token: string; expires_in: number; matrix_server_name: string; token_type: string } } | { state: "blocked" };
+export type OpenIdAnswer =
+  { state: "allowed"; token: { access_token: string; expires_in: number; matrix_server_name: string; token_type: string } } | { state: "blocked" };
 
 export interface HostCase {
   /** the content of the room's `im.vector.modular.widgets` event */
@@ -86,29 +87,66 @@ const FRAME_JS = `const f=document.createElement("iframe");f.id="widget";f.src=n
 
 /** Starts the host on a free loopback port. */
 export async function startWidgetHost(): Promise<WidgetHost> {
-  const bundle = await build({ entryPoints: [join(import.meta.dirname, "page.ts")], bundle: true, format: "iife", platform: "browser", target: "es2022", write: false, logLevel: "silent" });
+  const bundle = await build({
+    entryPoints: [join(import.meta.dirname, "page.ts")],
+    bundle: true,
+    format: "iife",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+  });
   const js = bundle.outputFiles[0]!.contents;
   const cases = new Map<string, HostCase>();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const send = (status: number, type: string, body: string | Uint8Array) => {
-      res.writeHead(status, { "content-type": type, "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-src *", "cache-control": "no-store" });
+      res.writeHead(status, {
+        "content-type": type,
+        "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-src *",
+        "cache-control": "no-store",
+      });
       res.end(body);
     };
     const m = /^\/case\/([a-f0-9]{16})(\/openid|\/rival)?$/.exec(url.pathname);
-    if (url.pathname === "/host" || url.pathname === "/frame") return send(200, "text/html; charset=utf-8", url.pathname === "/host" ? HTML : HTML.replace("/host.js", "/frame.js"));
-    if (url.pathname === "/rival") return send(200, "text/html; charset=utf-8", `<!doctype html><title>rival</title><script src="/rival.js"></script>`);
-    if (url.pathname === "/rival.js") return send(200, "text/javascript; charset=utf-8", RIVAL_JS);
-    if (url.pathname === "/host.js") return send(200, "text/javascript; charset=utf-8", js);
-    if (url.pathname === "/frame.js") return send(200, "text/javascript; charset=utf-8", FRAME_JS);
-    if (url.pathname === "/host.css") return send(200, "text/css; charset=utf-8", CSS);
+    if (url.pathname === "/host" || url.pathname === "/frame") {
+      send(200, "text/html; charset=utf-8", url.pathname === "/host" ? HTML : HTML.replace("/host.js", "/frame.js"));
+      return;
+    }
+    if (url.pathname === "/rival") {
+      send(200, "text/html; charset=utf-8", `<!doctype html><title>rival</title><script src="/rival.js"></script>`);
+      return;
+    }
+    if (url.pathname === "/rival.js") {
+      send(200, "text/javascript; charset=utf-8", RIVAL_JS);
+      return;
+    }
+    if (url.pathname === "/host.js") {
+      send(200, "text/javascript; charset=utf-8", js);
+      return;
+    }
+    if (url.pathname === "/frame.js") {
+      send(200, "text/javascript; charset=utf-8", FRAME_JS);
+      return;
+    }
+    if (url.pathname === "/host.css") {
+      send(200, "text/css; charset=utf-8", CSS);
+      return;
+    }
     const c = m ? cases.get(m[1]!) : undefined;
-    if (!c) return send(404, "text/plain", "no such case");
+    if (!c) {
+      send(404, "text/plain", "no such case");
+      return;
+    }
     if (!m![2]) {
       const { openid: _openid, rival, ...shown } = c;
-      return send(200, "application/json", JSON.stringify({ query: {}, ...shown, rival: rival !== undefined }));
+      send(200, "application/json", JSON.stringify({ query: {}, ...shown, rival: rival !== undefined }));
+      return;
     }
-    if (m![2] === "/rival") return send(200, "application/json", JSON.stringify({ widgetId: c.widget.id, token: c.rival?.state === "allowed" ? c.rival.token : {} }));
+    if (m![2] === "/rival") {
+      send(200, "application/json", JSON.stringify({ widgetId: c.widget.id, token: c.rival?.state === "allowed" ? c.rival.token : {} }));
+      return;
+    }
     c.openid().then(
       (a) => send(200, "application/json", JSON.stringify(a)),
       (e: unknown) => send(500, "application/json", JSON.stringify({ error: (e as Error).message })),
