@@ -98,8 +98,18 @@ async function makeGroups(factory: Contract, rooms: number, members: number, lin
         }),
       };
     });
-    for (const b of batch) {
-      const rc = await (await b.tx).wait();
+    // A node that mines on each arrival leaves what did not fit in the block waiting once the
+    // arrivals stop (anvil does): blocks are asked for until every creation is in one.
+    const sent = await Promise.all(batch.map((b) => b.tx));
+    const mined = Promise.all(sent.map((t) => t.wait()));
+    const state = { done: false };
+    void mined.finally(() => (state.done = true));
+    while (!state.done) {
+      await Promise.race([mined, new Promise((r) => setTimeout(r, 300))]);
+      if (!state.done) await (factory.runner!.provider as JsonRpcProvider).send("evm_mine", []);
+    }
+    for (const [i, b] of batch.entries()) {
+      const rc = (await mined)[i];
       const ev = rc.logs.map((l: never) => factory.interface.parseLog(l)).find((e: { name: string } | null) => e?.name === "GroupCreated");
       out.push({ group: ev.args.group as string, block: rc.blockNumber as number, founders: b.founders });
     }
