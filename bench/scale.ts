@@ -106,7 +106,8 @@ async function makeGroups(factory: Contract, rooms: number, members: number, lin
     void mined.finally(() => (state.done = true));
     while (!state.done) {
       await Promise.race([mined, new Promise((r) => setTimeout(r, 300))]);
-      if (!state.done) await (factory.runner!.provider as JsonRpcProvider).send("evm_mine", []);
+      // One more (empty) block after the last creation is harmless.
+      await (factory.runner!.provider as JsonRpcProvider).send("evm_mine", []);
     }
     for (const [i, b] of batch.entries()) {
       const rc = (await mined)[i];
