@@ -60,9 +60,7 @@ abstract contract GroupGovernance is GroupMembership {
         (p, number) = _newProposal(proposer, action, payload, nowT);
         proposalId = hashProposal(number, action, payload);
         _proposals[proposalId] = p;
-        // The times as `_unix` gives them, with the epoch read once (nowT is never 0 nor LIFETIME).
-        uint256 end = _pDeadline(p) == GroupConstants.LIFETIME ? type(uint64).max : epoch + _pDeadline(p);
-        emit ProposalCreated(proposalId, number, proposer, action, payload, uint64(epoch + nowT), uint64(end), _pQuorumBps(p), _pInfluence(p));
+        emit ProposalCreated(proposalId, number, proposer, action, payload, _unixFrom(epoch, nowT), _unixFrom(epoch, _pDeadline(p)), _pQuorumBps(p), _pInfluence(p));
     }
 
     /// @dev Admits `proposer`, checks the proposal and numbers it: returns its word and its number.
@@ -124,7 +122,19 @@ abstract contract GroupGovernance is GroupMembership {
 
     /// @notice The id of proposal `number` carrying `action` and `payload`.
     function hashProposal(uint256 number, Action action, bytes calldata payload) public pure returns (uint256) {
-        return uint256(keccak256(abi.encode(number, action, keccak256(payload))));
+        uint256 id;
+        // keccak256(abi.encode(number, action, keccak256(payload))), in scratch memory past the free pointer.
+        uint256 n = number;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, payload.offset, payload.length)
+            let h := keccak256(m, payload.length)
+            mstore(m, n)
+            mstore(add(m, 0x20), action)
+            mstore(add(m, 0x40), h)
+            id := keccak256(m, 0x60)
+        }
+        return id;
     }
 
     /// @dev What, besides VOTE or PROPOSE, a relayer needs to act on a proposal of `action`.

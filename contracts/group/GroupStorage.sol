@@ -311,6 +311,13 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
         return uint64(_epoch() + t);
     }
 
+    /// @dev `_unix`, with the epoch already read.
+    function _unixFrom(uint256 epoch, uint32 t) internal pure returns (uint64) {
+        if (t == 0) return 0;
+        if (t == GroupConstants.LIFETIME) return type(uint64).max;
+        return uint64(epoch + t);
+    }
+
     // =========================================================== lookups
 
     /// @dev The checkpoint of `account` in force at `key`: the last one with a key <= `key` (0 if none).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Contract, ZeroAddress, type Signer } from "ethers";
+import { AbiCoder, Contract, keccak256, ZeroAddress, type Signer } from "ethers";
 import {
   addresses,
   as,
@@ -202,6 +202,21 @@ describe("proposals", () => {
     await (await as(group, dave).getFunction("renew")(await dave.getAddress(), { value: 10n ** 16n })).wait();
     const q = await propose(group, dave, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
     expect((await group.getFunction("proposal")(q.id)).influence).toBe(1n);
+  });
+
+  it("names each proposal keccak256(abi.encode(number, action, keccak256(payload))), whatever the payload's length", async () => {
+    const { group, members } = await setup(2, { defaultQuorumBps: 5000 });
+    const expected = (number: bigint, action: Action, payload: string) =>
+      BigInt(keccak256(AbiCoder.defaultAbiCoder().encode(["uint256", "uint8", "bytes32"], [number, action, keccak256(payload)])));
+    const add = encodeAccount(ethers.Wallet.createRandom().address);
+    const cfg = encodeSettings(defaultSettings({}, { defaultQuorumBps: 6000 }));
+    const p = await propose(group, members[0]!, Action.AddMember, add);
+    const q = await propose(group, members[0]!, Action.Config, cfg);
+    expect(p.id).toBe(expected(p.number, Action.AddMember, add));
+    expect(q.id).toBe(expected(q.number, Action.Config, cfg));
+    for (const payload of ["0x", "0x01", add, cfg, cfg + "ff"]) {
+      expect(await group.getFunction("hashProposal")(7n, Action.Custom, payload)).toBe(expected(7n, Action.Custom, payload));
+    }
   });
 
   it("keeps every setting exactly as given, at creation and after a change, and asks for the fee the settings name", async () => {
