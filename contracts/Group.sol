@@ -34,21 +34,33 @@ contract Group is Initializable, GroupGovernance {
     constructor(address extension_) EIP712("Conclave Group", "1") {
         extension = extension_;
         _disableInitializers();
+        // `initialize` runs only while `_state` is 0: never on the implementation itself.
+        _state = 1;
     }
 
     /**
      * @notice Set the group up: settings and fee destination (ABI-encoded
      * `Settings` and `FeeDestination`) and founders (at most 256), who are
      * active members from the start with their first period paid.
+     * `factory_` must be the factory named in the clone's code. Runs once:
+     * `_state` is 0 only before (it holds the founders' count after).
      */
     function initialize(
         address factory_,
         bytes calldata settings,
         bytes calldata destination,
         address[] calldata founders
-    ) external initializer {
-        _factory = factory_;
-        IGroupExtensionInternal(address(this)).applyInitial(settings, destination);
+    ) external {
+        // Instead of Initializable's own slot, one more storage write at creation.
+        if (_state != 0) revert InvalidInitialization();
+        if (factory_ != _factoryAddress()) revert GroupInvalidAccount(factory_);
+        // The extension's code on this storage, called directly rather than back through the proxy.
+        (bool ok, bytes memory err) = extension.delegatecall(abi.encodeCall(IGroupExtensionInternal.applyInitial, (settings, destination)));
+        if (!ok) {
+            assembly {
+                revert(add(err, 32), mload(err))
+            }
+        }
         uint256 n = founders.length;
         if (n == 0) revert GroupNoFounders();
         if (n > GroupConstants.MAX_FOUNDERS) revert GroupTooManyFounders(n, GroupConstants.MAX_FOUNDERS);
@@ -72,6 +84,7 @@ contract Group is Initializable, GroupGovernance {
         // All founders' periods end together: one entry of n in the group's tree.
         if (e != GroupConstants.LIFETIME) ExpiryTree.add(_trees, 0, e, n);
         _state = n | (n << 32) | (uint256(nowT) << 48) | (uint256(e) << 184);
+        emit Initialized(1);
     }
 
     /// @notice Admit `account` (admins in admin mode, the controller in external mode).

@@ -31,7 +31,10 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
     using EnumerableSet for EnumerableSet.AddressSet;
     using SafeERC20 for IERC20;
 
-    constructor() EIP712("Conclave Group", "1") {}
+    constructor() EIP712("Conclave Group", "1") {
+        // `applyInitial` runs only while `_state` is 0: never on this contract's own storage.
+        _state = 1;
+    }
 
     modifier onlySelf() {
         if (msg.sender != address(this)) revert GroupUnauthorized(msg.sender);
@@ -58,7 +61,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
     /// @inheritdoc IGroupExtensionInternal
     function applyPayload(Action action, bytes calldata payload) external onlySelf {
         if (action == Action.Config) {
-            _applySettings(_decodeSettings(payload), true);
+            _applySettings(_decodeSettings(payload));
         } else if (action == Action.FeeDestination) {
             _applyDestination(_decodeDestination(payload));
         } else if (action == Action.Custom) {
@@ -69,10 +72,62 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         }
     }
 
-    /// @inheritdoc IGroupExtensionInternal
-    function applyInitial(bytes calldata settings_, bytes calldata destination) external onlySelf {
-        _applySettings(_decodeSettings(settings_), false);
-        _applyDestination(_decodeDestination(destination));
+    /**
+     * @inheritdoc IGroupExtensionInternal
+     * @dev Called by `Group.initialize` by delegatecall, before `_state` is set (it is
+     * never 0 after). The factory encodes both payloads itself, so they are decoded
+     * directly. Storage is all zero here: only what is not zero is written.
+     */
+    function applyInitial(bytes calldata settings_, bytes calldata destination) external {
+        if (_state != 0) revert GroupUnauthorized(msg.sender);
+        Settings memory s = abi.decode(settings_, (Settings));
+        _validateSettings(s);
+        _storeConfig(s.config, 0, false);
+        if (s.controller != address(0)) _controller = s.controller;
+        if (s.linker != address(0)) _linker = s.linker;
+        for (uint256 i = 0; i < s.admins.length; ++i) {
+            _admins.add(s.admins[i]);
+        }
+        emit SettingsChanged(s.config, s.controller, s.linker, s.admins);
+        FeeDestination memory d = abi.decode(destination, (FeeDestination));
+        _validateDestination(d);
+        if (d.kind != DestinationKind.Locked || d.target != address(0)) {
+            _destinationKind = d.kind;
+            _destinationTarget = d.target;
+        }
+        if (d.recipients.length != 0) _recipients = d.recipients;
+        if (d.sharesBps.length != 0) _sharesBps = d.sharesBps;
+        emit FeeDestinationChanged(d.kind, d.target, d.recipients, d.sharesBps);
+    }
+
+    /**
+     * @dev Stores `c` in `_config`'s two slots, one write each (the second skipped when
+     * zero and `always` is not set), with `modeChange` and the free-fee bit in the first
+     * (see `GroupStorage`).
+     */
+    function _storeConfig(Config memory c, uint256 modeChange, bool always) private {
+        uint256 w0 = uint256(c.defaultQuorumBps) |
+            (uint256(c.addQuorumBps) << 16) |
+            (uint256(c.removeQuorumBps) << 32) |
+            (uint256(c.configQuorumBps) << 48) |
+            (uint256(c.feeDestinationQuorumBps) << 64) |
+            (uint256(c.customQuorumBps) << 80) |
+            (uint256(c.votingPeriod) << 96) |
+            (uint256(c.period) << 128) |
+            (uint256(c.gracePeriod) << 160) |
+            (uint256(uint8(c.mode)) << 192) |
+            ((c.customCallsAllowed ? uint256(1) : 0) << 200) |
+            (uint256(c.maxOpenProposals) << 208) |
+            (modeChange << CFG_MODE_CHANGE);
+        uint256 w1 = uint256(c.fee) | (uint256(uint160(c.feeToken)) << 96);
+        if (w1 == 0) w0 |= CFG_FREE;
+        assembly {
+            // The layout of `Config` (a test compares it with `config()` after each write).
+            sstore(_config.slot, w0)
+            if or(always, w1) {
+                sstore(add(_config.slot, 1), w1)
+            }
+        }
     }
 
     // -------------------------------------------------- external governance
@@ -80,7 +135,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
     /// @notice Replace the settings (the controller, in external mode).
     function updateSettings(Settings calldata newSettings) external {
         _checkController();
-        _applySettings(newSettings, true);
+        _applySettings(newSettings);
     }
 
     /// @notice Replace the fee destination (the controller, in external mode).
@@ -96,10 +151,12 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
     // ------------------------------------------------------------ settings
 
     /// @dev Validates `s` (including the deployment's safety rule) and stores it; a change of mode is recorded.
-    function _applySettings(Settings memory s, bool change) private {
+    function _applySettings(Settings memory s) private {
         _validateSettings(s);
-        if (change && s.config.mode != _config.mode) _markModeChange();
-        _config = s.config;
+        uint256 was = _configWord();
+        // A change of mode is recorded now: proposals made before can no longer run.
+        uint256 modeChange = s.config.mode != _cfgMode(was) ? _now() : _cfgModeChange(was);
+        _storeConfig(s.config, modeChange, true);
         _controller = s.controller;
         _linker = s.linker;
         // Replace the admin set: clear the old one first.
@@ -140,7 +197,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
         }
         if (c.mode == Mode.Admin && s.admins.length == 0) revert GroupAdminsRequired();
         if (c.mode == Mode.External && s.controller.code.length == 0) revert GroupControllerRequired();
-        IGroupFactory(_factory).checkSafety(c);
+        IGroupFactory(_factoryAddress()).checkSafety(c);
     }
 
     function _checkQuorum(uint16 q, bool allowDefault) private pure {
@@ -620,7 +677,7 @@ contract GroupExtension is GroupStorage, IGroupExtensionInternal {
 
     /// @notice The factory that created this group.
     function factory() external view returns (address) {
-        return _factory;
+        return _factoryAddress();
     }
 
     // ------------------------------------------------ ERC-721 boilerplate

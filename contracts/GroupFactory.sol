@@ -64,8 +64,9 @@ contract GroupFactory is IGroupFactory, Ownable {
      * event (the bot passes a hash naming the Matrix room).
      */
     function createGroup(GroupInit calldata init, bytes32 ref) external returns (address group) {
-        // The group's clock counts from one second before its creation (5 bytes in the clone's code).
-        group = Clones.cloneWithImmutableArgs(implementation, abi.encodePacked(uint40(block.timestamp - 1)));
+        // The group's clock counts from one second before its creation (5 bytes in the clone's code),
+        // followed by this factory's address (code is cheaper than a storage slot).
+        group = Clones.cloneWithImmutableArgs(implementation, abi.encodePacked(uint40(block.timestamp - 1), address(this)));
         Group(payable(group)).initialize(address(this), abi.encode(init.settings), abi.encode(init.destination), init.founders);
         emit GroupCreated(group, msg.sender, ref);
     }

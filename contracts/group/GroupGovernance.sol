@@ -54,20 +54,35 @@ abstract contract GroupGovernance is GroupMembership {
     }
 
     function _propose(address proposer, Action action, bytes calldata payload) private returns (uint256 proposalId, uint256 number) {
-        uint32 nowT = _now();
-        uint32 deadline = _admitProposer(proposer, nowT);
+        uint256 epoch = _epoch();
+        uint32 nowT = uint32(block.timestamp - epoch);
+        uint256 p;
+        (p, number) = _newProposal(proposer, action, payload, nowT);
+        proposalId = hashProposal(number, action, payload);
+        _proposals[proposalId] = p;
+        emit ProposalCreated(proposalId, number, proposer, action, payload, _unixFrom(epoch, nowT), _unixFrom(epoch, _pDeadline(p)), _pQuorumBps(p), _pInfluence(p));
+    }
+
+    /// @dev Admits `proposer`, checks the proposal and numbers it: returns its word and its number.
+    function _newProposal(address proposer, Action action, bytes calldata payload, uint32 nowT) private returns (uint256 p, uint256 number) {
+        uint256 cfg = _configWord();
+        uint32 deadline = _admitProposer(proposer, nowT, cfg);
         _checkProposal(action, payload);
         uint256 s = _touch(_state, nowT);
-        if (_sModeChange(s) == nowT) revert GroupModeJustChanged();
+        if (_cfgModeChange(cfg) == nowT) revert GroupModeJustChanged();
         uint40 snapshot = _snapshotKey(s, nowT);
         number = _sProposals(s) + 1;
         _state = _put(_put(s, 80, 32, number), 112, 40, snapshot);
-        proposalId = hashProposal(number, action, payload);
         // The active count never exceeds MAX_ACTIVE_MEMBERS, a uint16.
-        uint16 influence = _sActive(s);
-        uint16 quorumBps = _quorumFor(action);
-        _proposals[proposalId] = _newProposal(snapshot, deadline, action, influence, quorumBps);
-        emit ProposalCreated(proposalId, number, proposer, action, payload, _unix(nowT), _unix(deadline), quorumBps, influence);
+        uint256 influence = _sActive(s);
+        uint256 quorumBps = _cfgQuorum(cfg, action);
+        p =
+            uint256(snapshot) |
+            (uint256(deadline) << 40) |
+            (uint256(uint8(action)) << 72) |
+            (influence << 88) |
+            (_quorumVotes(influence, quorumBps) << 104) |
+            (quorumBps << 120);
     }
 
     /// @dev The snapshot sees every write made so far, in this second too; writes after it get a later key.
@@ -79,23 +94,13 @@ abstract contract GroupGovernance is GroupMembership {
     }
 
     /// @dev Checks that `proposer` may propose now and records its open proposal; returns the deadline.
-    function _admitProposer(address proposer, uint32 nowT) private returns (uint32 deadline) {
-        if (_config.mode == Mode.External) revert GroupProposalsDisabled();
+    function _admitProposer(address proposer, uint32 nowT, uint256 cfg) private returns (uint32 deadline) {
+        if (_cfgMode(cfg) == Mode.External) revert GroupProposalsDisabled();
         uint256 c = _latest[proposer];
         if (_cExpiry(c) <= nowT) revert GroupNotActive(proposer);
-        deadline = nowT + _config.votingPeriod;
+        deadline = nowT + _cfgVotingPeriod(cfg);
         uint256 token = _cToken(c);
-        _tokens[token] = _openProposal(_tokens[token], proposer, deadline, nowT);
-    }
-
-    function _newProposal(uint40 snapshot, uint32 deadline, Action action, uint16 influence, uint16 quorumBps) private pure returns (uint256) {
-        return
-            uint256(snapshot) |
-            (uint256(deadline) << 40) |
-            (uint256(uint8(action)) << 72) |
-            (uint256(influence) << 88) |
-            (_quorumVotes(influence, quorumBps) << 104) |
-            (uint256(quorumBps) << 120);
+        _tokens[token] = _openProposal(_tokens[token], proposer, deadline, nowT, _cfgMaxOpenProposals(cfg));
     }
 
     /**
@@ -103,8 +108,7 @@ abstract contract GroupGovernance is GroupMembership {
      * deadlines, in units of 256 s rounded up, so one counts as open up to
      * 256 s after its deadline) and records one more.
      */
-    function _openProposal(uint256 m, address proposer, uint32 deadline, uint32 nowT) private view returns (uint256) {
-        uint8 max = _config.maxOpenProposals;
+    function _openProposal(uint256 m, address proposer, uint32 deadline, uint32 nowT, uint8 max) private pure returns (uint256) {
         uint256 open = 0;
         uint256 free = 3;
         for (uint256 i = 0; i < 3; ++i) {
@@ -118,7 +122,19 @@ abstract contract GroupGovernance is GroupMembership {
 
     /// @notice The id of proposal `number` carrying `action` and `payload`.
     function hashProposal(uint256 number, Action action, bytes calldata payload) public pure returns (uint256) {
-        return uint256(keccak256(abi.encode(number, action, keccak256(payload))));
+        uint256 id;
+        // keccak256(abi.encode(number, action, keccak256(payload))), in scratch memory past the free pointer.
+        uint256 n = number;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, payload.offset, payload.length)
+            let h := keccak256(m, payload.length)
+            mstore(m, n)
+            mstore(add(m, 0x20), action)
+            mstore(add(m, 0x40), h)
+            id := keccak256(m, 0x60)
+        }
+        return id;
     }
 
     /// @dev What, besides VOTE or PROPOSE, a relayer needs to act on a proposal of `action`.
@@ -199,7 +215,8 @@ abstract contract GroupGovernance is GroupMembership {
         // Own point, plus the delegators active at the snapshot that have not voted themselves.
         uint256 weight = 1;
         uint256 carried = _carriedAt(c, second);
-        if (carried != 0) weight += carried - _votedDelegators[proposalId][token];
+        // The count of delegators who voted first is read only once one has (the flag says so).
+        if (carried != 0) weight += p & P_DELEGATOR_VOTED == 0 ? carried : carried - _votedDelegators[proposalId][token];
         // Tallies never exceed the influence, a uint16: plain adds on the packed word.
         p += weight << (P_TALLY + 16 * support);
         p += uint256(1) << (P_OWN + 16 * support);
@@ -225,7 +242,7 @@ abstract contract GroupGovernance is GroupMembership {
         }
         // The delegate, when it votes, must not carry this point.
         ++_votedDelegators[proposalId][d];
-        return p;
+        return p | P_DELEGATOR_VOTED;
     }
 
     // ------------------------------------------------------------ execution
@@ -242,11 +259,11 @@ abstract contract GroupGovernance is GroupMembership {
         ProposalState st = _stateOf(p);
         if (st == ProposalState.Executed) revert GroupProposalAlreadyExecuted(proposalId);
         if (st != ProposalState.Succeeded) revert GroupProposalNotSucceeded(proposalId, st);
+        uint256 cfg = _configWord();
         // Once the group is governed externally, proposals made before cannot run.
-        if (_config.mode == Mode.External) revert GroupProposalsDisabled();
-        uint256 s = _state;
+        if (_cfgMode(cfg) == Mode.External) revert GroupProposalsDisabled();
         // Nor can any made before a change of mode, whatever the mode is now.
-        if (uint32(_pSnapshot(p) >> 8) <= _sModeChange(s)) revert GroupProposalPredatesModeChange(proposalId);
+        if (uint32(_pSnapshot(p) >> 8) <= _cfgModeChange(cfg)) revert GroupProposalPredatesModeChange(proposalId);
         // Mark as executed before any call, to avoid reentrancy.
         _proposals[proposalId] = p | (uint256(1) << 80);
 
@@ -254,7 +271,7 @@ abstract contract GroupGovernance is GroupMembership {
             _approve(_decodeAccount(action, payload));
         } else if (action == Action.RemoveMember) {
             uint32 nowT = _now();
-            _state = _remove(_touch(s, nowT), _decodeAccount(action, payload), nowT);
+            _state = _remove(_touch(_state, nowT), _decodeAccount(action, payload), nowT);
         } else {
             // The extension's writes and a custom call come after every write of ours.
             IGroupExtensionInternal(address(this)).applyPayload(action, payload);

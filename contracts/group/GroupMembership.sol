@@ -65,7 +65,7 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192 {
         uint32 e = _cExpiry(c);
         if (e == 0) revert GroupNotMember(member);
         if (e == GroupConstants.LIFETIME) revert GroupPaidForLife(member);
-        uint32 period = _config.period;
+        uint32 period = _cfgPeriod(_configWord());
         uint32 next;
         if (e > nowT) {
             next = period == 0 ? GroupConstants.LIFETIME : e + period;
@@ -222,7 +222,7 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192 {
             _tokens[token] = uint160(account);
             next = _put(next, 104, 32, token);
         }
-        uint32 period = _config.period;
+        uint32 period = _cfgPeriod(_configWord());
         uint32 e = period == 0 ? GroupConstants.LIFETIME : nowT + period;
         // Delegations to this account stay with it (dormant while it was not a member);
         // its own delegation starts empty.
@@ -374,7 +374,7 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192 {
 
     function _removableAt(uint256 c) private view returns (uint256) {
         uint32 e = _cExpiry(c);
-        return e == GroupConstants.LIFETIME ? type(uint256).max : uint256(e) + _config.gracePeriod;
+        return e == GroupConstants.LIFETIME ? type(uint256).max : uint256(e) + _cfgGracePeriod(_configWord());
     }
 
     function _unixOrMax(uint256 t) private view returns (uint256) {
@@ -397,6 +397,11 @@ abstract contract GroupMembership is GroupStorage, IGroupMembership, IERC5192 {
     }
 
     function _collectFee(address member, address payer) internal {
+        // A free group (fee 0, native coin): nothing to read of the second config slot.
+        if (_configWord() & CFG_FREE != 0) {
+            if (msg.value != 0) revert GroupWrongPayment(0, msg.value);
+            return;
+        }
         uint256 fee = _config.fee;
         address token = _config.feeToken;
         if (token == address(0)) {

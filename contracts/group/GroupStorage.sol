@@ -2,7 +2,6 @@
 pragma solidity ^0.8.28;
 
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
@@ -46,7 +45,6 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
 
     // ------------------------------------------------------------- settings
     Config internal _config;
-    address internal _factory;
     address internal _controller;
     address internal _linker;
     EnumerableSet.AddressSet internal _admins;
@@ -85,6 +83,50 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
     mapping(uint256 proposalId => mapping(uint256 tokenId => uint256)) internal _votedDelegators;
 
     // ================================================================ words
+    //
+    // Config, first slot: the fields of `Config` up to `maxOpenProposals` (bits 0..216, as
+    // Solidity packs them), then 216..248 the second of the latest mode change, and bit 248
+    // set when the fee is 0 in the native coin (the second slot, fee and fee token, is zero).
+    // Hot paths read this one word; only `GroupExtension._storeConfig` writes it.
+    uint256 internal constant CFG_MODE_CHANGE = 216;
+    uint256 internal constant CFG_FREE = uint256(1) << 248;
+
+    function _configWord() internal view returns (uint256 w) {
+        assembly {
+            w := sload(_config.slot)
+        }
+    }
+
+    function _cfgMode(uint256 w) internal pure returns (Mode) {
+        return Mode(uint8(w >> 192));
+    }
+
+    function _cfgVotingPeriod(uint256 w) internal pure returns (uint32) {
+        return uint32(w >> 96);
+    }
+
+    function _cfgPeriod(uint256 w) internal pure returns (uint32) {
+        return uint32(w >> 128);
+    }
+
+    function _cfgGracePeriod(uint256 w) internal pure returns (uint32) {
+        return uint32(w >> 160);
+    }
+
+    function _cfgMaxOpenProposals(uint256 w) internal pure returns (uint8) {
+        return uint8(w >> 208);
+    }
+
+    function _cfgModeChange(uint256 w) internal pure returns (uint32) {
+        return uint32(w >> CFG_MODE_CHANGE);
+    }
+
+    /// @dev The quorum (basis points) of `action` in config word `w`: the quorums follow the
+    /// default one in `Action` order, 16 bits each.
+    function _cfgQuorum(uint256 w, Action action) internal pure returns (uint16) {
+        uint16 q = uint16(w >> (16 * (uint256(uint8(action)) + 1)));
+        return q == GroupConstants.QUORUM_DEFAULT ? uint16(w) : q;
+    }
     //
     // Checkpoint (bits, from the lowest):
     //   0..40   key          second << 8 | seq
@@ -149,8 +191,8 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
 
     // State: 0..32 last token id, 32..48 active count at `lastWrite`, 48..80 lastWrite,
     // 80..112 proposal count, 112..152 key of the latest proposal's snapshot,
-    // 152..184 second of the latest mode change, 184..216 a bound: no end scheduled
-    // after `lastWrite` lies before it.
+    // 152..184 unused (the latest mode change is in the config word), 184..216 a bound:
+    // no end scheduled after `lastWrite` lies before it.
     function _sLastToken(uint256 s) internal pure returns (uint32) {
         return uint32(s);
     }
@@ -171,10 +213,6 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
         return uint40(s >> 112);
     }
 
-    function _sModeChange(uint256 s) internal pure returns (uint32) {
-        return uint32(s >> 152);
-    }
-
     function _sNextEnd(uint256 s) internal pure returns (uint32) {
         return uint32(s >> 184);
     }
@@ -182,9 +220,11 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
     // Proposal: 0..40 snapshot key, 40..72 deadline, 72..80 action, 80..88 executed,
     // 88..104 influence, 104..120 quorum votes, 120..136 quorum bps, then six 16-bit
     // tallies from 136, in VoteType order: against, for, abstain (all points), then the
-    // members' own against, for, abstain.
+    // members' own against, for, abstain; bit 232: a delegator voted while its delegate had not
+    // (until then no `_votedDelegators` count of the proposal is other than 0).
     uint256 internal constant P_TALLY = 136;
     uint256 internal constant P_OWN = 184;
+    uint256 internal constant P_DELEGATOR_VOTED = 1 << 232;
 
     function _pSnapshot(uint256 p) internal pure returns (uint40) {
         return uint40(p);
@@ -234,12 +274,21 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
 
     // ================================================================ clock
 
-    /// @dev The group's epoch: one second before its creation, carried in the clone's code.
+    /// @dev The group's epoch: one second before its creation, carried in the clone's code
+    /// (5 bytes; the factory's address follows, 20 bytes).
     function _epoch() internal view returns (uint256 e) {
         assembly {
             // The immutable argument follows the 45 bytes of the EIP-1167 proxy code.
             extcodecopy(address(), 0, 0x2d, 32)
             e := shr(216, mload(0))
+        }
+    }
+
+    /// @dev The factory that created the group, carried in the clone's code after the epoch.
+    function _factoryAddress() internal view returns (address f) {
+        assembly {
+            extcodecopy(address(), 0, 0x32, 32)
+            f := shr(96, mload(0))
         }
     }
 
@@ -260,6 +309,13 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
         if (t == 0) return 0;
         if (t == GroupConstants.LIFETIME) return type(uint64).max;
         return uint64(_epoch() + t);
+    }
+
+    /// @dev `_unix`, with the epoch already read.
+    function _unixFrom(uint256 epoch, uint32 t) internal pure returns (uint64) {
+        if (t == 0) return 0;
+        if (t == GroupConstants.LIFETIME) return type(uint64).max;
+        return uint64(epoch + t);
     }
 
     // =========================================================== lookups
@@ -306,13 +362,7 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
 
     /// @dev The quorum (basis points) that proposals of `action` need now.
     function _quorumFor(Action action) internal view returns (uint16) {
-        uint16 q;
-        if (action == Action.AddMember) q = _config.addQuorumBps;
-        else if (action == Action.RemoveMember) q = _config.removeQuorumBps;
-        else if (action == Action.Config) q = _config.configQuorumBps;
-        else if (action == Action.FeeDestination) q = _config.feeDestinationQuorumBps;
-        else q = _config.customQuorumBps;
-        return q == GroupConstants.QUORUM_DEFAULT ? _config.defaultQuorumBps : q;
+        return _cfgQuorum(_configWord(), action);
     }
 
     /// @dev Where a proposal stands; see `GroupGovernance` for the early-decision rule.
@@ -339,14 +389,16 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
 
     /// @dev The quorum in votes for `influence` points at `bps`.
     function _quorumVotes(uint256 influence, uint256 bps) internal pure returns (uint256) {
-        return Math.mulDiv(influence, bps, GroupConstants.BPS, Math.Rounding.Ceil);
+        // influence < 2^16 and bps < 2^16: the product cannot overflow; rounded up.
+        return (influence * bps + GroupConstants.BPS - 1) / GroupConstants.BPS;
     }
 
     // ============================================================ members
 
     /// @dev An open group lets anyone join by paying, with no proposal.
     function _isOpen() internal view returns (bool) {
-        return _config.mode != Mode.External && _quorumFor(Action.AddMember) == 0;
+        uint256 w = _configWord();
+        return _cfgMode(w) != Mode.External && _cfgQuorum(w, Action.AddMember) == 0;
     }
 
     function _isAdmin(address account) internal view returns (bool) {
@@ -387,10 +439,5 @@ abstract contract GroupStorage is EIP712, ReentrancyGuardTransient, IGroupEvents
         if (!SignatureChecker.isValidSignatureNow(signer, _hashTypedDataV4(structHash), signature)) {
             revert GroupInvalidSignature(signer);
         }
-    }
-
-    /// @dev Records that the mode changed now: proposals made before can no longer run.
-    function _markModeChange() internal {
-        _state = _put(_state, 152, 32, _now());
     }
 }

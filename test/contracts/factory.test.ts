@@ -11,10 +11,12 @@ describe("GroupFactory", () => {
     const group = await createGroup(factory, { founders });
     const code = await ethers.provider.getCode(await group.getAddress());
     const now = await time.latest();
-    // EIP-1167 runtime code is 45 bytes; the group's epoch (5 bytes, one second before creation) follows it.
-    expect((code.length - 2) / 2).toBe(50);
+    // EIP-1167 runtime code is 45 bytes; the group's epoch (5 bytes, one second before creation)
+    // follows it, then the factory's address (20 bytes).
+    expect((code.length - 2) / 2).toBe(70);
     expect(code.slice(0, 2 + 20)).toBe("0x363d3d373d3d3d363d73");
-    expect(BigInt("0x" + code.slice(2 + 90))).toBe(BigInt(now - 1));
+    expect(BigInt("0x" + code.slice(2 + 90, 2 + 100))).toBe(BigInt(now - 1));
+    expect(ethers.getAddress("0x" + code.slice(2 + 100))).toBe(await factory.getAddress());
     expect(await group.getFunction("epoch")()).toBe(BigInt(now - 1));
     for (const f of founders) {
       expect(await group.getFunction("isMember")(f)).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Contract, ZeroAddress, type Signer } from "ethers";
+import { AbiCoder, Contract, keccak256, ZeroAddress, type Signer } from "ethers";
 import {
   addresses,
   as,
@@ -10,13 +10,14 @@ import {
   deployFactory,
   ethers,
   execute,
+  expectGroupError,
   inOneBlock,
   propose,
   tally,
   time,
   vote,
 } from "./fixture.ts";
-import { Action, DestinationKind, ProposalState, VoteType } from "../../src/governance/types.ts";
+import { Action, DestinationKind, ProposalState, QUORUM_DEFAULT, VoteType, type GroupConfig } from "../../src/governance/types.ts";
 import { encodeAccount, encodeCustom, encodeFeeDestination, encodeSettings } from "../../src/governance/encoding.ts";
 
 const VOTING = 3 * DAY;
@@ -193,6 +194,77 @@ describe("proposals", () => {
     await (await as(group, dave).getFunction("renew")(await dave.getAddress(), { value: 10n ** 16n })).wait();
     const q = await propose(group, dave, Action.AddMember, encodeAccount(ethers.Wallet.createRandom().address));
     expect((await group.getFunction("proposal")(q.id)).influence).toBe(1n);
+  });
+
+  it("names each proposal keccak256(abi.encode(number, action, keccak256(payload))), whatever the payload's length", async () => {
+    const { group, members } = await setup(2, { defaultQuorumBps: 5000 });
+    const expected = (number: bigint, action: Action, payload: string) =>
+      BigInt(keccak256(AbiCoder.defaultAbiCoder().encode(["uint256", "uint8", "bytes32"], [number, action, keccak256(payload)])));
+    const add = encodeAccount(ethers.Wallet.createRandom().address);
+    const cfg = encodeSettings(defaultSettings({}, { defaultQuorumBps: 6000 }));
+    const p = await propose(group, members[0]!, Action.AddMember, add);
+    const q = await propose(group, members[0]!, Action.Config, cfg);
+    expect(p.id).toBe(expected(p.number, Action.AddMember, add));
+    expect(q.id).toBe(expected(q.number, Action.Config, cfg));
+    for (const payload of ["0x", "0x01", add, cfg, cfg + "ff"]) {
+      expect(await group.getFunction("hashProposal")(7n, Action.Custom, payload)).toBe(expected(7n, Action.Custom, payload));
+    }
+  });
+
+  it("keeps every setting exactly as given, at creation and after a change, and asks for the fee the settings name", async () => {
+    // The config is stored as packed words with the group's own bits beside it: each field must read back as written.
+    const first: Partial<GroupConfig> = {
+      defaultQuorumBps: 5100,
+      addQuorumBps: 2600,
+      removeQuorumBps: 7300,
+      configQuorumBps: 8100,
+      feeDestinationQuorumBps: 6200,
+      customQuorumBps: 9400,
+      votingPeriod: VOTING + 7,
+      period: 31 * DAY + 3,
+      gracePeriod: 5 * DAY + 11,
+      customCallsAllowed: true,
+      maxOpenProposals: 2,
+      fee: 0n,
+    };
+    const { group, members, outsiders } = await setup(2, first);
+    const expectConfig = async (want: GroupConfig) => {
+      const got = (await group.getFunction("config")()).toObject() as Record<string, unknown>;
+      for (const [k, v] of Object.entries(want)) expect([k, String(got[k])]).toEqual([k, String(v)]);
+    };
+    const quorums = async () => Promise.all([Action.AddMember, Action.RemoveMember, Action.Config, Action.FeeDestination, Action.Custom].map(async (a) => Number(await group.getFunction("quorumFor")(a))));
+    await expectConfig(defaultSettings({}, { votingPeriod: VOTING, ...first }).config);
+    expect(await quorums()).toEqual([2600, 7300, 8100, 6200, 9400]);
+    // Free: an approved account joins paying nothing, and is refused when it sends something.
+    const [x, y] = outsiders;
+    await passAndExecute(group, members, Action.AddMember, encodeAccount(await x!.getAddress()));
+    await expectGroupError(as(group, x!).getFunction("join")({ value: 1n }), "GroupWrongPayment", [0n, 1n]);
+    await (await as(group, x!).getFunction("join")()).wait();
+    // Changed: other values everywhere (a default quorum where there was one of its own), and a fee.
+    const second = defaultSettings(
+      {},
+      {
+        defaultQuorumBps: 4900,
+        addQuorumBps: 2100,
+        removeQuorumBps: QUORUM_DEFAULT,
+        configQuorumBps: 9900,
+        feeDestinationQuorumBps: 1,
+        customQuorumBps: 10000,
+        votingPeriod: DAY + 1,
+        period: 2 * DAY,
+        gracePeriod: 0,
+        customCallsAllowed: false,
+        maxOpenProposals: 3,
+        fee: 123n,
+      },
+    );
+    await passAndExecute(group, [...members, x!], Action.Config, encodeSettings(second));
+    await expectConfig(second.config);
+    expect(await quorums()).toEqual([2100, 4900, 9900, 1, 10000]);
+    await passAndExecute(group, [...members, x!], Action.AddMember, encodeAccount(await y!.getAddress()));
+    await expectGroupError(as(group, y!).getFunction("join")(), "GroupWrongPayment", [123n, 0n]);
+    await (await as(group, y!).getFunction("join")({ value: 123n })).wait();
+    expect(await group.getFunction("isActive")(await y!.getAddress())).toBe(true);
   });
 
   it("applies a config change, checks the safety rule, and gives proposals made in the same block the config as it stood when each was made", async () => {
