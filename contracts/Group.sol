@@ -55,6 +55,8 @@ contract Group is Initializable, GroupGovernance {
         if (_state != 0) revert InvalidInitialization();
         if (factory_ != _factoryAddress()) revert GroupInvalidAccount(factory_);
         // The extension's code on this storage, called directly rather than back through the proxy.
+        // A delegatecall to the group's own immutable extension, its revert passed on as it is.
+        // solhint-disable-next-line avoid-low-level-calls
         (bool ok, bytes memory err) = extension.delegatecall(abi.encodeCall(IGroupExtensionInternal.applyInitial, (settings, destination)));
         if (!ok) {
             assembly {

@@ -232,7 +232,12 @@ describe("proposals", () => {
       const got = (await group.getFunction("config")()).toObject() as Record<string, unknown>;
       for (const [k, v] of Object.entries(want)) expect([k, String(got[k])]).toEqual([k, String(v)]);
     };
-    const quorums = async () => Promise.all([Action.AddMember, Action.RemoveMember, Action.Config, Action.FeeDestination, Action.Custom].map(async (a) => Number(await group.getFunction("quorumFor")(a))));
+    const quorums = async () =>
+      Promise.all(
+        [Action.AddMember, Action.RemoveMember, Action.Config, Action.FeeDestination, Action.Custom].map(async (a) =>
+          Number(await group.getFunction("quorumFor")(a)),
+        ),
+      );
     await expectConfig(defaultSettings({}, { votingPeriod: VOTING, ...first }).config);
     expect(await quorums()).toEqual([2600, 7300, 8100, 6200, 9400]);
     // Free: an approved account joins paying nothing, and is refused when it sends something.
