@@ -160,7 +160,8 @@ for (const room of rooms) {
       all.findIndex((c) => (c.runner as NonceManager).signer === u.wallet),
       1,
     );
-    await admin.until(`${u.chat} kicked`, () => (membership(room.roomId, u.chat) === "ban" ? true : undefined), 30_000);
+    // Invited and never joined: the invite is withdrawn (a joined member would be banned).
+    await admin.until(`${u.chat} kicked`, () => (["leave", "ban"].includes(membership(room.roomId, u.chat) ?? "") ? true : undefined), 30_000);
     const tKick = performance.now();
     decisionToRoom.push(Date.now() - t0);
     breakdown(`kicked ${u.chat} from ${room.roomId}`, t0, Date.now());
