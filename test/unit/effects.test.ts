@@ -4,39 +4,21 @@
  * share; custom calls decoded.
  */
 import { describe, expect, it } from "vitest";
-import { Interface, ZeroAddress } from "ethers";
+import { Interface } from "ethers";
 import { effectOf, oneLine } from "../../src/bot/commands/effects.ts";
 import type { Ctx } from "../../src/bot/context.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { encodeAccount, encodeCustom, encodeFeeDestination, encodeSettings, feeDestination } from "../../src/governance/encoding.ts";
-import { Action, Mode, QUORUM_DEFAULT, type GroupSettings } from "../../src/governance/types.ts";
+import { Action, Mode, type GroupSettings } from "../../src/governance/types.ts";
+import { SETTINGS } from "./bot-settings.ts";
 
 const ROOM = "!room:x.org";
 const ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const BOB = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 const OTHER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
 
-const BASE: GroupSettings = {
-  config: {
-    defaultQuorumBps: 5000,
-    addQuorumBps: QUORUM_DEFAULT,
-    removeQuorumBps: QUORUM_DEFAULT,
-    configQuorumBps: QUORUM_DEFAULT,
-    feeDestinationQuorumBps: QUORUM_DEFAULT,
-    customQuorumBps: QUORUM_DEFAULT,
-    votingPeriod: 3 * 86400,
-    period: 30 * 86400,
-    gracePeriod: 7 * 86400,
-    mode: Mode.Vote,
-    customCallsAllowed: false,
-    maxOpenProposals: 3,
-    fee: 0n,
-    feeToken: ZeroAddress,
-  },
-  controller: ZeroAddress,
-  linker: BOB,
-  admins: [],
-};
+// The free group of the bot tests, with a linker.
+const BASE: GroupSettings = { ...SETTINGS.defaults, linker: BOB };
 
 async function context(): Promise<Ctx> {
   const store = new SqliteStore(":memory:");
