@@ -278,7 +278,7 @@ export class ChatUser {
     return out.reverse().map((e) => ({ ...e, room_id: roomId }));
   }
 
-  /** An event of `history` as this client reads it: decrypted with its keys, or undefined. */
+  /** A text message of `history` as this client reads it: its body, decrypted with its keys; undefined for anything else. */
   async read(e: RawRoomEvent): Promise<string | undefined> {
     if (e.type !== "m.room.encrypted") return typeof e.content.body === "string" ? e.content.body : undefined;
     return this.tryDecrypt(new MatrixEvent(e));
@@ -301,10 +301,30 @@ export class ChatUser {
   }
 
   /**
+   * Why this client cannot decrypt an event of `history` (the SDK's
+   * decryption failure code), or undefined when it can or the event is not
+   * encrypted. Whatever the event decrypts to counts as decrypted: a text
+   * message, a poll, a poll's end… (`read` gives text messages only).
+   */
+  async decryptionFailure(e: RawRoomEvent): Promise<string | undefined> {
+    if (e.type !== "m.room.encrypted") return undefined;
+    const copy = await this.decryptCopy(new MatrixEvent(e));
+    return copy.isDecryptionFailure() ? (copy.decryptionFailureReason ?? "unknown") : undefined;
+  }
+
+  /**
    * Tries this client's keys on an encrypted event another client received:
-   * returns the decrypted body, or undefined when this device has no key.
+   * returns the decrypted body, or undefined when this device has no key
+   * (or the event is not a text message).
    */
   async tryDecrypt(e: MatrixEvent): Promise<string | undefined> {
+    const copy = await this.decryptCopy(e);
+    if (copy.isDecryptionFailure() || copy.getType() !== (EventType.RoomMessage as string)) return undefined;
+    return String(copy.getContent<{ body?: unknown }>().body);
+  }
+
+  /** A copy of `e` under an id of its own (the client keeps no earlier result for it), decrypted with this client's keys. */
+  private async decryptCopy(e: MatrixEvent): Promise<MatrixEvent> {
     const copy = new MatrixEvent({
       type: e.getWireType(),
       content: e.getWireContent(),
@@ -314,8 +334,7 @@ export class ChatUser {
       origin_server_ts: e.getTs(),
     });
     await this.client.decryptEventIfNeeded(copy);
-    if (copy.isDecryptionFailure() || copy.getType() !== (EventType.RoomMessage as string)) return undefined;
-    return String(copy.getContent<{ body?: unknown }>().body);
+    return copy;
   }
 
   /** The Megolm session ids this device holds keys for, in `roomId`. */
