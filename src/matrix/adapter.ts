@@ -146,7 +146,11 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     return this.o.userId;
   }
 
-  /** Called after each sync, once what it brought is in the journal and processed by the client. */
+  /**
+   * Called after each sync, once what it brought is in the journal and
+   * processed by the client; only once start() is done (the bot sends
+   * nothing before its identity and its new room keys are in place).
+   */
   onSynced(handler: () => void): void {
     this.syncedHandler = handler;
   }
@@ -251,7 +255,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
       if (membership === "invite") void this.onInvite(room);
     });
     this.client.on(ClientEvent.Sync, (state: SyncState) => {
-      if (state === SyncState.Syncing || state === SyncState.Prepared) this.syncedHandler();
+      if (this.started && (state === SyncState.Syncing || state === SyncState.Prepared)) this.syncedHandler();
     });
     const ready = new Promise<void>((resolve, reject) => {
       const onSync = (state: SyncState, _prev: SyncState | null, data?: { error?: Error }) => {
@@ -272,7 +276,10 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
       // A store restored from a backup holds outbound room keys at message
       // indexes the bot already used since: clients refuse a second message
       // at one index (a replay). A new key per room at each start costs one
-      // key share per room, and never reuses an index.
+      // key share per room, and never reuses an index. Nothing is sent
+      // before (the syncs until now did not wake the journal): an answer to
+      // a command that came while the bot was away would go out under the
+      // restored key.
       const crypto = this.client.getCrypto()!;
       for (const room of this.client.getRooms()) {
         if (room.getMyMembership() === "join" && (await crypto.isEncryptionEnabledInRoom(room.roomId))) await crypto.forceDiscardSession(room.roomId);
@@ -282,8 +289,12 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     for (const room of this.client.getRooms()) {
       if (room.getMyMembership() === "invite") await this.onInvite(room);
     }
+    this.started = true;
     this.o.log(`matrix: synced as ${userId} (device ${deviceId})`);
   }
+
+  /** whether start() is done: from then on each sync calls the onSynced handler */
+  private started = false;
 
   /**
    * Cross-signing, secret storage and key backup (cross-signing.ts). A
