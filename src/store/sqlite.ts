@@ -93,7 +93,9 @@ export class SqliteStore implements Store {
     if (path !== ":memory:") privateFiles(path);
     this.db = new DatabaseSync(path);
     // WAL keeps readers and the writer apart; a crash loses nothing committed.
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+    // Another process writing at the same moment (a backup, an operator's
+    // sqlite3 shell) is waited for up to 2 s instead of failing the write.
+    this.db.exec("PRAGMA busy_timeout = 2000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
     if (path !== ":memory:") privateFiles(path);
     this.db.exec(SCHEMA);
   }
