@@ -5,8 +5,13 @@
  * signed bytes are recorded in the store, before it is broadcast. A second
  * request with the same intent, or a restart, re-broadcasts the same signed
  * bytes (same hash, same nonce): the chain accepts them at most once.
+ *
+ * A transaction not mined after a while (the base fee rose past what it
+ * offers, or its tip is too low to be picked) is signed again at the same
+ * nonce with higher fees, up to a cap, and the new bytes recorded before they
+ * are sent: whichever of the versions is mined, the nonce is used once.
  */
-import { Transaction, type Provider, type TransactionReceipt, type TransactionRequest, type Wallet } from "ethers";
+import { formatUnits, Transaction, type Provider, type TransactionReceipt, type TransactionRequest, type Wallet } from "ethers";
 import { NonceTakenError, StoreConflictError, type Store, type TxRecord } from "../store/store.ts";
 
 /** How many nonces a send may find taken by other workers before it gives up (and the command says so). */
@@ -24,6 +29,12 @@ export interface TxSenderOptions {
   /** how long to wait for a receipt before giving up for now (ms) */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** how long signed bytes may wait unmined before their fees are raised (ms, default 30 s) */
+  bumpAfterMs?: number;
+  /** how often a waiting transaction is looked at again: replaced by another worker, mined in an earlier version, due for a bump (ms, default 5 s) */
+  checkMs?: number;
+  /** the highest fee per gas a bump may offer (wei); default 4 times the first signing's */
+  maxFeePerGas?: bigint;
   /** told once of each transaction of this process that was mined or reverted (metrics) */
   onOutcome?: (o: { hash: string; to: string | null; status: "mined" | "failed"; gasUsed: bigint; gasPrice: bigint }) => void;
 }
@@ -31,6 +42,9 @@ export interface TxSenderOptions {
 export class TxSender {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly reported = new Set<string>();
+  /** the transactions this process follows, by intent: one follower each, however many ask */
+  private readonly following = new Map<string, Promise<TxOutcome>>();
+  private readonly capped = new Set<string>();
   private readonly provider: Provider;
   private readonly wallet: Wallet;
   private readonly store: Store;
@@ -121,9 +135,147 @@ export class TxSender {
       const receipt = (await this.provider.getTransactionReceipt(rec.hash)) ?? undefined;
       return { hash: rec.hash, status: rec.status, ...(receipt ? { receipt } : {}) };
     }
+    const known = this.following.get(rec.intent);
+    if (known) return known;
+    const p = this.followPending(rec).finally(() => this.following.delete(rec.intent));
+    this.following.set(rec.intent, p);
+    return p;
+  }
+
+  /**
+   * Polls for the receipt. (ethers' waitForTransaction can miss the block on
+   * an idle chain: it subscribes to new blocks after its first look, so a
+   * transaction mined in between waits for a block that never comes.)
+   * Inclusion is enough here: the bridge waits for confirmations before it
+   * acts on what the chain decided. Now and then the record is read again
+   * (another worker may have replaced it, or finished it), earlier versions
+   * are looked for, and the fees are raised when the bytes waited too long.
+   */
+  private async followPending(first: TxRecord): Promise<TxOutcome> {
+    let rec = first;
     await this.broadcast(rec);
-    const receipt = await this.waitIncluded(rec.hash);
-    if (!receipt) throw new Error(`transaction ${rec.hash} (${rec.description}) not mined yet`);
+    const deadline = Date.now() + (this.opts.timeoutMs ?? 120_000);
+    let signedAt = Date.now();
+    let checkedAt = Date.now();
+    let usedElsewhere = false;
+    for (;;) {
+      const receipt = await this.provider.getTransactionReceipt(rec.hash);
+      if (receipt) return this.settle(rec, receipt);
+      if (Date.now() > deadline) throw new Error(`transaction ${rec.hash} (${rec.description}) not mined yet`);
+      if (Date.now() - checkedAt >= (this.opts.checkMs ?? 5_000)) {
+        checkedAt = Date.now();
+        const fresh = (await this.store.getTx(rec.intent)) ?? rec;
+        if (fresh.status !== "pending") return this.follow(fresh);
+        if (fresh.hash !== rec.hash) {
+          // Replaced by another worker: its bytes from now on.
+          rec = fresh;
+          signedAt = Date.now();
+          continue;
+        }
+        const earlier = await this.minedEarlier(rec);
+        if (earlier) return earlier;
+        // The nonce used, and by none of its versions (twice in a row, so
+        // that a receipt not yet indexed is not mistaken): another
+        // transaction of this key took it; this one can never be mined.
+        if ((await this.provider.getTransactionCount(rec.from, "latest")) > rec.nonce && !(await this.provider.getTransactionReceipt(rec.hash))) {
+          if (usedElsewhere) {
+            await this.store.setTxStatus(rec.intent, "failed", "its nonce was used by another transaction of the bot's key");
+            this.opts.log?.(`tx failed: ${rec.description} ${rec.hash}: nonce ${rec.nonce} was used by another transaction of the bot's key`);
+            return { hash: rec.hash, status: "failed" };
+          }
+          usedElsewhere = true;
+        } else usedElsewhere = false;
+        if (Date.now() - signedAt >= (this.opts.bumpAfterMs ?? 30_000)) {
+          const bumped = await this.bump(rec);
+          if (bumped) rec = bumped;
+          signedAt = Date.now();
+          continue;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.opts.pollMs ?? 100));
+    }
+  }
+
+  /** An earlier version of `rec` that was mined, made the record's transaction and settled. */
+  private async minedEarlier(rec: TxRecord): Promise<TxOutcome | undefined> {
+    for (const old of rec.replaced ?? []) {
+      const receipt = await this.provider.getTransactionReceipt(old.hash);
+      if (!receipt) continue;
+      // Changed meanwhile by another worker: the next look reads it again.
+      if (!(await this.store.replaceTx(rec.intent, rec.hash, old))) return undefined;
+      return this.settle({ ...rec, hash: old.hash, raw: old.raw }, receipt);
+    }
+    return undefined;
+  }
+
+  /**
+   * `rec` signed again at its nonce with higher fees: the network's current
+   * ones, and at least an eighth more than before (nodes replace a pending
+   * transaction only for 10% more), capped; recorded, then sent. Undefined
+   * when the cap leaves no room or another worker replaced it first.
+   */
+  private async bump(rec: TxRecord): Promise<TxRecord | undefined> {
+    const tx = Transaction.from(rec.raw);
+    const fees = await this.provider.getFeeData();
+    const up = (x: bigint) => (x * 9n + 7n) / 8n + 1n;
+    const max = (...xs: (bigint | null | undefined)[]) => xs.reduce<bigint>((m, x) => (x != null && x > m ? x : m), 0n);
+    const firstFee = (() => {
+      const t = Transaction.from(rec.replaced?.[0]?.raw ?? rec.raw);
+      return t.maxFeePerGas ?? t.gasPrice ?? 0n;
+    })();
+    const cap = this.opts.maxFeePerGas ?? firstFee * 4n;
+    const request: TransactionRequest = {
+      type: tx.type,
+      to: tx.to,
+      data: tx.data,
+      value: tx.value,
+      gasLimit: tx.gasLimit,
+      nonce: tx.nonce,
+      chainId: tx.chainId,
+      ...(tx.accessList ? { accessList: tx.accessList } : {}),
+    };
+    let was: bigint;
+    let now: bigint;
+    if (tx.maxFeePerGas !== null && tx.maxPriorityFeePerGas !== null) {
+      was = tx.maxFeePerGas;
+      const tip = max(up(tx.maxPriorityFeePerGas), fees.maxPriorityFeePerGas);
+      now = max(up(tx.maxFeePerGas), fees.maxFeePerGas, tip);
+      if (now > cap) now = cap;
+      request.maxFeePerGas = now;
+      request.maxPriorityFeePerGas = tip < now ? tip : now;
+    } else {
+      was = tx.gasPrice ?? 0n;
+      now = max(up(was), fees.gasPrice);
+      if (now > cap) now = cap;
+      request.gasPrice = now;
+    }
+    if (now < (was * 11n) / 10n) {
+      if (!this.capped.has(rec.intent)) {
+        if (this.capped.size >= 10_000) this.capped.clear();
+        this.capped.add(rec.intent);
+        this.opts.log?.(
+          `tx: ${rec.description} ${rec.hash} is not mined and its fee is at the cap (${gwei(cap)} gwei per gas, chain.maxFeePerGas): it waits for the fees to fall`,
+        );
+      }
+      return undefined;
+    }
+    const raw = await this.wallet.signTransaction(request);
+    const next = { hash: Transaction.from(raw).hash!, raw };
+    // Recorded before it is sent: a crash from here on sends these bytes, and either version may be the one mined.
+    if (!(await this.store.replaceTx(rec.intent, rec.hash, next))) return undefined;
+    const bumped: TxRecord = { ...rec, ...next, replaced: [...(rec.replaced ?? []), { hash: rec.hash, raw: rec.raw }] };
+    this.opts.log?.(`tx: ${rec.description} not mined yet: signed again at nonce ${rec.nonce} with ${gwei(was)} → ${gwei(now)} gwei per gas, ${next.hash}`);
+    try {
+      await this.broadcast(bumped);
+    } catch (e) {
+      // Refused (too small a raise for this node, say): the earlier bytes may still be mined; tried again later.
+      this.opts.log?.(`tx: the node refused ${next.hash}: ${(e as Error).message.slice(0, 200)}`);
+    }
+    return bumped;
+  }
+
+  /** The outcome of `rec`, mined in `receipt`: recorded, logged and told once. */
+  private async settle(rec: TxRecord, receipt: TransactionReceipt): Promise<TxOutcome> {
     const status = receipt.status === 1 ? "mined" : "failed";
     await this.store.setTxStatus(rec.intent, status, status === "failed" ? "reverted" : undefined);
     this.opts.log?.(`tx ${status}: ${rec.description} ${rec.hash}`);
@@ -134,23 +286,6 @@ export class TxSender {
       this.opts.onOutcome({ hash: rec.hash, to: receipt.to, status, gasUsed: receipt.gasUsed, gasPrice: receipt.gasPrice });
     }
     return { hash: rec.hash, status, receipt };
-  }
-
-  /**
-   * Polls for the receipt. (ethers' waitForTransaction can miss the block on
-   * an idle chain: it subscribes to new blocks after its first look, so a
-   * transaction mined in between waits for a block that never comes.)
-   * Inclusion is enough here: the bridge waits for confirmations before it
-   * acts on what the chain decided.
-   */
-  private async waitIncluded(hash: string): Promise<TransactionReceipt | null> {
-    const deadline = Date.now() + (this.opts.timeoutMs ?? 120_000);
-    for (;;) {
-      const r = await this.provider.getTransactionReceipt(hash);
-      if (r) return r;
-      if (Date.now() > deadline) return null;
-      await new Promise((resolve) => setTimeout(resolve, this.opts.pollMs ?? 100));
-    }
   }
 
   private async broadcast(rec: TxRecord): Promise<void> {
@@ -191,4 +326,8 @@ export class TxSender {
 /** A gas estimate with room for a state that changed before inclusion: a quarter more, and 10,000. */
 export function withMargin(estimate: bigint): bigint {
   return (estimate * 5n) / 4n + 10_000n;
+}
+
+function gwei(wei: bigint): string {
+  return formatUnits(wei, "gwei");
 }
