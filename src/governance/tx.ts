@@ -11,11 +11,14 @@
  * nonce with higher fees, up to a cap, and the new bytes recorded before they
  * are sent: whichever of the versions is mined, the nonce is used once.
  */
-import { formatUnits, Transaction, type Provider, type TransactionReceipt, type TransactionRequest, type Wallet } from "ethers";
+import { formatUnits, getAddress, Transaction, type Provider, type TransactionReceipt, type TransactionRequest, type Wallet } from "ethers";
 import { NonceTakenError, StoreConflictError, type Store, type TxRecord } from "../store/store.ts";
 
 /** How many nonces a send may find taken by other workers before it gives up (and the command says so). */
 const MAX_NONCE_ATTEMPTS = 20;
+/** How many versions (the first signing and its fee raises) a transaction may have. */
+const MAX_VERSIONS = 16;
+const NONCE_TAKEN = "its nonce was used by another transaction of the bot's key";
 
 export interface TxOutcome {
   hash: string;
@@ -44,6 +47,7 @@ export class TxSender {
   private readonly reported = new Set<string>();
   /** the transactions this process follows, by intent: one follower each, however many ask */
   private readonly following = new Map<string, Promise<TxOutcome>>();
+  /** what was logged once (a cap reached, a refusal), by intent or hash */
   private readonly capped = new Set<string>();
   private readonly provider: Provider;
   private readonly wallet: Wallet;
@@ -70,6 +74,7 @@ export class TxSender {
   async send(intent: string, request: TransactionRequest, description: string): Promise<TxOutcome> {
     const existing = await this.store.getTx(intent);
     if (existing) return this.follow(existing);
+    let signed = false;
     const record = await this.serial(async () => {
       const again = await this.store.getTx(intent);
       if (again) return again;
@@ -103,6 +108,7 @@ export class TxSender {
         try {
           // Recorded before it is sent: a crash from here on re-sends these same bytes.
           await this.store.putTx(rec);
+          signed = true;
           return rec;
         } catch (e) {
           if (e instanceof NonceTakenError && attempt < MAX_NONCE_ATTEMPTS) {
@@ -116,7 +122,8 @@ export class TxSender {
         }
       }
     });
-    return this.follow(record);
+    // Freshly signed bytes the node refuses (no funds for the gas, say): the caller is told.
+    return this.follow(record, signed);
   }
 
   /**
@@ -127,17 +134,24 @@ export class TxSender {
    */
   async resumePending(olderThanMs?: number): Promise<TxOutcome[]> {
     const before = olderThanMs === undefined ? Infinity : Date.now() - olderThanMs;
-    return Promise.all((await this.store.listTxs("pending")).filter((r) => r.createdAt <= before).map((r) => this.follow(r)));
+    const results = await Promise.allSettled((await this.store.listTxs("pending")).filter((r) => r.createdAt <= before).map((r) => this.follow(r)));
+    // One still waiting is followed again at the next look; its own lines said why.
+    for (const r of results) {
+      if (r.status === "rejected" && !/not mined yet/.test(String((r.reason as Error | undefined)?.message))) {
+        this.opts.log?.(`tx: following a pending transaction: ${String((r.reason as Error | undefined)?.message).slice(0, 200)}`);
+      }
+    }
+    return results.filter((r) => r.status === "fulfilled").map((r) => r.value);
   }
 
-  private async follow(rec: TxRecord): Promise<TxOutcome> {
+  private async follow(rec: TxRecord, fresh = false): Promise<TxOutcome> {
     if (rec.status !== "pending") {
       const receipt = (await this.provider.getTransactionReceipt(rec.hash)) ?? undefined;
       return { hash: rec.hash, status: rec.status, ...(receipt ? { receipt } : {}) };
     }
     const known = this.following.get(rec.intent);
     if (known) return known;
-    const p = this.followPending(rec).finally(() => this.following.delete(rec.intent));
+    const p = this.followPending(rec, fresh).finally(() => this.following.delete(rec.intent));
     this.following.set(rec.intent, p);
     return p;
   }
@@ -148,47 +162,58 @@ export class TxSender {
    * transaction mined in between waits for a block that never comes.)
    * Inclusion is enough here: the bridge waits for confirmations before it
    * acts on what the chain decided. Now and then the record is read again
-   * (another worker may have replaced it, or finished it), earlier versions
-   * are looked for, and the fees are raised when the bytes waited too long.
+   * (another worker may have replaced or finished it), every version is
+   * looked for, and bytes that waited too long are sent again, with higher
+   * fees if they offer less than the network asks. A node's refusal of
+   * freshly signed bytes is the caller's error; of older ones, it is logged
+   * and the wait goes on (a bump may be what they need).
    */
-  private async followPending(first: TxRecord): Promise<TxOutcome> {
+  private async followPending(first: TxRecord, fresh: boolean): Promise<TxOutcome> {
     let rec = first;
-    await this.broadcast(rec);
+    try {
+      await this.broadcast(rec);
+    } catch (e) {
+      if (fresh) throw e;
+      this.refused(rec, e);
+    }
     const deadline = Date.now() + (this.opts.timeoutMs ?? 120_000);
     let signedAt = Date.now();
     let checkedAt = Date.now();
     let usedElsewhere = false;
     for (;;) {
       const receipt = await this.provider.getTransactionReceipt(rec.hash);
-      if (receipt) return this.settle(rec, receipt);
+      if (receipt) return this.settle(rec, rec.hash, receipt);
       if (Date.now() > deadline) throw new Error(`transaction ${rec.hash} (${rec.description}) not mined yet`);
       if (Date.now() - checkedAt >= (this.opts.checkMs ?? 5_000)) {
         checkedAt = Date.now();
-        const fresh = (await this.store.getTx(rec.intent)) ?? rec;
-        if (fresh.status !== "pending") return this.follow(fresh);
-        if (fresh.hash !== rec.hash) {
-          // Replaced by another worker: its bytes from now on.
-          rec = fresh;
+        const stored = (await this.store.getTx(rec.intent)) ?? rec;
+        if (stored.status !== "pending") return this.follow(stored);
+        if (stored.hash !== rec.hash) {
+          // Replaced by another worker (which may have died before sending it): its bytes from now on.
+          rec = stored;
           signedAt = Date.now();
+          await this.broadcast(rec).catch((e: unknown) => this.refused(rec, e));
           continue;
         }
-        const earlier = await this.minedEarlier(rec);
-        if (earlier) return earlier;
-        // The nonce used, and by none of its versions (twice in a row, so
-        // that a receipt not yet indexed is not mistaken): another
-        // transaction of this key took it; this one can never be mined.
-        if ((await this.provider.getTransactionCount(rec.from, "latest")) > rec.nonce && !(await this.provider.getTransactionReceipt(rec.hash))) {
-          if (usedElsewhere) {
-            await this.store.setTxStatus(rec.intent, "failed", "its nonce was used by another transaction of the bot's key");
-            this.opts.log?.(`tx failed: ${rec.description} ${rec.hash}: nonce ${rec.nonce} was used by another transaction of the bot's key`);
-            return { hash: rec.hash, status: "failed" };
-          }
+        rec = stored;
+        const mined = await this.minedVersion(rec);
+        if (mined) return this.settle(rec, mined.hash, mined.receipt);
+        const next = await this.provider.getTransactionCount(rec.from, "latest");
+        if (next > rec.nonce) {
+          // The nonce used, by none of the versions, at two looks in a row (a
+          // receipt not yet indexed is not mistaken): another transaction of
+          // this key took it, and no version can ever be mined.
+          if (usedElsewhere) return this.settle(rec, rec.hash, undefined);
           usedElsewhere = true;
-        } else usedElsewhere = false;
+          continue;
+        }
+        usedElsewhere = false;
         if (Date.now() - signedAt >= (this.opts.bumpAfterMs ?? 30_000)) {
-          const bumped = await this.bump(rec);
-          if (bumped) rec = bumped;
           signedAt = Date.now();
+          // Only the next nonce to be mined is raised: those behind it wait for it, not for their fees.
+          const bumped = next === rec.nonce ? await this.bump(rec) : undefined;
+          if (bumped) rec = bumped;
+          else await this.broadcast(rec).catch((e: unknown) => this.refused(rec, e));
           continue;
         }
       }
@@ -196,34 +221,50 @@ export class TxSender {
     }
   }
 
-  /** An earlier version of `rec` that was mined, made the record's transaction and settled. */
-  private async minedEarlier(rec: TxRecord): Promise<TxOutcome | undefined> {
-    for (const old of rec.replaced ?? []) {
-      const receipt = await this.provider.getTransactionReceipt(old.hash);
-      if (!receipt) continue;
-      // Changed meanwhile by another worker: the next look reads it again.
-      if (!(await this.store.replaceTx(rec.intent, rec.hash, old))) return undefined;
-      return this.settle({ ...rec, hash: old.hash, raw: old.raw }, receipt);
+  private refused(rec: TxRecord, e: unknown): void {
+    const key = `refused:${rec.hash}`;
+    if (this.capped.has(key)) return;
+    if (this.capped.size >= 10_000) this.capped.clear();
+    this.capped.add(key);
+    this.opts.log?.(`tx: the node refused ${rec.description} ${rec.hash}: ${(e instanceof Error ? e.message : String(e)).slice(0, 200)}`);
+  }
+
+  /** A version of `rec`, current or earlier, that was mined. */
+  private async minedVersion(rec: TxRecord): Promise<{ hash: string; receipt: TransactionReceipt } | undefined> {
+    for (const v of [{ hash: rec.hash }, ...(rec.replaced ?? [])]) {
+      const receipt = await this.provider.getTransactionReceipt(v.hash);
+      if (receipt) return { hash: v.hash, receipt };
     }
     return undefined;
   }
 
   /**
-   * `rec` signed again at its nonce with higher fees: the network's current
-   * ones, and at least an eighth more than before (nodes replace a pending
-   * transaction only for 10% more), capped; recorded, then sent. Undefined
-   * when the cap leaves no room or another worker replaced it first.
+   * `rec` signed again at its nonce with higher fees, recorded, then sent;
+   * undefined (and nothing signed) when it offers what the network asks
+   * already, when a raise would pass the cap or the key's balance, when it
+   * was signed by another key (a changed chain.privateKey: only that key
+   * may replace it), after MAX_VERSIONS versions, or when another worker
+   * replaced it first. Nodes replace a pending transaction only for 10% more
+   * on each fee: each raise is at least an eighth.
    */
   private async bump(rec: TxRecord): Promise<TxRecord | undefined> {
+    if (rec.from.toLowerCase() !== this.wallet.address.toLowerCase()) {
+      this.once(
+        rec,
+        "key",
+        `tx: ${rec.description} ${rec.hash} is not mined and was signed by ${getAddress(rec.from)}, not this key: it is sent again as it is`,
+      );
+      return undefined;
+    }
+    if ((rec.replaced?.length ?? 0) + 1 >= MAX_VERSIONS) return undefined;
     const tx = Transaction.from(rec.raw);
-    const fees = await this.provider.getFeeData();
+    const [fees, block, balance] = await Promise.all([this.provider.getFeeData(), this.provider.getBlock("latest"), this.provider.getBalance(rec.from)]);
     const up = (x: bigint) => (x * 9n + 7n) / 8n + 1n;
     const max = (...xs: (bigint | null | undefined)[]) => xs.reduce<bigint>((m, x) => (x != null && x > m ? x : m), 0n);
-    const firstFee = (() => {
-      const t = Transaction.from(rec.replaced?.[0]?.raw ?? rec.raw);
-      return t.maxFeePerGas ?? t.gasPrice ?? 0n;
-    })();
-    const cap = this.opts.maxFeePerGas ?? firstFee * 4n;
+    const first = Transaction.from(rec.replaced?.[0]?.raw ?? rec.raw);
+    // What the key can pay for at this gas limit: a raise never makes the node refuse it for funds.
+    const affordable = tx.gasLimit > 0n ? (balance - tx.value) / tx.gasLimit : 0n;
+    const cap = [this.opts.maxFeePerGas ?? (first.maxFeePerGas ?? first.gasPrice ?? 0n) * 4n, affordable].reduce((a, b) => (a < b ? a : b));
     const request: TransactionRequest = {
       type: tx.type,
       to: tx.to,
@@ -238,25 +279,27 @@ export class TxSender {
     let now: bigint;
     if (tx.maxFeePerGas !== null && tx.maxPriorityFeePerGas !== null) {
       was = tx.maxFeePerGas;
-      const tip = max(up(tx.maxPriorityFeePerGas), fees.maxPriorityFeePerGas);
-      now = max(up(tx.maxFeePerGas), fees.maxFeePerGas, tip);
+      const baseFee = block?.baseFeePerGas ?? 0n;
+      // Offered enough: it waits its turn.
+      if (tx.maxFeePerGas >= baseFee + tx.maxPriorityFeePerGas && tx.maxPriorityFeePerGas >= (fees.maxPriorityFeePerGas ?? 0n)) return undefined;
+      const tip = up(tx.maxPriorityFeePerGas);
+      now = max(up(tx.maxFeePerGas), fees.maxFeePerGas, baseFee * 2n + tip);
       if (now > cap) now = cap;
       request.maxFeePerGas = now;
       request.maxPriorityFeePerGas = tip < now ? tip : now;
     } else {
       was = tx.gasPrice ?? 0n;
+      if (was >= (fees.gasPrice ?? 0n)) return undefined;
       now = max(up(was), fees.gasPrice);
       if (now > cap) now = cap;
       request.gasPrice = now;
     }
-    if (now < (was * 11n) / 10n) {
-      if (!this.capped.has(rec.intent)) {
-        if (this.capped.size >= 10_000) this.capped.clear();
-        this.capped.add(rec.intent);
-        this.opts.log?.(
-          `tx: ${rec.description} ${rec.hash} is not mined and its fee is at the cap (${gwei(cap)} gwei per gas, chain.maxFeePerGas): it waits for the fees to fall`,
-        );
-      }
+    if (now <= was || now < (was * 11n) / 10n) {
+      this.once(
+        rec,
+        "cap",
+        `tx: ${rec.description} ${rec.hash} is not mined and its fee is at the cap (${gwei(cap)} gwei per gas: chain.maxFeePerGas, or what the balance pays for): it waits for the fees to fall`,
+      );
       return undefined;
     }
     const raw = await this.wallet.signTransaction(request);
@@ -265,27 +308,42 @@ export class TxSender {
     if (!(await this.store.replaceTx(rec.intent, rec.hash, next))) return undefined;
     const bumped: TxRecord = { ...rec, ...next, replaced: [...(rec.replaced ?? []), { hash: rec.hash, raw: rec.raw }] };
     this.opts.log?.(`tx: ${rec.description} not mined yet: signed again at nonce ${rec.nonce} with ${gwei(was)} → ${gwei(now)} gwei per gas, ${next.hash}`);
-    try {
-      await this.broadcast(bumped);
-    } catch (e) {
-      // Refused (too small a raise for this node, say): the earlier bytes may still be mined; tried again later.
-      this.opts.log?.(`tx: the node refused ${next.hash}: ${(e as Error).message.slice(0, 200)}`);
-    }
+    // Refused (too small a raise for this node, say): the earlier bytes may still be mined; raised again later.
+    await this.broadcast(bumped).catch((e: unknown) => this.refused(bumped, e));
     return bumped;
   }
 
-  /** The outcome of `rec`, mined in `receipt`: recorded, logged and told once. */
-  private async settle(rec: TxRecord, receipt: TransactionReceipt): Promise<TxOutcome> {
-    const status = receipt.status === 1 ? "mined" : "failed";
-    await this.store.setTxStatus(rec.intent, status, status === "failed" ? "reverted" : undefined);
-    this.opts.log?.(`tx ${status}: ${rec.description} ${rec.hash}`);
-    // Two callers following one transaction see one outcome.
-    if (this.opts.onOutcome && !this.reported.has(rec.hash)) {
-      if (this.reported.size >= 10_000) this.reported.clear();
-      this.reported.add(rec.hash);
-      this.opts.onOutcome({ hash: rec.hash, to: receipt.to, status, gasUsed: receipt.gasUsed, gasPrice: receipt.gasPrice });
+  /** Logs `line` once for `rec` and `what`. */
+  private once(rec: TxRecord, what: string, line: string): void {
+    const key = `${what}:${rec.intent}`;
+    if (this.capped.has(key)) return;
+    if (this.capped.size >= 10_000) this.capped.clear();
+    this.capped.add(key);
+    this.opts.log?.(line);
+  }
+
+  /**
+   * The outcome of `rec` as its version `hash`, mined in `receipt` (none:
+   * its nonce was taken by another transaction), recorded once whatever
+   * other workers do: the one that finishes the record tells; the others
+   * read what it recorded.
+   */
+  private async settle(rec: TxRecord, hash: string, receipt: TransactionReceipt | undefined): Promise<TxOutcome> {
+    const status = receipt?.status === 1 ? "mined" : "failed";
+    const error = receipt ? (status === "failed" ? "reverted" : undefined) : NONCE_TAKEN;
+    if (!(await this.store.settleTx(rec.intent, hash, status, error))) {
+      const stored = await this.store.getTx(rec.intent);
+      if (stored && stored.status !== "pending") return this.follow(stored);
+      throw new Error(`transaction ${hash} (${rec.description}) is no longer a version of its record`);
     }
-    return { hash: rec.hash, status, receipt };
+    this.opts.log?.(`tx ${status}: ${rec.description} ${hash}${receipt ? "" : `: nonce ${rec.nonce} was used by another transaction of the bot's key`}`);
+    // Two callers following one transaction see one outcome.
+    if (receipt && this.opts.onOutcome && !this.reported.has(hash)) {
+      if (this.reported.size >= 10_000) this.reported.clear();
+      this.reported.add(hash);
+      this.opts.onOutcome({ hash, to: receipt.to, status, gasUsed: receipt.gasUsed, gasPrice: receipt.gasPrice });
+    }
+    return { hash, status, ...(receipt ? { receipt } : {}) };
   }
 
   private async broadcast(rec: TxRecord): Promise<void> {

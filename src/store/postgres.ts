@@ -295,6 +295,26 @@ export class PostgresStore implements Store {
     });
   }
 
+  async settleTx(intent: string, hash: string, status: Exclude<TxStatus, "pending">, error?: string): Promise<boolean> {
+    return this.transaction(async (c) => {
+      const r = (await c.query("SELECT * FROM txs WHERE intent = $1 FOR UPDATE", [intent])).rows[0] as Row | undefined;
+      const current = r && toTx(r);
+      if (current?.status !== "pending") return false;
+      const version = current.hash === hash ? current : current.replaced?.find((v) => v.hash === hash);
+      if (!version) return false;
+      const replaced = version === current ? (current.replaced ? JSON.stringify(current.replaced) : null) : replacedAfter(current, version);
+      await c.query("UPDATE txs SET hash = $1, raw = $2, replaced = $3, status = $4, error = $5 WHERE intent = $6", [
+        version.hash,
+        version.raw,
+        replaced,
+        status,
+        error ?? null,
+        intent,
+      ]);
+      return true;
+    });
+  }
+
   async listTxs(status: TxStatus): Promise<TxRecord[]> {
     return (await this.rows("SELECT * FROM txs WHERE status = $1 ORDER BY nonce", [status])).map(toTx);
   }

@@ -264,6 +264,26 @@ export class SqliteStore implements Store {
     );
   }
 
+  async settleTx(intent: string, hash: string, status: Exclude<TxStatus, "pending">, error?: string): Promise<boolean> {
+    const current = await this.getTx(intent);
+    if (current?.status !== "pending") return false;
+    const version = current.hash === hash ? current : current.replaced?.find((r) => r.hash === hash);
+    if (!version) return false;
+    const replaced = version === current ? (current.replaced ? JSON.stringify(current.replaced) : null) : replacedAfter(current, version);
+    return (
+      this.run(
+        "UPDATE txs SET hash = ?, raw = ?, replaced = ?, status = ?, error = ? WHERE intent = ? AND hash = ? AND status = 'pending'",
+        version.hash,
+        version.raw,
+        replaced,
+        status,
+        error ?? null,
+        intent,
+        current.hash,
+      ) === 1
+    );
+  }
+
   async listTxs(status: TxStatus): Promise<TxRecord[]> {
     return this.all("SELECT * FROM txs WHERE status = ? ORDER BY nonce", status).map(toTx);
   }

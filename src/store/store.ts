@@ -143,6 +143,13 @@ export interface Store {
    * `hash` (another worker replaced it first) or it is no longer pending.
    */
   replaceTx(intent: string, hash: string, next: { hash: string; raw: string }): Promise<boolean>;
+  /**
+   * Finishes the pending transaction of `intent` with `status`, as the
+   * version with hash `hash` (the current one or one it replaced, which then
+   * becomes the record's): false, and nothing changed, when it is no longer
+   * pending (another worker finished it) or no version has that hash.
+   */
+  settleTx(intent: string, hash: string, status: Exclude<TxStatus, "pending">, error?: string): Promise<boolean>;
   listTxs(status: TxStatus): Promise<TxRecord[]>;
   /** The highest nonce recorded for `from`, or undefined. */
   maxNonce(from: string): Promise<number | undefined>;

@@ -173,13 +173,21 @@ describe.each(backends)("$name store", (backend) => {
         { hash: won, raw: won === "0xb1" ? "0xr1" : "0xr2" },
       ],
     });
+    // No version has this hash: nothing is finished.
+    expect(await t.settleTx("bump", "0xnone", "mined")).toBe(false);
     // The first version turned out to be the one mined: it becomes the record's, and leaves the list.
-    expect(await t.replaceTx("bump", "0xb3", { hash: "0xbump", raw: "0xraw" })).toBe(true);
+    expect(await t.settleTx("bump", "0xbump", "mined")).toBe(true);
+    expect(await t.getTx("bump")).toMatchObject({ hash: "0xbump", raw: "0xraw", status: "mined" });
     expect((await t.getTx("bump"))?.replaced?.map((r) => r.hash)).toEqual([won, "0xb3"]);
-    await t.setTxStatus("bump", "mined");
-    // Nothing replaces a finished transaction.
+    // Finished once: another worker's outcome, and any replacement, change nothing.
+    expect(await t.settleTx("bump", "0xb3", "failed", "reverted")).toBe(false);
     expect(await t.replaceTx("bump", "0xbump", { hash: "0xb4", raw: "0xr4" })).toBe(false);
-    expect((await t.getTx("bump"))?.hash).toBe("0xbump");
+    expect(await t.getTx("bump")).toMatchObject({ hash: "0xbump", status: "mined" });
+    // The current version settled keeps its list.
+    await t.putTx(tx("cur", 5));
+    expect(await t.replaceTx("cur", "0xcur", { hash: "0xc2", raw: "0xrc2" })).toBe(true);
+    expect(await t.settleTx("cur", "0xc2", "failed", "reverted")).toBe(true);
+    expect(await t.getTx("cur")).toMatchObject({ hash: "0xc2", status: "failed", error: "reverted", replaced: [{ hash: "0xcur" }] });
     // A record never replaced has no list.
     await t.putTx(tx("plain", 4));
     expect((await t.getTx("plain"))?.replaced).toBeUndefined();

@@ -209,7 +209,9 @@ describe("TxSender with a stuck transaction", () => {
       let high = true;
       const stop = miner(() => (high ? offered * 2n : 1n));
       await expect(sending).rejects.toThrow(/not mined yet/);
-      expect(lines.filter((l) => /is not mined and its fee is at the cap \(0\.000000001 gwei per gas, chain\.maxFeePerGas\)/.test(l))).toHaveLength(1);
+      expect(
+        lines.filter((l) => /is not mined and its fee is at the cap \(0\.000000001 gwei per gas: chain\.maxFeePerGas, or what the balance pays for\)/.test(l)),
+      ).toHaveLength(1);
       expect((await store.getTx("pay:capped"))!.replaced).toBeUndefined();
       // The fees fall: the same bytes are mined, followed to the end by the periodic look.
       high = false;
@@ -219,6 +221,55 @@ describe("TxSender with a stuck transaction", () => {
     } finally {
       await rpc("evm_setAutomine", [true]);
     }
+  });
+
+  it("does not raise the fees of a transaction that offers what the network asks: it is sent again as it is", async () => {
+    const wallet = await funded();
+    const store = new SqliteStore(":memory:");
+    const to = Wallet.createRandom().address;
+    await rpc("evm_setAutomine", [false]);
+    try {
+      const sender = new TxSender(wallet, store, { pollMs: 20, checkMs: 50, bumpAfterMs: 100 });
+      const sending = sender.send("pay:patient", { to, value: 2n }, "pay 2");
+      const first = await recorded(store, "pay:patient");
+      // No block for a while: waiting is not a reason to pay more.
+      await sleep(800);
+      expect((await store.getTx("pay:patient"))!.replaced).toBeUndefined();
+      await rpc("evm_mine");
+      const outcome = await sending;
+      expect([outcome.hash, outcome.status]).toEqual([first.hash, "mined"]);
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
+  });
+
+  it("never signs again with another key what an earlier key signed", async () => {
+    const wallet = await funded();
+    const store = new SqliteStore(":memory:");
+    const to = Wallet.createRandom().address;
+    const lines: string[] = [];
+    await rpc("evm_setAutomine", [false]);
+    try {
+      new TxSender(wallet, store).send("pay:old-key", { to, value: 6n }, "pay 6").catch(() => undefined);
+      const first = await recorded(store, "pay:old-key");
+      const offered = Transaction.from(first.raw).maxFeePerGas!;
+      // The operator changed the key meanwhile; the base fee rose past the transaction.
+      const other = await funded();
+      const stop = miner(() => offered * 2n);
+      const follower = new TxSender(other, store, { pollMs: 20, checkMs: 50, bumpAfterMs: 100, timeoutMs: 1_000, log: (l) => lines.push(l) });
+      await follower.resumePending().finally(stop);
+      expect((await store.getTx("pay:old-key"))!).toMatchObject({ hash: first.hash, status: "pending" });
+      expect((await store.getTx("pay:old-key"))!.replaced).toBeUndefined();
+      expect(lines.some((l) => l.includes(`was signed by ${wallet.address}, not this key: it is sent again as it is`))).toBe(true);
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
+    // The base fee falls: the old key's bytes are mined as they are.
+    const hash = (await store.getTx("pay:old-key"))!.hash;
+    await rpc("hardhat_setNextBlockBaseFeePerGas", ["0x1"]);
+    await rpc("evm_mine");
+    expect((await ethers.provider.getTransactionReceipt(hash))?.status).toBe(1);
+    expect(await ethers.provider.getBalance(to)).toBe(6n);
   });
 
   it("after a restart, finds the earlier version that was mined and makes it the record's", async () => {
