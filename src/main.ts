@@ -190,6 +190,7 @@ async function main(): Promise<void> {
   const tx = new TxSender(wallet, store, {
     pollMs: Math.min(config.chain.pollIntervalMs, 1000),
     log,
+    ...(config.chain.maxFeePerGas !== undefined ? { maxFeePerGas: config.chain.maxFeePerGas } : {}),
     onOutcome: (o) =>
       void roomOfGroup(o.to).then(
         (room) => metrics.transaction(room, o.status, o.gasUsed, o.gasPrice),
@@ -461,9 +462,12 @@ async function main(): Promise<void> {
     throw e;
   }
   await worker?.start();
-  if (worker) {
-    // A worker that died between recording a transaction and sending it
-    // would leave every later nonce waiting: any worker sends it again.
+  {
+    // Every pending transaction is followed until it is mined, also past a
+    // command's wait: its fees are raised if it is stuck, so that no later
+    // nonce waits behind it. (A worker that died between recording a
+    // transaction and sending it would leave every later nonce waiting: any
+    // worker sends it again.)
     let resuming = false;
     setInterval(() => {
       if (resuming) return;

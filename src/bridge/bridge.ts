@@ -40,6 +40,21 @@ import { escapeHtml, formatDuration, formatTime } from "../text/format.ts";
 const ENFORCED: Omit<RoomPolicy, "roomId"> = { mode: "enforce", adoptees: [], adoptUntil: 1 };
 /** Pills per adoption notice: a notice mentioning thousands would be too large for one event. */
 const MENTIONS_PER_NOTICE = 50;
+/**
+ * Group events that cannot change who is in the room or their power: they
+ * mark no room for a pass. Any other event (including one added later) does.
+ */
+export const ROOM_INERT_EVENTS: ReadonlySet<string> = new Set([
+  "ProposalCreated",
+  "VoteCast",
+  "DelegateChanged",
+  "RelayerChanged",
+  "UnorderedNonceInvalidation",
+  "FeeDestinationChanged",
+  "FeesReleased",
+  "PayoutDeferred",
+  "PayoutClaimed",
+]);
 
 /** `port` with every method call counted in `into[name]`. */
 function counted<T extends object>(port: T, into: Record<string, number>, name: string): T {
@@ -197,10 +212,10 @@ export class Bridge {
       );
       for (const b of bindings) {
         const mine = events.get(b.group.toLowerCase()) ?? [];
-        if (mine.length > 0) {
-          await this.noteReasons(b, mine);
-          this.dirty.add(b.roomId);
-        }
+        if (mine.length > 0) await this.noteReasons(b, mine);
+        // Votes, delegations and payouts change nothing in the room: a busy vote
+        // costs no pass, and the pass a decision needs does not wait behind one.
+        if (mine.some((e) => !ROOM_INERT_EVENTS.has(e.name))) this.dirty.add(b.roomId);
         await this.advance(b, safe, mine.length > 0);
       }
     }
@@ -213,6 +228,8 @@ export class Bridge {
     // Rooms are independent: several at once, each in order (keeper, then reconcile).
     // Reads at one block are shared by a room's keeper and reconcile within the tick.
     this.reads.clear();
+    const drained = new Set<string>();
+    const owing = new Set((await store.listOutbox("pending")).map((i) => i.roomId));
     await pMap(
       rooms,
       async (roomId) => {
@@ -220,7 +237,12 @@ export class Bridge {
         try {
           if (!b || !this.serves(roomId)) return;
           if (full) await this.keeper(b, safe);
-          await this.reconcile(b);
+          const actions = await this.reconcile(b);
+          // A removal's new key and notice at once, not after every other room's pass.
+          if (owing.has(roomId) || actions.some((a) => a.kind === "kick" || a.kind === "ban")) {
+            drained.add(roomId);
+            await this.drainOutbox((r) => r === roomId);
+          }
         } catch (e) {
           log(`bridge: ${roomId}: ${humanChainError(e).log}`);
           this.dirty.add(roomId);
@@ -238,7 +260,8 @@ export class Bridge {
           `(${this.requests.homeserver - before.homeserver} homeserver requests, ${this.requests.chain - before.chain} chain requests)`,
       );
     }
-    await this.drainOutbox();
+    // The rest: rooms not passed over in this tick.
+    await this.drainOutbox((r) => !drained.has(r));
     await this.lapseCreations();
   }
 
@@ -323,8 +346,11 @@ export class Bridge {
    */
   async reconcile(b: RoomBinding): Promise<RoomAction[]> {
     const { store, chain, rooms } = this.o;
-    // The room's rules and power levels at once: each is a round trip.
-    const [rules, p] = await Promise.all([rooms.rules(b.roomId), rooms.powers(b.roomId)]);
+    // The room's rules, power levels and members, and the chain's head, at
+    // once: each is a round trip. (The room is read no later than the chain:
+    // whatever the room shows was caused by chain state at least as old as
+    // the block read below. A failure of any fails the pass.)
+    const [rules, p, room, head] = await Promise.all([rooms.rules(b.roomId), rooms.powers(b.roomId), rooms.roomMembers(b.roomId), chain.head()]);
     if (rules.tombstone) {
       await this.followUpgrade(b, rules.tombstone);
       return [];
@@ -334,14 +360,12 @@ export class Bridge {
     const fixes = closedRoomFixes(rules, p);
     // The room's rules do not wait for the chain: closed from the first pass on.
     if (!watch) await this.closeRoom(b, fixes, p);
-    // The room first, then the chain: whatever the room shows was caused by
-    // chain state at least as old as the block read below.
     // No further than the events already read: a removal seen here has its
-    // reason (the proposal, the lapse) recorded. (The room's members and the
-    // head are asked for at once; a failure of either fails the pass.)
-    const [room, head] = await Promise.all([rooms.roomMembers(b.roomId), chain.head()]);
+    // reason (the proposal, the lapse) recorded.
     const at = Math.min(head - this.o.confirmations, await this.cursorOf(b));
     if (at < b.fromBlock) return [];
+    // Needed after the standings: asked for beside them.
+    this.settingsAt(b.group, at).catch(() => undefined);
     const links = await store.listLinks(b.roomId);
     const byAddress = await this.standings(
       b.group,
@@ -737,10 +761,10 @@ export class Bridge {
    * from that worker's device before it died (the homeserver drops a
    * repeated send only from the same device): the room is looked at first.
    */
-  private async drainOutbox(): Promise<void> {
+  private async drainOutbox(which: (roomId: string) => boolean): Promise<void> {
     const { store, rooms, share } = this.o;
     for (const item of await store.listOutbox("pending")) {
-      if (!this.serves(item.roomId)) continue;
+      if (!which(item.roomId) || !this.serves(item.roomId)) continue;
       const a = JSON.parse(item.payload) as RoomAction;
       try {
         const sent = share !== undefined && !this.mine.has(item.id) && (await rooms.sentOnce?.(item.roomId, item.id, item.createdAt)) === true;

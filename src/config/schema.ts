@@ -382,6 +382,7 @@ const chain = section("a mapping with the chain's rpcUrl, factory and privateKey
   privateKey: secret("privateKey"),
   pollIntervalMs: int(10).prefault(1000),
   lowBalance: text(AMOUNT, (s) => parseAmount(s, 18), QUOTE_AMOUNTS).prefault("0.05"),
+  maxFeePerGas: text('a fee per gas in gwei as a decimal string like "200"', (s) => parseAmount(s, 9), QUOTE_AMOUNTS).optional(),
 });
 
 const POSTGRES_URL = 'a PostgreSQL URL like "postgres://conclave@db.example.org/conclave"';

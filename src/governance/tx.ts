@@ -5,12 +5,20 @@
  * signed bytes are recorded in the store, before it is broadcast. A second
  * request with the same intent, or a restart, re-broadcasts the same signed
  * bytes (same hash, same nonce): the chain accepts them at most once.
+ *
+ * A transaction not mined after a while (the base fee rose past what it
+ * offers, or its tip is too low to be picked) is signed again at the same
+ * nonce with higher fees, up to a cap, and the new bytes recorded before they
+ * are sent: whichever of the versions is mined, the nonce is used once.
  */
-import { Transaction, type Provider, type TransactionReceipt, type TransactionRequest, type Wallet } from "ethers";
+import { formatUnits, getAddress, Transaction, type Provider, type TransactionReceipt, type TransactionRequest, type Wallet } from "ethers";
 import { NonceTakenError, StoreConflictError, type Store, type TxRecord } from "../store/store.ts";
 
 /** How many nonces a send may find taken by other workers before it gives up (and the command says so). */
 const MAX_NONCE_ATTEMPTS = 20;
+/** How many versions (the first signing and its fee raises) a transaction may have. */
+const MAX_VERSIONS = 16;
+const NONCE_TAKEN = "its nonce was used by another transaction of the bot's key";
 
 export interface TxOutcome {
   hash: string;
@@ -24,6 +32,12 @@ export interface TxSenderOptions {
   /** how long to wait for a receipt before giving up for now (ms) */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** how long signed bytes may wait unmined before their fees are raised (ms, default 30 s) */
+  bumpAfterMs?: number;
+  /** how often a waiting transaction is looked at again: replaced by another worker, mined in an earlier version, due for a bump (ms, default 5 s) */
+  checkMs?: number;
+  /** the highest fee per gas a bump may offer (wei); default 4 times the first signing's */
+  maxFeePerGas?: bigint;
   /** told once of each transaction of this process that was mined or reverted (metrics) */
   onOutcome?: (o: { hash: string; to: string | null; status: "mined" | "failed"; gasUsed: bigint; gasPrice: bigint }) => void;
 }
@@ -31,6 +45,10 @@ export interface TxSenderOptions {
 export class TxSender {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly reported = new Set<string>();
+  /** the transactions this process follows, by intent: one follower each, however many ask */
+  private readonly following = new Map<string, Promise<TxOutcome>>();
+  /** what was logged once (a cap reached, a refusal), by intent or hash */
+  private readonly capped = new Set<string>();
   private readonly provider: Provider;
   private readonly wallet: Wallet;
   private readonly store: Store;
@@ -56,6 +74,7 @@ export class TxSender {
   async send(intent: string, request: TransactionRequest, description: string): Promise<TxOutcome> {
     const existing = await this.store.getTx(intent);
     if (existing) return this.follow(existing);
+    let signed = false;
     const record = await this.serial(async () => {
       const again = await this.store.getTx(intent);
       if (again) return again;
@@ -89,6 +108,7 @@ export class TxSender {
         try {
           // Recorded before it is sent: a crash from here on re-sends these same bytes.
           await this.store.putTx(rec);
+          signed = true;
           return rec;
         } catch (e) {
           if (e instanceof NonceTakenError && attempt < MAX_NONCE_ATTEMPTS) {
@@ -102,7 +122,8 @@ export class TxSender {
         }
       }
     });
-    return this.follow(record);
+    // Freshly signed bytes the node refuses (no funds for the gas, say): the caller is told.
+    return this.follow(record, signed);
   }
 
   /**
@@ -113,27 +134,26 @@ export class TxSender {
    */
   async resumePending(olderThanMs?: number): Promise<TxOutcome[]> {
     const before = olderThanMs === undefined ? Infinity : Date.now() - olderThanMs;
-    return Promise.all((await this.store.listTxs("pending")).filter((r) => r.createdAt <= before).map((r) => this.follow(r)));
+    const results = await Promise.allSettled((await this.store.listTxs("pending")).filter((r) => r.createdAt <= before).map((r) => this.follow(r)));
+    // One still waiting is followed again at the next look; its own lines said why.
+    for (const r of results) {
+      if (r.status === "rejected" && !/not mined yet/.test(String((r.reason as Error | undefined)?.message))) {
+        this.opts.log?.(`tx: following a pending transaction: ${String((r.reason as Error | undefined)?.message).slice(0, 200)}`);
+      }
+    }
+    return results.filter((r) => r.status === "fulfilled").map((r) => r.value);
   }
 
-  private async follow(rec: TxRecord): Promise<TxOutcome> {
+  private async follow(rec: TxRecord, fresh = false): Promise<TxOutcome> {
     if (rec.status !== "pending") {
       const receipt = (await this.provider.getTransactionReceipt(rec.hash)) ?? undefined;
       return { hash: rec.hash, status: rec.status, ...(receipt ? { receipt } : {}) };
     }
-    await this.broadcast(rec);
-    const receipt = await this.waitIncluded(rec.hash);
-    if (!receipt) throw new Error(`transaction ${rec.hash} (${rec.description}) not mined yet`);
-    const status = receipt.status === 1 ? "mined" : "failed";
-    await this.store.setTxStatus(rec.intent, status, status === "failed" ? "reverted" : undefined);
-    this.opts.log?.(`tx ${status}: ${rec.description} ${rec.hash}`);
-    // Two callers following one transaction see one outcome.
-    if (this.opts.onOutcome && !this.reported.has(rec.hash)) {
-      if (this.reported.size >= 10_000) this.reported.clear();
-      this.reported.add(rec.hash);
-      this.opts.onOutcome({ hash: rec.hash, to: receipt.to, status, gasUsed: receipt.gasUsed, gasPrice: receipt.gasPrice });
-    }
-    return { hash: rec.hash, status, receipt };
+    const known = this.following.get(rec.intent);
+    if (known) return known;
+    const p = this.followPending(rec, fresh).finally(() => this.following.delete(rec.intent));
+    this.following.set(rec.intent, p);
+    return p;
   }
 
   /**
@@ -141,16 +161,189 @@ export class TxSender {
    * an idle chain: it subscribes to new blocks after its first look, so a
    * transaction mined in between waits for a block that never comes.)
    * Inclusion is enough here: the bridge waits for confirmations before it
-   * acts on what the chain decided.
+   * acts on what the chain decided. Now and then the record is read again
+   * (another worker may have replaced or finished it), every version is
+   * looked for, and bytes that waited too long are sent again, with higher
+   * fees if they offer less than the network asks. A node's refusal of
+   * freshly signed bytes is the caller's error; of older ones, it is logged
+   * and the wait goes on (a bump may be what they need).
    */
-  private async waitIncluded(hash: string): Promise<TransactionReceipt | null> {
+  private async followPending(first: TxRecord, fresh: boolean): Promise<TxOutcome> {
+    let rec = first;
+    try {
+      await this.broadcast(rec);
+    } catch (e) {
+      if (fresh) throw e;
+      this.refused(rec, e);
+    }
     const deadline = Date.now() + (this.opts.timeoutMs ?? 120_000);
+    let signedAt = Date.now();
+    let checkedAt = Date.now();
+    let usedElsewhere = false;
     for (;;) {
-      const r = await this.provider.getTransactionReceipt(hash);
-      if (r) return r;
-      if (Date.now() > deadline) return null;
+      const receipt = await this.provider.getTransactionReceipt(rec.hash);
+      if (receipt) return this.settle(rec, rec.hash, receipt);
+      if (Date.now() > deadline) throw new Error(`transaction ${rec.hash} (${rec.description}) not mined yet`);
+      if (Date.now() - checkedAt >= (this.opts.checkMs ?? 5_000)) {
+        checkedAt = Date.now();
+        const stored = (await this.store.getTx(rec.intent)) ?? rec;
+        if (stored.status !== "pending") return this.follow(stored);
+        if (stored.hash !== rec.hash) {
+          // Replaced by another worker (which may have died before sending it): its bytes from now on.
+          rec = stored;
+          signedAt = Date.now();
+          await this.broadcast(rec).catch((e: unknown) => this.refused(rec, e));
+          continue;
+        }
+        rec = stored;
+        const mined = await this.minedVersion(rec);
+        if (mined) return this.settle(rec, mined.hash, mined.receipt);
+        const next = await this.provider.getTransactionCount(rec.from, "latest");
+        if (next > rec.nonce) {
+          // The nonce used, by none of the versions, at two looks in a row (a
+          // receipt not yet indexed is not mistaken): another transaction of
+          // this key took it, and no version can ever be mined.
+          if (usedElsewhere) return this.settle(rec, rec.hash, undefined);
+          usedElsewhere = true;
+          continue;
+        }
+        usedElsewhere = false;
+        if (Date.now() - signedAt >= (this.opts.bumpAfterMs ?? 30_000)) {
+          signedAt = Date.now();
+          // Only the next nonce to be mined is raised: those behind it wait for it, not for their fees.
+          const bumped = next === rec.nonce ? await this.bump(rec) : undefined;
+          if (bumped) rec = bumped;
+          else await this.broadcast(rec).catch((e: unknown) => this.refused(rec, e));
+          continue;
+        }
+      }
       await new Promise((resolve) => setTimeout(resolve, this.opts.pollMs ?? 100));
     }
+  }
+
+  private refused(rec: TxRecord, e: unknown): void {
+    const key = `refused:${rec.hash}`;
+    if (this.capped.has(key)) return;
+    if (this.capped.size >= 10_000) this.capped.clear();
+    this.capped.add(key);
+    this.opts.log?.(`tx: the node refused ${rec.description} ${rec.hash}: ${(e instanceof Error ? e.message : String(e)).slice(0, 200)}`);
+  }
+
+  /** A version of `rec`, current or earlier, that was mined. */
+  private async minedVersion(rec: TxRecord): Promise<{ hash: string; receipt: TransactionReceipt } | undefined> {
+    for (const v of [{ hash: rec.hash }, ...(rec.replaced ?? [])]) {
+      const receipt = await this.provider.getTransactionReceipt(v.hash);
+      if (receipt) return { hash: v.hash, receipt };
+    }
+    return undefined;
+  }
+
+  /**
+   * `rec` signed again at its nonce with higher fees, recorded, then sent;
+   * undefined (and nothing signed) when it offers what the network asks
+   * already, when a raise would pass the cap or the key's balance, when it
+   * was signed by another key (a changed chain.privateKey: only that key
+   * may replace it), after MAX_VERSIONS versions, or when another worker
+   * replaced it first. Nodes replace a pending transaction only for 10% more
+   * on each fee: each raise is at least an eighth.
+   */
+  private async bump(rec: TxRecord): Promise<TxRecord | undefined> {
+    if (rec.from.toLowerCase() !== this.wallet.address.toLowerCase()) {
+      this.once(
+        rec,
+        "key",
+        `tx: ${rec.description} ${rec.hash} is not mined and was signed by ${getAddress(rec.from)}, not this key: it is sent again as it is`,
+      );
+      return undefined;
+    }
+    if ((rec.replaced?.length ?? 0) + 1 >= MAX_VERSIONS) return undefined;
+    const tx = Transaction.from(rec.raw);
+    const [fees, block, balance] = await Promise.all([this.provider.getFeeData(), this.provider.getBlock("latest"), this.provider.getBalance(rec.from)]);
+    const up = (x: bigint) => (x * 9n + 7n) / 8n + 1n;
+    const max = (...xs: (bigint | null | undefined)[]) => xs.reduce<bigint>((m, x) => (x != null && x > m ? x : m), 0n);
+    const first = Transaction.from(rec.replaced?.[0]?.raw ?? rec.raw);
+    // What the key can pay for at this gas limit: a raise never makes the node refuse it for funds.
+    const affordable = tx.gasLimit > 0n ? (balance - tx.value) / tx.gasLimit : 0n;
+    const cap = [this.opts.maxFeePerGas ?? (first.maxFeePerGas ?? first.gasPrice ?? 0n) * 4n, affordable].reduce((a, b) => (a < b ? a : b));
+    const request: TransactionRequest = {
+      type: tx.type,
+      to: tx.to,
+      data: tx.data,
+      value: tx.value,
+      gasLimit: tx.gasLimit,
+      nonce: tx.nonce,
+      chainId: tx.chainId,
+      ...(tx.accessList ? { accessList: tx.accessList } : {}),
+    };
+    let was: bigint;
+    let now: bigint;
+    if (tx.maxFeePerGas !== null && tx.maxPriorityFeePerGas !== null) {
+      was = tx.maxFeePerGas;
+      const baseFee = block?.baseFeePerGas ?? 0n;
+      // Offered enough: it waits its turn.
+      if (tx.maxFeePerGas >= baseFee + tx.maxPriorityFeePerGas && tx.maxPriorityFeePerGas >= (fees.maxPriorityFeePerGas ?? 0n)) return undefined;
+      const tip = up(tx.maxPriorityFeePerGas);
+      now = max(up(tx.maxFeePerGas), fees.maxFeePerGas, baseFee * 2n + tip);
+      if (now > cap) now = cap;
+      request.maxFeePerGas = now;
+      request.maxPriorityFeePerGas = tip < now ? tip : now;
+    } else {
+      was = tx.gasPrice ?? 0n;
+      if (was >= (fees.gasPrice ?? 0n)) return undefined;
+      now = max(up(was), fees.gasPrice);
+      if (now > cap) now = cap;
+      request.gasPrice = now;
+    }
+    if (now <= was || now < (was * 11n) / 10n) {
+      this.once(
+        rec,
+        "cap",
+        `tx: ${rec.description} ${rec.hash} is not mined and its fee is at the cap (${gwei(cap)} gwei per gas: chain.maxFeePerGas, or what the balance pays for): it waits for the fees to fall`,
+      );
+      return undefined;
+    }
+    const raw = await this.wallet.signTransaction(request);
+    const next = { hash: Transaction.from(raw).hash!, raw };
+    // Recorded before it is sent: a crash from here on sends these bytes, and either version may be the one mined.
+    if (!(await this.store.replaceTx(rec.intent, rec.hash, next))) return undefined;
+    const bumped: TxRecord = { ...rec, ...next, replaced: [...(rec.replaced ?? []), { hash: rec.hash, raw: rec.raw }] };
+    this.opts.log?.(`tx: ${rec.description} not mined yet: signed again at nonce ${rec.nonce} with ${gwei(was)} → ${gwei(now)} gwei per gas, ${next.hash}`);
+    // Refused (too small a raise for this node, say): the earlier bytes may still be mined; raised again later.
+    await this.broadcast(bumped).catch((e: unknown) => this.refused(bumped, e));
+    return bumped;
+  }
+
+  /** Logs `line` once for `rec` and `what`. */
+  private once(rec: TxRecord, what: string, line: string): void {
+    const key = `${what}:${rec.intent}`;
+    if (this.capped.has(key)) return;
+    if (this.capped.size >= 10_000) this.capped.clear();
+    this.capped.add(key);
+    this.opts.log?.(line);
+  }
+
+  /**
+   * The outcome of `rec` as its version `hash`, mined in `receipt` (none:
+   * its nonce was taken by another transaction), recorded once whatever
+   * other workers do: the one that finishes the record tells; the others
+   * read what it recorded.
+   */
+  private async settle(rec: TxRecord, hash: string, receipt: TransactionReceipt | undefined): Promise<TxOutcome> {
+    const status = receipt?.status === 1 ? "mined" : "failed";
+    const error = receipt ? (status === "failed" ? "reverted" : undefined) : NONCE_TAKEN;
+    if (!(await this.store.settleTx(rec.intent, hash, status, error))) {
+      const stored = await this.store.getTx(rec.intent);
+      if (stored && stored.status !== "pending") return this.follow(stored);
+      throw new Error(`transaction ${hash} (${rec.description}) is no longer a version of its record`);
+    }
+    this.opts.log?.(`tx ${status}: ${rec.description} ${hash}${receipt ? "" : `: nonce ${rec.nonce} was used by another transaction of the bot's key`}`);
+    // Two callers following one transaction see one outcome.
+    if (receipt && this.opts.onOutcome && !this.reported.has(hash)) {
+      if (this.reported.size >= 10_000) this.reported.clear();
+      this.reported.add(hash);
+      this.opts.onOutcome({ hash, to: receipt.to, status, gasUsed: receipt.gasUsed, gasPrice: receipt.gasPrice });
+    }
+    return { hash, status, ...(receipt ? { receipt } : {}) };
   }
 
   private async broadcast(rec: TxRecord): Promise<void> {
@@ -191,4 +384,8 @@ export class TxSender {
 /** A gas estimate with room for a state that changed before inclusion: a quarter more, and 10,000. */
 export function withMargin(estimate: bigint): bigint {
   return (estimate * 5n) / 4n + 10_000n;
+}
+
+function gwei(wei: bigint): string {
+  return formatUnits(wei, "gwei");
 }

@@ -11,7 +11,7 @@
  */
 import pg from "pg";
 import type { Fence, Lease, RoomLeases } from "./leases.ts";
-import { toBan, toBinding, toCreation, toDeparture, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx, type Row } from "./rows.ts";
+import { toBan, toBinding, toCreation, toDeparture, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx, replacedAfter, type Row } from "./rows.ts";
 import {
   NonceTakenError,
   StoreConflictError,
@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS txs (
   sender TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL,
   description TEXT NOT NULL, error TEXT,
   CONSTRAINT txs_sender_nonce UNIQUE (sender, nonce));
+-- A store made before fee bumps: the column they need.
+ALTER TABLE txs ADD COLUMN IF NOT EXISTS replaced TEXT;
 CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbound (
@@ -280,6 +282,37 @@ export class PostgresStore implements Store {
 
   async setTxStatus(intent: string, status: TxStatus, error?: string): Promise<void> {
     await this.run("UPDATE txs SET status = $1, error = $2 WHERE intent = $3", [status, error ?? null, intent]);
+  }
+
+  async replaceTx(intent: string, hash: string, next: { hash: string; raw: string }): Promise<boolean> {
+    // Read and written under the row's lock: two workers bumping one transaction, one wins.
+    return this.transaction(async (c) => {
+      const r = (await c.query("SELECT * FROM txs WHERE intent = $1 FOR UPDATE", [intent])).rows[0] as Row | undefined;
+      const current = r && toTx(r);
+      if (current?.hash !== hash || current.status !== "pending") return false;
+      await c.query("UPDATE txs SET hash = $1, raw = $2, replaced = $3 WHERE intent = $4", [next.hash, next.raw, replacedAfter(current, next), intent]);
+      return true;
+    });
+  }
+
+  async settleTx(intent: string, hash: string, status: Exclude<TxStatus, "pending">, error?: string): Promise<boolean> {
+    return this.transaction(async (c) => {
+      const r = (await c.query("SELECT * FROM txs WHERE intent = $1 FOR UPDATE", [intent])).rows[0] as Row | undefined;
+      const current = r && toTx(r);
+      if (current?.status !== "pending") return false;
+      const version = current.hash === hash ? current : current.replaced?.find((v) => v.hash === hash);
+      if (!version) return false;
+      const replaced = version === current ? (current.replaced ? JSON.stringify(current.replaced) : null) : replacedAfter(current, version);
+      await c.query("UPDATE txs SET hash = $1, raw = $2, replaced = $3, status = $4, error = $5 WHERE intent = $6", [
+        version.hash,
+        version.raw,
+        replaced,
+        status,
+        error ?? null,
+        intent,
+      ]);
+      return true;
+    });
   }
 
   async listTxs(status: TxStatus): Promise<TxRecord[]> {

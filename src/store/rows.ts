@@ -63,7 +63,18 @@ export function toTx(r: Row): TxRecord {
     createdAt: Number(r["created_at"]),
     description: String(r["description"]),
     ...(r["error"] !== null && r["error"] !== undefined ? { error: r["error"] as string } : {}),
+    ...(typeof r["replaced"] === "string" && r["replaced"] !== "" ? { replaced: JSON.parse(r["replaced"]) as { hash: string; raw: string }[] } : {}),
   };
+}
+
+/**
+ * The `replaced` list of a transaction after `current` is replaced by
+ * `next`: `current` is appended, and `next` leaves the list if it was in it
+ * (an earlier transaction that turned out to be the one mined).
+ */
+export function replacedAfter(tx: TxRecord, next: { hash: string }): string {
+  const list = [...(tx.replaced ?? []), { hash: tx.hash, raw: tx.raw }].filter((t) => t.hash !== next.hash);
+  return JSON.stringify(list);
 }
 
 export function toOutbox(r: Row): OutboxItem {

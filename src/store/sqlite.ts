@@ -8,7 +8,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import { toBan, toBinding, toCreation, toDeparture, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx } from "./rows.ts";
+import { toBan, toBinding, toCreation, toDeparture, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx, replacedAfter } from "./rows.ts";
 import {
   NonceTakenError,
   StoreConflictError,
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS pending_links (
 CREATE TABLE IF NOT EXISTS txs (
   intent TEXT PRIMARY KEY, hash TEXT NOT NULL, raw TEXT NOT NULL, nonce INTEGER NOT NULL,
   sender TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,
-  description TEXT NOT NULL, error TEXT);
+  description TEXT NOT NULL, error TEXT, replaced TEXT);
 CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
 CREATE UNIQUE INDEX IF NOT EXISTS txs_sender_nonce ON txs (sender, nonce);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -93,9 +93,13 @@ export class SqliteStore implements Store {
     if (path !== ":memory:") privateFiles(path);
     this.db = new DatabaseSync(path);
     // WAL keeps readers and the writer apart; a crash loses nothing committed.
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+    // Another process writing at the same moment (a backup, an operator's
+    // sqlite3 shell) is waited for up to 2 s instead of failing the write.
+    this.db.exec("PRAGMA busy_timeout = 2000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
     if (path !== ":memory:") privateFiles(path);
     this.db.exec(SCHEMA);
+    // A store made before fee bumps: the column they need.
+    if (!this.all("PRAGMA table_info(txs)").some((c) => c["name"] === "replaced")) this.db.exec("ALTER TABLE txs ADD COLUMN replaced TEXT");
   }
 
   private get(sql: string, ...args: (string | number | null)[]): Row | undefined {
@@ -243,6 +247,41 @@ export class SqliteStore implements Store {
 
   async setTxStatus(intent: string, status: TxStatus, error?: string): Promise<void> {
     this.run("UPDATE txs SET status = ?, error = ? WHERE intent = ?", status, error ?? null, intent);
+  }
+
+  async replaceTx(intent: string, hash: string, next: { hash: string; raw: string }): Promise<boolean> {
+    const current = await this.getTx(intent);
+    if (current?.hash !== hash || current.status !== "pending") return false;
+    return (
+      this.run(
+        "UPDATE txs SET hash = ?, raw = ?, replaced = ? WHERE intent = ? AND hash = ? AND status = 'pending'",
+        next.hash,
+        next.raw,
+        replacedAfter(current, next),
+        intent,
+        hash,
+      ) === 1
+    );
+  }
+
+  async settleTx(intent: string, hash: string, status: Exclude<TxStatus, "pending">, error?: string): Promise<boolean> {
+    const current = await this.getTx(intent);
+    if (current?.status !== "pending") return false;
+    const version = current.hash === hash ? current : current.replaced?.find((r) => r.hash === hash);
+    if (!version) return false;
+    const replaced = version === current ? (current.replaced ? JSON.stringify(current.replaced) : null) : replacedAfter(current, version);
+    return (
+      this.run(
+        "UPDATE txs SET hash = ?, raw = ?, replaced = ?, status = ?, error = ? WHERE intent = ? AND hash = ? AND status = 'pending'",
+        version.hash,
+        version.raw,
+        replaced,
+        status,
+        error ?? null,
+        intent,
+        current.hash,
+      ) === 1
+    );
   }
 
   async listTxs(status: TxStatus): Promise<TxRecord[]> {

@@ -97,6 +97,11 @@ export interface TxRecord {
   /** a short human description for logs */
   description: string;
   error?: string;
+  /**
+   * Earlier signed bytes at the same nonce, replaced by these (fee bumps),
+   * oldest first: any one of them may be the one mined.
+   */
+  replaced?: { hash: string; raw: string }[];
 }
 
 /**
@@ -131,6 +136,20 @@ export interface Store {
    */
   putTx(tx: TxRecord): Promise<void>;
   setTxStatus(intent: string, status: TxStatus, error?: string): Promise<void>;
+  /**
+   * Makes `next` (signed at the same nonce) the pending transaction of
+   * `intent` in place of the one with hash `hash`, keeping the earlier bytes
+   * in `replaced`: false, and nothing changed, when its hash is no longer
+   * `hash` (another worker replaced it first) or it is no longer pending.
+   */
+  replaceTx(intent: string, hash: string, next: { hash: string; raw: string }): Promise<boolean>;
+  /**
+   * Finishes the pending transaction of `intent` with `status`, as the
+   * version with hash `hash` (the current one or one it replaced, which then
+   * becomes the record's): false, and nothing changed, when it is no longer
+   * pending (another worker finished it) or no version has that hash.
+   */
+  settleTx(intent: string, hash: string, status: Exclude<TxStatus, "pending">, error?: string): Promise<boolean>;
   listTxs(status: TxStatus): Promise<TxRecord[]>;
   /** The highest nonce recorded for `from`, or undefined. */
   maxNonce(from: string): Promise<number | undefined>;

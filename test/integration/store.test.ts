@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { PostgresStore } from "../../src/store/postgres.ts";
 import { NonceTakenError, StoreConflictError, type Store, type TxRecord } from "../../src/store/store.ts";
@@ -147,6 +148,50 @@ describe.each(backends)("$name store", (backend) => {
       ["d", 1],
     ]);
     await s.close();
+  });
+
+  it("replaces a pending transaction's bytes once per version, keeping the earlier ones, across reopening", async () => {
+    const where = await backend.location();
+    const s = await backend.open(where);
+    await s.putTx(tx("bump", 3));
+    // Two workers bump the same version: one wins.
+    const results = await Promise.all([
+      s.replaceTx("bump", "0xbump", { hash: "0xb1", raw: "0xr1" }),
+      s.replaceTx("bump", "0xbump", { hash: "0xb2", raw: "0xr2" }),
+    ]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const won = results[0] ? "0xb1" : "0xb2";
+    expect(await s.replaceTx("bump", won, { hash: "0xb3", raw: "0xr3" })).toBe(true);
+    await s.close();
+    const t = await backend.open(where);
+    expect(await t.getTx("bump")).toMatchObject({
+      hash: "0xb3",
+      raw: "0xr3",
+      nonce: 3,
+      replaced: [
+        { hash: "0xbump", raw: "0xraw" },
+        { hash: won, raw: won === "0xb1" ? "0xr1" : "0xr2" },
+      ],
+    });
+    // No version has this hash: nothing is finished.
+    expect(await t.settleTx("bump", "0xnone", "mined")).toBe(false);
+    // The first version turned out to be the one mined: it becomes the record's, and leaves the list.
+    expect(await t.settleTx("bump", "0xbump", "mined")).toBe(true);
+    expect(await t.getTx("bump")).toMatchObject({ hash: "0xbump", raw: "0xraw", status: "mined" });
+    expect((await t.getTx("bump"))?.replaced?.map((r) => r.hash)).toEqual([won, "0xb3"]);
+    // Finished once: another worker's outcome, and any replacement, change nothing.
+    expect(await t.settleTx("bump", "0xb3", "failed", "reverted")).toBe(false);
+    expect(await t.replaceTx("bump", "0xbump", { hash: "0xb4", raw: "0xr4" })).toBe(false);
+    expect(await t.getTx("bump")).toMatchObject({ hash: "0xbump", status: "mined" });
+    // The current version settled keeps its list.
+    await t.putTx(tx("cur", 5));
+    expect(await t.replaceTx("cur", "0xcur", { hash: "0xc2", raw: "0xrc2" })).toBe(true);
+    expect(await t.settleTx("cur", "0xc2", "failed", "reverted")).toBe(true);
+    expect(await t.getTx("cur")).toMatchObject({ hash: "0xc2", status: "failed", error: "reverted", replaced: [{ hash: "0xcur" }] });
+    // A record never replaced has no list.
+    await t.putTx(tx("plain", 4));
+    expect((await t.getTx("plain"))?.replaced).toBeUndefined();
+    await t.close();
   });
 
   it("gives two workers racing on one key distinct nonces, without gaps", async () => {
@@ -392,5 +437,34 @@ describe("PostgreSQL store with several workers", () => {
     await stores[0]!.setState("k", "v");
     expect(await stores[3]!.getState("k")).toBe("v");
     for (const s of stores) await s.close();
+  });
+});
+
+describe("SQLite store made by an earlier version", () => {
+  it("gains the column fee bumps need, keeping its transactions", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "conclave-store-")), "old.sqlite");
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE txs (
+      intent TEXT PRIMARY KEY, hash TEXT NOT NULL, raw TEXT NOT NULL, nonce INTEGER NOT NULL,
+      sender TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,
+      description TEXT NOT NULL, error TEXT);
+      INSERT INTO txs VALUES ('vote:1', '0x1', '0xraw', 0, '0xbot', 'pending', 1, 'vote', NULL);`);
+    old.close();
+    const s = new SqliteStore(path);
+    expect(await s.getTx("vote:1")).toEqual({
+      intent: "vote:1",
+      hash: "0x1",
+      raw: "0xraw",
+      nonce: 0,
+      from: "0xbot",
+      status: "pending",
+      createdAt: 1,
+      description: "vote",
+    });
+    expect(await s.replaceTx("vote:1", "0x1", { hash: "0x2", raw: "0xraw2" })).toBe(true);
+    expect((await s.getTx("vote:1"))?.replaced).toEqual([{ hash: "0x1", raw: "0xraw" }]);
+    await s.close();
+    // Opened again: the column is there once.
+    await new SqliteStore(path).close();
   });
 });

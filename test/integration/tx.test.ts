@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
-import { Wallet } from "ethers";
+import { toQuantity, Transaction, Wallet } from "ethers";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { PostgresStore } from "../../src/store/postgres.ts";
 import { TxSender } from "../../src/governance/tx.ts";
 import { startPostgres, type PostgresHandle } from "../../scripts/postgres.ts";
-import type { Store } from "../../src/store/store.ts";
+import type { Store, TxRecord } from "../../src/store/store.ts";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -137,6 +137,190 @@ describe("TxSender", () => {
     const [resumed] = await sender.resumePending(10_000);
     expect([resumed!.hash, resumed!.status]).toEqual([hash, "mined"]);
     expect(await store.listTxs("pending")).toEqual([]);
+  });
+});
+
+describe("TxSender with a stuck transaction", () => {
+  const rpc = (method: string, params: unknown[] = []) => ethers.provider.send(method, params) as Promise<unknown>;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  async function recorded(store: Store, intent: string): Promise<TxRecord> {
+    for (;;) {
+      const t = await store.getTx(intent);
+      if (t) return t;
+      await sleep(10);
+    }
+  }
+  /** Mines a block every 50 ms whose base fee is `baseFee()`, until stopped. */
+  function miner(baseFee: () => bigint) {
+    const mining = { on: true };
+    const done = (async () => {
+      while (mining.on) {
+        await rpc("hardhat_setNextBlockBaseFeePerGas", [toQuantity(baseFee())]);
+        await rpc("evm_mine");
+        await sleep(50);
+      }
+    })();
+    return async () => {
+      mining.on = false;
+      await done;
+    };
+  }
+
+  it("signs it again at the same nonce with higher fees once the base fee rose past it, and records the one mined", async () => {
+    const wallet = await funded();
+    const store = new SqliteStore(":memory:");
+    const to = Wallet.createRandom().address;
+    const lines: string[] = [];
+    await rpc("evm_setAutomine", [false]);
+    try {
+      const sender = new TxSender(wallet, store, { pollMs: 20, checkMs: 50, bumpAfterMs: 300, log: (l) => lines.push(l) });
+      const sending = sender.send("pay:stuck", { to, value: 7n }, "pay 7");
+      const first = await recorded(store, "pay:stuck");
+      const offered = Transaction.from(first.raw).maxFeePerGas!;
+      // Every block's base fee is twice what it offers: it cannot be mined.
+      const stop = miner(() => offered * 2n);
+      const outcome = await sending.finally(stop);
+      expect(outcome.status).toBe("mined");
+      expect(outcome.hash).not.toBe(first.hash);
+      const mined = Transaction.from((await store.getTx("pay:stuck"))!.raw);
+      expect(mined.nonce).toBe(first.nonce);
+      expect(mined.maxFeePerGas).toBeGreaterThan(offered * 2n);
+      // The default cap: 4 times the first signing's fee.
+      expect(mined.maxFeePerGas).toBeLessThanOrEqual(offered * 4n);
+      expect(await store.getTx("pay:stuck")).toMatchObject({ hash: outcome.hash, status: "mined", replaced: [{ hash: first.hash, raw: first.raw }] });
+      expect(lines.filter((l) => /not mined yet: signed again at nonce/.test(l))).toHaveLength(1);
+      expect(await ethers.provider.getBalance(to)).toBe(7n);
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
+  });
+
+  it("never offers more than the cap: it says so once, and is mined once the fees fall", async () => {
+    const wallet = await funded();
+    const store = new SqliteStore(":memory:");
+    const to = Wallet.createRandom().address;
+    const lines: string[] = [];
+    await rpc("evm_setAutomine", [false]);
+    try {
+      const first = new TxSender(wallet, store, { pollMs: 20, checkMs: 50, bumpAfterMs: 100, timeoutMs: 1_500, maxFeePerGas: 1n, log: (l) => lines.push(l) });
+      const sending = first.send("pay:capped", { to, value: 3n }, "pay 3");
+      const rec = await recorded(store, "pay:capped");
+      const offered = Transaction.from(rec.raw).maxFeePerGas!;
+      let high = true;
+      const stop = miner(() => (high ? offered * 2n : 1n));
+      await expect(sending).rejects.toThrow(/not mined yet/);
+      expect(
+        lines.filter((l) => /is not mined and its fee is at the cap \(0\.000000001 gwei per gas: chain\.maxFeePerGas, or what the balance pays for\)/.test(l)),
+      ).toHaveLength(1);
+      expect((await store.getTx("pay:capped"))!.replaced).toBeUndefined();
+      // The fees fall: the same bytes are mined, followed to the end by the periodic look.
+      high = false;
+      const [outcome] = await first.resumePending().finally(stop);
+      expect([outcome!.hash, outcome!.status]).toEqual([rec.hash, "mined"]);
+      expect(await ethers.provider.getBalance(to)).toBe(3n);
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
+  });
+
+  it("does not raise the fees of a transaction that offers what the network asks: it is sent again as it is", async () => {
+    const wallet = await funded();
+    const store = new SqliteStore(":memory:");
+    const to = Wallet.createRandom().address;
+    await rpc("evm_setAutomine", [false]);
+    try {
+      const sender = new TxSender(wallet, store, { pollMs: 20, checkMs: 50, bumpAfterMs: 100 });
+      const sending = sender.send("pay:patient", { to, value: 2n }, "pay 2");
+      const first = await recorded(store, "pay:patient");
+      // No block for a while: waiting is not a reason to pay more.
+      await sleep(800);
+      expect((await store.getTx("pay:patient"))!.replaced).toBeUndefined();
+      await rpc("evm_mine");
+      const outcome = await sending;
+      expect([outcome.hash, outcome.status]).toEqual([first.hash, "mined"]);
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
+  });
+
+  it("never signs again with another key what an earlier key signed", async () => {
+    const wallet = await funded();
+    const store = new SqliteStore(":memory:");
+    const to = Wallet.createRandom().address;
+    const lines: string[] = [];
+    await rpc("evm_setAutomine", [false]);
+    try {
+      new TxSender(wallet, store).send("pay:old-key", { to, value: 6n }, "pay 6").catch(() => undefined);
+      const first = await recorded(store, "pay:old-key");
+      const offered = Transaction.from(first.raw).maxFeePerGas!;
+      // The operator changed the key meanwhile; the base fee rose past the transaction.
+      const other = await funded();
+      const stop = miner(() => offered * 2n);
+      const follower = new TxSender(other, store, { pollMs: 20, checkMs: 50, bumpAfterMs: 100, timeoutMs: 1_000, log: (l) => lines.push(l) });
+      await follower.resumePending().finally(stop);
+      expect((await store.getTx("pay:old-key"))!).toMatchObject({ hash: first.hash, status: "pending" });
+      expect((await store.getTx("pay:old-key"))!.replaced).toBeUndefined();
+      expect(lines.some((l) => l.includes(`was signed by ${wallet.address}, not this key: it is sent again as it is`))).toBe(true);
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
+    // The base fee falls: the old key's bytes are mined as they are.
+    const hash = (await store.getTx("pay:old-key"))!.hash;
+    await rpc("hardhat_setNextBlockBaseFeePerGas", ["0x1"]);
+    await rpc("evm_mine");
+    expect((await ethers.provider.getTransactionReceipt(hash))?.status).toBe(1);
+    expect(await ethers.provider.getBalance(to)).toBe(6n);
+  });
+
+  it("after a restart, finds the earlier version that was mined and makes it the record's", async () => {
+    const wallet = await funded();
+    const store = new SqliteStore(":memory:");
+    const to = Wallet.createRandom().address;
+    const populated = await wallet.populateTransaction({ to, value: 9n });
+    const raw = await wallet.signTransaction(populated);
+    const hash = Transaction.from(raw).hash!;
+    await store.putTx({
+      intent: "pay:9",
+      hash,
+      raw,
+      nonce: Number(populated.nonce),
+      from: wallet.address,
+      status: "pending",
+      createdAt: 0,
+      description: "pay 9",
+    });
+    // A bump was recorded, then the process died; meanwhile the first version was mined.
+    const bumpedRaw = await wallet.signTransaction({ ...populated, maxFeePerGas: BigInt(populated.maxFeePerGas!) * 2n });
+    expect(await store.replaceTx("pay:9", hash, { hash: Transaction.from(bumpedRaw).hash!, raw: bumpedRaw })).toBe(true);
+    await ethers.provider.broadcastTransaction(raw);
+    const [outcome] = await new TxSender(wallet, store, { pollMs: 20, checkMs: 50 }).resumePending();
+    expect([outcome!.hash, outcome!.status]).toEqual([hash, "mined"]);
+    expect(await store.getTx("pay:9")).toMatchObject({ hash, raw, status: "mined", replaced: [{ hash: Transaction.from(bumpedRaw).hash! }] });
+    expect(await ethers.provider.getBalance(to)).toBe(9n);
+  });
+
+  it("marks failed, with the reason, a transaction whose nonce another transaction of the key took", async () => {
+    const wallet = await funded();
+    const store = new SqliteStore(":memory:");
+    const to = Wallet.createRandom().address;
+    const populated = await wallet.populateTransaction({ to, value: 4n });
+    const raw = await wallet.signTransaction(populated);
+    await store.putTx({
+      intent: "pay:4",
+      hash: Transaction.from(raw).hash!,
+      raw,
+      nonce: Number(populated.nonce),
+      from: wallet.address,
+      status: "pending",
+      createdAt: 0,
+      description: "pay 4",
+    });
+    // The key used elsewhere, at that nonce.
+    await (await wallet.sendTransaction({ to, value: 1n, nonce: Number(populated.nonce) })).wait();
+    const [outcome] = await new TxSender(wallet, store, { pollMs: 20, checkMs: 50 }).resumePending();
+    expect(outcome!.status).toBe("failed");
+    expect(await store.getTx("pay:4")).toMatchObject({ status: "failed", error: "its nonce was used by another transaction of the bot's key" });
+    expect(await ethers.provider.getBalance(to)).toBe(1n);
   });
 });
 

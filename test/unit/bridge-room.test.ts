@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { ZeroAddress } from "ethers";
-import { Bridge } from "../../src/bridge/bridge.ts";
+import { Bridge, ROOM_INERT_EVENTS } from "../../src/bridge/bridge.ts";
+import { groupInterface } from "../../src/governance/contracts.ts";
 import { MEGOLM } from "../../src/bridge/desired.ts";
 import type { BridgeChain } from "../../src/ports/chain.ts";
 import type { Membership, Mention, RoomEnforcer, RoomPowers, RoomRules } from "../../src/ports/rooms.ts";
@@ -291,5 +292,57 @@ describe("a room upgrade", () => {
     expect(await real.store.getBinding(ROOM)).toBeUndefined();
     expect((await real.store.getBinding("!next:x"))?.group).toBe(GROUP.toLowerCase());
     expect((await real.store.listLinks("!next:x")).map((l) => l.userId)).toEqual(["@alice:x", "@dave:x"]);
+  });
+});
+
+describe("which events call for a pass", () => {
+  it("passes over a room for a decision's events, not for votes or delegations", async () => {
+    const { rooms, store } = await setup("enforce");
+    let head = 10;
+    let next: { name: string; args: unknown[] }[] = [];
+    const base = chain();
+    const c = {
+      ...base,
+      head: async () => head,
+      eventsOf: async (groups: string[]) =>
+        new Map(groups.map((g) => [g.toLowerCase(), next.map((e) => ({ ...e, txHash: "0x01", blockNumber: head, logIndex: 0 }))])),
+    } as unknown as BridgeChain;
+    let passes = 0;
+    const counting = Object.assign(Object.create(rooms) as Rooms, {
+      rules: (roomId: string) => {
+        passes++;
+        return rooms.rules(roomId);
+      },
+    });
+    const bridge = new Bridge({ store, chain: c, rooms: counting, botUserId: BOT, confirmations: 0, pollMs: 1000, fullPassMs: 3_600_000, log: () => {} });
+    // The first tick is a full pass; the next has nothing to do.
+    await bridge.tick();
+    await bridge.tick();
+    passes = 0;
+    head = 11;
+    next = [
+      { name: "ProposalCreated", args: [] },
+      { name: "VoteCast", args: [] },
+      { name: "DelegateChanged", args: [] },
+    ];
+    await bridge.tick();
+    expect(passes).toBe(0);
+    head = 12;
+    next = [
+      { name: "VoteCast", args: [] },
+      { name: "MemberApproved", args: [] },
+    ];
+    await bridge.tick();
+    expect(passes).toBe(1);
+  });
+
+  it("names only events of the group's ABI as inert", () => {
+    const names = new Set<string>();
+    groupInterface.forEachEvent((e) => names.add(e.name));
+    for (const n of ROOM_INERT_EVENTS) expect(names).toContain(n);
+    for (const n of ["MemberApproved", "MemberApprovalWithdrawn", "MemberAdded", "MemberRemoved", "SubscriptionUpdate", "SettingsChanged", "Transfer"]) {
+      expect(names).toContain(n);
+      expect(ROOM_INERT_EVENTS.has(n)).toBe(false);
+    }
   });
 });

@@ -181,6 +181,9 @@ describe("the bridge of one worker among several", () => {
       powers: async () => {
         throw new Error("not needed");
       },
+      roomMembers: async () => {
+        throw new Error("not needed");
+      },
       rotateKey: async (roomId: string) => {
         noticed.push(roomId);
       },
