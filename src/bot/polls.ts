@@ -238,7 +238,9 @@ export class Polls {
         }
         v = await chain.proposalView(b.group, BigInt(poll.id));
       }
-      const executed = await store.getState(`polls:executed:${b.group}:${poll.id}`);
+      // Its execution as the chain's events said, or as the bot just sent it (before its event is read).
+      const sent = await store.getTx(`execute:${b.group}:${number}`);
+      const executed = (await store.getState(`polls:executed:${b.group}:${poll.id}`)) ?? (sent?.status === "mined" ? sent.hash : undefined);
       const lastVote = await store.getState(`polls:lastvote:${b.group}:${poll.id}`);
       const tally = `FOR ${v.forVotes} · AGAINST ${v.againstVotes} · ABSTAIN ${v.abstainVotes}`;
       let text: string;

@@ -85,7 +85,7 @@ export class Spending {
         return out;
       },
       call: async (intent, group, fn, args, description) => {
-        const room = await this.admit(asker, intent, group, chain);
+        const room = await this.admit(asker, intent, group, chain, fn);
         const receipt = await chain.call(intent, group, fn, args, description);
         await this.spent(room, intent, receipt.gasUsed);
         return receipt;
@@ -103,11 +103,21 @@ export class Spending {
   }
 
   /** Refuses a transaction the asker may not have; returns the room it is counted for. */
-  private async admit(asker: Asker, intent: string, group: string | undefined, chain: ChainPort): Promise<string> {
+  private async admit(asker: Asker, intent: string, group: string | undefined, chain: ChainPort, fn?: string): Promise<string> {
     const { store } = this.o;
     const room = group === undefined ? asker.roomId : (await store.getBindingByGroup(group))?.roomId;
     if (room === undefined) throw new Refusal("That group has no room here.");
     if (await store.getTx(intent)) return room;
+    // Carrying out a decision the group made (a poll that passed at its
+    // deadline, asked by no one): for whoever asks, once per proposal (its
+    // intent), and only a passed proposal (the estimate refuses any other),
+    // so it costs one transaction per proposal members made. Counted for the
+    // room, never refused for its chat's budget: like the keeper's removals,
+    // a decision is not held up because members chatted a lot.
+    if (group !== undefined && fn === "execute") {
+      await store.setState(Spending.startedKey(asker.eventId), intent);
+      return room;
+    }
     const address = asker.account ?? (await store.getLink(room, asker.sender))?.address;
     // A creation needs the founder's link in the room, not an account signed for from the web.
     if (address === undefined || (asker.account !== undefined && group === undefined)) throw new Refusal(NOT_A_MEMBER);

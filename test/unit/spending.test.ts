@@ -137,6 +137,20 @@ describe("spending", () => {
     expect(await store.getState(`gas:${ROOM}:${Math.floor(Date.now() / 86_400_000)}`)).toBe("120000");
   });
 
+  it("carries out a passed proposal for anyone, once, counted for the room but never refused for its budget", async () => {
+    const { spending, c, store } = await setup({ budget: 50_000n });
+    // The poll of a proposal that passed at its deadline: asked by the bot itself, which is no member.
+    const bot = spending.chainFor(asker("@bot:x.org", ROOM, "poll:1"), c);
+    await bot.call(`execute:${GROUP}:1`, GROUP, "execute", [], "execute #1");
+    await bot.call(`execute:${GROUP}:2`, GROUP, "execute", [], "execute #2");
+    expect(c.sent).toEqual([`execute:${GROUP}:1`, `execute:${GROUP}:2`]);
+    expect(await store.getState(`gas:${ROOM}:${Math.floor(Date.now() / 86_400_000)}`)).toBe("120000");
+    // Nothing else: not a vote, and not for a group without a room here.
+    await expect(bot.call("vote:x", GROUP, "castVoteFor", [], "vote")).rejects.toThrow(/Only members/);
+    await expect(bot.call("execute:other:1", "0x" + "22".repeat(20), "execute", [], "execute")).rejects.toThrow(/no room here/);
+    expect(c.sent).toHaveLength(2);
+  });
+
   it("marks a command as started at its first transaction, so a run after a crash is a resumption", async () => {
     const { spending, c, store } = await setup();
     expect(await store.getState(Spending.startedKey("$e"))).toBeUndefined();
