@@ -11,10 +11,12 @@ export const FACTORY_ABI = factoryAbiJson as InterfaceAbi;
 export const groupInterface = new Interface(GROUP_ABI);
 export const factoryInterface = new Interface(FACTORY_ABI);
 
+// The shared interfaces, not the ABIs: a Contract made from an ABI parses it
+// again (hundreds of fragments), and the bridge makes one per group read.
 export function groupContract(address: string, runner: ContractRunner | null): Contract {
-  return new Contract(address, GROUP_ABI, runner);
+  return new Contract(address, groupInterface, runner);
 }
 
 export function factoryContract(address: string, runner: ContractRunner | null): Contract {
-  return new Contract(address, FACTORY_ABI, runner);
+  return new Contract(address, factoryInterface, runner);
 }
