@@ -5,7 +5,7 @@
  * settles, so a transaction (BEGIN … COMMIT) inside one method never
  * interleaves with another call.
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { toBan, toBinding, toCreation, toDeparture, toInbound, toLink, toOutbox, toPendingLink, toPolicy, toTx, replacedAfter } from "./rows.ts";
@@ -102,16 +102,33 @@ export class SqliteStore implements Store {
     if (!this.all("PRAGMA table_info(txs)").some((c) => c["name"] === "replaced")) this.db.exec("ALTER TABLE txs ADD COLUMN replaced TEXT");
   }
 
+  /**
+   * Each statement prepared once (the SQL is a fixed set of strings): a
+   * statement prepared per call costs a parse, and its native memory stays
+   * taken until the garbage collector finalises it, which a heap of small
+   * JavaScript objects does not hurry (a full pass reads a row per member).
+   */
+  private readonly statements = new Map<string, StatementSync>();
+
+  private statement(sql: string): StatementSync {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   private get(sql: string, ...args: (string | number | null)[]): Row | undefined {
-    return this.db.prepare(sql).get(...args) as Row | undefined;
+    return this.statement(sql).get(...args) as Row | undefined;
   }
 
   private all(sql: string, ...args: (string | number | null)[]): Row[] {
-    return this.db.prepare(sql).all(...args) as Row[];
+    return this.statement(sql).all(...args) as Row[];
   }
 
   private run(sql: string, ...args: (string | number | null)[]): number {
-    return Number(this.db.prepare(sql).run(...args).changes);
+    return Number(this.statement(sql).run(...args).changes);
   }
 
   async getBinding(roomId: string): Promise<RoomBinding | undefined> {
@@ -319,7 +336,7 @@ export class SqliteStore implements Store {
     // One transaction: one durable write for a whole sync response.
     this.db.exec("BEGIN");
     try {
-      const insert = this.db.prepare(
+      const insert = this.statement(
         "INSERT INTO inbound (event_id, room_id, sender, raw, received_at, status) VALUES (?, ?, ?, ?, ?, 'new') ON CONFLICT (event_id) DO NOTHING",
       );
       for (const e of events) insert.run(e.eventId, e.roomId, e.sender, e.raw, e.receivedAt);
@@ -540,6 +557,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.statements.clear();
     this.db.close();
   }
 }
