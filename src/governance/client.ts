@@ -3,9 +3,9 @@
  * (through `TxSender`, so none is sent twice). Only this module and its
  * siblings import ethers.
  */
-import { Contract, ZeroAddress, ZeroHash, type Log, type Provider, type TransactionReceipt } from "ethers";
+import { Contract, isCallException, ZeroAddress, ZeroHash, type Log, type Provider, type TransactionReceipt } from "ethers";
 import { factoryContract, groupContract, groupInterface } from "./contracts.ts";
-import { destinationValues, settingsValues } from "./encoding.ts";
+import { decodeMembersPage, destinationValues, settingsValues } from "./encoding.ts";
 import type { TxSender } from "./tx.ts";
 import type { Action, FeeDestination, GroupSettings, ProposalState, VoteType } from "./types.ts";
 
@@ -239,19 +239,32 @@ export class ChainClient {
   }
 
   /**
-   * Every account that ever held a token in `group`, with its paid-through
-   * time (0 = no longer a member), at `blockTag`: one call per 500 accounts
-   * (one for a group of fewer).
+   * Every account that ever held a token in `group` (lower case), with its
+   * paid-through time (0 = no longer a member), at `blockTag`: one call per
+   * 500 accounts (one for a group of fewer).
    */
   async expiries(group: string, blockTag?: number): Promise<{ address: string; isMember: boolean; expiresAt: number }[]> {
-    const g = this.group(group);
-    const at = blockTag !== undefined ? [{ blockTag }] : [];
     const out: { address: string; isMember: boolean; expiresAt: number }[] = [];
     // Pages of 500 (the contract's limit) until one comes back short: no call for the count first.
     for (let from = 1; ; from += 500) {
-      const [accounts, expiries] = (await g.getFunction("membersPage")(from, 500, ...at)) as [string[], bigint[]];
-      accounts.forEach((a, i) => out.push({ address: a, isMember: expiries[i] !== 0n, expiresAt: Number(expiries[i]) }));
+      const { accounts, expiries } = decodeMembersPage(await this.view(group, "membersPage", [from, 500], blockTag));
+      accounts.forEach((a, i) => out.push({ address: a, isMember: expiries[i] !== 0, expiresAt: expiries[i]! }));
       if (accounts.length < 500) return out;
+    }
+  }
+
+  /**
+   * The raw answer of a view function of `group` at `blockTag`, for the
+   * reads decoded here rather than by ethers; a revert is decoded as a
+   * Contract decodes it.
+   */
+  private async view(group: string, fn: string, args: unknown[], blockTag?: number): Promise<string> {
+    const tx = { to: group, data: groupInterface.encodeFunctionData(fn, args), ...(blockTag !== undefined ? { blockTag } : {}) };
+    try {
+      return await this.provider.call(tx);
+    } catch (e) {
+      if (isCallException(e) && e.data) throw groupInterface.makeError(e.data, tx);
+      throw e;
     }
   }
 

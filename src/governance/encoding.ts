@@ -86,3 +86,50 @@ export function feeDestination(
     sharesBps: spec.recipients.map((r) => r.shareBps),
   };
 }
+
+/**
+ * A `membersPage` answer (`address[] accounts, uint64[] expiries`), read
+ * from its ABI words directly: addresses in lower case, expiries as numbers.
+ * ethers' decoder builds a `Result` and checksums every address (a keccak
+ * each), most of the bridge's CPU in a full pass over many members. Throws,
+ * as ethers does, on an answer that is not such a pair (a call to an
+ * account without code answers "0x").
+ */
+export function decodeMembersPage(data: string): { accounts: string[]; expiries: number[] } {
+  const hex = data.startsWith("0x") ? data.slice(2) : data;
+  const words = hex.length / 64;
+  if (!Number.isInteger(words) || !/^[0-9a-fA-F]*$/.test(hex)) throw new Error(`membersPage: not ABI words (${data.slice(0, 20)}…)`);
+  const word = (i: number) => {
+    if (i >= words) throw new Error(`membersPage: ${words} words, word ${i} read`);
+    return hex.slice(i * 64, i * 64 + 64);
+  };
+  // An offset or a length: small, a whole number of words for offsets.
+  const small = (i: number) => {
+    const w = word(i);
+    if (!/^0{48}/.test(w)) throw new Error(`membersPage: word ${i} is not a length or an offset`);
+    return parseInt(w.slice(48), 16);
+  };
+  const array = (head: number) => {
+    const offset = small(head);
+    if (offset % 32 !== 0) throw new Error(`membersPage: offset ${offset} is not a whole number of words`);
+    const at = offset / 32;
+    const length = small(at);
+    if (at + length >= words) throw new Error(`membersPage: an array of ${length} past the end`);
+    return { start: at + 1, length };
+  };
+  const a = array(0);
+  const e = array(1);
+  if (a.length !== e.length) throw new Error(`membersPage: ${a.length} accounts, ${e.length} expiries`);
+  const accounts: string[] = new Array<string>(a.length);
+  const expiries: number[] = new Array<number>(e.length);
+  for (let i = 0; i < a.length; i++) {
+    const w = word(a.start + i);
+    if (!/^0{24}/.test(w)) throw new Error(`membersPage: account ${i} is not an address`);
+    accounts[i] = `0x${w.slice(24).toLowerCase()}`;
+    // A uint64 is the word's low 8 bytes (ethers masks the rest too); the sum
+    // of the halves rounds once, as converting the whole number would.
+    const x = word(e.start + i);
+    expiries[i] = parseInt(x.slice(48, 56), 16) * 2 ** 32 + parseInt(x.slice(56), 16);
+  }
+  return { accounts, expiries };
+}
