@@ -56,6 +56,9 @@ export const ROOM_INERT_EVENTS: ReadonlySet<string> = new Set([
   "PayoutClaimed",
 ]);
 
+/** The admins' power levels to set, who the bot promoted then, and the list as stored before. */
+type PowerChange = { set: Record<string, number>; promoted: string[]; stored: string | undefined };
+
 /** `port` with every method call counted in `into[name]`. */
 function counted<T extends object>(port: T, into: Record<string, number>, name: string): T {
   return new Proxy(port, {
@@ -373,9 +376,12 @@ export class Bridge {
       at,
     );
     const standings: Standing[] = links.map((l) => ({ userId: l.userId, address: l.address, ...byAddress.get(l.address.toLowerCase())! }));
+    // Every member's removal reason in one read (set for few of them).
+    const reasonKey = (address: string) => `reason:${b.group}:${address.toLowerCase()}`;
+    const known = await store.getStates(standings.map((s) => reasonKey(s.address)));
     const reasons = new Map<string, string>();
     for (const s of standings) {
-      const r = await store.getState(`reason:${b.group}:${s.address.toLowerCase()}`);
+      const r = known.get(reasonKey(s.address));
       if (r) reasons.set(s.address.toLowerCase(), r);
     }
     const botBans = new Set<string>();
@@ -727,20 +733,21 @@ export class Bridge {
   }
 
   /** In admin mode the group's admins are room moderators: the power levels that makes so. */
-  private async modePowers(b: RoomBinding, at: number, p: RoomPowers): Promise<{ set: Record<string, number>; promoted: string[] }> {
+  private async modePowers(b: RoomBinding, at: number, p: RoomPowers): Promise<PowerChange> {
     const settings = await this.settingsAt(b.group, at);
     const adminUsers: string[] = [];
     for (const a of settings.admins) {
       const u = (await this.o.store.getLinkByAddress(b.roomId, a))?.userId;
       if (u !== undefined) adminUsers.push(u);
     }
-    const promotedByBot = JSON.parse((await this.o.store.getState(`promoted:${b.roomId}`)) ?? "[]") as string[];
+    const stored = await this.o.store.getState(`promoted:${b.roomId}`);
+    const promotedByBot = JSON.parse(stored ?? "[]") as string[];
     // A creator's unlimited power is not in the list, and is never touched.
     const current = { ...p.users, ...Object.fromEntries(p.creators.map((c) => [c, Number.MAX_SAFE_INTEGER])) };
-    return powerChanges({ adminMode: settings.config.mode === Mode.Admin, adminUsers, current, promotedByBot });
+    return { ...powerChanges({ adminMode: settings.config.mode === Mode.Admin, adminUsers, current, promotedByBot }), stored };
   }
 
-  private async applyModePowers(b: RoomBinding, change: { set: Record<string, number>; promoted: string[] }): Promise<void> {
+  private async applyModePowers(b: RoomBinding, change: PowerChange): Promise<void> {
     if (Object.keys(change.set).length > 0) {
       if (!this.serves(b.roomId)) return;
       try {
@@ -751,7 +758,9 @@ export class Bridge {
         return;
       }
     }
-    await this.o.store.setState(`promoted:${b.roomId}`, JSON.stringify(change.promoted));
+    // Written when it changed: a pass over rooms that need nothing writes nothing (none stored reads as none).
+    const promoted = JSON.stringify(change.promoted);
+    if (promoted !== (change.stored ?? "[]")) await this.o.store.setState(`promoted:${b.roomId}`, promoted);
   }
 
   /**

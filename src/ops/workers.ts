@@ -52,6 +52,11 @@ export function deviceStore(store: Store, name: string): Store {
   return new Proxy(store, {
     get(target, p, receiver) {
       if (p === "getState") return (k: string) => target.getState(key(k));
+      if (p === "getStates")
+        return async (ks: string[]) => {
+          const found = await target.getStates(ks.map(key));
+          return new Map(ks.flatMap((k) => (found.has(key(k)) ? [[k, found.get(key(k))!] as const] : [])));
+        };
       if (p === "setState") return (k: string, v: string) => target.setState(key(k), v);
       const v = Reflect.get(target, p, receiver) as unknown;
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;

@@ -545,6 +545,12 @@ export class PostgresStore implements Store {
     return r ? String(r["value"]) : undefined;
   }
 
+  async getStates(keys: string[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.rows("SELECT key, value FROM state WHERE key = ANY($1::text[])", [keys]);
+    return new Map(rows.map((r) => [String(r["key"]), String(r["value"])]));
+  }
+
   async setState(key: string, value: string): Promise<void> {
     await this.run("INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value]);
   }

@@ -552,6 +552,13 @@ export class SqliteStore implements Store {
     return r ? String(r.value) : undefined;
   }
 
+  async getStates(keys: string[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map();
+    // The keys as one JSON array: one statement whatever their number.
+    const rows = this.all("SELECT key, value FROM state WHERE key IN (SELECT value FROM json_each(?))", JSON.stringify(keys));
+    return new Map(rows.map((r) => [String(r["key"]), String(r["value"])]));
+  }
+
   async setState(key: string, value: string): Promise<void> {
     this.run("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }

@@ -245,6 +245,8 @@ export interface Store {
 
   /** Small key-value state: sync tokens, cursors. */
   getState(key: string): Promise<string | undefined>;
+  /** The values of those of `keys` that are set, in one read (a full pass reads one per member). */
+  getStates(keys: string[]): Promise<Map<string, string>>;
   setState(key: string, value: string): Promise<void>;
 
   close(): Promise<void>;

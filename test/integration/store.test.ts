@@ -408,6 +408,28 @@ describe.each(backends)("$name store", (backend) => {
     expect(await s.getState("cursor")).toBe("2");
     await s.close();
   });
+
+  it("reads many state values at once, those that are set", async () => {
+    const s = await fresh();
+    expect(await s.getStates([])).toEqual(new Map());
+    await s.setState("reason:0xg:0xa", "removed by proposal #3");
+    await s.setState("reason:0xg:0xb", "");
+    await s.setState("other", "x");
+    const keys = ["reason:0xg:0xa", "reason:0xg:0xb", "reason:0xg:0xc", "reason:0xg:0xa", `it's "quoted" \\ ${"k".repeat(300)}`];
+    expect(await s.getStates(keys)).toEqual(
+      new Map([
+        ["reason:0xg:0xa", "removed by proposal #3"],
+        ["reason:0xg:0xb", ""],
+      ]),
+    );
+    await s.setState(keys[4]!, "odd key");
+    expect((await s.getStates(keys)).get(keys[4]!)).toBe("odd key");
+    // A full pass's worth in one read.
+    const many = Array.from({ length: 5000 }, (_, i) => `k${i}`);
+    await s.setState("k4999", "last");
+    expect(await s.getStates(many)).toEqual(new Map([["k4999", "last"]]));
+    await s.close();
+  });
 });
 
 describe("PostgreSQL store with several workers", () => {

@@ -81,6 +81,12 @@ describe("a worker's device state", () => {
       undefined,
     ]);
     expect(await w2.getState("cursor:0xabc")).toBe("7");
+    expect(await w1.getStates(["matrix.deviceId", "cursor:0xabc", "matrix.syncPosition"])).toEqual(
+      new Map([
+        ["matrix.deviceId", "DEVICE1"],
+        ["cursor:0xabc", "7"],
+      ]),
+    );
     // The journal is one for all workers.
     await w1.addInbound([{ eventId: "$1", roomId: "!a:x", sender: "@u:x", raw: "{}", receivedAt: 1 }]);
     expect((await w2.listInbound("new", 10)).map((e) => e.eventId)).toEqual(["$1"]);
