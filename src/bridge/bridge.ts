@@ -809,9 +809,14 @@ export class Bridge {
   /** Removes members whose grace period is over; releases fees when due. */
   async keeper(b: RoomBinding, at: number): Promise<void> {
     const { chain, store } = this.o;
-    const settings = await this.settingsAt(b.group, at);
-    const now = this.o.now ? await this.read("now", this.o.now) : Math.floor(Date.now() / 1000);
-    const due = lapsedPastGrace(await this.expiriesAt(b.group, at), settings.config.gracePeriod, now);
+    // Its reads at once, each a round trip (the fee destination at the latest block, as before).
+    const [settings, now, holders, d] = await Promise.all([
+      this.settingsAt(b.group, at),
+      this.o.now ? this.read("now", this.o.now) : Math.floor(Date.now() / 1000),
+      this.expiriesAt(b.group, at),
+      chain.feeDestinationKind(b.group),
+    ]);
+    const due = lapsedPastGrace(holders, settings.config.gracePeriod, now);
     // 64 per transaction (the contract's batch limit); each batch is sent once (its intent names its members).
     for (let i = 0; i < due.length; i += 64) {
       const batch = due.slice(i, i + 64);
@@ -822,7 +827,6 @@ export class Bridge {
       }
       this.dirty.add(b.roomId);
     }
-    const d = await chain.feeDestinationKind(b.group);
     if (d.kind !== DestinationKind.Release) return;
     for (const token of new Set([ZeroAddress, settings.config.feeToken])) {
       if ((await d.nextReleaseAt(token)) > now || (await d.balance(token)) === 0n) continue;
