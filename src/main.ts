@@ -12,7 +12,7 @@ import { privateFolder, SqliteStore } from "./store/sqlite.ts";
 import { PostgresStore } from "./store/postgres.ts";
 import { defaultWorkerName, deviceStore, Worker } from "./ops/workers.ts";
 import { TxSender } from "./governance/tx.ts";
-import { ChainClient } from "./governance/client.ts";
+import { ChainClient, RPC_OPTIONS } from "./governance/client.ts";
 import { DeploymentGone, deployFactoryOnce } from "./governance/deploy.ts";
 import { watchHeads } from "./governance/heads.ts";
 import { Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
@@ -167,10 +167,8 @@ async function main(): Promise<void> {
   const provider = new JsonRpcProvider(config.chain.rpcUrl, Network.from(chainId), {
     staticNetwork: true,
     pollingInterval: config.chain.pollIntervalMs,
-    // ethers answers a repeated request from a cache for 250 ms by default: the
-    // head a new-block notice announced would be read as the one before it.
-    // Only requests made in the same moment share an answer.
-    cacheTimeout: 0,
+    // No answer cache, no wait before sending (see RPC_OPTIONS).
+    ...RPC_OPTIONS,
   });
   const wallet = new Wallet(config.chain.privateKey, provider);
   // What operators watch (Prometheus, /metrics); sources read at scrape time.

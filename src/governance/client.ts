@@ -55,6 +55,18 @@ export interface GroupEvent {
   logIndex: number;
 }
 
+/**
+ * How the bot's JSON-RPC provider asks (beside the network and the polling
+ * interval): ethers answers a repeated request from a cache for 250 ms by
+ * default, so the head a new-block notice announced would be read as the
+ * one before it: only requests made in the same moment share an answer.
+ * And it holds every request 10 ms by default, waiting for others to send
+ * in the same HTTP request: requests made in the same moment are sent
+ * together anyway, and a full pass, whose rooms wait on their reads in
+ * turn, would wait that long for each.
+ */
+export const RPC_OPTIONS = { cacheTimeout: 0, batchStallTime: 0 } as const;
+
 export class ChainClient {
   readonly factory: Contract;
   readonly provider: Provider;
