@@ -349,11 +349,17 @@ export class Bridge {
    */
   async reconcile(b: RoomBinding): Promise<RoomAction[]> {
     const { store, chain, rooms } = this.o;
-    // The room's rules, power levels and members, and the chain's head, at
-    // once: each is a round trip. (The room is read no later than the chain:
-    // whatever the room shows was caused by chain state at least as old as
-    // the block read below. A failure of any fails the pass.)
-    const [rules, p, room, head] = await Promise.all([rooms.rules(b.roomId), rooms.powers(b.roomId), rooms.roomMembers(b.roomId), chain.head()]);
+    // The room's rules, power levels and members (in one read where the room
+    // side has one), and the chain's head, at once: each is a round trip.
+    // (The room is read no later than the chain: whatever the room shows was
+    // caused by chain state at least as old as the block read below. A
+    // failure of any fails the pass.)
+    const [[rules, p, room], head] = await Promise.all([
+      rooms.snapshot
+        ? rooms.snapshot(b.roomId).then((s) => [s.rules, s.powers, s.members] as const)
+        : Promise.all([rooms.rules(b.roomId), rooms.powers(b.roomId), rooms.roomMembers(b.roomId)]),
+      chain.head(),
+    ]);
     if (rules.tombstone) {
       await this.followUpgrade(b, rules.tombstone);
       return [];

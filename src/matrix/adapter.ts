@@ -29,6 +29,7 @@ import type { NewInboundEvent, Store } from "../store/store.ts";
 import { persistOnWrite, restoreIndexedDB, saveIndexedDB, savedTag, setAside, stateTag } from "./crypto-persist.ts";
 import { departuresIn, JOURNAL_FILTER, journalEvents, type RawEvent, type TimelineDeparture } from "./journal.ts";
 import { ONCE_KEY, repliesTo, sentSince } from "./sent.ts";
+import { creatorsFrom, indexState, membersFrom, powersFrom, rulesFrom, type RawStateEvent } from "./room-state.ts";
 import { CredentialsRefused, establishSession, type Session } from "./login.ts";
 import { ensureIdentity, secretStorageCallbacks, senderDevice, type IdentityReport } from "./cross-signing.ts";
 import type {
@@ -43,6 +44,7 @@ import type {
   RoomPort,
   RoomPowers,
   RoomRules,
+  RoomSnapshot,
   ThreadPlace,
 } from "../ports/rooms.ts";
 
@@ -107,11 +109,6 @@ const WATCHED_STATE = new Set([
   EventType.RoomTombstone,
   "m.room.server_acl",
 ] as string[]);
-
-/** Room versions where the creators have unlimited power (MSC4289). */
-function creatorsArePowerful(version: string): boolean {
-  return version === "org.matrix.hydra.11" || (/^\d+$/.test(version) && Number(version) >= 12);
-}
 
 /** A transaction id for a message sent once per `key`: the homeserver drops a second send with it. */
 export function onceTxnId(key: string): string {
@@ -522,10 +519,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
 
   async roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]> {
     // The SDK types this response loosely; it is the spec's { chunk: m.room.member events }.
-    const res = (await this.client.members(roomId)) as unknown as { chunk: { state_key?: string; content?: { membership?: string } }[] };
-    return res.chunk
-      .filter((e) => typeof e.state_key === "string")
-      .map((e) => ({ userId: e.state_key!, membership: (e.content?.membership ?? "leave") as Membership }));
+    const res = (await this.client.members(roomId)) as unknown as { chunk: RawStateEvent[] };
+    return membersFrom(res.chunk);
   }
 
   async kick(roomId: string, userId: string, reason: string): Promise<void> {
@@ -576,23 +571,33 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
       this.stateEvent(roomId, EventType.RoomTombstone),
       this.createEvent(roomId),
     ]);
-    const str = (v: unknown) => (typeof v === "string" ? v : undefined);
-    const rule = (e: typeof join, key: string) => {
-      const value = str(e?.content[key]);
-      return value === undefined ? undefined : { value, ...(e?.sender ? { by: e.sender } : {}) };
+    return rulesFrom({ join, history, encryption, tombstone, create }, this.o.cryptoFile !== undefined);
+  }
+
+  /**
+   * The room's rules, power levels and members from one read of its whole
+   * state: what rules, powers and roomMembers answer, in one request
+   * instead of six (the bridge's full pass reads every room).
+   */
+  async snapshot(roomId: string): Promise<RoomSnapshot> {
+    const events = await this.client.http.authedRequest<RawStateEvent[]>(Method.Get, `/rooms/${encodeURIComponent(roomId)}/state`);
+    const state = indexState(events);
+    const create = state.one(EventType.RoomCreate);
+    if (create && !this.createOf.has(roomId)) this.createOf.set(roomId, create);
+    return {
+      rules: rulesFrom(
+        {
+          join: state.one(EventType.RoomJoinRules),
+          history: state.one(EventType.RoomHistoryVisibility),
+          encryption: state.one(EventType.RoomEncryption),
+          tombstone: state.one(EventType.RoomTombstone),
+          create: await this.createEvent(roomId),
+        },
+        this.o.cryptoFile !== undefined,
+      ),
+      powers: powersFrom(state.one(EventType.RoomPowerLevels)?.content, await this.creators(roomId), this.o.userId),
+      members: membersFrom(state.members),
     };
-    const out: RoomRules = { canEncrypt: this.o.cryptoFile !== undefined };
-    const j = rule(join, "join_rule");
-    if (j) out.joinRule = j;
-    const h = rule(history, "history_visibility");
-    if (h) out.historyVisibility = h;
-    // Any m.room.encryption counts as encrypted for clients; its algorithm says whether it is Megolm.
-    if (encryption) out.encryption = { value: str(encryption.content["algorithm"]) ?? "", ...(encryption.sender ? { by: encryption.sender } : {}) };
-    const replacement = str(tombstone?.content["replacement_room"]);
-    if (replacement) out.tombstone = { replacement, ...(tombstone?.sender ? { by: tombstone.sender } : {}) };
-    const predecessor = str((create?.content["predecessor"] as { room_id?: unknown } | undefined)?.room_id);
-    if (predecessor) out.predecessor = predecessor;
-    return out;
   }
 
   async setRule(roomId: string, rule: "joinRule" | "historyVisibility" | "encryption", value: string): Promise<void> {
@@ -613,33 +618,8 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
   }
 
   async powers(roomId: string): Promise<RoomPowers> {
-    const pl = ((await this.stateEvent(roomId, EventType.RoomPowerLevels))?.content ?? {}) as {
-      users?: Record<string, number>;
-      users_default?: number;
-      events?: Record<string, number>;
-      state_default?: number;
-      kick?: number;
-      ban?: number;
-      invite?: number;
-    };
-    const creators = await this.creators(roomId);
-    const num = (v: unknown, d: number) => (typeof v === "number" && Number.isFinite(v) ? v : d);
-    const users: Record<string, number> = {};
-    for (const [u, l] of Object.entries(pl.users ?? {})) if (typeof l === "number") users[u] = l;
-    const p: RoomPowers = {
-      mine: 0,
-      // The spec's defaults when the event leaves a level out.
-      kick: num(pl.kick, 50),
-      ban: num(pl.ban, 50),
-      invite: num(pl.invite, 0),
-      users,
-      usersDefault: num(pl.users_default, 0),
-      events: Object.fromEntries(Object.entries(pl.events ?? {}).filter(([, l]) => typeof l === "number")),
-      stateDefault: num(pl.state_default, 50),
-      creators,
-    };
-    p.mine = creators.includes(this.o.userId) ? Infinity : (users[this.o.userId] ?? p.usersDefault);
-    return p;
+    const [pl, creators] = await Promise.all([this.stateEvent(roomId, EventType.RoomPowerLevels), this.creators(roomId)]);
+    return powersFrom(pl?.content, creators, this.o.userId);
   }
 
   /** A room's `m.room.create`: it never changes, so it is read once. */
@@ -657,14 +637,10 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
     if (known) return known;
     const create = await this.createEvent(roomId);
     if (!create) return [];
-    const version = typeof create.content["room_version"] === "string" ? create.content["room_version"] : "1";
     // Without the sender (a server that gives content only), the client's copy of the event has it.
     const sender =
       create.sender ?? this.client.getRoom(roomId)?.getLiveTimeline().getState(EventTimeline.FORWARDS)?.getStateEvents(EventType.RoomCreate, "")?.getSender();
-    const extra = Array.isArray(create.content["additional_creators"])
-      ? create.content["additional_creators"].filter((u): u is string => typeof u === "string")
-      : [];
-    const out = creatorsArePowerful(version) && sender ? [sender, ...extra] : [];
+    const out = creatorsFrom(create, sender);
     this.creatorsOf.set(roomId, out);
     return out;
   }

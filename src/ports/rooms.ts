@@ -176,9 +176,21 @@ export interface RoomPort {
   replied?(roomId: string, eventId: string, since: number): Promise<boolean>;
 }
 
+/** A room's rules, power levels and members, read at once. */
+export interface RoomSnapshot {
+  rules: RoomRules;
+  powers: RoomPowers;
+  members: { userId: string; membership: Membership }[];
+}
+
 /** What the bridge needs of the room side, to make rooms follow the chain. */
 export interface RoomEnforcer {
   roomMembers(roomId: string): Promise<{ userId: string; membership: Membership }[]>;
+  /**
+   * What `rules`, `powers` and `roomMembers` answer, from one read of the
+   * room's state (one round trip); where absent, the bridge asks each.
+   */
+  snapshot?(roomId: string): Promise<RoomSnapshot>;
   invite(roomId: string, userId: string): Promise<void>;
   kick(roomId: string, userId: string, reason: string): Promise<void>;
   ban(roomId: string, userId: string, reason: string): Promise<void>;

@@ -3,7 +3,7 @@
  * adoption (told, reminded, banned at the end), watch mode's report, the
  * room's rules set back, and who may move a group by upgrading its room.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ZeroAddress } from "ethers";
 import { Bridge, ROOM_INERT_EVENTS } from "../../src/bridge/bridge.ts";
 import { groupInterface } from "../../src/governance/contracts.ts";
@@ -97,6 +97,18 @@ class Rooms implements RoomEnforcer {
   }
 }
 
+/** A room side that reads rules, power levels and members at once, as the Matrix adapter does. */
+class SnapshotRooms extends Rooms {
+  snapshots = 0;
+  async snapshot(roomId: string) {
+    this.snapshots++;
+    return { rules: await this.rules(roomId), powers: await this.powers(), members: await this.roomMembers() };
+  }
+}
+
+/** The room side each test runs with: both kinds, the same expectations. */
+let makeRooms: () => Rooms = () => new Rooms();
+
 function chain(approved = new Set<string>()) {
   const c = {
     botAddress: ZeroAddress,
@@ -138,7 +150,7 @@ async function setup(mode: "watch" | "enforce", approved = new Set<string>()) {
   await store.putRoomPolicy({ roomId: ROOM, mode, adoptees: [], adoptUntil: 0 });
   await store.putLink({ roomId: ROOM, userId: "@alice:x", address: MEMBER, nonce: "n1", linkedAt: 0 });
   await store.putLink({ roomId: ROOM, userId: "@dave:x", address: "0x" + "dd".repeat(20), nonce: "n2", linkedAt: 0 });
-  const rooms = new Rooms();
+  const rooms = makeRooms();
   rooms.members = [
     { userId: BOT, membership: "join" },
     { userId: "@alice:x", membership: "join" },
@@ -164,134 +176,154 @@ async function setup(mode: "watch" | "enforce", approved = new Set<string>()) {
   return { store, rooms, bridge, b, at: (t: number) => (now = 1_000 * HOUR + t) };
 }
 
-describe("the bridge adopts a room", () => {
-  it("tells the adoptees once, reminds those still not members once, then bans them with the reason", async () => {
-    const approved = new Set<string>();
-    const { store, rooms, bridge, b, at } = await setup("enforce", approved);
-    await bridge.reconcile(b);
-    expect((await store.getRoomPolicy(ROOM))?.adoptees.sort()).toEqual(["@dave:x", "@erin:x"]);
-    expect(rooms.done).toEqual([]);
-    expect(rooms.mentions.map((m) => [m.userIds.sort(), m.text.includes("this room is now the room of the group")])).toEqual([[["@dave:x", "@erin:x"], true]]);
-    expect(rooms.mentions[0]!.html).toContain('<a href="https://matrix.to/#/@dave:x">@dave:x</a>');
-    // Later passes tell nobody again.
-    at(HOUR);
-    await bridge.reconcile(b);
-    expect(rooms.mentions).toHaveLength(1);
-    // dave is approved meanwhile; the reminder names erin only, once.
-    approved.add("0x" + "dd".repeat(20));
-    at(25 * HOUR);
-    await bridge.reconcile(b);
-    await bridge.reconcile(b);
-    expect(rooms.mentions.slice(1).map((m) => [m.userIds, m.text.includes("a reminder")])).toEqual([[["@erin:x"], true]]);
-    // The end of the grace: erin's invite is withdrawn with the reason; dave stays.
-    at(48 * HOUR);
-    await bridge.reconcile(b);
-    expect(rooms.done).toEqual([expect.stringMatching(/^kick @erin:x: not a member of the group: the adoption grace period ended \d{4}-/)]);
+describe.each([
+  { side: "asked for rules, power levels and members apart", make: () => new Rooms() },
+  { side: "read at once", make: () => new SnapshotRooms() },
+])("a room side $side", ({ make }) => {
+  beforeEach(() => {
+    makeRooms = make;
+  });
+  afterEach(() => {
+    makeRooms = () => new Rooms();
   });
 
-  it("bans a joined adoptee at the end, and lifts its own ban once the group admits them", async () => {
-    const approved = new Set<string>();
-    const { store, rooms, bridge, b, at } = await setup("enforce", approved);
-    rooms.members = rooms.members.filter((m) => m.userId !== "@erin:x");
-    await bridge.reconcile(b);
-    at(48 * HOUR);
-    await bridge.reconcile(b);
-    expect(rooms.done).toEqual([expect.stringMatching(/^ban @dave:x: not a member of the group: the adoption grace period ended/)]);
-    expect((await store.getBan(ROOM, "@dave:x"))?.reason).toMatch(/adoption grace period ended/);
-    approved.add("0x" + "dd".repeat(20));
-    await bridge.reconcile(b);
-    expect(rooms.done.slice(1)).toEqual(["unban @dave:x", "invite @dave:x"]);
-    expect(await store.getBan(ROOM, "@dave:x")).toBeUndefined();
-  });
-});
+  describe("the bridge adopts a room", () => {
+    it("tells the adoptees once, reminds those still not members once, then bans them with the reason", async () => {
+      const approved = new Set<string>();
+      const { store, rooms, bridge, b, at } = await setup("enforce", approved);
+      await bridge.reconcile(b);
+      expect((await store.getRoomPolicy(ROOM))?.adoptees.sort()).toEqual(["@dave:x", "@erin:x"]);
+      expect(rooms.done).toEqual([]);
+      expect(rooms.mentions.map((m) => [m.userIds.sort(), m.text.includes("this room is now the room of the group")])).toEqual([
+        [["@dave:x", "@erin:x"], true],
+      ]);
+      expect(rooms.mentions[0]!.html).toContain('<a href="https://matrix.to/#/@dave:x">@dave:x</a>');
+      // Later passes tell nobody again.
+      at(HOUR);
+      await bridge.reconcile(b);
+      expect(rooms.mentions).toHaveLength(1);
+      // dave is approved meanwhile; the reminder names erin only, once.
+      approved.add("0x" + "dd".repeat(20));
+      at(25 * HOUR);
+      await bridge.reconcile(b);
+      await bridge.reconcile(b);
+      expect(rooms.mentions.slice(1).map((m) => [m.userIds, m.text.includes("a reminder")])).toEqual([[["@erin:x"], true]]);
+      // The end of the grace: erin's invite is withdrawn with the reason; dave stays.
+      at(48 * HOUR);
+      await bridge.reconcile(b);
+      expect(rooms.done).toEqual([expect.stringMatching(/^kick @erin:x: not a member of the group: the adoption grace period ended \d{4}-/)]);
+    });
 
-describe("watch mode", () => {
-  it("says what it would do when that changes, and does nothing", async () => {
-    const { rooms, bridge, b } = await setup("watch");
-    rooms.rulesOf.set(ROOM, { ...CLOSED, joinRule: { value: "public", by: "@alice:x" } });
-    await bridge.reconcile(b);
-    await bridge.reconcile(b);
-    expect(rooms.done).toEqual([]);
-    expect(rooms.notices).toHaveLength(1);
-    expect(rooms.notices[0]).toMatch(
-      /^Watch mode: I change nothing in this room\. If I enforced the group now, I would remove @dave:x: not a member of the group \(once enforced, after an adoption grace of 2d/,
-    );
-    expect(rooms.notices[0]).toMatch(
-      /would withdraw the invite of @erin:x: not a member of the group \(no linked address\) \(once enforced, after an adoption grace of 2d/,
-    );
-    expect(rooms.notices[0]).toMatch(/would set the join rules: public → invite-only \(set by @alice:x\)/);
-    rooms.members = rooms.members.filter((m) => m.userId !== "@dave:x");
-    await bridge.reconcile(b);
-    expect(rooms.notices).toHaveLength(2);
-    expect(rooms.notices[1]).not.toMatch(/@dave:x/);
+    it("bans a joined adoptee at the end, and lifts its own ban once the group admits them", async () => {
+      const approved = new Set<string>();
+      const { store, rooms, bridge, b, at } = await setup("enforce", approved);
+      rooms.members = rooms.members.filter((m) => m.userId !== "@erin:x");
+      await bridge.reconcile(b);
+      at(48 * HOUR);
+      await bridge.reconcile(b);
+      expect(rooms.done).toEqual([expect.stringMatching(/^ban @dave:x: not a member of the group: the adoption grace period ended/)]);
+      expect((await store.getBan(ROOM, "@dave:x"))?.reason).toMatch(/adoption grace period ended/);
+      approved.add("0x" + "dd".repeat(20));
+      await bridge.reconcile(b);
+      expect(rooms.done.slice(1)).toEqual(["unban @dave:x", "invite @dave:x"]);
+      expect(await store.getBan(ROOM, "@dave:x")).toBeUndefined();
+    });
   });
-});
 
-describe("the room stays closed", () => {
-  it("closes the room once, then sets back what is changed, saying so each time", async () => {
+  describe("watch mode", () => {
+    it("says what it would do when that changes, and does nothing", async () => {
+      const { rooms, bridge, b } = await setup("watch");
+      rooms.rulesOf.set(ROOM, { ...CLOSED, joinRule: { value: "public", by: "@alice:x" } });
+      await bridge.reconcile(b);
+      await bridge.reconcile(b);
+      expect(rooms.done).toEqual([]);
+      expect(rooms.notices).toHaveLength(1);
+      expect(rooms.notices[0]).toMatch(
+        /^Watch mode: I change nothing in this room\. If I enforced the group now, I would remove @dave:x: not a member of the group \(once enforced, after an adoption grace of 2d/,
+      );
+      expect(rooms.notices[0]).toMatch(
+        /would withdraw the invite of @erin:x: not a member of the group \(no linked address\) \(once enforced, after an adoption grace of 2d/,
+      );
+      expect(rooms.notices[0]).toMatch(/would set the join rules: public → invite-only \(set by @alice:x\)/);
+      rooms.members = rooms.members.filter((m) => m.userId !== "@dave:x");
+      await bridge.reconcile(b);
+      expect(rooms.notices).toHaveLength(2);
+      expect(rooms.notices[1]).not.toMatch(/@dave:x/);
+    });
+  });
+
+  describe("the room stays closed", () => {
+    it("closes the room once, then sets back what is changed, saying so each time", async () => {
+      const { rooms, bridge, b } = await setup("enforce");
+      rooms.rulesOf.set(ROOM, { joinRule: { value: "public" }, historyVisibility: { value: "shared" }, canEncrypt: true });
+      rooms.levels = { ...rooms.levels, events: { "m.room.power_levels": 100 } };
+      await bridge.reconcile(b);
+      expect(rooms.done).toEqual([
+        "set joinRule invite",
+        "set historyVisibility joined",
+        `set encryption ${MEGOLM}`,
+        "levels m.room.join_rules,m.room.history_visibility,m.room.encryption,m.room.server_acl,m.room.tombstone",
+      ]);
+      expect(rooms.notices[0]).toBe(
+        "I closed this room: the group decides who is in it. The join rules: public → invite-only. Who can read the history: members, all of it → members, from when they joined. " +
+          "The encryption: not encrypted → end-to-end encrypted (Megolm). Only room admins (power 100) may change join rules, history visibility, encryption, server acl, tombstone.",
+      );
+      await bridge.reconcile(b);
+      expect(rooms.notices).toHaveLength(1);
+      rooms.rulesOf.set(ROOM, { ...rooms.rulesOf.get(ROOM)!, joinRule: { value: "knock", by: "@alice:x" } });
+      await bridge.reconcile(b);
+      expect(rooms.notices[1]).toBe(
+        "I set this room's rules back: the group decides who is in it, and they are not changed in chat. The join rules: knock → invite-only (set by @alice:x).",
+      );
+    });
+
+    it("says what power it lacks instead", async () => {
+      const { rooms, bridge, b } = await setup("enforce");
+      rooms.levels = { ...rooms.levels, mine: 50 };
+      rooms.rulesOf.set(ROOM, { ...CLOSED, historyVisibility: { value: "world_readable" } });
+      await bridge.reconcile(b);
+      expect(rooms.done.filter((d) => d.startsWith("set"))).toEqual([]);
+      expect(rooms.notices[0]).toMatch(
+        /^I need power level 100 to keep the room closed \(who can read the history: anyone → members, from when they joined\) and have 50/,
+      );
+    });
+  });
+
+  describe("a room upgrade", () => {
+    it("moves the group only for a room admin's upgrade to a room that names this one as its predecessor", async () => {
+      const { store, rooms, bridge, b } = await setup("enforce");
+      rooms.rulesOf.set(ROOM, { ...CLOSED, tombstone: { replacement: "!next:x", by: "@dave:x" } });
+      await bridge.reconcile(b);
+      expect(rooms.notices[0]).toMatch(/^@dave:x upgraded this room to !next:x without being a room admin: the group stays bound to this room\./);
+      expect((await store.getBinding(ROOM))?.group).toBe(GROUP);
+
+      const other = await setup("enforce");
+      other.rooms.rulesOf.set(ROOM, { ...CLOSED, tombstone: { replacement: "!fake:x", by: "@alice:x" } });
+      other.rooms.rulesOf.set("!fake:x", { ...CLOSED, predecessor: "!elsewhere:x" });
+      await other.bridge.reconcile(other.b);
+      expect(other.rooms.done).toEqual(["join !fake:x", "leave !fake:x"]);
+      expect(other.rooms.notices[0]).toMatch(/^The tombstone points to !fake:x, which does not say it replaces this room/);
+      expect((await other.store.getBinding(ROOM))?.group).toBe(GROUP);
+
+      const real = await setup("enforce");
+      real.rooms.rulesOf.set(ROOM, { ...CLOSED, tombstone: { replacement: "!next:x", by: "@alice:x" } });
+      real.rooms.rulesOf.set("!next:x", { ...CLOSED, predecessor: ROOM });
+      await real.bridge.reconcile(real.b);
+      expect(real.rooms.done).toEqual(["join !next:x"]);
+      expect(real.rooms.notices).toEqual([
+        `This room was upgraded by @alice:x: the group 0x${"11".repeat(20)} now lives in !next:x. I invite its members there; this room is no longer governed.`,
+        `This room replaces ${ROOM}: it is the room of the group 0x${"11".repeat(20)} now. I invite the group's members and keep the room closed.`,
+      ]);
+      expect(await real.store.getBinding(ROOM)).toBeUndefined();
+      expect((await real.store.getBinding("!next:x"))?.group).toBe(GROUP.toLowerCase());
+      expect((await real.store.listLinks("!next:x")).map((l) => l.userId)).toEqual(["@alice:x", "@dave:x"]);
+    });
+  });
+
+  it("reads the room once a pass where the room side reads it at once", async () => {
     const { rooms, bridge, b } = await setup("enforce");
-    rooms.rulesOf.set(ROOM, { joinRule: { value: "public" }, historyVisibility: { value: "shared" }, canEncrypt: true });
-    rooms.levels = { ...rooms.levels, events: { "m.room.power_levels": 100 } };
     await bridge.reconcile(b);
-    expect(rooms.done).toEqual([
-      "set joinRule invite",
-      "set historyVisibility joined",
-      `set encryption ${MEGOLM}`,
-      "levels m.room.join_rules,m.room.history_visibility,m.room.encryption,m.room.server_acl,m.room.tombstone",
-    ]);
-    expect(rooms.notices[0]).toBe(
-      "I closed this room: the group decides who is in it. The join rules: public → invite-only. Who can read the history: members, all of it → members, from when they joined. " +
-        "The encryption: not encrypted → end-to-end encrypted (Megolm). Only room admins (power 100) may change join rules, history visibility, encryption, server acl, tombstone.",
-    );
-    await bridge.reconcile(b);
-    expect(rooms.notices).toHaveLength(1);
-    rooms.rulesOf.set(ROOM, { ...rooms.rulesOf.get(ROOM)!, joinRule: { value: "knock", by: "@alice:x" } });
-    await bridge.reconcile(b);
-    expect(rooms.notices[1]).toBe(
-      "I set this room's rules back: the group decides who is in it, and they are not changed in chat. The join rules: knock → invite-only (set by @alice:x).",
-    );
-  });
-
-  it("says what power it lacks instead", async () => {
-    const { rooms, bridge, b } = await setup("enforce");
-    rooms.levels = { ...rooms.levels, mine: 50 };
-    rooms.rulesOf.set(ROOM, { ...CLOSED, historyVisibility: { value: "world_readable" } });
-    await bridge.reconcile(b);
-    expect(rooms.done.filter((d) => d.startsWith("set"))).toEqual([]);
-    expect(rooms.notices[0]).toMatch(
-      /^I need power level 100 to keep the room closed \(who can read the history: anyone → members, from when they joined\) and have 50/,
-    );
-  });
-});
-
-describe("a room upgrade", () => {
-  it("moves the group only for a room admin's upgrade to a room that names this one as its predecessor", async () => {
-    const { store, rooms, bridge, b } = await setup("enforce");
-    rooms.rulesOf.set(ROOM, { ...CLOSED, tombstone: { replacement: "!next:x", by: "@dave:x" } });
-    await bridge.reconcile(b);
-    expect(rooms.notices[0]).toMatch(/^@dave:x upgraded this room to !next:x without being a room admin: the group stays bound to this room\./);
-    expect((await store.getBinding(ROOM))?.group).toBe(GROUP);
-
-    const other = await setup("enforce");
-    other.rooms.rulesOf.set(ROOM, { ...CLOSED, tombstone: { replacement: "!fake:x", by: "@alice:x" } });
-    other.rooms.rulesOf.set("!fake:x", { ...CLOSED, predecessor: "!elsewhere:x" });
-    await other.bridge.reconcile(other.b);
-    expect(other.rooms.done).toEqual(["join !fake:x", "leave !fake:x"]);
-    expect(other.rooms.notices[0]).toMatch(/^The tombstone points to !fake:x, which does not say it replaces this room/);
-    expect((await other.store.getBinding(ROOM))?.group).toBe(GROUP);
-
-    const real = await setup("enforce");
-    real.rooms.rulesOf.set(ROOM, { ...CLOSED, tombstone: { replacement: "!next:x", by: "@alice:x" } });
-    real.rooms.rulesOf.set("!next:x", { ...CLOSED, predecessor: ROOM });
-    await real.bridge.reconcile(real.b);
-    expect(real.rooms.done).toEqual(["join !next:x"]);
-    expect(real.rooms.notices).toEqual([
-      `This room was upgraded by @alice:x: the group 0x${"11".repeat(20)} now lives in !next:x. I invite its members there; this room is no longer governed.`,
-      `This room replaces ${ROOM}: it is the room of the group 0x${"11".repeat(20)} now. I invite the group's members and keep the room closed.`,
-    ]);
-    expect(await real.store.getBinding(ROOM)).toBeUndefined();
-    expect((await real.store.getBinding("!next:x"))?.group).toBe(GROUP.toLowerCase());
-    expect((await real.store.listLinks("!next:x")).map((l) => l.userId)).toEqual(["@alice:x", "@dave:x"]);
+    expect(rooms instanceof SnapshotRooms ? rooms.snapshots : 1).toBe(1);
   });
 });
 
