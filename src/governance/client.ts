@@ -3,7 +3,7 @@
  * (through `TxSender`, so none is sent twice). Only this module and its
  * siblings import ethers.
  */
-import { Contract, isCallException, ZeroAddress, ZeroHash, type Log, type Provider, type TransactionReceipt } from "ethers";
+import { Contract, isCallException, ZeroAddress, ZeroHash, type EventFragment, type Log, type Provider, type TransactionReceipt } from "ethers";
 import { factoryContract, groupContract, groupInterface } from "./contracts.ts";
 import { decodeMembersPage, destinationValues, settingsValues } from "./encoding.ts";
 import type { TxSender } from "./tx.ts";
@@ -413,15 +413,23 @@ export class ChainClient {
 
 const ERC20_ABI = ["function balanceOf(address) view returns (uint256)", "function symbol() view returns (string)", "function decimals() view returns (uint8)"];
 
-/** The topic of every event a group emits. */
-const GROUP_TOPICS: string[] = [];
-groupInterface.forEachEvent((e) => GROUP_TOPICS.push(e.topicHash));
+/** Every event a group emits, by its topic. */
+const GROUP_EVENTS = new Map<string, EventFragment>();
+groupInterface.forEachEvent((e) => GROUP_EVENTS.set(e.topicHash, e));
+const GROUP_TOPICS = [...GROUP_EVENTS.keys()];
 
-/** A log of a group, parsed; undefined when it is not one of ours. */
+/**
+ * A log of a group, parsed; undefined when it is not one of ours. Its event
+ * is found by topic here: ethers' `parseLog` hashes the signature of every
+ * event of the interface to find it, for each log (a catch-up over many
+ * blocks parses thousands).
+ */
 function parseGroupLog(log: Log): GroupEvent | undefined {
+  const fragment = GROUP_EVENTS.get(log.topics[0]?.toLowerCase() ?? "");
+  if (!fragment || fragment.anonymous) return undefined;
   try {
-    const parsed = groupInterface.parseLog(log);
-    if (parsed) return { name: parsed.name, args: parsed.args, txHash: log.transactionHash, blockNumber: log.blockNumber, logIndex: log.index };
+    const args = groupInterface.decodeEventLog(fragment, log.data, log.topics) as GroupEvent["args"];
+    return { name: fragment.name, args, txHash: log.transactionHash, blockNumber: log.blockNumber, logIndex: log.index };
   } catch {
     /* not one of ours */
   }
