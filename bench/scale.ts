@@ -2,37 +2,41 @@
 //
 // 1. One bot, 1,000 rooms x 100 members: a full reconcile pass with the
 //    bridge's own code, the real SQLite store and a real chain node in its own
-//    process (so the peak RSS is the bot's), the room side answered from
-//    memory. Time, peak RSS, JSON-RPC calls, homeserver requests; then the
-//    JSON-RPC calls the bridge makes for one new block, with 100 and with
-//    1,000 groups (they must not grow with the number of groups).
+//    process, the room side answered from memory (bench/memory-rooms.ts: one
+//    read of each room's state, as the Matrix adapter makes). The pass runs
+//    in a process of its own (bench/scale-pass.ts), started once the groups,
+//    bindings and links are made, so that its peak RSS is the bot's and not
+//    the set-up's. That peak is the process's true peak (getrusage) and
+//    counts the room side too: every membership of every room, held in that
+//    process for the whole run, whose share of the heap is said beside it.
+//    Time, peak RSS, JSON-RPC calls, homeserver requests; then the JSON-RPC
+//    calls the bridge makes for one new block, with 100 and with 1,000 groups
+//    (they must not grow with the number of groups).
 // 2. The same pass by the real bot against a real Synapse at 100 rooms x 100
 //    members (10,000 memberships made through the admin API), from the bot's
-//    own "full pass" line.
+//    own "full pass" line. --synapse-rooms=0 leaves it out (part 1 alone, to
+//    iterate on it; nothing is written then).
 // Writes bench/results/scale.json.
 //
 // The chain node is Foundry's anvil by default (a native node, as production
 // ones are); --node=hardhat runs Hardhat's node, a simulator in JavaScript
 // whose every eth_call costs several times more CPU.
 //
-// usage: npm run bench:scale [-- --rooms=1000 --members=100 --synapse-rooms=100 --node=anvil|hardhat]
+// usage: npm run bench:scale [-- --rooms=1000 --members=100 --synapse-rooms=100|0 --node=anvil|hardhat]
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Contract, JsonRpcProvider, NonceManager, Wallet, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import { Contract, JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { startChain } from "../scripts/chain.ts";
 import { startSystem } from "../scripts/harness.ts";
 import { quietConsole } from "../scripts/chat.ts";
-import { Bridge } from "../src/bridge/bridge.ts";
-import { ChainClient } from "../src/governance/client.ts";
 import { FACTORY_ABI } from "../src/governance/contracts.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
-import { TxSender } from "../src/governance/tx.ts";
 import { Mode, QUORUM_DEFAULT, type GroupSettings } from "../src/governance/types.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { GUARDED_EVENTS } from "../src/bridge/desired.ts";
-import type { Membership } from "../src/ports/rooms.ts";
-import { memoryRooms } from "./memory-rooms.ts";
+import type { PassInput, PassOutput } from "./scale-pass.ts";
 
 const root = join(import.meta.dirname, "..");
 const say = (l: string) => process.stdout.write(`${l}\n`);
@@ -45,15 +49,6 @@ if (NODE !== "anvil" && NODE !== "hardhat") throw new Error(`--node must be anvi
 // The harness's chain (part 2) follows the same choice.
 process.env["CONCLAVE_CHAIN"] = NODE;
 quietConsole();
-
-/** A provider that counts the JSON-RPC calls it makes (ethers may send several in one HTTP request). */
-class CountingProvider extends JsonRpcProvider {
-  calls = 0;
-  override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
-    this.calls += Array.isArray(payload) ? payload.length : 1;
-    return super._send(payload);
-  }
-}
 
 function settings(linker: string): GroupSettings {
   return {
@@ -122,7 +117,7 @@ async function makeGroups(factory: Contract, rooms: number, members: number, lin
 say(`bench:scale: a chain node, ${ROOMS} groups of ${MEMBERS} founders`);
 const chain = await startChain({ root, node: NODE, minAddQuorumBps: 0, minNativeFee: 0n });
 say(`chain node: ${NODE}`);
-const provider = new CountingProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: 0 });
+const provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: 0 });
 const owner = new NonceManager(new Wallet(chain.ownerKey, provider));
 const factory = new Contract(chain.factory, FACTORY_ABI, owner);
 const botWallet = new Wallet(chain.botKey, provider);
@@ -131,93 +126,54 @@ const groups = await makeGroups(factory, ROOMS, MEMBERS, botWallet.address);
 say(`bench:scale: ${groups.length} groups in ${Math.round((Date.now() - started) / 1000)} s`);
 
 const dir = mkdtempSync(join(tmpdir(), "conclave-scale-"));
-const store = new SqliteStore(join(dir, "data", "s.sqlite"));
-const members = new Map<string, { userId: string; membership: Membership }[]>();
+const storePath = join(dir, "data", "s.sqlite");
+const store = new SqliteStore(storePath);
 for (const [r, g] of groups.entries()) {
   const roomId = `!room${r}:localhost`;
   await store.putBinding({ roomId, group: g.group, chainId: chain.chainId, createdBy: "@a:localhost", createdAt: 0, fromBlock: g.block });
-  const list: { userId: string; membership: Membership }[] = [{ userId: "@conclave:localhost", membership: "join" }];
-  for (const [i, a] of g.founders.entries()) {
-    const userId = `@m${r}x${i}:localhost`;
-    await store.putLink({ roomId, userId, address: a, nonce: `n${r}x${i}`, linkedAt: 0 });
-    list.push({ userId, membership: "join" });
-  }
-  members.set(roomId, list);
+  for (const [i, a] of g.founders.entries()) await store.putLink({ roomId, userId: `@m${r}x${i}:localhost`, address: a, nonce: `n${r}x${i}`, linkedAt: 0 });
 }
 const head = await provider.getBlockNumber();
 for (const b of await store.listBindings()) await store.setState(`cursor:${b.group}`, String(head));
-let actions = 0;
-const rooms = memoryRooms(members, () => {
-  actions++;
-});
-const client = new ChainClient(provider, chain.factory, new TxSender(botWallet, store));
-let seen = 0;
-const counted = Object.assign(Object.create(client) as ChainClient, {
-  expiries: async (g: string, t?: number) => {
-    const m = await client.expiries(g, t);
-    seen += m.filter((s) => s.isMember).length;
-    return m;
-  },
-});
-const lines: string[] = [];
-const bridge = new Bridge({
-  store,
-  chain: counted,
-  rooms,
-  botUserId: "@conclave:localhost",
-  confirmations: 0,
-  pollMs: 3_600_000,
-  fullPassMs: 0,
-  log: (l) => lines.push(l),
-});
-// The first tick is a full pass over every room (fullPassMs 0), as at start-up.
-global.gc?.();
-let peak = process.memoryUsage().rss;
-const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-const calls0 = provider.calls;
-const t0 = performance.now();
-await bridge.tick();
-const seconds = (performance.now() - t0) / 1000;
-clearInterval(sampler);
-peak = Math.max(peak, process.memoryUsage().rss);
-const passCalls = provider.calls - calls0;
-if (actions !== 0) throw new Error(`a pass over rooms that match their groups took ${actions} actions`);
-if (seen !== ROOMS * MEMBERS) throw new Error(`the pass saw ${seen} members, not ${ROOMS * MEMBERS}`);
-const fullLine = lines.find((l) => l.startsWith("bridge: full pass"));
-const homeserverRequests = Number(/\((\d+) homeserver requests/.exec(fullLine ?? "")?.[1] ?? NaN);
-say(
-  `full pass: ${ROOMS} rooms x ${MEMBERS} members in ${seconds.toFixed(2)} s, peak RSS ${Math.round(peak / 2 ** 20)} MiB, ${passCalls} JSON-RPC calls, ${homeserverRequests} homeserver requests`,
-);
-
-// One new block, nothing to do: what does the bridge ask the node? With every group, then with a tenth of them.
-async function callsPerBlock(count: number): Promise<number> {
-  const keep = new Set((await store.listBindings()).slice(0, count).map((b) => b.roomId));
-  const b = new Bridge({
-    store: Object.assign(Object.create(store) as SqliteStore, { listBindings: async () => (await store.listBindings()).filter((x) => keep.has(x.roomId)) }),
-    chain: counted,
-    rooms,
-    botUserId: "@conclave:localhost",
-    confirmations: 0,
-    pollMs: 3_600_000,
-    fullPassMs: 3_600_000,
-    log: () => {},
-  });
-  // The first tick of a bridge is its start-up pass; the second is the one a new block causes.
-  await b.tick();
-  await provider.send("evm_mine", []);
-  const before = provider.calls;
-  await b.tick();
-  return provider.calls - before;
-}
-const perBlockAll = await callsPerBlock(ROOMS);
-const perBlockTenth = await callsPerBlock(Math.max(1, Math.floor(ROOMS / 10)));
-say(`JSON-RPC calls for one new block: ${perBlockTenth} with ${Math.max(1, Math.floor(ROOMS / 10))} groups, ${perBlockAll} with ${ROOMS} groups`);
 await store.close();
-rmSync(dir, { recursive: true, force: true });
 provider.destroy();
+
+// The pass in a process of its own, as the bot's would be: what it holds is
+// the bot's, not the set-up's (the groups' creation, their receipts).
+const passInput: PassInput = {
+  rpcUrl: chain.rpcUrl,
+  chainId: chain.chainId,
+  factory: chain.factory,
+  botKey: chain.botKey,
+  storePath,
+  botUserId: "@conclave:localhost",
+  rooms: ROOMS,
+  members: MEMBERS,
+};
+const child = spawn(process.execPath, ["--expose-gc", "--disable-warning=ExperimentalWarning", join(import.meta.dirname, "scale-pass.ts")], {
+  env: { ...process.env, SCALE_PASS: JSON.stringify(passInput) },
+  stdio: ["ignore", "pipe", "inherit"],
+});
+let passText = "";
+child.stdout.on("data", (d: Buffer) => (passText += d.toString()));
+const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+if (code !== 0) throw new Error(`the pass's process exited with ${code}`);
+const pass = JSON.parse(passText.trim().split("\n").at(-1)!) as PassOutput;
+say(
+  `full pass: ${ROOMS} rooms x ${MEMBERS} members in ${pass.seconds.toFixed(2)} s, peak RSS ${pass.peakRssMiB} MiB ` +
+    `(the pass's process: the bot's code and the room side, whose memberships take ${pass.roomSideMiB} MiB of it; ${pass.rssBeforeMiB} MiB before the pass), ` +
+    `${pass.jsonRpcCalls} JSON-RPC calls, ${pass.homeserverRequests} homeserver requests`,
+);
+const perBlock = Object.entries(pass.jsonRpcCallsPerNewBlock).map(([groups, calls]) => `${calls} with ${groups} groups`);
+say(`JSON-RPC calls for one new block: ${perBlock.join(", ")}`);
+rmSync(dir, { recursive: true, force: true });
 await chain.stop();
 
 // ------------------------------------------------------------------ part 2
+if (SYNAPSE_ROOMS === 0) {
+  say("bench:scale: --synapse-rooms=0: no Synapse part, and no results written");
+  process.exit(0);
+}
 say(`bench:scale: a real Synapse, ${SYNAPSE_ROOMS} rooms x ${MEMBERS} members, and the real bot`);
 const sys = await startSystem({ root, users: [], confirmations: 0, fullPassSeconds: 3600 });
 // The rooms' creator: a plain account, no client of its own (the bench drives the HTTP API).
@@ -320,12 +276,15 @@ writeFileSync(
       fullPass: {
         rooms: ROOMS,
         membersPerRoom: MEMBERS,
-        seconds: Math.round(seconds * 100) / 100,
-        peakRssMiB: Math.round(peak / 2 ** 20),
-        jsonRpcCalls: passCalls,
-        homeserverRequests,
+        seconds: pass.seconds,
+        peakRssMiB: pass.peakRssMiB,
+        peakRssOf: "the pass's own process: the bot's code, its store and the room side held in memory",
+        roomSideMiB: pass.roomSideMiB,
+        rssBeforePassMiB: pass.rssBeforeMiB,
+        jsonRpcCalls: pass.jsonRpcCalls,
+        homeserverRequests: pass.homeserverRequests,
       },
-      jsonRpcCallsPerNewBlock: { [String(Math.max(1, Math.floor(ROOMS / 10)))]: perBlockTenth, [String(ROOMS)]: perBlockAll },
+      jsonRpcCallsPerNewBlock: pass.jsonRpcCallsPerNewBlock,
       synapse: synapsePass,
     },
     null,
