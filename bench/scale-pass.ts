@@ -4,10 +4,10 @@
 // answered from memory. Its peak RSS is the bot's, plus that room side (every
 // membership of every room, held for the whole run), which it measures apart.
 // Writes its figures as one line of JSON on stdout.
-import { JsonRpcProvider, Wallet, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import { Wallet, type JsonRpcPayload, type JsonRpcResult } from "ethers";
 import { quietConsole } from "../scripts/chat.ts";
 import { Bridge } from "../src/bridge/bridge.ts";
-import { ChainClient, RPC_OPTIONS } from "../src/governance/client.ts";
+import { ChainClient, RPC_OPTIONS, RpcProvider } from "../src/governance/client.ts";
 import { TxSender } from "../src/governance/tx.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import type { Membership } from "../src/ports/rooms.ts";
@@ -38,7 +38,7 @@ export interface PassOutput {
 }
 
 /** A provider that counts the JSON-RPC calls it makes (ethers may send several in one HTTP request). */
-class CountingProvider extends JsonRpcProvider {
+class CountingProvider extends RpcProvider {
   calls = 0;
   override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     this.calls += Array.isArray(payload) ? payload.length : 1;

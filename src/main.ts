@@ -6,13 +6,13 @@
  *        node src/main.ts --new-recovery-key
  */
 import { dirname } from "node:path";
-import { formatEther, JsonRpcProvider, Network, Wallet, ZeroAddress } from "ethers";
+import { formatEther, Network, Wallet, ZeroAddress } from "ethers";
 import { ConfigError, loadConfig, type Config } from "./config/load.ts";
 import { privateFolder, SqliteStore } from "./store/sqlite.ts";
 import { PostgresStore } from "./store/postgres.ts";
 import { defaultWorkerName, deviceStore, Worker } from "./ops/workers.ts";
 import { TxSender } from "./governance/tx.ts";
-import { ChainClient, RPC_OPTIONS } from "./governance/client.ts";
+import { ChainClient, RPC_OPTIONS, RpcProvider } from "./governance/client.ts";
 import { DeploymentGone, deployFactoryOnce } from "./governance/deploy.ts";
 import { watchHeads } from "./governance/heads.ts";
 import { Mode, type FeeDestination, type GroupSettings } from "./governance/types.ts";
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   // Wait for the chain rather than crash: it may be starting, or down for a while.
   // The chain id is asked of the endpoint whatever the config says, and must match it.
   const chainId = await waitForChain(config.chain.rpcUrl, config.chain.chainId, log);
-  const provider = new JsonRpcProvider(config.chain.rpcUrl, Network.from(chainId), {
+  const provider = new RpcProvider(config.chain.rpcUrl, Network.from(chainId), {
     staticNetwork: true,
     pollingInterval: config.chain.pollIntervalMs,
     // No answer cache, no wait before sending (see RPC_OPTIONS).

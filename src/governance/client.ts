@@ -3,7 +3,20 @@
  * (through `TxSender`, so none is sent twice). Only this module and its
  * siblings import ethers.
  */
-import { Contract, isCallException, ZeroAddress, ZeroHash, type EventFragment, type Log, type Provider, type TransactionReceipt } from "ethers";
+import {
+  Contract,
+  isCallException,
+  JsonRpcProvider,
+  makeError,
+  ZeroAddress,
+  ZeroHash,
+  type EventFragment,
+  type JsonRpcPayload,
+  type JsonRpcResult,
+  type Log,
+  type Provider,
+  type TransactionReceipt,
+} from "ethers";
 import { factoryContract, groupContract, groupInterface } from "./contracts.ts";
 import { decodeMembersPage, destinationValues, settingsValues } from "./encoding.ts";
 import type { TxSender } from "./tx.ts";
@@ -66,6 +79,32 @@ export interface GroupEvent {
  * turn, would wait that long for each.
  */
 export const RPC_OPTIONS = { cacheTimeout: 0, batchStallTime: 0 } as const;
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * ethers' JSON-RPC provider over HTTP, reading each answer with the
+ * platform's UTF-8 decoder: ethers' own, in JavaScript, cost more than the
+ * rest of a large answer's handling (an eth_getLogs over many blocks, the
+ * token holders of many groups). Otherwise its `_send`: one POST, the answer
+ * or answers as a list.
+ */
+export class RpcProvider extends JsonRpcProvider {
+  override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
+    const request = this._getConnection();
+    request.body = JSON.stringify(payload);
+    request.setHeader("content-type", "application/json");
+    const response = await request.send();
+    response.assertOk();
+    let body: unknown;
+    try {
+      body = JSON.parse(response.body ? UTF8.decode(response.body) : "");
+    } catch {
+      throw makeError("response body is not valid JSON", "UNSUPPORTED_OPERATION", { operation: "bodyJson", info: { response } });
+    }
+    return (Array.isArray(body) ? body : [body]) as JsonRpcResult[];
+  }
+}
 
 export class ChainClient {
   readonly factory: Contract;
