@@ -647,15 +647,29 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
 
   async rotateKey(roomId: string, text: string, removed: string, once: string): Promise<void> {
     // The new key must not reach the removed account: wait until this
-    // client's view of the room (which decides who gets the key) has it out.
-    const deadline = Date.now() + 2_000;
-    for (;;) {
-      const m = this.client.getRoom(roomId)?.getMember(removed)?.membership;
-      if (m !== "join" && m !== "invite") break;
-      // Not yet: the caller tries again on its next pass.
-      if (Date.now() > deadline) throw new Error(`${removed} still shows as ${m} in ${roomId}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // client's view of the room (which decides who gets the key) has it out,
+    // told by the sync that brings the change.
+    await new Promise<void>((resolve, reject) => {
+      const out = () => {
+        const m = this.client.getRoom(roomId)?.getMember(removed)?.membership;
+        return m !== "join" && m !== "invite";
+      };
+      const done = (e?: Error) => {
+        clearTimeout(timer);
+        this.client.off(RoomMemberEvent.Membership, onMember);
+        if (e) reject(e);
+        else resolve();
+      };
+      const onMember = (_e: MatrixEvent, member: RoomMember) => {
+        if (member.roomId === roomId && member.userId === removed && out()) done();
+      };
+      // Not yet after 2 s: the caller tries again on its next pass.
+      const timer = setTimeout(() => {
+        done(out() ? undefined : new Error(`${removed} still shows as ${this.client.getRoom(roomId)?.getMember(removed)?.membership} in ${roomId}`));
+      }, 2_000);
+      this.client.on(RoomMemberEvent.Membership, onMember);
+      if (out()) done();
+    });
     // Without end-to-end encryption there is no room key to rotate; the
     // encrypted path discards the bot's outbound session first.
     const crypto = this.client.getCrypto();
