@@ -17,7 +17,7 @@ import { quietConsole } from "../scripts/chat.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { groupContract, factoryContract } from "../src/governance/contracts.ts";
 import { destinationValues, encodeAccount, LOCKED_DESTINATION, settingsValues } from "../src/governance/encoding.ts";
-import { Action, Mode, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
+import { Action, Mode, ProposalState, QUORUM_DEFAULT, VoteType, type GroupSettings } from "../src/governance/types.ts";
 
 const root = join(import.meta.dirname, "..");
 const say = (l: string) => process.stdout.write(`${l}\n`);
@@ -71,7 +71,14 @@ async function decide(g: Contract, voters: Contract[], action: number, account: 
     if (Number(await g.getFunction("state")(ev.args.proposalId)) !== 0) break;
     await (await v.getFunction("castVote")(ev.args.proposalId, VoteType.For)).wait();
   }
-  await (await g.getFunction("execute")(ev.args.number, action, payload)).wait();
+  // The bot carries out a passed proposal too (as a poll that passed): whoever is first executes it.
+  try {
+    await (await g.getFunction("execute")(ev.args.number, action, payload)).wait();
+  } catch (e) {
+    if (Number(await g.getFunction("state")(ev.args.proposalId)) !== ProposalState.Executed) throw e;
+    // Its nonce was taken for a transaction the node refused.
+    (g.runner as NonceManager).reset();
+  }
   // The confirming block (confirmations 1): the decision counts from here.
   await provider.send("evm_mine", []);
   return Date.now();
