@@ -225,6 +225,12 @@ export class Polls {
         still.push(number);
         continue;
       }
+      if (v.state === ProposalState.Succeeded && v.deadline > (await chain.now())) {
+        // Passed early: the vote that decided it carries it out (in chat, or its
+        // member from the wallet); the bot does only once the deadline passed.
+        still.push(number);
+        continue;
+      }
       if (v.state === ProposalState.Succeeded) {
         // Passed at its deadline: carried out, once (the same intent as after a chat vote).
         try {
