@@ -11,6 +11,12 @@ export interface Proxy {
   cut(): Promise<void>;
   /** accepts connections again, on the same port */
   restore(): Promise<void>;
+  /**
+   * With `gateway` only: answers every request with this HTTP status (as a
+   * provider's gateway does at its rate limit or with a revoked key), or
+   * forwards again when undefined.
+   */
+  refuse(status: number | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -23,10 +29,16 @@ export async function startProxy(targetPort: number, o: { gateway?: boolean } = 
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
+  let refusing: number | undefined;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       server = o.gateway
         ? createHttpServer((req, res) => {
+            if (refusing !== undefined) {
+              req.resume();
+              res.writeHead(refusing, { "content-type": "application/json" }).end(JSON.stringify({ error: "refused by the gateway" }));
+              return;
+            }
             const up = request(
               { host: "127.0.0.1", port: targetPort, path: "/", method: req.method, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } },
               (r) => {
@@ -63,5 +75,9 @@ export async function startProxy(targetPort: number, o: { gateway?: boolean } = 
       server = undefined;
     });
   await listen();
-  return { port, url: `http://127.0.0.1:${port}`, cut: close, restore: listen, stop: close };
+  const refuse = (status: number | undefined) => {
+    if (!o.gateway) throw new Error("refuse() needs a gateway proxy");
+    refusing = status;
+  };
+  return { port, url: `http://127.0.0.1:${port}`, cut: close, restore: listen, refuse, stop: close };
 }

@@ -407,6 +407,7 @@ async function main(): Promise<void> {
     },
     ...(config.web.metrics ? { metrics } : {}),
     metricsToken: config.web.metricsToken,
+    redact: (t) => redact(t),
   });
   // The page, when it has a public URL to be reached at.
   const web = config.web.publicUrl
@@ -495,6 +496,17 @@ async function main(): Promise<void> {
     `ready: ${config.bot.userId}, chain ${chainId}, factory ${factory}, bot address ${wallet.address}${worker ? `, worker ${worker.holder} serving ${worker.owned().length} room(s)` : ""}`,
   );
 }
+
+// An error nothing caught still ends the process (its state is not known;
+// the journal and the outbox make a restart safe), but its text is redacted
+// first: ethers' errors quote the RPC URL, API key and all.
+for (const event of ["uncaughtException", "unhandledRejection"] as const)
+  process.on(event, (e: unknown) => {
+    console.error(
+      redact(`conclave: ${event === "uncaughtException" ? "uncaught error" : "unhandled rejection"}: ${(e as Error | undefined)?.stack ?? String(e)}`),
+    );
+    process.exit(1);
+  });
 
 main().catch((e: unknown) => {
   if (e instanceof StartupProblem) stop(e.message);

@@ -15,7 +15,8 @@
  */
 import type { Bot } from "./bot.ts";
 import type { VoteChoice } from "./commands/parse.ts";
-import { effect, executeIfPassed } from "./commands/proposals.ts";
+import { announce, chatProposalKey, effect, executeIfPassed } from "./commands/proposals.ts";
+import { userOf } from "./guards.ts";
 import { formatPercent, formatTime } from "../text/format.ts";
 import { humanChainError } from "../governance/errors.ts";
 import { ProposalState } from "../governance/types.ts";
@@ -105,6 +106,17 @@ export function readPollAnswer(ev: {
     sender: ev.sender,
     pollId: rel.event_id,
     answers: list.filter((a): a is string => typeof a === "string").slice(0, 20),
+  };
+}
+
+/** An `m.text` (body and HTML) in the thread of `root`, notifying nobody. */
+function threadedText(a: Reply, root: string): Record<string, unknown> {
+  return {
+    msgtype: "m.text",
+    body: a.text,
+    ...(a.html !== undefined ? { format: "org.matrix.custom.html", formatted_body: a.html } : {}),
+    "m.relates_to": { rel_type: "m.thread", event_id: root, is_falling_back: true, "m.in_reply_to": { event_id: root } },
+    "m.mentions": {},
   };
 }
 
@@ -202,6 +214,15 @@ export class Polls {
     ];
     const start = pollStart(`${question} — ${p.quorumVotes} FOR of ${p.influence} needed by ${formatTime(p.deadline)}`, details);
     const eventId = await room.sendEvent(b.roomId, start.type, start.content, `poll:${b.group}:${number}`);
+    // Made from a wallet or the page, it was announced nowhere: a poll shows
+    // only its question, so its whole effect (text and HTML) goes in the
+    // poll's thread. Sent before the poll is recorded, once (after a crash,
+    // the same transaction id is sent again and the homeserver keeps one).
+    if ((await store.getState(chatProposalKey(b.group, p.proposer, p.action, p.payload))) === undefined) {
+      const by = (await userOf(ctx, p.proposer)) ?? p.proposer;
+      const a = await announce(ctx, b.group, p, `Proposal #${number} by ${by}, made from a wallet`);
+      await room.sendEvent(b.roomId, "m.room.message", threadedText(a, eventId), `announce:${b.group}:${number}`);
+    }
     const posted: PostedPoll = { eventId, number, id: p.id.toString(), action: p.action, payload: p.payload };
     await store.setState(key, JSON.stringify(posted));
     await store.setState(`pollOf:${b.roomId}:${eventId}`, JSON.stringify({ group: b.group, number }));

@@ -80,6 +80,9 @@ export interface GroupEvent {
  */
 export const RPC_OPTIONS = { cacheTimeout: 0, batchStallTime: 0 } as const;
 
+/** Requests sent at most this many times at a rate limit (HTTP 429), with ethers' doubling delays (250 ms slots). */
+export const RPC_THROTTLE_ATTEMPTS = 5;
+
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -92,6 +95,12 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
 export class RpcProvider extends JsonRpcProvider {
   override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     const request = this._getConnection();
+    // At a gateway's rate limit (HTTP 429) ethers waits and asks again, by
+    // default up to 12 times with doubling delays: minutes in which no
+    // command is answered. 5 attempts wait at most 6.5 s in all; what still
+    // fails is said ("the chain cannot be reached right now") and the bot's
+    // own loops try again later.
+    request.setThrottleParams({ maxAttempts: RPC_THROTTLE_ATTEMPTS });
     request.body = JSON.stringify(payload);
     request.setHeader("content-type", "application/json");
     const response = await request.send();

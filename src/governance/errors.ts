@@ -146,6 +146,12 @@ export function humanChainError(e: unknown): HumanError {
   if (code === "ECONNREFUSED" || code === "NETWORK_ERROR" || code === "TIMEOUT" || /ECONNREFUSED|fetch failed|timeout/i.test(log)) {
     return { human: "The chain cannot be reached right now; try again later.", log };
   }
+  if (code === "SERVER_ERROR") {
+    // The endpoint answered, but with an HTTP error: a gateway's rate limit (429), a revoked key (401, 403), a node down behind it (5xx).
+    const status = (e as { info?: { responseStatus?: unknown } }).info?.responseStatus;
+    const http = typeof status === "string" ? /^\d{3}/.exec(status)?.[0] : undefined;
+    return { human: `The chain cannot be reached right now${http ? ` (its endpoint answered HTTP ${http})` : ""}; try again later.`, log };
+  }
   if (code === "INSUFFICIENT_FUNDS" || /insufficient funds/i.test(log)) {
     return { human: "The bot's account has no funds to pay for this transaction; tell the bot's operator.", log };
   }

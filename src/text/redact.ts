@@ -35,7 +35,18 @@ export function urlRedactor(urls: readonly string[]): (text: string) => string {
     const shown = redactedUrl(url);
     const forms = new Set([url, u.href, u.href.replace(/\/$/, "")]);
     for (const f of [...forms].sort((a, b) => b.length - a.length)) rules.push([new RegExp(escape(f), "g"), shown]);
-    const parts = [u.pathname + u.search + u.hash, u.search, u.password, u.username].filter((p) => p.length >= 4);
+    // Each secret-bearing part alone too: an error text may print the path
+    // without its query, or one query value, or the user part decoded.
+    const values = [...u.searchParams.values()];
+    const decoded = [u.username, u.password].map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p;
+      }
+    });
+    const path = u.pathname === "/" ? "" : u.pathname;
+    const parts = [u.pathname + u.search + u.hash, path, u.search, u.hash, ...values, u.password, u.username, ...decoded].filter((p) => p.length >= 4);
     for (const p of parts.sort((a, b) => b.length - a.length)) rules.push([new RegExp(escape(p), "g"), "…"]);
   }
   return (text) => rules.reduce((t, [re, to]) => t.replace(re, to), text);

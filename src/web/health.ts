@@ -35,6 +35,8 @@ export interface OpsOptions {
   cacheMs?: number;
   /** monotonic milliseconds; default performance.now */
   now?: () => number;
+  /** takes secrets (RPC URLs) out of a failed check's reason; the answer is public */
+  redact?: (text: string) => string;
 }
 
 export type Readiness = { ready: boolean; checks: Record<keyof ReadinessChecks, string> };
@@ -48,13 +50,14 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /** Runs the checks at once, each within its time limit. */
-export async function readiness(checks: ReadinessChecks, timeoutMs = 2_000): Promise<Readiness> {
+export async function readiness(checks: ReadinessChecks, timeoutMs = 2_000, redact: (text: string) => string = (t) => t): Promise<Readiness> {
   const names = ["homeserver", "rpc", "store"] as const;
   const results = await Promise.allSettled(names.map((n) => within(checks[n](), timeoutMs)));
   const out = {} as Readiness["checks"];
   names.forEach((n, i) => {
     const r = results[i]!;
-    out[n] = r.status === "fulfilled" ? "ok" : String((r.reason as Error | undefined)?.message ?? r.reason).slice(0, 200);
+    // Redacted before it is cut: a cut could split a secret past recognition.
+    out[n] = r.status === "fulfilled" ? "ok" : redact(String((r.reason as Error | undefined)?.message ?? r.reason)).slice(0, 200);
   });
   return { ready: Object.values(out).every((v) => v === "ok"), checks: out };
 }
@@ -69,7 +72,7 @@ export function opsRouter(o: OpsOptions): Router {
     res.set("cache-control", "no-store").json({ status: "ok" });
   });
   r.get("/readyz", (_req, res) => {
-    if (!last || now() - last.at > cacheMs) last = { at: now(), answer: readiness(o.checks, o.timeoutMs) };
+    if (!last || now() - last.at > cacheMs) last = { at: now(), answer: readiness(o.checks, o.timeoutMs, o.redact) };
     void last.answer.then((a) =>
       res
         .status(a.ready ? 200 : 503)

@@ -105,6 +105,27 @@ describe("what chat may cost", () => {
     } finally {
       await sys.rpcProxy.restore();
     }
+    // A gateway that answers 429 (its rate limit): ethers' error then quotes
+    // the request URL, in the answer, the log and the public /readyz alike.
+    sys.rpcProxy.refuse(429);
+    try {
+      const answer = await alice.ask(room, "!status", bot);
+      expect(answer).toMatch(/chain cannot be reached right now/);
+      for (const s of SECRETS) expect(answer).not.toContain(s);
+      let body = "";
+      for (let i = 0; i < 60; i++) {
+        const res = await fetch(`${sys.listenUrl}/readyz`);
+        body = await res.text();
+        // A check cut off at its time limit says only that: wait for one that gives the endpoint's error.
+        const rpc = (JSON.parse(body) as { checks: Record<string, string> }).checks.rpc ?? "";
+        if (res.status === 503 && rpc !== "ok" && !/no answer within/.test(rpc)) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect((JSON.parse(body) as { checks: Record<string, string> }).checks.rpc).toMatch(/429|rate|retry limit|server response|bad response/i);
+      for (const s of SECRETS) expect(body).not.toContain(s);
+    } finally {
+      sys.rpcProxy.refuse(undefined);
+    }
     // Nothing the bot printed since its start holds a secret of the URL.
     const leaks = sys.botLines.filter((l) => SECRETS.some((s) => l.includes(s)));
     expect(leaks).toEqual([]);

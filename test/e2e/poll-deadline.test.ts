@@ -6,12 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { JsonRpcProvider } from "ethers";
+import { AbiCoder, JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { startSystem, type System } from "../../scripts/harness.ts";
 import { authorize, createGroup, groupRoom, linkWallet } from "../../scripts/scenario.ts";
 import { quietConsole, type ChatUser } from "../../scripts/chat.ts";
 import { groupContract } from "../../src/governance/contracts.ts";
-import { ProposalState } from "../../src/governance/types.ts";
+import { Action, ProposalState } from "../../src/governance/types.ts";
+import { encodeSettings, SETTINGS_TUPLE } from "../../src/governance/encoding.ts";
+import { decodeSettings } from "../../src/bot/commands/effects.ts";
+import { formatDuration } from "../../src/text/format.ts";
 
 const root = join(import.meta.dirname, "../..");
 let sys: System;
@@ -67,5 +70,54 @@ describe("a poll that passes at its deadline", () => {
     expect(sys.botLines.filter((l) => /polls: executing #1 failed/.test(l))).toEqual([]);
     expect(alice.eventsOf(room, "org.matrix.msc3381.poll.end")).toHaveLength(1);
     provider.destroy();
+  });
+});
+
+describe("a proposal made from a wallet", () => {
+  it("is announced in full in its poll's thread, in the body and in HTML; one made in chat is not announced twice", async () => {
+    const provider = new JsonRpcProvider(sys.chain.rpcUrl, sys.chain.chainId, { staticNetwork: true });
+    try {
+      const funder = new NonceManager(new Wallet(sys.chain.ownerKey, provider));
+      await (await funder.sendTransaction({ to: alice.wallet.address, value: 10n ** 17n })).wait();
+      const g = groupContract(group, new NonceManager(alice.wallet.connect(provider)));
+      const now = decodeSettings(AbiCoder.defaultAbiCoder().encode([SETTINGS_TUPLE], [await g.getFunction("settings")()]));
+      const next = { ...now, config: { ...now.config, votingPeriod: now.config.votingPeriod + 86_400, gracePeriod: now.config.gracePeriod + 3_600 } };
+      // Straight from alice's wallet: no chat command, so no answer in chat says what it does.
+      await (await g.getFunction("propose")(Action.Config, encodeSettings(next))).wait();
+      const polls = () => alice.eventsOf(room, "org.matrix.msc3381.poll.start");
+      const poll = await alice.until("the second poll", () => polls()[1], 60_000);
+      const question = String(poll.getContent()["org.matrix.msc3381.poll.start"].question["org.matrix.msc1767.text"]);
+      expect(question).toMatch(/^#2: change 2 settings/);
+      const inThread = () =>
+        alice
+          .eventsOf(room, "m.room.message")
+          .filter((e) => e.getSender() === bot && (e.getContent()["m.relates_to"] as { event_id?: string } | undefined)?.event_id === poll.getId());
+      const note = await alice.until("the announcement in the poll's thread", () => inThread()[0], 60_000);
+      const c = note.getContent();
+      const voting = `voting ${formatDuration(now.config.votingPeriod)} → ${formatDuration(next.config.votingPeriod)}`;
+      const grace = `grace ${formatDuration(now.config.gracePeriod)} → ${formatDuration(next.config.gracePeriod)}`;
+      expect(c.msgtype).toBe("m.text");
+      expect(c.body).toMatch(/^Proposal #2 by @alice:localhost, made from a wallet/);
+      for (const part of [voting, grace]) {
+        expect(c.body).toContain(part);
+        expect(c.formatted_body).toContain(part);
+      }
+      expect(c["m.relates_to"]?.rel_type).toBe("m.thread");
+      // The chat proposal (#1) was announced by the answer to its command, not again in its poll's thread.
+      const first = polls()[0]!;
+      expect(
+        alice
+          .eventsOf(room, "m.room.message")
+          .filter(
+            (e) =>
+              e.getSender() === bot &&
+              /made from a wallet/.test(String(e.getContent().body)) &&
+              (e.getContent()["m.relates_to"] as { event_id?: string } | undefined)?.event_id === first.getId(),
+          ),
+      ).toEqual([]);
+      expect(inThread()).toHaveLength(1);
+    } finally {
+      provider.destroy();
+    }
   });
 });

@@ -9,7 +9,9 @@ import { effectOf, oneLine } from "../../src/bot/commands/effects.ts";
 import type { Ctx } from "../../src/bot/context.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { encodeAccount, encodeCustom, encodeFeeDestination, encodeSettings, feeDestination } from "../../src/governance/encoding.ts";
-import { Action, Mode, type GroupSettings } from "../../src/governance/types.ts";
+import { Action, Mode, ProposalState, type GroupSettings } from "../../src/governance/types.ts";
+import { effect } from "../../src/bot/commands/proposals.ts";
+import type { ProposalInfo } from "../../src/governance/client.ts";
 import { SETTINGS } from "./bot-settings.ts";
 
 const ROOM = "!room:x.org";
@@ -126,5 +128,60 @@ describe("the effect of a proposal", () => {
   it("a payload it cannot read says so", async () => {
     const ctx = await context();
     expect((await effectOf(ctx, Action.Config, "0x1234")).summary).toBe("an action this bot cannot read: check it on-chain before voting");
+  });
+});
+
+describe("a settings proposal's effect against the chain", () => {
+  const GROUP = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+  const proposal = (over: Partial<ProposalInfo> = {}): ProposalInfo => ({
+    id: 1n,
+    number: 1,
+    proposer: ALICE,
+    action: Action.Config,
+    payload: encodeSettings(change({ votingPeriod: 2 * 86400 })),
+    snapshot: 0,
+    deadline: 0,
+    quorumBps: 5000,
+    influence: 3,
+    quorumVotes: 2,
+    forVotes: 0,
+    againstVotes: 0,
+    abstainVotes: 0,
+    state: ProposalState.Active,
+    blockNumber: 10,
+    ...over,
+  });
+  // A node that keeps no old state: a read at a past block fails.
+  async function pruned(current: { settings: GroupSettings }): Promise<Ctx> {
+    const ctx = await context();
+    return {
+      ...ctx,
+      chain: {
+        settings: async (_g: string, blockTag?: number) => {
+          if (blockTag !== undefined) throw new Error("missing trie node");
+          return current.settings;
+        },
+      },
+    } as unknown as Ctx;
+  }
+
+  it("without old state, compares with the settings seen while it was open, and says what executing would set back", async () => {
+    const current = { settings: BASE };
+    const ctx = await pruned(current);
+    expect(await effect(ctx, GROUP, proposal())).toEqual({ summary: "change the settings: voting 3d → 2d", changes: [] });
+    // Another settings change passes first (the grace period); the older proposal writes the whole settings.
+    current.settings = change({ gracePeriod: 14 * 86400 });
+    const later = await effect(ctx, GROUP, proposal());
+    expect(later.summary).toBe("change the settings: voting 3d → 2d");
+    expect(later.changes).toEqual(["the settings changed since it was proposed: executing it now would set voting 3d → 2d; grace 14d → 7d"]);
+    // Once executed it is shown against the settings before it, without the warning.
+    current.settings = change({ votingPeriod: 2 * 86400 });
+    expect(await effect(ctx, GROUP, proposal({ state: ProposalState.Executed }))).toEqual({ summary: "change the settings: voting 3d → 2d", changes: [] });
+  });
+
+  it("a fee token and the open-proposal cap are settings like the others", async () => {
+    const ctx = await context();
+    const e = await effectOf(ctx, Action.Config, encodeSettings(change({ feeToken: OTHER, maxOpenProposals: 1 })), BASE);
+    expect(e.changes).toEqual([`fee token the native coin → ${OTHER}`, `open proposals per member ${BASE.config.maxOpenProposals} → 1`]);
   });
 });

@@ -33,6 +33,11 @@ describe("chain errors in words", () => {
 
   it("says the chain is down, or gives a generic sentence, never a stack trace", () => {
     expect(humanChainError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8545"), { code: "ECONNREFUSED" })).human).toMatch(/cannot be reached/);
+    expect(
+      humanChainError(
+        Object.assign(new Error("server response 429 Too Many Requests"), { code: "SERVER_ERROR", info: { responseStatus: "429 Too Many Requests" } }),
+      ).human,
+    ).toBe("The chain cannot be reached right now (its endpoint answered HTTP 429); try again later.");
     const h = humanChainError(new Error("weird\n    at foo (bar.js:1:1)"));
     expect(h.human).toMatch(/unknown reason/);
     expect(h.human).not.toMatch(/at foo/);

@@ -40,6 +40,17 @@ describe("readiness", () => {
     expect(down.checks.rpc).toMatch(/ECONNREFUSED/);
   });
 
+  it("takes secrets out of a failed check's reason before cutting it", async () => {
+    const secret = "https://rpc.example.org/v3/KEY0123456789";
+    const long = `server response 429 ${"x".repeat(120)} (info={ "requestUrl": "${secret}" })`;
+    const r = await readiness({ homeserver: ok, rpc: async () => Promise.reject(new Error(long)), store: ok }, 2_000, (t) =>
+      t.replaceAll(secret, "https://rpc.example.org/…"),
+    );
+    expect(r.checks.rpc).toMatch(/^server response 429/);
+    // Cut first, the URL would be split past recognition and "KEY0123" left in.
+    expect(r.checks.rpc).not.toContain("KEY0123");
+  });
+
   it("gives up on a check that hangs", async () => {
     const hang = () => new Promise<void>(() => {});
     const r = await readiness({ homeserver: hang, rpc: ok, store: ok }, 50);

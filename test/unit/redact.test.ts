@@ -16,6 +16,9 @@ describe("RPC URLs in logs and answers", () => {
     const out = redact(line);
     for (const secret of ["0123456789abcdef", "s3cr3tkey", "pa55word"]) expect(out).not.toContain(secret);
     expect(out).toContain("https://rpc.example.org/…");
+    // Each part alone: the path without its query, one query value, the decoded user part.
+    const parts = redact(`GET /v3/0123456789abcdef failed; apikey=s3cr3tkey; info={"requestUrl":"https://rpc.example.org/v3/0123456789abcdef"}`);
+    for (const secret of ["0123456789abcdef", "s3cr3tkey"]) expect(parts).not.toContain(secret);
     // Other text is left alone.
     expect(redact("nothing secret here")).toBe("nothing secret here");
   });

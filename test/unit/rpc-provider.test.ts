@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { RPC_OPTIONS, RpcProvider } from "../../src/governance/client.ts";
+import { RPC_OPTIONS, RPC_THROTTLE_ATTEMPTS, RpcProvider } from "../../src/governance/client.ts";
 
 /** A JSON-RPC endpoint whose answer to each method is given here (bytes as they go on the wire). */
 const answers: Record<string, (id: unknown) => Buffer | { status: number; body: string }> = {
@@ -12,7 +12,7 @@ const answers: Record<string, (id: unknown) => Buffer | { status: number; body: 
 };
 let server: Server;
 let url: string;
-let mode: "json" | "not utf-8" | "not json" | "500" = "json";
+let mode: "json" | "not utf-8" | "not json" | "500" | "429" = "json";
 let requests = 0;
 
 beforeAll(async () => {
@@ -22,6 +22,7 @@ beforeAll(async () => {
     req.on("end", () => {
       requests++;
       if (mode === "500") return res.writeHead(500).end("down");
+      if (mode === "429") return res.writeHead(429).end("slow down");
       if (mode === "not json") return res.writeHead(200, { "content-type": "application/json" }).end("<html>");
       if (mode === "not utf-8") return res.writeHead(200, { "content-type": "application/json" }).end(Buffer.from([0x22, 0xff, 0x22]));
       const payload = JSON.parse(body) as { id: unknown; method: string } | { id: unknown; method: string }[];
@@ -61,4 +62,13 @@ describe("the bot's JSON-RPC provider", () => {
     await expect(p.getBlockNumber()).rejects.toThrow(/bad response|500/);
     p.destroy();
   });
+
+  it("gives up at a rate limit after a few attempts, not after minutes", async () => {
+    const p = new RpcProvider(url, 31337, { staticNetwork: true, ...RPC_OPTIONS });
+    mode = "429";
+    const before = requests;
+    await expect(p.getBlockNumber()).rejects.toThrow(/429|bad response/);
+    expect(requests - before).toBe(RPC_THROTTLE_ATTEMPTS);
+    p.destroy();
+  }, 15_000);
 });

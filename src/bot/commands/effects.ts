@@ -106,6 +106,10 @@ export async function settingsChanges(ctx: Ctx, before: GroupSettings | undefine
   line("period", b && period(b.period), period(a.period));
   line("grace", b && formatDuration(b.gracePeriod), formatDuration(a.gracePeriod));
   line("fee", b && fee(ctx, b), fee(ctx, a));
+  // Its own line: a fee of 0 says "free" whatever the token, and the token is what a later fee is paid in.
+  const token = (c: GroupConfig) => (c.feeToken === ZeroAddress ? "the native coin" : c.feeToken);
+  line("fee token", b && token(b), token(a));
+  line("open proposals per member", b && String(b.maxOpenProposals), String(a.maxOpenProposals));
   line("mode", b && (MODE[b.mode] ?? String(b.mode)), MODE[a.mode] ?? String(a.mode));
   line("custom calls", b && (b.customCallsAllowed ? "on" : "off"), a.customCallsAllowed ? "on" : "off");
   const addr = (x: string) => (x === ZeroAddress ? "none" : x);
@@ -120,7 +124,7 @@ export async function settingsChanges(ctx: Ctx, before: GroupSettings | undefine
   return out;
 }
 
-function decodeSettings(payload: string): GroupSettings {
+export function decodeSettings(payload: string): GroupSettings {
   const s = coder.decode([SETTINGS_TUPLE], payload)[0] as Result;
   const raw = (s.getValue("config") as Result).toObject();
   // Numbers as the rest of the bot has them: the fee stays a bigint, the rest are small.

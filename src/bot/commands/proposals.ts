@@ -1,13 +1,13 @@
 /**
  * `!propose …`, `!vote`, `!delegate`, `!undelegate`, `!proposals`, `!proposal`.
  */
-import { AbiCoder, ZeroAddress } from "ethers";
+import { AbiCoder, ZeroAddress, keccak256, solidityPacked } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { FeeDestinationSpec, GroupOptions, VoteChoice } from "./parse.ts";
 import { answer, formatPercent, formatTime } from "../../text/format.ts";
 import { addressOf, requireActive, requireBinding, requireLink, requireRelayer, userOf } from "../guards.ts";
 import { applyOptions } from "./group.ts";
-import { effectOf, oneLine, settingsChanges, type Effect } from "./effects.ts";
+import { decodeSettings, effectOf, oneLine, settingsChanges, type Effect } from "./effects.ts";
 import { recordLink } from "./linking.ts";
 import { groupInterface } from "../../governance/contracts.ts";
 import { decodeChainError } from "../../governance/errors.ts";
@@ -31,12 +31,33 @@ async function actor(ctx: Ctx) {
 
 /**
  * What a proposal does, compared (for a settings change) with the settings
- * at the block it was created in. A node that keeps no old state gives none:
- * then every setting is listed with its new value.
+ * at the block it was created in. A node that keeps no old state does not
+ * give them: then the settings the bot saw while the proposal was open are
+ * used (saved the first time it is shown, at its announcement), and without
+ * those every setting is listed with its new value. A settings proposal
+ * writes the whole settings: when another change passed since it was
+ * proposed, executing it now would also set that back, and it says so.
  */
 export async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<Effect> {
-  const before = p.action === Action.Config ? await ctx.chain.settings(group, p.blockNumber).catch(() => undefined) : undefined;
-  return effectOf(ctx, p.action, p.payload, before);
+  if (p.action !== Action.Config) return effectOf(ctx, p.action, p.payload);
+  const key = `settings-before:${group.toLowerCase()}:${p.number}`;
+  let before = await ctx.chain.settings(group, p.blockNumber).catch(() => undefined);
+  if (!before) {
+    const saved = await ctx.store.getState(key);
+    before = saved !== undefined ? decodeSettings(saved) : undefined;
+  }
+  const open = p.state === ProposalState.Active || p.state === ProposalState.Succeeded;
+  const current = open ? await ctx.chain.settings(group).catch(() => undefined) : undefined;
+  if (!before && p.state === ProposalState.Active && current) {
+    before = current;
+    await ctx.store.setState(key, encodeSettings(current));
+  }
+  const e = await effectOf(ctx, p.action, p.payload, before);
+  if (current && before && encodeSettings(current) !== encodeSettings(before)) {
+    const now = await settingsChanges(ctx, current, decodeSettings(p.payload));
+    e.changes.push(`the settings changed since it was proposed: executing it now would ${now.length === 0 ? "change nothing" : `set ${now.join("; ")}`}`);
+  }
+  return e;
 }
 
 /**
@@ -52,7 +73,7 @@ export function whyStillOpen(p: ProposalInfo): string[] {
   ];
 }
 
-async function announce(ctx: Ctx, group: string, p: ProposalInfo, title: string): Promise<Answer> {
+export async function announce(ctx: Ctx, group: string, p: ProposalInfo, title: string): Promise<Answer> {
   const e = await effect(ctx, group, p);
   return answer(title, [
     `What: ${e.summary}`,
@@ -77,12 +98,24 @@ function createdNumber(receipt: Receipt): number {
   throw new Error("no ProposalCreated event in the receipt");
 }
 
+/**
+ * The state key that says a proposal was made in chat (and so announced in
+ * full there): by its proposer, kind and payload, written before the
+ * transaction is sent, so that the poll, posted when the chain's event is
+ * read, knows whether it must announce the proposal itself (one made from
+ * a wallet or the page).
+ */
+export function chatProposalKey(group: string, proposer: string, action: number, payload: string): string {
+  return `proposed-in-chat:${group.toLowerCase()}:${keccak256(solidityPacked(["address", "uint8", "bytes"], [proposer, action, payload]))}`;
+}
+
 /** Who asks is checked first; then `build` checks the target and makes the payload. */
 async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) => Promise<string>, what: string): Promise<Answer> {
   const { b, l } = await actor(ctx);
   // Run again after a crash, the proposal this command sent is followed:
   // what it checked then may have changed since (it was proposed).
   const payload = ctx.resumed ? await build(b).catch(() => "0x") : await build(b);
+  await ctx.store.setState(chatProposalKey(b.group, l.address, action, payload), ctx.eventId);
   let receipt: Receipt | undefined;
   for (let attempt = 0; !receipt; attempt++) {
     try {
@@ -184,7 +217,8 @@ export async function executeIfPassed(ctx: Ctx, b: RoomBinding, p: ProposalInfo)
   } else if (p.state !== ProposalState.Executed) {
     return [];
   }
-  const lines = [`Proposal #${p.number} passed and was executed: ${oneLine(await effect(ctx, b.group, p))}.`];
+  // Shown as executed: compared with the settings before, not with what it just set.
+  const lines = [`Proposal #${p.number} passed and was executed: ${oneLine(await effect(ctx, b.group, { ...p, state: ProposalState.Executed }))}.`];
   if (p.action === Action.AddMember) {
     const [a] = AbiCoder.defaultAbiCoder().decode(["address"], p.payload);
     const who = await userOf(ctx, String(a));
