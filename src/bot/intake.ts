@@ -54,7 +54,14 @@ export function intake(ev: OpenedEvent, o: IntakeOptions): Intake {
     "m.new_content"?: { body?: unknown };
   };
   if (c.msgtype !== "m.text" || typeof c.body !== "string") return { kind: "ignore" };
-  const relation = c["m.relates_to"];
+  // An encrypted event's relation is read where clients read it, its
+  // cleartext envelope, and the ciphertext's only when the envelope has
+  // none; an edit in either is an edit (a client that shows an edit never
+  // sees the bot run a new command).
+  const inner = c["m.relates_to"];
+  const outer =
+    typeof ev.outerRelation === "object" && ev.outerRelation !== null ? (ev.outerRelation as { rel_type?: unknown; event_id?: unknown }) : undefined;
+  const relation = inner?.rel_type === "m.replace" ? inner : (outer ?? inner);
   if (relation?.rel_type === "m.replace") {
     const fallback = c.body.replace(/^\* /, "");
     const edited = isCommand(c["m.new_content"]?.body, o) || isCommand(fallback, o) || isCommand(c.body, o);

@@ -149,11 +149,8 @@ export class Spending {
   /** Counts a transaction's gas once for its room, and checks the balance after it. */
   private async spent(room: string, intent: string, gas: bigint | undefined): Promise<void> {
     const { store } = this.o;
-    if (gas !== undefined && !(await store.getState(`gas-counted:${intent}`))) {
-      const key = `gas:${room}:${day()}`;
-      await store.setState(key, String(BigInt((await store.getState(key)) ?? "0") + gas));
-      await store.setState(`gas-counted:${intent}`, "1");
-    }
+    // One atomic step, once per intent: receipts of one block and several workers add at once.
+    if (gas !== undefined) await store.addToCounter(`gas:${room}:${day()}`, gas, `gas-counted:${intent}`);
     await this.low();
   }
 

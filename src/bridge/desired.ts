@@ -70,7 +70,11 @@ export function diffRoom(input: DesiredInput): RoomAction[] {
     if (userId === input.botUserId || (membership !== "join" && membership !== "invite" && membership !== "knock")) continue;
     const s = byUser.get(userId);
     if (s && allowed(s)) continue;
-    if (membership !== "knock" && input.adopting?.has(userId)) continue;
+    // The adoption grace is for people who were never members: one removed
+    // by a proposal or lapsed since (a reason recorded, or paid-through time
+    // past) leaves like anyone else.
+    const wasMember = s !== undefined && (input.removalReasons.has(s.address.toLowerCase()) || s.expiresAt > 0);
+    if (membership !== "knock" && !wasMember && input.adopting?.has(userId)) continue;
     const reason =
       input.userReasons?.get(userId) ??
       (s ? (input.removalReasons.get(s.address.toLowerCase()) ?? "not a member of the group") : "not a member of the group (no linked address)");

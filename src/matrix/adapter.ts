@@ -442,7 +442,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
         return reason === DecryptionFailureCode.MEGOLM_UNKNOWN_INBOUND_SESSION_ID || reason === DecryptionFailureCode.UNKNOWN_ERROR ? "waiting" : "unreadable";
       }
     }
-    const wire = ev.getWireContent() as { session_id?: unknown; device_id?: unknown; sender_key?: unknown };
+    const wire = ev.getWireContent() as { session_id?: unknown; device_id?: unknown; sender_key?: unknown; "m.relates_to"?: unknown };
     const device = typeof wire.device_id === "string" ? wire.device_id : typeof wire.sender_key === "string" ? wire.sender_key : ev.getSenderKey();
     return {
       eventId: ev.getId() ?? "",
@@ -456,6 +456,7 @@ export class MatrixAdapter implements RoomPort, RoomEnforcer, EventReader, Audit
         ? {
             ...(typeof wire.session_id === "string" && device ? { session: { id: wire.session_id, device } } : {}),
             senderDevice: await senderDevice(this.client, ev),
+            ...(wire["m.relates_to"] !== undefined ? { outerRelation: wire["m.relates_to"] } : {}),
           }
         : {}),
     };

@@ -60,6 +60,12 @@ export interface OpenedEvent {
   session?: { id: string; device: string };
   /** whether its owner cross-signed the device that sent it (encrypted events only) */
   senderDevice?: "cross-signed" | "not cross-signed" | "unknown";
+  /**
+   * An encrypted event's `m.relates_to` in its cleartext envelope, where the
+   * spec puts it and where clients read it (an edit, a thread) whatever the
+   * ciphertext says.
+   */
+  outerRelation?: unknown;
 }
 
 /** Reads the events of the command journal (the Matrix adapter implements it). */

@@ -555,6 +555,20 @@ export class PostgresStore implements Store {
     await this.run("INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value]);
   }
 
+  async addToCounter(key: string, delta: bigint, once: string): Promise<bigint> {
+    return this.transaction(async (c) => {
+      const first = (await c.query("INSERT INTO state (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING", [once])).rowCount === 1;
+      // The row's own lock (an upsert) orders two workers adding at once.
+      const r = first
+        ? await c.query(
+            "INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = (state.value::numeric + $2::numeric)::text RETURNING value",
+            [key, delta.toString()],
+          )
+        : await c.query("SELECT value FROM state WHERE key = $1", [key]);
+      return BigInt(String((r.rows[0] as { value?: unknown } | undefined)?.value ?? "0"));
+    });
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

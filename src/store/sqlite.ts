@@ -563,6 +563,18 @@ export class SqliteStore implements Store {
     this.run("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
+  async addToCounter(key: string, delta: bigint, once: string): Promise<bigint> {
+    // Within one process calls do not interleave; across processes the write transaction does the rest.
+    return this.transaction(() => {
+      if (this.run("INSERT INTO state (key, value) VALUES (?, '1') ON CONFLICT (key) DO NOTHING", once) > 0) {
+        const total = BigInt(String(this.get("SELECT value FROM state WHERE key = ?", key)?.value ?? "0")) + delta;
+        this.run("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, total.toString());
+        return total;
+      }
+      return BigInt(String(this.get("SELECT value FROM state WHERE key = ?", key)?.value ?? "0"));
+    });
+  }
+
   async close(): Promise<void> {
     this.statements.clear();
     this.db.close();

@@ -248,6 +248,13 @@ export interface Store {
   /** The values of those of `keys` that are set, in one read (a full pass reads one per member). */
   getStates(keys: string[]): Promise<Map<string, string>>;
   setState(key: string, value: string): Promise<void>;
+  /**
+   * Adds `delta` to the whole number kept under `key` (0 when unset), once
+   * per `once`: one atomic step, so that workers and concurrent senders
+   * adding at the same moment lose nothing, and adding again with the same
+   * `once` (after a crash) adds nothing. The new total.
+   */
+  addToCounter(key: string, delta: bigint, once: string): Promise<bigint>;
 
   close(): Promise<void>;
 }

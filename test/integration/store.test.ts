@@ -400,6 +400,25 @@ describe.each(backends)("$name store", (backend) => {
     await s.close();
   });
 
+  it("adds to a counter atomically, once per key, when two workers add at the same moment", async () => {
+    const where = await backend.location();
+    const [a, b] = [await backend.open(where), await backend.open(where)];
+    // 2 × 30 additions at once, and each repeated (a receipt counted again after a crash).
+    await Promise.all(
+      [a, b].flatMap((s, w) =>
+        Array.from({ length: 30 }, async (_, i) => {
+          await s.addToCounter("gas:!room:2026-12-02", 1_000_000_007n, `counted:${w}:${i}`);
+          await s.addToCounter("gas:!room:2026-12-02", 1_000_000_007n, `counted:${w}:${i}`);
+        }),
+      ),
+    );
+    expect(await a.getState("gas:!room:2026-12-02")).toBe(String(60n * 1_000_000_007n));
+    expect(await b.addToCounter("gas:!room:2026-12-02", 5n, "counted:0:0")).toBe(60n * 1_000_000_007n);
+    expect(await b.addToCounter("other", 5n, "once")).toBe(5n);
+    await a.close();
+    await b.close();
+  });
+
   it("overwrites state values", async () => {
     const s = await fresh();
     expect(await s.getState("cursor")).toBeUndefined();

@@ -89,6 +89,24 @@ describe("the room the chain wants", () => {
     ]);
   });
 
+  it("an adoptee who became a member and was then removed or lapsed has no grace left", () => {
+    const removed = st("@dave:x", { isMember: false, active: false, expiresAt: 0 });
+    const lapsed = st("@erin:x", { address: `0x${"e".repeat(40)}`, isMember: false, active: false, expiresAt: 500 });
+    const linked = st("@frank:x", { address: `0x${"f".repeat(40)}`, isMember: false, active: false, expiresAt: 0 });
+    const actions = diffRoom({
+      botUserId: BOT,
+      room: ["@dave:x", "@erin:x", "@frank:x"].map((userId) => ({ userId, membership: "join" as const })),
+      standings: [removed, lapsed, linked],
+      removalReasons: new Map([[removed.address.toLowerCase(), "removed by proposal #2"]]),
+      adopting: new Set(["@dave:x", "@erin:x", "@frank:x"]),
+    });
+    // frank linked but was never a member: still in his grace.
+    expect(actions).toEqual([
+      { kind: "ban", userId: "@dave:x", reason: "removed by proposal #2" },
+      { kind: "ban", userId: "@erin:x", reason: "not a member of the group" },
+    ]);
+  });
+
   it("lifts its own ban when a later decision admits the account, then invites; never someone else's ban", () => {
     const room = [
       { userId: "@back:x", membership: "ban" as const },

@@ -50,6 +50,27 @@ describe("what a received message is to the bot", () => {
     expect(edit("* hello", "hello").kind).toBe("ignore");
   });
 
+  it("an encrypted event's relation is read from its cleartext envelope too, as clients read it", () => {
+    // The envelope says edit, the ciphertext a bare command: Element shows an edit, so it is one.
+    expect(intake(ev({ msgtype: "m.text", body: "!propose add @bob" }, { outerRelation: { rel_type: "m.replace", event_id: "$orig" } }), o)).toEqual({
+      kind: "edit",
+      original: "$orig",
+    });
+    // The ciphertext says edit, the envelope a thread: still an edit.
+    expect(
+      intake(
+        ev(
+          { msgtype: "m.text", body: "* !status", "m.relates_to": { rel_type: "m.replace", event_id: "$orig" } },
+          { outerRelation: { rel_type: "m.thread", event_id: "$root" } },
+        ),
+        o,
+      ),
+    ).toEqual({ kind: "edit", original: "$orig" });
+    // A thread named in the envelope is where the answer goes.
+    const r = intake(ev({ msgtype: "m.text", body: "!status" }, { outerRelation: { rel_type: "m.thread", event_id: "$root" } }), o);
+    expect(r.kind === "command" && r.message.thread).toBe("$root");
+  });
+
   it("with requireCrossSigned, only a command from a device its owner cross-signed is one; chat is chat whatever the device", () => {
     const cmd = (extra: Partial<OpenedEvent>, roomEncrypted = true) =>
       intake(ev({ msgtype: "m.text", body: "!status" }, extra), { ...o, roomEncrypted, requireCrossSigned: true });
