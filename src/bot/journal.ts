@@ -20,6 +20,7 @@
 import { CLEARTEXT_ANSWER, EDIT_ANSWER, intake } from "./intake.ts";
 import type { Bot } from "./bot.ts";
 import type { CommandLimits } from "./limits.ts";
+import { Spending } from "./spending.ts";
 import { answer } from "../text/format.ts";
 import type { EventReader, OpenedEvent, Reply, RoomPort } from "../ports/rooms.ts";
 import type { PollAnswer } from "./polls.ts";
@@ -60,6 +61,8 @@ export interface JournalOptions {
 const BATCH = 500;
 /** How many of one sender's messages may wait for their room keys at once. */
 const MAX_WAITING_PER_SENDER = 20;
+/** How many of one sender's events one look at the journal takes. */
+const PER_SENDER_PER_SCAN = 25;
 
 export class CommandJournal {
   private readonly o: JournalOptions;
@@ -116,15 +119,33 @@ export class CommandJournal {
     const { store } = this.o;
     for (const e of await store.listInbound("answering", BATCH)) this.enqueue(e, () => this.resend(e));
     // Those waiting for a key are apart: however many, they hold up nothing new.
-    for (const status of ["new", "waiting"] as const) for (const e of await store.listInbound(status, BATCH)) this.enqueue(e, () => this.handle(e));
+    // At most a few of each sender's per look: a pile of one sender's (a
+    // flood from a homeserver that does not rate-limit) never keeps anyone
+    // else's commands from being read; the rest come at the next looks.
+    let more = false;
+    const jobs: Promise<void>[] = [];
+    for (const status of ["new", "waiting"] as const) {
+      const listed = await store.listInbound(status, BATCH, PER_SENDER_PER_SCAN);
+      const perSender = new Map<string, number>();
+      for (const e of listed) {
+        perSender.set(e.sender, (perSender.get(e.sender) ?? 0) + 1);
+        const job = this.enqueue(e, () => this.handle(e));
+        if (job) jobs.push(job);
+      }
+      more ||= listed.length === BATCH || [...perSender.values()].some((n) => n >= PER_SENDER_PER_SCAN);
+    }
+    // Some were left for later: look again once these are handled (not at
+    // the next sync, which may be 30 s away). Only when this look took
+    // something up, so events held back for a retry make no busy loop.
+    if (more && jobs.length > 0) void Promise.allSettled(jobs).then(() => this.poke());
   }
 
-  private enqueue(e: InboundEvent, job: () => Promise<void>): void {
-    if (this.busy.has(e.eventId) || !this.serves(e.roomId)) return;
+  private enqueue(e: InboundEvent, job: () => Promise<void>): Promise<void> | undefined {
+    if (this.busy.has(e.eventId) || !this.serves(e.roomId)) return undefined;
     const at = this.notBefore.get(e.eventId);
     if (at !== undefined && Date.now() < at) {
       this.later();
-      return;
+      return undefined;
     }
     this.notBefore.delete(e.eventId);
     this.busy.add(e.eventId);
@@ -141,6 +162,7 @@ export class CommandJournal {
         if (this.queues.get(key) === next) this.queues.delete(key);
       });
     this.queues.set(key, next);
+    return next;
   }
 
   /** Leaves an event alone until the next retry. */
@@ -202,7 +224,10 @@ export class CommandJournal {
       await store.finishInbound(e.eventId);
       return;
     }
-    const verdict = await this.o.limits.take(e.roomId, e.sender);
+    // A command that had sent its transaction when the bot stopped is run
+    // again to say its outcome: it was counted when it first came.
+    const resumed = (await store.getState(Spending.startedKey(e.eventId))) !== undefined;
+    const verdict = resumed ? { ok: true as const } : await this.o.limits.take(e.roomId, e.sender);
     let reply: Reply | undefined;
     if (!verdict.ok) {
       log(`journal: ${e.sender} in ${e.roomId} is over the command rate limit; ${verdict.answer ? "told to slow down" : "not answered"}`);

@@ -368,8 +368,14 @@ export class PostgresStore implements Store {
     );
   }
 
-  async listInbound(status: InboundStatus, limit: number): Promise<InboundEvent[]> {
-    return (await this.rows("SELECT * FROM inbound WHERE status = $1 ORDER BY seq LIMIT $2", [status, limit])).map(toInbound);
+  async listInbound(status: InboundStatus, limit: number, perSender?: number): Promise<InboundEvent[]> {
+    if (perSender === undefined) return (await this.rows("SELECT * FROM inbound WHERE status = $1 ORDER BY seq LIMIT $2", [status, limit])).map(toInbound);
+    return (
+      await this.rows(
+        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY seq) AS nth FROM inbound WHERE status = $1) AS x WHERE nth <= $2 ORDER BY seq LIMIT $3",
+        [status, perSender, limit],
+      )
+    ).map(toInbound);
   }
 
   async waitInbound(eventId: string): Promise<void> {

@@ -347,8 +347,14 @@ export class SqliteStore implements Store {
     }
   }
 
-  async listInbound(status: InboundStatus, limit: number): Promise<InboundEvent[]> {
-    return this.all("SELECT * FROM inbound WHERE status = ? ORDER BY seq LIMIT ?", status, limit).map(toInbound);
+  async listInbound(status: InboundStatus, limit: number, perSender?: number): Promise<InboundEvent[]> {
+    if (perSender === undefined) return this.all("SELECT * FROM inbound WHERE status = ? ORDER BY seq LIMIT ?", status, limit).map(toInbound);
+    return this.all(
+      "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY seq) AS nth FROM inbound WHERE status = ?) WHERE nth <= ? ORDER BY seq LIMIT ?",
+      status,
+      perSender,
+      limit,
+    ).map(toInbound);
   }
 
   async waitInbound(eventId: string): Promise<void> {

@@ -169,8 +169,12 @@ export interface Store {
    * number of crashes. Recording an id that is already there changes nothing.
    */
   addInbound(events: NewInboundEvent[]): Promise<void>;
-  /** Events with `status`, in the order they were recorded, at most `limit`. */
-  listInbound(status: InboundStatus, limit: number): Promise<InboundEvent[]>;
+  /**
+   * Events with `status`, in the order they were recorded, at most `limit`;
+   * with `perSender`, at most that many of each sender (the oldest), so that
+   * one sender's pile does not fill the list and hold up everyone else.
+   */
+  listInbound(status: InboundStatus, limit: number, perSender?: number): Promise<InboundEvent[]>;
   /** Sets an event aside until its room key arrives (status "waiting"): it holds up no other. */
   waitInbound(eventId: string): Promise<void>;
   /** Records the answer decided for an event, before it is sent (status "answering"). */

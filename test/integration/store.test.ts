@@ -400,6 +400,17 @@ describe.each(backends)("$name store", (backend) => {
     await s.close();
   });
 
+  it("lists at most so many of each sender's inbound events, the oldest, in the order received", async () => {
+    const s = await fresh();
+    const ev = (id: string, sender: string) => ({ eventId: id, roomId: ROOM, sender, raw: "{}", receivedAt: 0 });
+    await s.addInbound([ev("$m1", "@m:x"), ev("$m2", "@m:x"), ev("$a1", "@a:x"), ev("$m3", "@m:x"), ev("$a2", "@a:x"), ev("$b1", "@b:x")]);
+    expect((await s.listInbound("new", 10, 2)).map((e) => e.eventId)).toEqual(["$m1", "$m2", "$a1", "$a2", "$b1"]);
+    expect((await s.listInbound("new", 3, 1)).map((e) => e.eventId)).toEqual(["$m1", "$a1", "$b1"]);
+    await s.finishInbound("$m1");
+    expect((await s.listInbound("new", 10, 1)).map((e) => e.eventId)).toEqual(["$m2", "$a1", "$b1"]);
+    await s.close();
+  });
+
   it("adds to a counter atomically, once per key, when two workers add at the same moment", async () => {
     const where = await backend.location();
     const [a, b] = [await backend.open(where), await backend.open(where)];

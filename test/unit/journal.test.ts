@@ -242,6 +242,42 @@ describe("the command journal", () => {
     expect(bot.ran.filter((id) => id.startsWith("$m"))).toHaveLength(5);
   });
 
+  it("reads others' commands behind a pile of one sender's, and works through the pile without a new sync", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const bot = new Bot();
+    let release: () => void = () => {};
+    bot.held.set("@mallory:x.org", new Promise<void>((r) => (release = r)));
+    // More than one look takes up (500): alice's command comes after all of them.
+    const pile = Array.from({ length: 700 }, (_, i) => raw(`$m${i}`, "@mallory:x.org", "!status"));
+    await store.addInbound([...pile, raw("$alice", "@alice:x.org", "!status")]);
+    const j = journal(store, { rooms, bot, perSender: 5 });
+    j.poke();
+    for (let i = 0; i < 200 && !rooms.sent.some((s) => s.inReplyTo === "$alice"); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(rooms.sent.find((s) => s.inReplyTo === "$alice")?.text).toBe("ok: !status");
+    release();
+    // Poked once: the rest of the pile is read look after look.
+    for (let i = 0; i < 400 && (await store.listInbound("new", 1)).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await store.listInbound("new", 1)).toEqual([]);
+    await j.idle();
+    const mallory = rooms.sent.filter((s) => s.inReplyTo.startsWith("$m"));
+    expect(mallory).toHaveLength(6);
+    expect(bot.ran.filter((id) => id.startsWith("$m"))).toHaveLength(5);
+  });
+
+  it("runs a command resumed after a crash (its transaction sent) whatever the rate limit says", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const bot = new Bot();
+    await store.setState("started:$c3", "vote:intent");
+    await store.addInbound([raw("$c1", "@alice:x.org", "!status"), raw("$c2", "@alice:x.org", "!status"), raw("$c3", "@alice:x.org", "!vote 1 yes")]);
+    const j = journal(store, { rooms, bot, perSender: 1 });
+    await settle(j);
+    expect(bot.ran).toEqual(["$c1", "$c3"]);
+    expect(rooms.sent.find((s) => s.inReplyTo === "$c3")?.text).toBe("ok: !vote 1 yes");
+    expect(rooms.sent.find((s) => s.inReplyTo === "$c2")?.text).toMatch(/^Slow down/);
+  });
+
   it("with several workers, answers only the commands of rooms this worker holds, once it holds them", async () => {
     const store = new SqliteStore(":memory:");
     const rooms = new Rooms();
