@@ -208,11 +208,20 @@ export class Bridge {
       if (safe > cursor) behind.set(cursor, [...(behind.get(cursor) ?? []), b]);
     }
     for (const [cursor, bindings] of behind) {
-      const events = await chain.eventsOf(
-        bindings.map((b) => b.group),
-        cursor + 1,
-        safe,
-      );
+      let events: Map<string, GroupEvent[]>;
+      try {
+        events = await chain.eventsOf(
+          bindings.map((b) => b.group),
+          cursor + 1,
+          safe,
+        );
+      } catch (e) {
+        // Their cursors stay; the rooms due a pass still get it, at the block
+        // already read (the outbox, the room's rules and the other rooms do not
+        // wait for the endpoint).
+        log(`bridge: reading the events of ${bindings.length} group(s) after block ${cursor} failed, will retry: ${humanChainError(e).log}`);
+        continue;
+      }
       for (const b of bindings) {
         const mine = events.get(b.group.toLowerCase()) ?? [];
         if (mine.length > 0) await this.noteReasons(b, mine);

@@ -346,26 +346,47 @@ export class ChainClient {
       // A few new blocks and more groups than one filter holds: one call by the
       // groups' event signatures alone, kept only where the address is a group
       // of ours, so the cost of a new block does not grow with the groups.
-      const logs = await this.provider.getLogs({ topics: [GROUP_TOPICS], fromBlock: from, toBlock: to });
-      for (const log of logs) {
-        const list = out.get(log.address.toLowerCase());
-        const parsed = list && parseGroupLog(log);
-        if (parsed) list.push(parsed);
+      // Only signatures no widespread contract shares (LIVE_TOPICS), else every
+      // token transfer on the chain would come too; and if the endpoint still
+      // refuses, the groups are asked for by address as below.
+      try {
+        const logs = await this.provider.getLogs({ topics: [LIVE_TOPICS], fromBlock: from, toBlock: to });
+        for (const log of logs) {
+          const list = out.get(log.address.toLowerCase());
+          const parsed = list && parseGroupLog(log);
+          if (parsed) list.push(parsed);
+        }
+        return out;
+      } catch {
+        for (const list of out.values()) list.length = 0;
       }
-      return out;
     }
     for (let i = 0; i < groups.length; i += limits.maxAddresses) {
       const address = groups.slice(i, i + limits.maxAddresses);
       for (let start = from; start <= to; start += limits.maxBlockRange) {
         const end = Math.min(to, start + limits.maxBlockRange - 1);
-        const logs = await this.provider.getLogs({ address, fromBlock: start, toBlock: end });
-        for (const log of logs) {
+        for (const log of await this.logsIn(address, start, end)) {
           const parsed = parseGroupLog(log);
           if (parsed) out.get(log.address.toLowerCase())?.push(parsed);
         }
       }
     }
     return out;
+  }
+
+  /**
+   * The logs of `address` in [from, to]; a range the endpoint refuses (too
+   * many blocks or results for its limits) is asked for in halves, down to
+   * one block, which then fails as the endpoint said.
+   */
+  private async logsIn(address: string[], from: number, to: number): Promise<Log[]> {
+    try {
+      return await this.provider.getLogs({ address, fromBlock: from, toBlock: to });
+    } catch (e) {
+      if (from >= to) throw e;
+      const mid = from + Math.floor((to - from) / 2);
+      return [...(await this.logsIn(address, from, mid)), ...(await this.logsIn(address, mid + 1, to))];
+    }
   }
 
   /** The group's events in blocks [from, to], in order, with their transaction hashes. */
@@ -464,7 +485,17 @@ const ERC20_ABI = ["function balanceOf(address) view returns (uint256)", "functi
 /** Every event a group emits, by its topic. */
 const GROUP_EVENTS = new Map<string, EventFragment>();
 groupInterface.forEachEvent((e) => GROUP_EVENTS.set(e.topicHash, e));
-const GROUP_TOPICS = [...GROUP_EVENTS.keys()];
+/**
+ * The group events asked for by signature alone (the live path for many
+ * groups): all but those whose signature widespread contracts emit too,
+ * ERC-20's and ERC-721's Transfer, ERC20Votes' DelegateChanged, the
+ * initializers' Initialized, ERC-5267's EIP712DomainChanged and ERC-5192's
+ * Locked and Unlocked. A group emits each of those beside one of its own
+ * (Transfer and Locked with MemberAdded or MemberRemoved), or it changes
+ * nothing in a room (a delegation).
+ */
+export const SHARED_SIGNATURES = ["Transfer", "DelegateChanged", "Initialized", "EIP712DomainChanged", "Locked", "Unlocked"];
+const LIVE_TOPICS = [...GROUP_EVENTS.entries()].filter(([, e]) => !SHARED_SIGNATURES.includes(e.name)).map(([t]) => t);
 
 /**
  * A log of a group, parsed; undefined when it is not one of ours. Its event
