@@ -34,6 +34,18 @@ export interface Log {
   enabled(level: Level): boolean;
 }
 
+/**
+ * Writes `line` as a warning when `log` has levels (the bot's log), else as
+ * its one kind of line (a component's plain log port, a test's). For what an
+ * operator must see with `log.level: warn`: a failed kick or notice, a
+ * refused transaction, a read that will be retried.
+ */
+export function warn(log: ((line: string) => void) | undefined, line: string): void {
+  const w = (log as Partial<Log> | undefined)?.warn;
+  if (typeof w === "function") w(line);
+  else log?.(line);
+}
+
 export interface LogOptions {
   level: Level;
   /** default auto */

@@ -269,7 +269,7 @@ async function main(): Promise<void> {
   // the background (a slow chain must not keep the bot from answering).
   void tx.resumePending().then(
     (done) => done.forEach((r) => log(`chain: resumed ${r.hash}: ${r.status}`)),
-    (e: unknown) => log(`chain: resuming pending transactions failed, will retry on use: ${(e as Error).message}`),
+    (e: unknown) => log.warn(`chain: resuming pending transactions failed, will retry on use: ${(e as Error).message}`),
   );
 
   const d = defaults(config);
@@ -488,7 +488,7 @@ async function main(): Promise<void> {
         : `web: /healthz, /readyz${config.web.metrics ? ", /metrics" : ""} on ${config.web.bind}:${port} (no page: web.publicUrl is not set)`,
     );
   } catch (e) {
-    log(`web: cannot listen on ${config.web.bind}:${config.web.port} (${(e as Error).message}); the bot runs without its page and health endpoints`);
+    log.error(`web: cannot listen on ${config.web.bind}:${config.web.port} (${(e as Error).message}); the bot runs without its page and health endpoints`);
   }
   // The journal keeps a week of handled commands (a sync never brings one back later than that).
   setInterval(() => void store.pruneInbound(Date.now() - 7 * 86_400_000).catch(() => undefined), 3_600_000).unref();

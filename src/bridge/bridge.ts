@@ -12,6 +12,7 @@
  * Keeper duties: remove members whose grace period ended; release fees at
  * most once a month when the destination is "release".
  */
+import { warn } from "../log.ts";
 import { getAddress, id, ZeroAddress } from "ethers";
 import pMap from "p-map";
 import {
@@ -145,7 +146,7 @@ export class Bridge {
   private loop(): void {
     if (!this.running) return;
     this.busy = this.tick()
-      .catch((e: unknown) => this.o.log(`bridge: ${humanChainError(e).log}`))
+      .catch((e: unknown) => warn(this.o.log, `bridge: ${humanChainError(e).log}`))
       .finally(() => {
         if (this.running) this.timer = setTimeout(() => this.loop(), this.o.pollMs);
       });
@@ -219,7 +220,7 @@ export class Bridge {
         // Their cursors stay; the rooms due a pass still get it, at the block
         // already read (the outbox, the room's rules and the other rooms do not
         // wait for the endpoint).
-        log(`bridge: reading the events of ${bindings.length} group(s) after block ${cursor} failed, will retry: ${humanChainError(e).log}`);
+        warn(log, `bridge: reading the events of ${bindings.length} group(s) after block ${cursor} failed, will retry: ${humanChainError(e).log}`);
         continue;
       }
       for (const b of bindings) {
@@ -256,7 +257,7 @@ export class Bridge {
             await this.drainOutbox((r) => r === roomId);
           }
         } catch (e) {
-          log(`bridge: ${roomId}: ${humanChainError(e).log}`);
+          warn(log, `bridge: ${roomId}: ${humanChainError(e).log}`);
           this.dirty.add(roomId);
         } finally {
           for (const done of this.settling.get(roomId) ?? []) done();
@@ -500,7 +501,7 @@ export class Bridge {
         this.o.log(`bridge: ${a.kind === "ban" ? "banned" : "kicked"} ${a.userId} from ${b.roomId} (${a.reason}); ${this.timed(t, a.kind)}`);
       } catch (e) {
         // One failed action must not hold up the others.
-        this.o.log(`bridge: could not ${a.kind} ${a.userId} in ${b.roomId}: ${(e as Error).message.slice(0, 200)}`);
+        warn(this.o.log, `bridge: could not ${a.kind} ${a.userId} in ${b.roomId}: ${(e as Error).message.slice(0, 200)}`);
         this.dirty.add(b.roomId);
       }
     }
@@ -588,7 +589,7 @@ export class Bridge {
         else await this.o.rooms.setRule(b.roomId, f.kind, f.to);
         done.push(describeFix(f));
       } catch (e) {
-        this.o.log(`bridge: ${b.roomId}: could not set ${describeFix(f)}: ${(e as Error).message.slice(0, 200)}`);
+        warn(this.o.log, `bridge: ${b.roomId}: could not set ${describeFix(f)}: ${(e as Error).message.slice(0, 200)}`);
         this.dirty.add(b.roomId);
       }
     }
@@ -716,7 +717,7 @@ export class Bridge {
     try {
       await rooms.join(to, via);
     } catch (e) {
-      this.o.log(`bridge: ${from}: could not join ${to}, its replacement: ${(e as Error).message.slice(0, 200)}`);
+      warn(this.o.log, `bridge: ${from}: could not join ${to}, its replacement: ${(e as Error).message.slice(0, 200)}`);
       await this.warn(from, `This room was upgraded to ${to}: the group follows it there. Invite me (${this.o.botUserId}) to the new room.`, "upgrade");
       return;
     }
@@ -801,7 +802,7 @@ export class Bridge {
           this.o.log(`bridge: ${item.roomId} passed to another worker before the notice after removing ${a.userId} was marked sent`);
         this.mine.delete(item.id);
       } catch (e) {
-        this.o.log(`bridge: notice after removing ${a.userId} failed, will retry: ${(e as Error).message}`);
+        warn(this.o.log, `bridge: notice after removing ${a.userId} failed, will retry: ${(e as Error).message}`);
       }
     }
   }

@@ -11,6 +11,7 @@
  * nonce with higher fees, up to a cap, and the new bytes recorded before they
  * are sent: whichever of the versions is mined, the nonce is used once.
  */
+import { warn } from "../log.ts";
 import { formatUnits, getAddress, Transaction, type Provider, type TransactionReceipt, type TransactionRequest, type Wallet } from "ethers";
 import { NonceTakenError, StoreConflictError, type Store, type TxRecord } from "../store/store.ts";
 
@@ -226,7 +227,7 @@ export class TxSender {
     if (this.capped.has(key)) return;
     if (this.capped.size >= 10_000) this.capped.clear();
     this.capped.add(key);
-    this.opts.log?.(`tx: the node refused ${rec.description} ${rec.hash}: ${(e instanceof Error ? e.message : String(e)).slice(0, 200)}`);
+    warn(this.opts.log, `tx: the node refused ${rec.description} ${rec.hash}: ${(e instanceof Error ? e.message : String(e)).slice(0, 200)}`);
   }
 
   /** A version of `rec`, current or earlier, that was mined. */
@@ -336,7 +337,9 @@ export class TxSender {
       if (stored && stored.status !== "pending") return this.follow(stored);
       throw new Error(`transaction ${hash} (${rec.description}) is no longer a version of its record`);
     }
-    this.opts.log?.(`tx ${status}: ${rec.description} ${hash}${receipt ? "" : `: nonce ${rec.nonce} was used by another transaction of the bot's key`}`);
+    const outcome = `tx ${status}: ${rec.description} ${hash}${receipt ? "" : `: nonce ${rec.nonce} was used by another transaction of the bot's key`}`;
+    if (status === "mined") this.opts.log?.(outcome);
+    else warn(this.opts.log, outcome);
     // Two callers following one transaction see one outcome.
     if (receipt && this.opts.onOutcome && !this.reported.has(hash)) {
       if (this.reported.size >= 10_000) this.reported.clear();

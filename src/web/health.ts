@@ -8,7 +8,7 @@
  *   and the database nothing more. 200 when all pass, 503 otherwise, with
  *   the checks by name in a JSON body (no secrets, no URLs).
  * - `/metrics`: Prometheus text. Room ids are labels there, so when
- *   `metrics.token` is set it is required as a bearer token; the docs say to
+ *   `web.metricsToken` is set it is required as a bearer token; the docs say to
  *   keep the listener (or this path) private otherwise.
  */
 import { timingSafeEqual } from "node:crypto";
@@ -84,7 +84,7 @@ export function opsRouter(o: OpsOptions): Router {
     const metrics = o.metrics;
     r.get("/metrics", (req: Request, res: Response) => {
       if (o.metricsToken !== undefined && !bearerIs(req.get("authorization"), o.metricsToken)) {
-        res.status(401).set("www-authenticate", "Bearer").json({ error: "metrics need the bearer token (metrics.token)" });
+        res.status(401).set("www-authenticate", "Bearer").json({ error: "metrics need the bearer token (web.metricsToken)" });
         return;
       }
       void metrics.text().then(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLog, lineFields, plainLine, type Format, type Level } from "../../src/log.ts";
+import { createLog, lineFields, plainLine, warn, type Format, type Level } from "../../src/log.ts";
 
 describe("the log", () => {
   const at = new Date("2026-12-01T14:02:00.000Z");
@@ -26,6 +26,20 @@ describe("the log", () => {
     expect(capture("debug").json()[0]).toMatchObject({ level: "debug", msg: "d" });
     expect(capture("warn").out).toHaveLength(2);
     expect(capture("error").json()).toEqual([{ level: "error", time: "2026-12-01T14:02:00.000Z", msg: "e" }]);
+  });
+
+  it("writes what an operator must see as warnings, shown with log.level: warn; a plain log port gets the line as it is", () => {
+    const out: string[] = [];
+    const log = createLog({ level: "warn", format: "json", write: (t) => out.push(t), now: () => at });
+    log("an info line, hidden");
+    warn(log, "bridge: could not ban @x:y in !r:y: forbidden");
+    expect(out.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      { level: "warn", time: "2026-12-01T14:02:00.000Z", component: "bridge", room: "!r:y", msg: "bridge: could not ban @x:y in !r:y: forbidden" },
+    ]);
+    const plain: string[] = [];
+    warn((l) => plain.push(l), "tx failed: x");
+    warn(undefined, "nowhere");
+    expect(plain).toEqual(["tx failed: x"]);
   });
 
   it("reads the component, room, proposal and transaction a sentence names into fields", () => {
