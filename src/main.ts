@@ -37,7 +37,7 @@ import { Polls } from "./bot/polls.ts";
 import { OpsServer, WebServer } from "./web/server.ts";
 import { openIdChecker } from "./web/openid.ts";
 import { loadPage } from "./web/assets.ts";
-import { opsRouter } from "./web/health.ts";
+import { opsRouter, startingRouter } from "./web/health.ts";
 import { Metrics } from "./ops/metrics.ts";
 import type { BotSettings } from "./bot/context.ts";
 import type { Store } from "./store/store.ts";
@@ -161,6 +161,12 @@ async function main(): Promise<void> {
     }
   }
   const keys = storeKeys(config.store.secret);
+  // Probes get answers from here on: /healthz 200 (the process is up),
+  // /readyz 503 until the bot's own listener takes the port at the end of
+  // start-up (waiting for the chain, the first sync and the rooms' leases
+  // can take a while, and a liveness probe must not kill the bot for it).
+  const early = new OpsServer({ ops: startingRouter(), port: config.web.port, bind: config.web.bind });
+  await early.start().catch((e: unknown) => log.warn(`web: cannot listen on ${config.web.bind}:${config.web.port} yet (${(e as Error).message})`));
   // Wait for the chain rather than crash: it may be starting, or down for a while.
   // The chain id is asked of the endpoint whatever the config says, and must match it.
   const chainId = await waitForChain(config.chain.rpcUrl, config.chain.chainId, log);
@@ -481,6 +487,7 @@ async function main(): Promise<void> {
   bridge.start();
   setInterval(() => void polls.tick(), Math.max(1000, config.chain.pollIntervalMs * 5)).unref();
   try {
+    await early.stop();
     const port = await web.start();
     log(
       config.web.publicUrl

@@ -101,3 +101,16 @@ function bearerIs(header: string | undefined, token: string): boolean {
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
 }
+
+/** What the listener answers while the bot starts: up, and not ready. */
+export function startingRouter(): Router {
+  const r = Router();
+  r.get("/healthz", (_req, res) => {
+    res.set("cache-control", "no-store").json({ status: "ok" });
+  });
+  r.get("/readyz", (_req, res) => {
+    const starting: Readiness = { ready: false, checks: { homeserver: "starting", rpc: "starting", store: "starting" } };
+    res.status(503).set("cache-control", "no-store").json(starting);
+  });
+  return r;
+}

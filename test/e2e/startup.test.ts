@@ -165,10 +165,17 @@ afterAll(async () => {
 describe("start-up", () => {
   it("waits for an RPC endpoint that is down, also with chain.chainId set, and starts when it is back", async () => {
     await rpc.cut();
-    const c = config({ key: 5, chainId: chain.chainId, extra: "log:\n  level: debug" });
+    const port = await freePort();
+    const c = config({ key: 5, chainId: chain.chainId, extra: `log:\n  level: debug\nweb:\n  port: ${port}\n  bind: 127.0.0.1` });
     const run = bot(c.yaml, c.env);
     try {
       await run.waitFor(/warn chain: waiting for http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); retrying in 1000 ms/);
+      // While it waits, probes are answered: up, and not ready.
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ ready: false, checks: { homeserver: "starting", rpc: "starting", store: "starting" } });
     } finally {
       await rpc.restore();
     }
@@ -185,6 +192,13 @@ describe("start-up", () => {
         time: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) as unknown,
       });
       expect(json.find((j) => String(j["msg"]).startsWith("ready:"))).toMatchObject({ level: "info", component: "ready" });
+      // Started, its own listener has the port: ready.
+      let status = 0;
+      for (let i = 0; i < 40 && status !== 200; i++) {
+        status = (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+        if (status !== 200) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(status).toBe(200);
     } finally {
       await run.kill();
     }
