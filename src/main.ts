@@ -179,9 +179,12 @@ async function main(): Promise<void> {
   const wallet = new Wallet(config.chain.privateKey, provider);
   // What operators watch (Prometheus, /metrics); sources read at scrape time.
   let lastSync = -Infinity;
+  // With several workers, each reports the rooms it holds (summed over the
+  // workers, each room once); set once the worker exists.
+  let holds: (roomId: string) => boolean = () => true;
   const metrics = new Metrics({
     rooms: async () => {
-      const bound = await store.listBindings();
+      const bound = (await store.listBindings()).filter((b) => holds(b.roomId));
       // Only governed rooms are labels; a room no longer governed leaves the figures.
       metrics.setRooms(bound.map((b) => b.roomId));
       return bound.length;
@@ -220,6 +223,7 @@ async function main(): Promise<void> {
         log,
       })
     : undefined;
+  if (worker) holds = (roomId) => worker.owns(roomId);
   // Set once, below: the callbacks created before then see undefined until it is (a const would throw there).
   // eslint-disable-next-line prefer-const -- see above
   let audit: RotationAudit | undefined;
