@@ -117,7 +117,7 @@ export class Metrics {
     });
     this.enforcements = new Histogram({
       name: `${p}enforcement_seconds`,
-      help: "From the block that decided a change to the homeserver's answer to the invite or kick",
+      help: "From the bot hearing of the block that decided a change (a newHeads notice, or the poll that found it) to the homeserver's answer to the invite or kick",
       labelNames: ["action"],
       buckets: [0.05, 0.1, 0.25, 0.4, 0.6, 1, 2, 5, 10, 30],
       registers,
