@@ -32,6 +32,7 @@ import {
   type Store,
   type TxRecord,
   type TxStatus,
+  FORGET_OLD_SECRETS,
 } from "./store.ts";
 
 const SCHEMA = `
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS txs (
 ALTER TABLE txs ADD COLUMN IF NOT EXISTS replaced TEXT;
 CREATE INDEX IF NOT EXISTS txs_status ON txs (status);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+${FORGET_OLD_SECRETS}
 CREATE TABLE IF NOT EXISTS inbound (
   seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
   sender TEXT NOT NULL, raw TEXT NOT NULL, received_at BIGINT NOT NULL, status TEXT NOT NULL, answer TEXT);

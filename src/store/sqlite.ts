@@ -29,6 +29,7 @@ import {
   type Store,
   type TxRecord,
   type TxStatus,
+  FORGET_OLD_SECRETS,
 } from "./store.ts";
 
 const SCHEMA = `
@@ -100,6 +101,7 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     // A store made before fee bumps: the column they need.
     if (!this.all("PRAGMA table_info(txs)").some((c) => c["name"] === "replaced")) this.db.exec("ALTER TABLE txs ADD COLUMN replaced TEXT");
+    this.db.exec(FORGET_OLD_SECRETS);
   }
 
   /**

@@ -340,3 +340,10 @@ export class NonceTakenError extends StoreConflictError {
     super(`nonce ${nonce} of ${from} is taken by another transaction`);
   }
 }
+
+/**
+ * Secrets that stores of earlier versions kept beside the data they protect
+ * (the link salt, the crypto state's passphrase): both now come from
+ * `store.secret`, and the rows are deleted when such a store is opened.
+ */
+export const FORGET_OLD_SECRETS = "DELETE FROM state WHERE key IN ('linkSalt', 'cryptoPassphrase');";

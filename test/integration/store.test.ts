@@ -493,14 +493,16 @@ describe("PostgreSQL store with several workers", () => {
 });
 
 describe("SQLite store made by an earlier version", () => {
-  it("gains the column fee bumps need, keeping its transactions", async () => {
+  it("gains the column fee bumps need, keeping its transactions, and forgets the secrets it held", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "conclave-store-")), "old.sqlite");
     const old = new DatabaseSync(path);
     old.exec(`CREATE TABLE txs (
       intent TEXT PRIMARY KEY, hash TEXT NOT NULL, raw TEXT NOT NULL, nonce INTEGER NOT NULL,
       sender TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,
       description TEXT NOT NULL, error TEXT);
-      INSERT INTO txs VALUES ('vote:1', '0x1', '0xraw', 0, '0xbot', 'pending', 1, 'vote', NULL);`);
+      INSERT INTO txs VALUES ('vote:1', '0x1', '0xraw', 0, '0xbot', 'pending', 1, 'vote', NULL);
+      CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO state VALUES ('linkSalt', 'old-salt'), ('cryptoPassphrase', 'old-pass'), ('cursor', '7');`);
     old.close();
     const s = new SqliteStore(path);
     expect(await s.getTx("vote:1")).toEqual({
@@ -513,6 +515,8 @@ describe("SQLite store made by an earlier version", () => {
       createdAt: 1,
       description: "vote",
     });
+    // The secrets it kept beside the data they protect are gone; the rest stays.
+    expect(await s.getStates(["linkSalt", "cryptoPassphrase", "cursor"])).toEqual(new Map([["cursor", "7"]]));
     expect(await s.replaceTx("vote:1", "0x1", { hash: "0x2", raw: "0xraw2" })).toBe(true);
     expect((await s.getTx("vote:1"))?.replaced).toEqual([{ hash: "0x1", raw: "0xraw" }]);
     await s.close();
