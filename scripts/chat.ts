@@ -210,6 +210,16 @@ export class ChatUser {
     return body;
   }
 
+  /** Sends `text` and returns the answer event `from` (the bot) sends in reply to it (decrypted), for its HTML and relations. */
+  async askEvent(roomId: string, text: string, from: string, ms = 60_000): Promise<MatrixEvent> {
+    const eventId = await this.say(roomId, text);
+    return this.until(
+      `the answer event to "${text.slice(0, 40)}"`,
+      () => (this.seen.get(roomId) ?? []).find((s) => s.sender === from && s.inReplyTo === eventId)?.event,
+      ms,
+    );
+  }
+
   /** Milliseconds between the last `ask` and its answer. */
   lastLatencyMs = 0;
 

@@ -116,6 +116,20 @@ describe("binding a room", () => {
       `The preview ${code} of a group for this room lapsed: not every founder consented in time (consented: @alice:localhost, @bob:localhost). Nothing was created or spent; a room admin may send !dao create again.`,
     );
     expect(await ask(carol, `!dao confirm ${code}`, other)).toMatch(/no preview of a group here/);
+
+    // A founder who declines: the preview is shown again without her, under a new code.
+    const again = codeOf(await ask(alice, "!dao create", other));
+    const declined = await ask(carol, "!dao decline", other);
+    expect(declined).toMatch(new RegExp(`^@carol:localhost declines to be a founder: the preview ${again} is replaced, and every founder consents again\.`));
+    expect(declined).toMatch(/Not members yet: @carol:localhost/);
+    const third = codeOf(declined);
+    expect(third).not.toBe(again);
+    expect(await ask(alice, `!dao confirm ${again}`, other)).toMatch(/not the code of this room's preview/);
+    // Only who asked for it (or a room admin) cancels it; then nothing is left to confirm.
+    expect(await ask(bob, "!dao cancel", other)).toMatch(/^Only a room admin/);
+    expect(await ask(alice, "!dao cancel", other)).toBe(`The preview ${third} is cancelled\nNothing was created and nothing was spent.`);
+    expect(await ask(bob, `!dao confirm ${third}`, other)).toMatch(/no preview of a group here/);
+    expect(await ask(bob, "!status", other)).toMatch(/not a group yet/);
     expect(await sys.botNonce()).toBe(before);
-  }, 240_000);
+  }, 300_000);
 });

@@ -176,6 +176,12 @@ describe("governing a room from chat", () => {
     // After it was executed, it still says what it changed from.
     expect(await ask(bob, "!proposal 2")).toMatch(/What: change the settings: voting 3d → 2d/);
     expect(await ask(bob, "!proposals")).toMatch(/#2 executed: change the settings: voting 3d → 2d —/);
+    // The HTML says it too (Element shows the HTML, not the body).
+    for (const command of ["!proposal 2", "!proposals"]) {
+      const c = (await bob.askEvent(room, command, sys.botUserId)).getContent();
+      expect(c.format).toBe("org.matrix.custom.html");
+      expect(String(c.formatted_body)).toContain("voting 3d → 2d");
+    }
   });
 
   it("shows a fee destination with every recipient and share", async () => {

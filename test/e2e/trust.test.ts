@@ -25,7 +25,13 @@ const ask = (u: ChatUser, text: string, r = room) => u.ask(r, text, bot);
 
 beforeAll(async () => {
   quietConsole();
-  sys = await startSystem({ root, users: ["alice", "bob", "dave", "mallory"], appServices: [liar] });
+  // The bot starts under a umask that lets everyone read what it creates: its store must still be private.
+  const umask = process.umask(0);
+  try {
+    sys = await startSystem({ root, users: ["alice", "bob", "dave", "mallory"], appServices: [liar] });
+  } finally {
+    process.umask(umask);
+  }
   ({ alice, bob, dave, mallory } = sys.users as Record<"alice" | "bob" | "dave" | "mallory", ChatUser>);
   bot = sys.botUserId;
   room = await groupRoom(alice, [bob, dave], bot);
@@ -121,7 +127,7 @@ describe("spending", () => {
 });
 
 describe("secrets", () => {
-  it("keeps the store private and the secrets out of it", async () => {
+  it("keeps the store private, under a umask of 0 too, and the secrets out of it", async () => {
     const dir = dirname(sys.storePath);
     const mode = (f: string) => statSync(f).mode & 0o777;
     expect(mode(dir)).toBe(0o700);
