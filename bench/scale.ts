@@ -37,6 +37,7 @@ import { Mode, QUORUM_DEFAULT, type GroupSettings } from "../src/governance/type
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { GUARDED_EVENTS } from "../src/bridge/desired.ts";
 import type { PassInput, PassOutput } from "./scale-pass.ts";
+import { readFile } from "node:fs/promises";
 
 const root = join(import.meta.dirname, "..");
 const say = (l: string) => process.stdout.write(`${l}\n`);
@@ -257,15 +258,20 @@ if (!real) throw new Error("the bot made no full pass over the Synapse rooms");
 const acted = sys.botLines.filter((l) => /bridge: (invited|kicked|banned|lifted|power levels in)|could not|bridge: ![^ ]+: /.test(l));
 if (acted.length > 0) throw new Error(`the pass over rooms that match their groups acted: ${acted.slice(0, 3).join(" | ")}`);
 const m = /full pass of (\d+) rooms in (\d+) ms \((\d+) homeserver requests, (\d+) chain requests\)/.exec(real)!;
+// The real bot's own peak resident memory since it started (Linux's VmHWM):
+// matrix-js-sdk's rooms and the crypto state included.
+const hwm = /VmHWM:\s+(\d+) kB/.exec(sys.bot.pid !== undefined ? await readFile(`/proc/${sys.bot.pid}/status`, "utf8").catch(() => "") : "");
 const synapsePass = {
   rooms: Number(m[1]),
   membersPerRoom: MEMBERS,
   seconds: Number(m[2]) / 1000,
   homeserverRequests: Number(m[3]),
   chainRequests: Number(m[4]),
+  ...(hwm ? { botPeakRssMiB: Math.round(Number(hwm[1]) / 1024) } : {}),
+  joins: "users registered through the admin API, joined through the client API (one request each)",
 };
 say(
-  `with a real Synapse: ${synapsePass.rooms} rooms x ${MEMBERS} members in ${synapsePass.seconds.toFixed(2)} s, ${synapsePass.homeserverRequests} homeserver requests, ${synapsePass.chainRequests} chain requests`,
+  `with a real Synapse: ${synapsePass.rooms} rooms x ${MEMBERS} members in ${synapsePass.seconds.toFixed(2)} s, ${synapsePass.homeserverRequests} homeserver requests, ${synapsePass.chainRequests} chain requests${hwm ? `, the real bot's peak RSS ${synapsePass.botPeakRssMiB} MiB` : ""}`,
 );
 rpc.destroy();
 await sys.stop();

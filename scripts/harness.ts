@@ -16,6 +16,8 @@ import { newRecoveryKey } from "../src/matrix/cross-signing.ts";
 export interface BotProcess {
   /** every line the bot printed */
   lines: string[];
+  /** the bot's process id (undefined once it could not start) */
+  pid: number | undefined;
   waitFor(re: RegExp, ms?: number): Promise<string>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -191,6 +193,7 @@ export function startBot(root: string, configPath: string, env: Record<string, s
   child.stderr!.on("data", lineReader(onLine, wake));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   return {
+    pid: child.pid,
     lines,
     waitFor(re: RegExp, ms = 60_000) {
       return new Promise((resolve, reject) => {
