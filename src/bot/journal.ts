@@ -117,7 +117,7 @@ export class CommandJournal {
 
   private async scan(): Promise<void> {
     const { store } = this.o;
-    for (const e of await store.listInbound("answering", BATCH)) this.enqueue(e, () => this.resend(e));
+    for (const e of await store.listInbound("answering", BATCH)) void this.enqueue(e, () => this.resend(e));
     // Those waiting for a key are apart: however many, they hold up nothing new.
     // At most a few of each sender's per look: a pile of one sender's (a
     // flood from a homeserver that does not rate-limit) never keeps anyone

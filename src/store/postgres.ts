@@ -573,7 +573,7 @@ export class PostgresStore implements Store {
             [key, delta.toString()],
           )
         : await c.query("SELECT value FROM state WHERE key = $1", [key]);
-      return BigInt(String((r.rows[0] as { value?: unknown } | undefined)?.value ?? "0"));
+      return BigInt((r.rows[0] as { value?: string } | undefined)?.value ?? "0");
     });
   }
 
