@@ -43,21 +43,28 @@ const settings: GroupSettings = {
 let node: ChainHandle | undefined;
 afterAll(async () => node?.stop());
 
+/** A new factory and `n` groups made by it (then `after` each), from block `from` on. */
+async function makeGroups(n: number, after?: () => Promise<void>) {
+  const [deployer] = await ethers.getSigners();
+  const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
+  const from = (await ethers.provider.getBlockNumber()) + 1;
+  const groups: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const rc = await (
+      await factory.getFunction("createGroup")(
+        [settingsValues(settings), destinationValues(LOCKED_DESTINATION), [Wallet.createRandom().address]],
+        ethers.ZeroHash,
+      )
+    ).wait();
+    groups.push(factory.interface.parseLog(rc.logs.at(-1))!.args.group as string);
+    await after?.();
+  }
+  return { deployer, factory, from, groups };
+}
+
 describe("reading many groups", () => {
   it("gets every group's events with one eth_getLogs per batch of addresses and range of blocks", async () => {
-    const [deployer] = await ethers.getSigners();
-    const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
-    const from = (await ethers.provider.getBlockNumber()) + 1;
-    const groups: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const rc = await (
-        await factory.getFunction("createGroup")(
-          [settingsValues(settings), destinationValues(LOCKED_DESTINATION), [Wallet.createRandom().address]],
-          ethers.ZeroHash,
-        )
-      ).wait();
-      groups.push(factory.interface.parseLog(rc.logs.at(-1))!.args.group as string);
-    }
+    const { deployer, factory, from, groups } = await makeGroups(5);
     const to = await ethers.provider.getBlockNumber();
     // Count the node's eth_getLogs calls.
     let calls = 0;
@@ -94,22 +101,11 @@ describe("reading many groups", () => {
   });
 
   it("on the live path, is not flooded by other contracts' transfers, and a range the endpoint refuses is asked for in halves", async () => {
-    const [deployer] = await ethers.getSigners();
-    const factory = new Contract(await deployFactory(deployer!, await deployer!.getAddress(), { minAddQuorumBps: 0, minNativeFee: 0n }), FACTORY_ABI, deployer);
     const token = await ethers.deployContract("TestToken");
-    const from = (await ethers.provider.getBlockNumber()) + 1;
-    const groups: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const rc = await (
-        await factory.getFunction("createGroup")(
-          [settingsValues(settings), destinationValues(LOCKED_DESTINATION), [Wallet.createRandom().address]],
-          ethers.ZeroHash,
-        )
-      ).wait();
-      groups.push(factory.interface.parseLog(rc.logs.at(-1))!.args.group as string);
-      // A token's transfers in the same blocks: the same Transfer signature as a group's mint.
+    // After each group, a token's transfers: the same Transfer signature as a group's mint.
+    const { deployer, factory, from, groups } = await makeGroups(3, async () => {
       for (let k = 0; k < 5; k++) await (await token.getFunction("mint")(Wallet.createRandom().address, 1n)).wait();
-    }
+    });
     const to = await ethers.provider.getBlockNumber();
     const provider = ethers.provider as unknown as { getLogs(f: unknown): Promise<Log[]> };
     const getLogs = provider.getLogs.bind(provider);
