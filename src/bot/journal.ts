@@ -21,6 +21,7 @@ import { CLEARTEXT_ANSWER, EDIT_ANSWER, intake } from "./intake.ts";
 import type { Bot } from "./bot.ts";
 import type { CommandLimits } from "./limits.ts";
 import { Spending } from "./spending.ts";
+import { warn } from "../log.ts";
 import { answer } from "../text/format.ts";
 import type { EventReader, OpenedEvent, Reply, RoomPort } from "../ports/rooms.ts";
 import type { PollAnswer } from "./polls.ts";
@@ -275,6 +276,19 @@ export class CommandJournal {
     try {
       await this.o.rooms.reply(e.roomId, reply, e.eventId);
     } catch (err) {
+      // The homeserver refused this answer itself (not a rate limit, not a
+      // failure of its own): the thread the sender named may be none (a 400),
+      // so it goes as a plain reply; refused again, it is not tried for ever.
+      const status = (err as { httpStatus?: unknown }).httpStatus;
+      if (typeof status === "number" && status >= 400 && status < 500 && status !== 429) {
+        if (reply.thread !== undefined) {
+          const { thread: _thread, ...plain } = reply;
+          return this.deliver(e, plain);
+        }
+        warn(this.o.log, `journal: the homeserver refused the answer to ${e.eventId} in ${e.roomId} (HTTP ${status}): ${(err as Error).message}; not sent`);
+        await this.o.store.finishInbound(e.eventId);
+        return;
+      }
       this.o.log(`journal: could not answer ${e.eventId} in ${e.roomId}, will retry: ${(err as Error).message}`);
       this.backOff(e.eventId);
       return;

@@ -15,7 +15,7 @@
  */
 import type { Bot } from "./bot.ts";
 import type { VoteChoice } from "./commands/parse.ts";
-import { announce, chatProposalKey, effect, executeIfPassed } from "./commands/proposals.ts";
+import { announce, announcedKey, effect, executeIfPassed } from "./commands/proposals.ts";
 import { userOf } from "./guards.ts";
 import { formatPercent, formatTime } from "../text/format.ts";
 import { humanChainError } from "../governance/errors.ts";
@@ -125,6 +125,16 @@ export interface PollRoom {
   sendEvent(roomId: string, type: string, content: Record<string, unknown>, once: string): Promise<string>;
 }
 
+/** A proposal's announcement in its poll's thread, due at `at` (ms). */
+interface DueAnnouncement {
+  number: number;
+  poll: string;
+  at: number;
+}
+
+/** How long a poll's announcement waits for the answer of the command that made the proposal, if any. */
+const ANNOUNCE_AFTER_MS = 3_000;
+
 interface PostedPoll {
   eventId: string;
   number: number;
@@ -173,6 +183,7 @@ export class Polls {
       if (this.o.share && !this.o.share.owns(b.roomId)) continue;
       try {
         await this.follow(b, head);
+        await this.announceDue(b).catch((e: unknown) => this.o.log(`polls: ${b.roomId}: ${humanChainError(e).log}`));
         await this.endDecided(b);
       } catch (e) {
         this.o.log(`polls: ${b.roomId}: ${humanChainError(e).log}`);
@@ -214,21 +225,52 @@ export class Polls {
     ];
     const start = pollStart(`${question} — ${p.quorumVotes} FOR of ${p.influence} needed by ${formatTime(p.deadline)}`, details);
     const eventId = await room.sendEvent(b.roomId, start.type, start.content, `poll:${b.group}:${number}`);
-    // Made from a wallet or the page, it was announced nowhere: a poll shows
-    // only its question, so its whole effect (text and HTML) goes in the
-    // poll's thread. Sent before the poll is recorded, once (after a crash,
-    // the same transaction id is sent again and the homeserver keeps one).
-    if ((await store.getState(chatProposalKey(b.group, p.proposer, p.action, p.payload))) === undefined) {
-      const by = (await userOf(ctx, p.proposer)) ?? p.proposer;
-      const a = await announce(ctx, b.group, p, `Proposal #${number} by ${by}, made from a wallet`);
-      await room.sendEvent(b.roomId, "m.room.message", threadedText(a, eventId), `announce:${b.group}:${number}`);
-    }
     const posted: PostedPoll = { eventId, number, id: p.id.toString(), action: p.action, payload: p.payload };
     await store.setState(key, JSON.stringify(posted));
     await store.setState(`pollOf:${b.roomId}:${eventId}`, JSON.stringify({ group: b.group, number }));
     const open = JSON.parse((await store.getState(`polls:open:${b.group}`)) ?? "[]") as number[];
     await store.setState(`polls:open:${b.group}`, JSON.stringify([...new Set([...open, number])]));
+    // Its announcement in the poll's thread, unless a command in the room
+    // announced it: a step of its own (after the command's answer has had
+    // time to say it was the announcement), tried again until it is sent.
+    const due = JSON.parse((await store.getState(`polls:announce:${b.group}`)) ?? "[]") as DueAnnouncement[];
+    await store.setState(`polls:announce:${b.group}`, JSON.stringify([...due, { number, poll: eventId, at: Date.now() + ANNOUNCE_AFTER_MS }]));
     this.o.log(`polls: posted #${number} in ${b.roomId} as ${eventId}`);
+  }
+
+  /**
+   * Announces in full, in its poll's thread, each proposal no command in
+   * the room announced (one made from a wallet, the page, or a direct chat
+   * with the bot): a poll shows only its question. Once each (the same
+   * transaction id after a crash); one that fails is tried at the next pass,
+   * and holds up nothing else.
+   */
+  private async announceDue(b: RoomBinding): Promise<void> {
+    const { store, chain, room } = this.o;
+    const key = `polls:announce:${b.group}`;
+    const due = JSON.parse((await store.getState(key)) ?? "[]") as DueAnnouncement[];
+    if (due.length === 0) return;
+    const left: DueAnnouncement[] = [];
+    for (const d of due) {
+      if (Date.now() < d.at) {
+        left.push(d);
+        continue;
+      }
+      if ((await store.getState(announcedKey(b.group, d.number))) !== undefined) continue;
+      try {
+        const p = await chain.proposalByNumber(b.group, d.number);
+        if (!p) continue;
+        const ctx = await this.o.bot.context({ roomId: b.roomId, sender: this.o.botUserId, eventId: `poll:${b.group}:${d.number}` });
+        const by = (await userOf(ctx, p.proposer)) ?? p.proposer;
+        const a = await announce(ctx, b.group, p, `Proposal #${d.number} by ${by}`);
+        await room.sendEvent(b.roomId, "m.room.message", threadedText(a, d.poll), `announce:${b.group}:${d.number}`);
+        await store.setState(announcedKey(b.group, d.number), d.poll);
+      } catch (e) {
+        this.o.log(`polls: announcing #${d.number} in ${b.roomId} failed, will retry: ${humanChainError(e).log}`);
+        left.push(d);
+      }
+    }
+    await store.setState(key, JSON.stringify(left));
   }
 
   /** Ends the polls of proposals that are decided (executing a passed one first, once). */

@@ -21,6 +21,7 @@ import {
   closedRoomFixes,
   describeFix,
   diffRoom,
+  wasMember,
   lapsedPastGrace,
   powerChanges,
   ADMIN_POWER,
@@ -406,9 +407,12 @@ export class Bridge {
     const now = this.clock();
     if (!watch && policy.adoptUntil === 0) {
       // Enforcement begins: whoever is in the room and may not be keeps their place for the grace period.
+      // Not one who was a member and lapsed or was removed (while the room was watched): no grace for them.
+      const formerly = new Set(standings.filter((s) => wasMember(s, reasons)).map((s) => s.userId));
       const adoptees = diffRoom(base)
         .filter((a) => a.kind === "ban" || room.some((m) => m.userId === a.userId && m.membership === "invite"))
-        .map((a) => a.userId);
+        .map((a) => a.userId)
+        .filter((u) => !formerly.has(u));
       const adoptUntil = now + (this.o.adoptionGraceMs ?? 0);
       // Only while still enforced and not adopted: a `!dao watch` meanwhile wins.
       if (!(await store.beginAdoption(b.roomId, adoptees, adoptUntil))) return [];

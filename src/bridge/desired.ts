@@ -43,6 +43,11 @@ export interface DesiredInput {
   botBans?: ReadonlySet<string>;
 }
 
+/** Whether the account was a member once (removed since, with a reason recorded, or paid through a time now past). */
+export function wasMember(s: Standing, removalReasons: ReadonlyMap<string, string>): boolean {
+  return removalReasons.has(s.address.toLowerCase()) || s.expiresAt > 0;
+}
+
 /** Who may be in the room: members (active or in their grace period) and approved accounts. */
 export function allowed(s: Standing): boolean {
   return s.isMember || s.approved;
@@ -73,8 +78,7 @@ export function diffRoom(input: DesiredInput): RoomAction[] {
     // The adoption grace is for people who were never members: one removed
     // by a proposal or lapsed since (a reason recorded, or paid-through time
     // past) leaves like anyone else.
-    const wasMember = s !== undefined && (input.removalReasons.has(s.address.toLowerCase()) || s.expiresAt > 0);
-    if (membership !== "knock" && !wasMember && input.adopting?.has(userId)) continue;
+    if (membership !== "knock" && !(s && wasMember(s, input.removalReasons)) && input.adopting?.has(userId)) continue;
     const reason =
       input.userReasons?.get(userId) ??
       (s ? (input.removalReasons.get(s.address.toLowerCase()) ?? "not a member of the group") : "not a member of the group (no linked address)");

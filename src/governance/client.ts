@@ -80,6 +80,22 @@ export interface GroupEvent {
  */
 export const RPC_OPTIONS = { cacheTimeout: 0, batchStallTime: 0 } as const;
 
+/**
+ * Whether an eth_getLogs failed for its size (too many blocks or results
+ * for the endpoint: a JSON-RPC error, or HTTP 400 or 413), not because the
+ * endpoint is unreachable, failing or rate-limiting (then asking in smaller
+ * pieces would only ask more often).
+ */
+export function refusedForSize(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown; info?: { responseStatus?: unknown } } | undefined;
+  const message = String(err?.message ?? e);
+  if (err?.code === "NETWORK_ERROR" || err?.code === "TIMEOUT" || err?.code === "ECONNREFUSED") return false;
+  if (/maximum retry limit|ECONNREFUSED|ECONNRESET|fetch failed|timeout/i.test(message)) return false;
+  const status = err?.info?.responseStatus;
+  if (err?.code === "SERVER_ERROR") return typeof status === "string" && /^(400|413)\b/.test(status);
+  return true;
+}
+
 /** Requests sent at most this many times at a rate limit (HTTP 429), with ethers' doubling delays (250 ms slots). */
 export const RPC_THROTTLE_ATTEMPTS = 5;
 
@@ -357,7 +373,8 @@ export class ChainClient {
           if (parsed) list.push(parsed);
         }
         return out;
-      } catch {
+      } catch (e) {
+        if (!refusedForSize(e)) throw e;
         for (const list of out.values()) list.length = 0;
       }
     }
@@ -381,9 +398,10 @@ export class ChainClient {
    */
   private async logsIn(address: string[], from: number, to: number): Promise<Log[]> {
     try {
-      return await this.provider.getLogs({ address, fromBlock: from, toBlock: to });
+      return await this.provider.getLogs({ address, topics: [READ_TOPICS], fromBlock: from, toBlock: to });
     } catch (e) {
-      if (from >= to) throw e;
+      // Only a refusal of the size: an endpoint that is down or rate-limiting is not asked twice as often.
+      if (from >= to || !refusedForSize(e)) throw e;
       const mid = from + Math.floor((to - from) / 2);
       return [...(await this.logsIn(address, from, mid)), ...(await this.logsIn(address, mid + 1, to))];
     }
@@ -495,7 +513,24 @@ groupInterface.forEachEvent((e) => GROUP_EVENTS.set(e.topicHash, e));
  * nothing in a room (a delegation).
  */
 export const SHARED_SIGNATURES = ["Transfer", "DelegateChanged", "Initialized", "EIP712DomainChanged", "Locked", "Unlocked"];
-const LIVE_TOPICS = [...GROUP_EVENTS.entries()].filter(([, e]) => !SHARED_SIGNATURES.includes(e.name)).map(([t]) => t);
+/**
+ * Group events nothing in the bot reads from the logs (it reads delegations,
+ * authorities and payouts from the contract's state): never asked for.
+ * Anyone may emit some of them at will (an unordered nonce invalidated, a
+ * payout claimed), so asking for them would let a stranger fill every
+ * answer past an endpoint's result limit.
+ */
+export const UNREAD_EVENTS = [
+  "UnorderedNonceInvalidation",
+  "DelegateChanged",
+  "RelayerChanged",
+  "FeeDestinationChanged",
+  "FeesReleased",
+  "PayoutDeferred",
+  "PayoutClaimed",
+];
+const READ_TOPICS = [...GROUP_EVENTS.entries()].filter(([, e]) => !UNREAD_EVENTS.includes(e.name)).map(([t]) => t);
+const LIVE_TOPICS = [...GROUP_EVENTS.entries()].filter(([, e]) => !UNREAD_EVENTS.includes(e.name) && !SHARED_SIGNATURES.includes(e.name)).map(([t]) => t);
 
 /**
  * A log of a group, parsed; undefined when it is not one of ours. Its event

@@ -149,7 +149,8 @@ export function humanChainError(e: unknown): HumanError {
   if (code === "SERVER_ERROR") {
     // The endpoint answered, but with an HTTP error: a gateway's rate limit (429), a revoked key (401, 403), a node down behind it (5xx).
     const status = (e as { info?: { responseStatus?: unknown } }).info?.responseStatus;
-    const http = typeof status === "string" ? /^\d{3}/.exec(status)?.[0] : undefined;
+    // ethers gives up on a rate limit (429) after its retries with a 599 of its own making.
+    const http = /maximum retry limit/.test(log) ? "429" : typeof status === "string" ? /^\d{3}/.exec(status)?.[0] : undefined;
     return { human: `The chain cannot be reached right now${http ? ` (its endpoint answered HTTP ${http})` : ""}; try again later.`, log };
   }
   if (code === "INSUFFICIENT_FUNDS" || /insufficient funds/i.test(log)) {

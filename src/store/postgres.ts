@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS inbound (
   seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
   sender TEXT NOT NULL, raw TEXT NOT NULL, received_at BIGINT NOT NULL, status TEXT NOT NULL, answer TEXT);
 CREATE INDEX IF NOT EXISTS inbound_status ON inbound (status, seq);
+CREATE INDEX IF NOT EXISTS inbound_sender ON inbound (status, sender, seq);
 CREATE TABLE IF NOT EXISTS outbox (
   id TEXT PRIMARY KEY, room_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
   status TEXT NOT NULL, created_at BIGINT NOT NULL);
@@ -374,7 +375,12 @@ export class PostgresStore implements Store {
     if (perSender === undefined) return (await this.rows("SELECT * FROM inbound WHERE status = $1 ORDER BY seq LIMIT $2", [status, limit])).map(toInbound);
     return (
       await this.rows(
-        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY seq) AS nth FROM inbound WHERE status = $1) AS x WHERE nth <= $2 ORDER BY seq LIMIT $3",
+        // Along the index (status, sender, seq): each sender found by one step
+        // (a skip scan), then its oldest few; a pile of one sender's is never read whole.
+        "WITH RECURSIVE senders(s) AS (SELECT MIN(sender) FROM inbound WHERE status = $1 UNION ALL " +
+          "SELECT (SELECT MIN(sender) FROM inbound WHERE status = $1 AND sender > s) FROM senders WHERE s IS NOT NULL) " +
+          "SELECT inbound.* FROM senders JOIN inbound ON inbound.seq IN (SELECT seq FROM inbound WHERE status = $1 AND sender = senders.s ORDER BY seq LIMIT $2) " +
+          "ORDER BY inbound.seq LIMIT $3",
         [status, perSender, limit],
       )
     ).map(toInbound);

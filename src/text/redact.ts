@@ -46,7 +46,12 @@ export function urlRedactor(urls: readonly string[]): (text: string) => string {
       }
     });
     const path = u.pathname === "/" ? "" : u.pathname;
-    const parts = [u.pathname + u.search + u.hash, path, u.search, u.hash, ...values, u.password, u.username, ...decoded].filter((p) => p.length >= 4);
+    // Alone, a path or a query value is taken out only when it is long enough
+    // to be a key (a value such as "true" or "mainnet" is left alone).
+    const parts = [
+      ...[u.pathname + u.search + u.hash, u.search, u.hash, u.password, u.username, ...decoded].filter((p) => p.length >= 4),
+      ...[path, ...values].filter((p) => p.length >= 8),
+    ];
     for (const p of parts.sort((a, b) => b.length - a.length)) rules.push([new RegExp(escape(p), "g"), "…"]);
   }
   return (text) => rules.reduce((t, [re, to]) => t.replace(re, to), text);

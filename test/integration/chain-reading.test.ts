@@ -8,7 +8,7 @@ import { network } from "hardhat";
 import { Contract, Wallet, type Log } from "ethers";
 import { ChainClient, SHARED_SIGNATURES } from "../../src/governance/client.ts";
 import { deployFactory } from "../../src/governance/deploy.ts";
-import { FACTORY_ABI } from "../../src/governance/contracts.ts";
+import { FACTORY_ABI, GROUP_ABI } from "../../src/governance/contracts.ts";
 import { destinationValues, LOCKED_DESTINATION, settingsValues } from "../../src/governance/encoding.ts";
 import { watchHeads } from "../../src/governance/heads.ts";
 import { Mode, QUORUM_DEFAULT, type GroupSettings } from "../../src/governance/types.ts";
@@ -106,6 +106,9 @@ describe("reading many groups", () => {
     const { deployer, factory, from, groups } = await makeGroups(3, async () => {
       for (let k = 0; k < 5; k++) await (await token.getFunction("mint")(Wallet.createRandom().address, 1n)).wait();
     });
+    // A stranger invalidating nonces of their own on a group, at will: events nothing reads.
+    const [, stranger] = await ethers.getSigners();
+    for (let k = 0; k < 6; k++) await (await new Contract(groups[0]!, GROUP_ABI, stranger).getFunction("invalidateNonces")(k, 1n)).wait();
     const to = await ethers.provider.getBlockNumber();
     const provider = ethers.provider as unknown as { getLogs(f: unknown): Promise<Log[]> };
     const getLogs = provider.getLogs.bind(provider);
@@ -129,8 +132,12 @@ describe("reading many groups", () => {
       expect(returned).toBe(ours);
       // A catch-up over more blocks than the endpoint takes: asked for in halves, nothing lost.
       calls = 0;
+      returned = 0;
       const caught = await client.eventsOf(groups, from, to, { maxAddresses: 500, maxBlockRange: 2000 });
       expect(calls).toBeGreaterThan(1);
+      // Nothing but what the bot reads came back: not the stranger's invalidations.
+      expect(returned).toBe([...caught.values()].reduce((n, l) => n + l.length, 0));
+      expect([...caught.values()].flat().some((e) => e.name === "UnorderedNonceInvalidation")).toBe(false);
       for (const g of groups) expect(caught.get(g.toLowerCase())!.map((e) => e.name)).toContain("MemberAdded");
     } finally {
       provider.getLogs = getLogs;

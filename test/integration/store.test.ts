@@ -1,7 +1,7 @@
 // One suite for every store: the SQLite file and a real PostgreSQL server
 // (started for this file by scripts/postgres.ts, one database per test).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -517,6 +517,8 @@ describe("SQLite store made by an earlier version", () => {
     });
     // The secrets it kept beside the data they protect are gone; the rest stays.
     expect(await s.getStates(["linkSalt", "cryptoPassphrase", "cursor"])).toEqual(new Map([["cursor", "7"]]));
+    // Not left in the file's free pages or its WAL either.
+    for (const f of [path, `${path}-wal`]) if (existsSync(f)) expect(readFileSync(f).includes("old-pass")).toBe(false);
     expect(await s.replaceTx("vote:1", "0x1", { hash: "0x2", raw: "0xraw2" })).toBe(true);
     expect((await s.getTx("vote:1"))?.replaced).toEqual([{ hash: "0x1", raw: "0xraw" }]);
     await s.close();

@@ -214,6 +214,16 @@ describe.each([
       expect(rooms.done).toEqual([expect.stringMatching(/^kick @erin:x: not a member of the group: the adoption grace period ended \d{4}-/)]);
     });
 
+    it("gives no grace to one who was a member and was removed for a lapse before enforcement began", async () => {
+      const { store, rooms, bridge, b } = await setup("enforce");
+      // Removed by the keeper while the room was watched: no token any more, the reason recorded.
+      await store.setState(`reason:${GROUP}:${"0x" + "dd".repeat(20)}`, "membership lapsed: not paid since 2026-11-01 00:00 UTC");
+      await bridge.reconcile(b);
+      expect((await store.getRoomPolicy(ROOM))?.adoptees).toEqual(["@erin:x"]);
+      expect(rooms.mentions.map((m) => m.userIds)).toEqual([["@erin:x"]]);
+      expect(rooms.done).toEqual(["ban @dave:x: membership lapsed: not paid since 2026-11-01 00:00 UTC"]);
+    });
+
     it("bans a joined adoptee at the end, and lifts its own ban once the group admits them", async () => {
       const approved = new Set<string>();
       const { store, rooms, bridge, b, at } = await setup("enforce", approved);

@@ -42,11 +42,16 @@ class Reader implements EventReader {
 class Rooms implements RoomPort {
   sent: { inReplyTo: string; text: string; thread?: string }[] = [];
   failNext = 0;
+  /** threads the homeserver has no root for (it answers 400) */
+  badThreads = new Set<string>();
+  refuseAll = false;
   async reply(_roomId: string, reply: Reply, inReplyTo?: string) {
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error("homeserver away");
     }
+    if (this.refuseAll || (reply.thread !== undefined && this.badThreads.has(reply.thread)))
+      throw Object.assign(new Error("M_UNKNOWN: bad relation"), { httpStatus: this.refuseAll ? 403 : 400 });
     this.sent.push({ inReplyTo: inReplyTo ?? "", text: reply.text, ...(reply.thread !== undefined ? { thread: reply.thread } : {}) });
   }
   async joinedMembers() {
@@ -263,6 +268,23 @@ describe("the command journal", () => {
     const mallory = rooms.sent.filter((s) => s.inReplyTo.startsWith("$m"));
     expect(mallory).toHaveLength(6);
     expect(bot.ran.filter((id) => id.startsWith("$m"))).toHaveLength(5);
+  });
+
+  it("sends an answer the homeserver refuses in the sender's thread as a plain reply, and gives up on one it refuses outright", async () => {
+    const store = new SqliteStore(":memory:");
+    const rooms = new Rooms();
+    const bot = new Bot();
+    rooms.badThreads.add("$nothing");
+    await store.addInbound([raw("$t1", "@alice:x.org", "!status", { "m.relates_to": { rel_type: "m.thread", event_id: "$nothing" } })]);
+    const j = journal(store, { rooms, bot });
+    await settle(j);
+    expect(rooms.sent).toEqual([{ inReplyTo: "$t1", text: "ok: !status" }]);
+    rooms.refuseAll = true;
+    await store.addInbound([raw("$t2", "@alice:x.org", "!status")]);
+    await settle(j);
+    // Not tried for ever: done, once.
+    expect(await store.listInbound("answering", 10)).toEqual([]);
+    expect(bot.ran).toEqual(["$t1", "$t2"]);
   });
 
   it("runs a command resumed after a crash (its transaction sent) whatever the rate limit says", async () => {

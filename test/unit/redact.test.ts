@@ -19,6 +19,10 @@ describe("RPC URLs in logs and answers", () => {
     // Each part alone: the path without its query, one query value, the decoded user part.
     const parts = redact(`GET /v3/0123456789abcdef failed; apikey=s3cr3tkey; info={"requestUrl":"https://rpc.example.org/v3/0123456789abcdef"}`);
     for (const secret of ["0123456789abcdef", "s3cr3tkey"]) expect(parts).not.toContain(secret);
+    // A short query value alone is no key: "true" stays in other text.
+    expect(urlRedactor(["https://rpc.example.org/v3/0123456789abcdef?archive=true"])("archive=true is off; the flag is true")).toBe(
+      "archive=true is off; the flag is true",
+    );
     // Other text is left alone.
     expect(redact("nothing secret here")).toBe("nothing secret here");
   });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { RPC_OPTIONS, RPC_THROTTLE_ATTEMPTS, RpcProvider } from "../../src/governance/client.ts";
+import { refusedForSize, RPC_OPTIONS, RPC_THROTTLE_ATTEMPTS, RpcProvider } from "../../src/governance/client.ts";
+import { humanChainError } from "../../src/governance/errors.ts";
 
 /** A JSON-RPC endpoint whose answer to each method is given here (bytes as they go on the wire). */
 const answers: Record<string, (id: unknown) => Buffer | { status: number; body: string }> = {
@@ -67,8 +68,25 @@ describe("the bot's JSON-RPC provider", () => {
     const p = new RpcProvider(url, 31337, { staticNetwork: true, ...RPC_OPTIONS });
     mode = "429";
     const before = requests;
-    await expect(p.getBlockNumber()).rejects.toThrow(/429|bad response/);
+    const refused = await p.getBlockNumber().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(requests - before).toBe(RPC_THROTTLE_ATTEMPTS);
+    // Said as the rate limit it is (ethers' own error after its retries says 599).
+    expect(humanChainError(refused).human).toBe("The chain cannot be reached right now (its endpoint answered HTTP 429); try again later.");
     p.destroy();
   }, 15_000);
+});
+
+describe("a refused eth_getLogs", () => {
+  it("is asked for in smaller pieces only when it was refused for its size", () => {
+    expect(refusedForSize(new Error("query returned more than 10000 results"))).toBe(true);
+    expect(refusedForSize(Object.assign(new Error("bad response"), { code: "SERVER_ERROR", info: { responseStatus: "413 Payload Too Large" } }))).toBe(true);
+    expect(refusedForSize(Object.assign(new Error("bad response"), { code: "SERVER_ERROR", info: { responseStatus: "429 Too Many Requests" } }))).toBe(false);
+    expect(refusedForSize(Object.assign(new Error("bad response"), { code: "SERVER_ERROR", info: { responseStatus: "503 Service Unavailable" } }))).toBe(false);
+    expect(refusedForSize(Object.assign(new Error("exceeded maximum retry limit"), { code: "SERVER_ERROR", info: { responseStatus: "599" } }))).toBe(false);
+    expect(refusedForSize(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8545"), { code: "ECONNREFUSED" }))).toBe(false);
+    expect(refusedForSize(Object.assign(new Error("request timeout"), { code: "TIMEOUT" }))).toBe(false);
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * `!propose …`, `!vote`, `!delegate`, `!undelegate`, `!proposals`, `!proposal`.
  */
-import { AbiCoder, ZeroAddress, keccak256, solidityPacked } from "ethers";
+import { AbiCoder, ZeroAddress } from "ethers";
 import { Refusal, type Answer, type Ctx } from "../context.ts";
 import type { FeeDestinationSpec, GroupOptions, VoteChoice } from "./parse.ts";
 import { answer, formatPercent, formatTime } from "../../text/format.ts";
@@ -44,7 +44,11 @@ export async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<
   let before = await ctx.chain.settings(group, p.blockNumber).catch(() => undefined);
   if (!before) {
     const saved = await ctx.store.getState(key);
-    before = saved !== undefined ? decodeSettings(saved) : undefined;
+    try {
+      before = saved !== undefined ? decodeSettings(saved) : undefined;
+    } catch {
+      before = undefined;
+    }
   }
   const open = p.state === ProposalState.Active || p.state === ProposalState.Succeeded;
   const current = open ? await ctx.chain.settings(group).catch(() => undefined) : undefined;
@@ -54,8 +58,18 @@ export async function effect(ctx: Ctx, group: string, p: ProposalInfo): Promise<
   }
   const e = await effectOf(ctx, p.action, p.payload, before);
   if (current && before && encodeSettings(current) !== encodeSettings(before)) {
-    const now = await settingsChanges(ctx, current, decodeSettings(p.payload));
-    e.changes.push(`the settings changed since it was proposed: executing it now would ${now.length === 0 ? "change nothing" : `set ${now.join("; ")}`}`);
+    // A payload that does not read as settings was said so by effectOf already.
+    const next = (() => {
+      try {
+        return decodeSettings(p.payload);
+      } catch {
+        return undefined;
+      }
+    })();
+    if (next) {
+      const now = await settingsChanges(ctx, current, next);
+      e.changes.push(`the settings changed since it was proposed: executing it now would ${now.length === 0 ? "change nothing" : `set ${now.join("; ")}`}`);
+    }
   }
   return e;
 }
@@ -99,14 +113,12 @@ function createdNumber(receipt: Receipt): number {
 }
 
 /**
- * The state key that says a proposal was made in chat (and so announced in
- * full there): by its proposer, kind and payload, written before the
- * transaction is sent, so that the poll, posted when the chain's event is
- * read, knows whether it must announce the proposal itself (one made from
- * a wallet or the page).
+ * The state key that says a proposal was announced in its group's room (by
+ * the answer to the command that made it there, or in its poll's thread):
+ * the polls announce in the thread those nobody announced in the room.
  */
-export function chatProposalKey(group: string, proposer: string, action: number, payload: string): string {
-  return `proposed-in-chat:${group.toLowerCase()}:${keccak256(solidityPacked(["address", "uint8", "bytes"], [proposer, action, payload]))}`;
+export function announcedKey(group: string, number: number): string {
+  return `announced:${group.toLowerCase()}:${number}`;
 }
 
 /** Who asks is checked first; then `build` checks the target and makes the payload. */
@@ -115,7 +127,6 @@ async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) =
   // Run again after a crash, the proposal this command sent is followed:
   // what it checked then may have changed since (it was proposed).
   const payload = ctx.resumed ? await build(b).catch(() => "0x") : await build(b);
-  await ctx.store.setState(chatProposalKey(b.group, l.address, action, payload), ctx.eventId);
   let receipt: Receipt | undefined;
   for (let attempt = 0; !receipt; attempt++) {
     try {
@@ -128,6 +139,8 @@ async function proposeAction(ctx: Ctx, action: number, build: (b: RoomBinding) =
   }
   const p = await ctx.chain.proposalByNumber(b.group, createdNumber(receipt));
   if (!p) throw new Error("the new proposal is not visible yet");
+  // Announced in the group's room by this answer (not from a direct chat).
+  if (ctx.roomId === b.roomId) await ctx.store.setState(announcedKey(b.group, p.number), ctx.eventId);
   return announce(ctx, b.group, p, `Proposal #${p.number} by ${ctx.sender}`);
 }
 
