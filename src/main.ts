@@ -470,6 +470,8 @@ async function main(): Promise<void> {
     if (e instanceof CredentialsRefused) stop(e.message);
     throw e;
   }
+  // Started means synced: the first sync is done (the next may be a 30 s long poll away).
+  lastSync = performance.now();
   await worker?.start();
   {
     // Every pending transaction is followed until it is mined, also past a
