@@ -259,7 +259,8 @@ export class Polls {
       if ((await store.getState(announcedKey(b.group, d.number))) !== undefined) continue;
       try {
         const p = await chain.proposalByNumber(b.group, d.number);
-        if (!p) continue;
+        // Decided already (within seconds of being made): its poll's end says the outcome, and nobody has a vote to cast.
+        if (!p || p.state !== ProposalState.Active) continue;
         const ctx = await this.o.bot.context({ roomId: b.roomId, sender: this.o.botUserId, eventId: `poll:${b.group}:${d.number}` });
         const by = (await userOf(ctx, p.proposer)) ?? p.proposer;
         const a = await announce(ctx, b.group, p, `Proposal #${d.number} by ${by}`);
